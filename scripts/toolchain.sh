@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Makes the engine available for this project: a current-LTS Node.js, the
+# Pulumi CLI, the Node.js language host and the Kubernetes provider plugin, at
+# the versions package.json pins ("x1agentToolchain", @pulumi/pulumi,
+# @pulumi/kubernetes).
+#
+# For each piece, in order: use what is already installed when its version
+# fits; otherwise install it the normal way (a download); where there is no
+# network for that (air-gapped sites, offline CI machines), build it from its
+# Go modules (toolchain/*/go.mod, hashes pinned in go.sum) through the Go
+# module proxy. Results land in a cached, git-ignored folder, by default
+# .pulumi-toolchain/ (override with X1_TOOLCHAIN_DIR), and are reused.
+#
+# Writes $TOOLCHAIN_DIR/env, which scripts/with-toolchain.sh sources.
+# A user with a working `pulumi` on PATH and internet access never needs the
+# Go build.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tc="${X1_TOOLCHAIN_DIR:-$root/.pulumi-toolchain}"
+mkdir -p "$tc/bin" "$tc/logs"
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
+
+pin() { sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" "$root/package.json" | head -n1; }
+node_version="$(pin node)"
+pulumi_version="$(pin pulumi)"
+k8s_version="$(pin kubernetesProvider)"
+sdk_pin="$(pin '@pulumi/pulumi')"
+k8s_sdk_pin="$(pin '@pulumi/kubernetes')"
+[ -n "$node_version" ] && [ -n "$pulumi_version" ] && [ -n "$k8s_version" ] ||
+  die "package.json lacks x1agentToolchain.{node,pulumi,kubernetesProvider}"
+[ "$sdk_pin" = "$pulumi_version" ] ||
+  die "package.json pins @pulumi/pulumi $sdk_pin but x1agentToolchain.pulumi $pulumi_version: make them equal"
+[ "$k8s_sdk_pin" = "$k8s_version" ] ||
+  die "package.json pins @pulumi/kubernetes $k8s_sdk_pin but x1agentToolchain.kubernetesProvider $k8s_version: make them equal"
+
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) os=linux; arch=x64 ;;
+  Linux-aarch64) os=linux; arch=arm64 ;;
+  Darwin-x86_64) os=darwin; arch=x64 ;;
+  Darwin-arm64) os=darwin; arch=arm64 ;;
+  *) die "unsupported platform $(uname -s)-$(uname -m)" ;;
+esac
+
+# version_ge A B: is semver A >= B (numeric major.minor.patch only)?
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+# Runs "$@" with a heartbeat line every 30 s, output to a log file; on failure
+# prints the log's tail. Long builds must show they are alive.
+with_progress() {
+  local what="$1" logfile="$2"; shift 2
+  local start=$SECONDS
+  "$@" >"$logfile" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    local el=$((SECONDS - start))
+    if [ $((el % 30)) -lt 5 ] && [ "$el" -ge 30 ]; then
+      log "  ... $what: ${el}s, $(grep -c . "$logfile" 2>/dev/null || echo 0) packages so far (log: $logfile)"
+    fi
+  done
+  if ! wait "$pid"; then
+    tail -n 30 "$logfile" >&2
+    die "$what failed after $((SECONDS - start))s; full log: $logfile"
+  fi
+  log "  $what done in $((SECONDS - start))s"
+}
+
+# ---- Node.js ---------------------------------------------------------------
+# The program, vitest and the deployer need a current LTS line (engines in
+# package.json). Older system Node (20 is end-of-life) gets the pinned LTS from
+# the npm registry's node-<os>-<arch> package, which ships the official binary.
+node_fits() {
+  local v; v="$("$1" --version 2>/dev/null | tr -d v)" || return 1
+  case "$v" in 22.*) version_ge "$v" 22.12.0 ;; 24.* | 26.*) return 0 ;; *) return 1 ;; esac
+}
+node_bin=""
+if [ -x "$tc/node/bin/node" ] && node_fits "$tc/node/bin/node"; then
+  node_bin="$tc/node/bin"
+elif command -v node >/dev/null && node_fits "$(command -v node)"; then
+  node_bin="$(dirname "$(command -v node)")"
+else
+  log "system Node.js $(node --version 2>/dev/null || echo missing) is not a current LTS; installing Node $node_version from the npm registry"
+  command -v npm >/dev/null || die "neither a Node.js >=22.12 nor npm is installed: install Node.js 24 LTS (https://nodejs.org) and run again"
+  rm -rf "$tc/node.tmp" && mkdir -p "$tc/node.tmp"
+  (cd "$tc/node.tmp" && npm pack --silent "node-$os-$arch@$node_version" >/dev/null) ||
+    die "could not fetch node-$os-$arch@$node_version from the npm registry: install Node.js 24 LTS yourself and run again"
+  tar -xzf "$tc/node.tmp"/node-*.tgz -C "$tc/node.tmp"
+  rm -rf "$tc/node" && mv "$tc/node.tmp/package" "$tc/node" && rm -rf "$tc/node.tmp"
+  node_fits "$tc/node/bin/node" || die "the installed Node.js at $tc/node does not run"
+  node_bin="$tc/node/bin"
+fi
+log "node $("$node_bin/node" --version) at $node_bin"
+
+# ---- Pulumi CLI and language host -------------------------------------------
+mode=""
+cli_fits() {
+  local v; v="$("$1" version 2>/dev/null | tr -d v)" || return 1
+  case "$v" in 3.*) version_ge "${v%%-*}" "$pulumi_version" ;; *) return 1 ;; esac
+}
+if [ -x "$tc/bin/pulumi" ] && cli_fits "$tc/bin/pulumi" && [ -x "$tc/bin/pulumi-language-nodejs" ]; then
+  mode="$(cat "$tc/mode" 2>/dev/null || echo cached)"
+elif command -v pulumi >/dev/null && cli_fits "$(command -v pulumi)" &&
+  [ -x "$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" ]; then
+  dir="$(dirname "$(command -v pulumi)")"
+  ln -sf "$dir/pulumi" "$tc/bin/pulumi"
+  ln -sf "$dir/pulumi-language-nodejs" "$tc/bin/pulumi-language-nodejs"
+  mode=path
+  log "using pulumi $("$dir/pulumi" version) from PATH ($dir)"
+else
+  url="https://get.pulumi.com/releases/sdk/pulumi-v$pulumi_version-$os-$arch.tar.gz"
+  if [ -z "${X1_TOOLCHAIN_OFFLINE:-}" ] && curl -fsSL --connect-timeout 10 --max-time 300 "$url" -o "$tc/pulumi.tgz" 2>/dev/null; then
+    rm -rf "$tc/pulumi" && mkdir -p "$tc/pulumi" && tar -xzf "$tc/pulumi.tgz" -C "$tc/pulumi" && rm -f "$tc/pulumi.tgz"
+    ln -sf "$tc/pulumi/pulumi/pulumi" "$tc/bin/pulumi"
+    ln -sf "$tc/pulumi/pulumi/pulumi-language-nodejs" "$tc/bin/pulumi-language-nodejs"
+    mode=download
+    log "installed pulumi v$pulumi_version from get.pulumi.com"
+  else
+    rm -f "$tc/pulumi.tgz"
+    mode=built
+    command -v go >/dev/null ||
+      die "pulumi v$pulumi_version is not on PATH, get.pulumi.com is out of reach, and Go is not installed to build it. Install Pulumi (https://www.pulumi.com/docs/install/) or Go >= 1.26, then run again."
+    gov="$(go env GOVERSION | tr -d go)"
+    version_ge "${gov%%[-a-z]*}" 1.26.0 || die "building pulumi needs Go >= 1.26; found $gov. Install a newer Go or Pulumi itself."
+    log "no pulumi CLI that fits and no download: building from Go modules (first build ~10 min on 2 cores, cached afterwards)"
+    # Some pinned versions (pseudo-versions of the provider, a few helpers)
+    # are unknown to the public checksum database; toolchain/*/go.sum pins
+    # every module's hash instead, and -mod=readonly refuses anything else.
+    export GOFLAGS="-mod=readonly -buildvcs=false" GONOSUMDB="github.com/pulumi"
+    with_progress "pulumi CLI v$pulumi_version" "$tc/logs/pulumi.log" \
+      go build -C "$root/toolchain/pulumi" -v -trimpath -o "$tc/bin/pulumi" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$pulumi_version" \
+      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    lang_version="$(sed -n 's#.*github.com/pulumi/pulumi/sdk/v3 v\([0-9.]*\).*#\1#p' "$root/toolchain/language-nodejs/go.mod" | head -n1)"
+    with_progress "Node.js language host v$lang_version" "$tc/logs/language-nodejs.log" \
+      go build -C "$root/toolchain/language-nodejs" -v -trimpath -o "$tc/bin/pulumi-language-nodejs" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$lang_version" \
+      github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  fi
+fi
+echo "$mode" >"$tc/mode"
+pulumi="$tc/bin/pulumi"
+export PULUMI_SKIP_UPDATE_CHECK=true
+log "pulumi $("$pulumi" version) ($mode)"
+
+# ---- Kubernetes provider plugin --------------------------------------------
+if "$pulumi" plugin ls --json 2>/dev/null | tr -d ' \n' | grep -q "\"name\":\"kubernetes\",\"kind\":\"resource\",\"version\":\"$k8s_version\""; then
+  log "kubernetes provider v$k8s_version already registered"
+elif [ "$mode" != built ] && [ -z "${X1_TOOLCHAIN_OFFLINE:-}" ] &&
+  "$pulumi" plugin install resource kubernetes "v$k8s_version" >"$tc/logs/plugin-install.log" 2>&1; then
+  log "installed kubernetes provider v$k8s_version the normal way"
+else
+  command -v go >/dev/null || die "the kubernetes provider v$k8s_version cannot be downloaded and Go is not installed to build it"
+  export GOFLAGS="-mod=readonly -buildvcs=false" GONOSUMDB="github.com/pulumi"
+  if [ ! -x "$tc/bin/pulumi-resource-kubernetes" ] || [ "$(cat "$tc/bin/.kubernetes-version" 2>/dev/null)" != "$k8s_version" ]; then
+    log "building the kubernetes provider v$k8s_version from Go modules (first build ~8 min on 2 cores)"
+    # As upstream's Makefile does: copy the provider's main package out of the
+    # read-only module cache, generate its versioned embedded schema
+    # (go generate), then build it against the pinned module graph.
+    src="$tc/src/kubernetes"
+    rm -rf "$src" && mkdir -p "$src"
+    cp "$root/toolchain/kubernetes/go.mod" "$root/toolchain/kubernetes/go.sum" "$src/"
+    mod_dir="$(go -C "$root/toolchain/kubernetes" list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
+    [ -n "$mod_dir" ] || die "could not download github.com/pulumi/pulumi-kubernetes/provider/v4 through the Go module proxy"
+    cp "$mod_dir"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} "$src/"
+    chmod u+w "$src"/*
+    with_progress "kubernetes provider schema (go generate)" "$tc/logs/kubernetes-generate.log" \
+      env -C "$src" VERSION="$k8s_version" go run generate.go
+    with_progress "kubernetes provider v$k8s_version" "$tc/logs/kubernetes.log" \
+      go build -C "$src" -v -trimpath -o "$tc/bin/pulumi-resource-kubernetes" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$k8s_version" .
+    echo "$k8s_version" >"$tc/bin/.kubernetes-version"
+  fi
+  "$pulumi" plugin install resource kubernetes "v$k8s_version" --file "$tc/bin/pulumi-resource-kubernetes" \
+    >"$tc/logs/plugin-install.log" 2>&1 || { cat "$tc/logs/plugin-install.log" >&2; die "registering the kubernetes provider failed"; }
+  log "registered kubernetes provider v$k8s_version (built from source)"
+fi
+
+# ---- Environment for everything else ---------------------------------------
+{
+  echo "# written by scripts/toolchain.sh; sourced by scripts/with-toolchain.sh"
+  echo "export PATH=\"$tc/bin:$node_bin:\$PATH\""
+  echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+  echo "export X1_TOOLCHAIN_MODE=$mode"
+  echo "export X1_PULUMI_VERSION=$pulumi_version"
+  # Offline builds have no cloud provider plugins (aws, gcp, azure-native
+  # cannot be built here); stop the engine from trying to download them for
+  # stacks that never use them.
+  if [ "$mode" = built ]; then echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"; fi
+} >"$tc/env"
+log "ready: source $tc/env (or run commands through scripts/with-toolchain.sh)"
