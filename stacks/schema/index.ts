@@ -1,0 +1,168 @@
+/**
+ * The one schema every stack's config (`x1agent:*` keys in
+ * stacks/Pulumi.<stack>.yaml) is validated against, before any resource is
+ * registered and before the deployer starts Pulumi. Cross-field rules live
+ * here, not in components: the tier decides uiMode, the cluster's cloud
+ * decides which Tier 3 backends are possible, the postgres settings decide
+ * which connection is used.
+ */
+import { z } from "zod";
+import { auth, addons, ingress, nats, postgres } from "./services";
+import { cloud, cluster, etcdEncryption, secrets, tierRank, type SecretTier } from "./platform";
+import { api, app, backup, cronJob, images, objectStorage, observability, proxy, worker } from "./workloads";
+import { workspace } from "./workspaces";
+
+export { secretTiers, tierRank, clusterProviders, type SecretTier, type ClusterProvider } from "./platform";
+export type { SecretKeyRef, ChartSource, Addon, Resources, Image } from "./common";
+export type { Workspace } from "./workspaces";
+
+/** The cloud whose workload identity a Tier 3 backend needs, by cluster provider. */
+const cloudOfCluster = { eks: "aws", gke: "gcp", aks: "azure" } as const;
+const clusterOfCloud = { aws: "eks", gcp: "gke", azure: "aks" } as const;
+
+/** Store names per tier, as the x1agent chart expects them. */
+export const storeNames: Record<SecretTier, string> = {
+    kubernetes: "x1-local",
+    vault: "x1-vault",
+    aws: "x1-aws",
+    gcp: "x1-gcp",
+    azure: "x1-azure",
+};
+
+/** One schema per top-level config key (`x1agent:<key>`), defaults included. */
+export const sections = {
+    cluster,
+    cloud: cloud.default({}),
+    etcdEncryption: etcdEncryption.default({ enabled: true, kmsPluginEndpoint: "unix:///var/run/kmsplugin/socket.sock" }),
+    secrets,
+    ingress,
+    postgres: postgres.default({
+        bundled: { enabled: true, storage: "1Gi", instances: 1 },
+        vectorEnabled: false,
+        maxConnections: 20,
+    }),
+    nats: nats.default({ replicas: 1, mtls: true, jetstream: { enabled: true, storage: "1Gi" } }),
+    auth: auth.default({ password: { enabled: true }, allowedDomains: [] }),
+    api: api.default(api.parse({})),
+    app: app.default(app.parse({})),
+    worker: worker.default(worker.parse({})),
+    cronJobs: z.array(cronJob).default([]),
+    workspaces: z.array(workspace).default([]),
+    images: images.default(images.parse({})),
+    observability: observability.default({ logLevel: "info", logFormat: "json" }),
+    proxy: proxy.default({ noProxy: [] }),
+    objectStorage: objectStorage.default({ driver: "none" }),
+    backup: backup.default(backup.parse({})),
+    addons: addons.default(addons.parse({})),
+};
+
+const rawConfig = z.strictObject(sections);
+type RawConfig = z.output<typeof rawConfig>;
+
+export interface CrossFieldProblem {
+    path: (string | number)[];
+    message: string;
+}
+
+/**
+ * The rules that span keys. Each runs when the sections it reads are valid,
+ * so one bad section does not hide the problems of the others.
+ */
+export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
+    const out: CrossFieldProblem[] = [];
+    const problem = (path: (string | number)[], message: string) => out.push({ path, message });
+
+    const provider = c.cluster?.provider;
+    const clusterCloud = provider && provider in cloudOfCluster ? cloudOfCluster[provider as keyof typeof cloudOfCluster] : undefined;
+    if (provider && c.cloud) {
+        // The cluster's cloud decides which cloud sections and Tier 3 backends exist.
+        if (clusterCloud && !c.cloud[clusterCloud]) {
+            problem(["cloud", clusterCloud], `is required when cluster.provider is ${provider}: add cloud.${clusterCloud} with the cluster's account details`);
+        }
+        for (const name of ["aws", "gcp", "azure"] as const) {
+            if (c.cloud[name] && clusterCloud !== name) {
+                problem(["cloud", name], `is set but cluster.provider is ${provider}: remove cloud.${name}, or set cluster.provider to ${clusterOfCloud[name]}`);
+            }
+        }
+    }
+
+    if (c.secrets) {
+        const tier = c.secrets.tier;
+        if (provider && (tier === "aws" || tier === "gcp" || tier === "azure") && clusterCloud !== tier) {
+            const possible = clusterCloud ? `kubernetes, vault or ${clusterCloud}` : "kubernetes or vault";
+            problem(["secrets", "tier"], `${tier} needs a ${clusterOfCloud[tier]} cluster for its workload identity, but cluster.provider is ${provider}: use ${possible}`);
+        }
+        if (tier === "vault" && !c.secrets.vault) {
+            problem(["secrets", "vault"], "is required for tier vault: add secrets.vault.server (e.g. https://vault.example.com) and the Kubernetes auth role");
+        }
+        if (tier === "azure" && !c.secrets.azure) {
+            problem(["secrets", "azure"], "is required for tier azure: add secrets.azure.vaultUrl and secrets.azure.vaultId of the one Key Vault");
+        }
+        const expectedUi = tier === "kubernetes" ? "capture" : "bind";
+        if (c.secrets.uiMode && c.secrets.uiMode !== expectedUi) {
+            problem(["secrets", "uiMode"], `must be ${expectedUi} for tier ${tier} (capture only in Tier 1): write uiMode: ${expectedUi}, or remove the key`);
+        }
+        const migration = c.secrets.migration;
+        if (migration && tierRank[migration.from] >= tierRank[tier]) {
+            problem(["secrets", "migration", "from"], `must be a lower tier than secrets.tier (${tier}); a migration records an upgrade, e.g. from: kubernetes`);
+        }
+    }
+
+    if (c.postgres && !c.postgres.bundled.enabled && !c.postgres.url && !c.postgres.urlFile) {
+        problem(["postgres"], "has the bundled database disabled and no connection: set postgres.urlFile or postgres.url to a Secret with the DSN, or postgres.bundled.enabled: true");
+    }
+
+    if (c.ingress) {
+        const issuer = c.ingress.issuer;
+        if (c.ingress.enabled && issuer.type === "acme" && !issuer.email) {
+            problem(["ingress", "issuer", "email"], "is required for an ACME issuer: write the address ACME should send expiry notices to, or use type: selfSigned for local");
+        }
+        if (issuer.type === "existing" && !issuer.name) {
+            problem(["ingress", "issuer", "name"], "is required with type: existing: name the ClusterIssuer you run");
+        }
+    }
+
+    const seen = new Map<string, number>();
+    c.workspaces?.forEach((w, i) => {
+        const first = seen.get(w.id);
+        if (first !== undefined) problem(["workspaces", i, "id"], `duplicates workspaces[${first}].id: each workspace id must be unique`);
+        else seen.set(w.id, i);
+    });
+
+    if (c.objectStorage && c.objectStorage.driver !== "none" && !c.objectStorage.bucket) {
+        problem(["objectStorage", "bucket"], `is required for driver ${c.objectStorage.driver}: name the bucket`);
+    }
+    if (c.auth && !c.auth.google && !c.auth.oidc && !c.auth.password.enabled) {
+        problem(["auth"], "enables no sign-in method: set auth.password.enabled: true, or configure auth.google or auth.oidc");
+    }
+    return out;
+}
+
+/** Adds what the config decides but nobody writes: uiMode, the store name, the database connection. */
+export function settle(c: RawConfig) {
+    return {
+        ...c,
+        secrets: {
+            ...c.secrets,
+            uiMode: c.secrets.tier === "kubernetes" ? ("capture" as const) : ("bind" as const),
+            storeName: storeNames[c.secrets.tier],
+        },
+        postgres: {
+            ...c.postgres,
+            /** Which connection the api uses: urlFile > url > bundled. */
+            connection: c.postgres.urlFile ? ("urlFile" as const) : c.postgres.url ? ("url" as const) : ("bundled" as const),
+        },
+    };
+}
+
+/** The whole schema as one zod type (for tests and tools that want a single parse). */
+export const stackConfig = rawConfig
+    .superRefine((c, ctx) => {
+        for (const p of crossFieldProblems(c)) ctx.addIssue({ code: "custom", path: p.path, message: p.message });
+    })
+    .transform(settle);
+
+/** The validated, defaulted stack configuration every component reads. */
+export type StackConfig = z.output<typeof stackConfig>;
+/** What a user writes: every defaulted key optional. */
+export type StackConfigInput = z.input<typeof stackConfig>;

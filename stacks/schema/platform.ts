@@ -1,0 +1,125 @@
+import { z } from "zod";
+import { k8sName } from "./common";
+
+/** Which kind of cluster the stack targets; decides the cloud pieces that may exist. */
+export const clusterProviders = ["local", "eks", "gke", "aks", "self-managed"] as const;
+export type ClusterProvider = (typeof clusterProviders)[number];
+
+export const cluster = z.strictObject({
+    /**
+     * `local`: no cloud, manifests rendered to a directory (or applied to
+     * `kubeContext`); `eks`/`gke`/`aks`: a managed cluster in that cloud;
+     * `self-managed`: any conformant cluster you run yourself.
+     */
+    provider: z.enum(clusterProviders, {
+        error: `must be one of ${clusterProviders.join(", ")}`,
+    }),
+    /** Cluster name, used in cloud resource names and outputs. */
+    name: k8sName,
+    /**
+     * The kube context to apply to. When unset, nothing touches a cluster: every
+     * manifest is rendered to `renderDir` through the real engine and provider.
+     */
+    kubeContext: z.string().min(1).optional(),
+    /** Where rendered manifests go when no `kubeContext` is set. Default `.rendered/<stack>`. */
+    renderDir: z.string().min(1).optional(),
+    /**
+     * `attach` (default): the cluster exists and is owned elsewhere; this
+     * program adds to it and exports what the cluster's owner must wire (e.g.
+     * the KMS key ARN). `own`: this stack owns the managed cluster's
+     * encryption settings (see etcdEncryption).
+     */
+    ownership: z.enum(["attach", "own"]).default("attach"),
+});
+
+const awsAccountId = z.string().regex(/^[0-9]{12}$/, { error: "must be a 12-digit AWS account id" });
+
+export const cloud = z.strictObject({
+    aws: z
+        .strictObject({
+            region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]$/, { error: "must be an AWS region such as us-east-1" }),
+            accountId: awsAccountId,
+            /** The cluster's IAM OIDC provider ARN (`aws eks describe-cluster ... identity.oidc.issuer`). */
+            oidcProviderArn: z.string().regex(/^arn:aws:iam::[0-9]{12}:oidc-provider\/.+$/, {
+                error: "must be an IAM OIDC provider ARN: arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>",
+            }),
+        })
+        .optional(),
+    gcp: z
+        .strictObject({
+            project: z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, { error: "must be a GCP project id" }),
+            region: z.string().min(1),
+        })
+        .optional(),
+    azure: z
+        .strictObject({
+            subscriptionId: z.uuid({ error: "must be a subscription id (a UUID)" }),
+            tenantId: z.uuid({ error: "must be a tenant id (a UUID)" }),
+            resourceGroup: z.string().min(1),
+            location: z.string().min(1),
+            /** The AKS cluster's OIDC issuer URL (`az aks show --query oidcIssuerProfile.issuerUrl`). */
+            oidcIssuerUrl: z.url({ error: "must be the cluster's OIDC issuer URL" }),
+        })
+        .optional(),
+});
+
+export const etcdEncryption = z.strictObject({
+    /** Encrypt Secrets at rest in etcd with a cloud KMS key (or a KMS v2 plugin on self-managed clusters). */
+    enabled: z.boolean().default(true),
+    /** Use this existing KMS key (ARN / resource id) instead of creating one. */
+    existingKeyId: z.string().min(1).optional(),
+    /** Self-managed and local clusters: the KMS v2 plugin's socket for the EncryptionConfiguration output. */
+    kmsPluginEndpoint: z.string().regex(/^unix:\/\//, { error: "must be a unix:// socket path" }).default("unix:///var/run/kmsplugin/socket.sock"),
+});
+
+export const secretTiers = ["kubernetes", "vault", "aws", "gcp", "azure"] as const;
+export type SecretTier = (typeof secretTiers)[number];
+
+/** The order tiers are upgraded in: Tier 1 kubernetes < Tier 2 vault < Tier 3 cloud. */
+export const tierRank: Record<SecretTier, 1 | 2 | 3> = { kubernetes: 1, vault: 2, aws: 3, gcp: 3, azure: 3 };
+
+export const secrets = z.strictObject({
+    /** Tier 1 `kubernetes`, Tier 2 `vault`, Tier 3 `aws` | `gcp` | `azure`. */
+    tier: z.enum(secretTiers, { error: `must be one of ${secretTiers.join(", ")}` }),
+    /** Derived from the tier (capture for Tier 1, bind otherwise); set it only to state it. */
+    uiMode: z.enum(["capture", "bind"]).optional(),
+    vault: z
+        .strictObject({
+            server: z.url({ error: "must be the Vault server URL, e.g. https://vault.example.com" }),
+            /** KV mount path. */
+            path: z.string().min(1).default("secret"),
+            version: z.enum(["v1", "v2"]).default("v2"),
+            /** Vault's Kubernetes auth mount path. */
+            mountPath: z.string().min(1).default("kubernetes"),
+            role: z.string().min(1).default("x1agent"),
+            /** ServiceAccount Vault authenticates; default x1agent/x1agent-api. */
+            serviceAccount: k8sName.default("x1agent-api"),
+            /** ConfigMap key holding Vault's CA bundle, when Vault uses a private CA. */
+            caConfigMap: z.strictObject({ name: k8sName, key: z.string().min(1) }).optional(),
+        })
+        .optional(),
+    aws: z.strictObject({ region: z.string().min(1).optional() }).optional(),
+    gcp: z.strictObject({ projectId: z.string().min(1).optional() }).optional(),
+    azure: z
+        .strictObject({
+            /** The one Key Vault x1agent secrets live in, e.g. https://x1agent-prod.vault.azure.net. */
+            vaultUrl: z.url().regex(/^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/?$/, {
+                error: "must be a Key Vault URL: https://<name>.vault.azure.net",
+            }),
+            /** Resource id of that Key Vault (for the role assignment scope). */
+            vaultId: z.string().regex(/^\/subscriptions\/.+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/, {
+                error: "must be the Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>",
+            }),
+        })
+        .optional(),
+    /**
+     * Tier upgrade in progress: the tier being left. While set and not `done`,
+     * the Tier 1 data in x1agent-secrets is kept.
+     */
+    migration: z
+        .strictObject({
+            from: z.enum(secretTiers),
+            done: z.boolean().default(false),
+        })
+        .optional(),
+});
