@@ -1,0 +1,136 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../stacks/schema";
+import { commonLabels, names } from "../names";
+
+export interface SecretsBackendArgs {
+    /** The stack's `secrets` config: the tier and its backend settings. */
+    secrets: StackConfig["secrets"];
+    /**
+     * Namespaces allowed to use the store (ESO store conditions). Default: the
+     * app namespace and every `x1agent-ws-*` workspace namespace; never
+     * x1agent-secrets or a system namespace.
+     */
+    namespaceRegexes?: string[];
+    /** Resources the store must wait for: ESO's CRDs and webhook. */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Namespaces a store may serve: the app namespace and the workspaces. */
+export const defaultStoreNamespaceRegexes = [`^${names.appNamespace}$`, `^${names.workspaceNamespacePrefix}[a-z0-9]([-a-z0-9]*[a-z0-9])?$`];
+
+/**
+ * The secrets backend: one ClusterSecretStore for the configured tier, scoped
+ * to the x1agent namespaces, and what that tier needs in the cluster.
+ *
+ * - Tier 1 `kubernetes`: the privileged `x1agent-secrets` namespace, the
+ *   `eso-reader` ServiceAccount with a Role that may only get/list/watch
+ *   Secrets there, and the `x1-local` store reading that namespace.
+ * - Tier 2 `vault`: the `x1-vault` store with Vault's Kubernetes auth.
+ */
+export class SecretsBackend extends pulumi.ComponentResource {
+    /** Name of the ClusterSecretStore every ExternalSecret must reference. */
+    public readonly storeName: pulumi.Output<string>;
+    /** `capture` (Tier 1: values typed into x1agent's UI) or `bind` (paths in the backend). */
+    public readonly uiMode: pulumi.Output<string>;
+    public readonly store: k8s.apiextensions.CustomResource;
+
+    constructor(name: string, args: SecretsBackendArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:secrets:SecretsBackend", name, args, opts);
+        const { secrets } = args;
+        const conditions = [{ namespaceRegexes: args.namespaceRegexes ?? defaultStoreNamespaceRegexes }];
+        const labels = commonLabels("secrets");
+        const storeDeps: pulumi.Input<pulumi.Resource>[] = [...(args.dependsOn ?? [])];
+
+        let provider: Record<string, unknown>;
+        switch (secrets.tier) {
+            case "kubernetes": {
+                const ns = new k8s.core.v1.Namespace(
+                    `${name}-namespace`,
+                    {
+                        metadata: {
+                            name: names.secretsNamespace,
+                            labels: {
+                                ...labels,
+                                // Nothing runs here; the strictest profile keeps it that way.
+                                "pod-security.kubernetes.io/enforce": "restricted",
+                            },
+                        },
+                    },
+                    // Tier 1 data lives here: deleting the namespace deletes every secret value.
+                    { parent: this, retainOnDelete: secrets.migration !== undefined && !secrets.migration.done },
+                );
+                const reader = new k8s.core.v1.ServiceAccount(
+                    `${name}-reader`,
+                    { metadata: { name: names.esoReader, namespace: ns.metadata.name, labels } },
+                    { parent: this },
+                );
+                const role = new k8s.rbac.v1.Role(
+                    `${name}-reader-role`,
+                    {
+                        metadata: { name: names.esoReader, namespace: ns.metadata.name, labels },
+                        rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+                    },
+                    { parent: this },
+                );
+                const binding = new k8s.rbac.v1.RoleBinding(
+                    `${name}-reader-binding`,
+                    {
+                        metadata: { name: names.esoReader, namespace: ns.metadata.name, labels },
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                        subjects: [{ kind: "ServiceAccount", name: reader.metadata.name, namespace: ns.metadata.name }],
+                    },
+                    { parent: this },
+                );
+                storeDeps.push(binding);
+                provider = {
+                    kubernetes: {
+                        remoteNamespace: names.secretsNamespace,
+                        server: {
+                            caProvider: { type: "ConfigMap", name: "kube-root-ca.crt", namespace: names.secretsNamespace, key: "ca.crt" },
+                        },
+                        auth: { serviceAccount: { name: names.esoReader, namespace: names.secretsNamespace } },
+                    },
+                };
+                break;
+            }
+            case "vault": {
+                const vault = secrets.vault!;
+                provider = {
+                    vault: {
+                        server: vault.server,
+                        path: vault.path,
+                        version: vault.version,
+                        ...(vault.caConfigMap
+                            ? { caProvider: { type: "ConfigMap", name: vault.caConfigMap.name, key: vault.caConfigMap.key, namespace: names.appNamespace } }
+                            : {}),
+                        auth: {
+                            kubernetes: {
+                                mountPath: vault.mountPath,
+                                role: vault.role,
+                                serviceAccountRef: { name: vault.serviceAccount, namespace: names.appNamespace },
+                            },
+                        },
+                    },
+                };
+                break;
+            }
+            default:
+                throw new pulumi.RunError(`secrets.tier ${secrets.tier} is not supported by this version of the program`);
+        }
+
+        this.store = new k8s.apiextensions.CustomResource(
+            `${name}-store`,
+            {
+                apiVersion: "external-secrets.io/v1",
+                kind: "ClusterSecretStore",
+                metadata: { name: secrets.storeName, labels: { ...labels, "x1agent.dev/secrets-tier": secrets.tier } },
+                spec: { provider, conditions },
+            },
+            { parent: this, dependsOn: storeDeps },
+        );
+        this.storeName = pulumi.output(secrets.storeName);
+        this.uiMode = pulumi.output(secrets.uiMode);
+        this.registerOutputs({ storeName: this.storeName, uiMode: this.uiMode });
+    }
+}
