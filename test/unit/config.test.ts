@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { listStackNames, readStackFile } from "../../runtime/engine/project";
+import { ConfigError, validateStackConfig } from "../../stacks/validate";
+
+const required = {
+    "x1agent:cluster": { provider: "local", name: "x1agent-test" },
+    "x1agent:secrets": { tier: "kubernetes" },
+    "x1agent:ingress": { host: "x1agent.localtest.me", issuer: { type: "selfSigned" } },
+};
+
+function problemsOf(raw: Record<string, unknown>): ConfigError["problems"] {
+    try {
+        validateStackConfig("test", raw);
+    } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+    }
+    return [];
+}
+
+describe("stack config", () => {
+    it.each(listStackNames())("example stack %s validates", (name) => {
+        expect(() => validateStackConfig(name, readStackFile(name).config)).not.toThrow();
+    });
+
+    it("ships the five example stacks the design names", () => {
+        expect(listStackNames()).toEqual(expect.arrayContaining(["local", "dev", "staging", "prod", "onprem"]));
+        const tiers = Object.fromEntries(listStackNames().map((n) => [n, validateStackConfig(n, readStackFile(n).config).secrets.tier]));
+        expect(tiers).toMatchObject({ local: "kubernetes", dev: "kubernetes", staging: "gcp", prod: "aws", onprem: "vault" });
+    });
+
+    it("reports five different mistakes at once, each naming its key, value and fix", () => {
+        const problems = problemsOf({
+            "x1agent:cluster": { provider: "eks", name: "x1agent-prod" }, // missing cloud.aws
+            "x1agent:secrets": { tier: "valt" }, // typo
+            "x1agent:ingress": { host: "https://x1agent.example.com" }, // scheme in host
+            "x1agent:postgres": { bundled: { enabled: false } }, // no connection
+            "x1agent:nats": { replicas: 2 }, // even cluster
+        });
+        const keys = problems.map((p) => p.key);
+        expect(keys).toEqual(
+            expect.arrayContaining([
+                "x1agent:cloud.aws",
+                "x1agent:secrets.tier",
+                "x1agent:ingress.host",
+                "x1agent:postgres",
+                "x1agent:nats.replicas",
+            ]),
+        );
+        const tier = problems.find((p) => p.key === "x1agent:secrets.tier")!;
+        expect(tier.value).toBe('"valt"');
+        expect(tier.message).toMatch(/kubernetes, vault, aws, gcp, azure/);
+        expect(problems.find((p) => p.key === "x1agent:postgres")!.message).toMatch(/postgres\.urlFile or postgres\.url/);
+    });
+
+    it("derives uiMode and the store from the tier", () => {
+        const tier1 = validateStackConfig("t", required);
+        expect(tier1.secrets).toMatchObject({ uiMode: "capture", storeName: "x1-local" });
+        const vault = validateStackConfig("t", {
+            ...required,
+            "x1agent:secrets": { tier: "vault", vault: { server: "https://vault.example.com" } },
+        });
+        expect(vault.secrets).toMatchObject({ uiMode: "bind", storeName: "x1-vault" });
+    });
+
+    it("refuses capture mode outside Tier 1", () => {
+        const problems = problemsOf({ ...required, "x1agent:secrets": { tier: "vault", uiMode: "capture", vault: { server: "https://v.example.com" } } });
+        expect(problems).toEqual([expect.objectContaining({ key: "x1agent:secrets.uiMode", message: expect.stringMatching(/must be bind/) })]);
+    });
+
+    it("allows a Tier 3 backend only on the matching cloud", () => {
+        const problems = problemsOf({ ...required, "x1agent:secrets": { tier: "aws" } });
+        expect(problems).toEqual([expect.objectContaining({ key: "x1agent:secrets.tier", message: expect.stringMatching(/needs a eks cluster.*use kubernetes or vault/) })]);
+    });
+
+    it("follows the connection precedence urlFile > url > bundled", () => {
+        const both = validateStackConfig("t", {
+            ...required,
+            "x1agent:postgres": { url: { secretName: "db", key: "url" }, urlFile: { secretName: "db-file", key: "url" } },
+        });
+        expect(both.postgres.connection).toBe("urlFile");
+        const url = validateStackConfig("t", { ...required, "x1agent:postgres": { url: { secretName: "db" } } });
+        expect(url.postgres.connection).toBe("url");
+        expect(validateStackConfig("t", required).postgres.connection).toBe("bundled");
+    });
+
+    it("never echoes a secret value it rejects", () => {
+        const problems = problemsOf({ ...required, "x1agent:postgres": { url: "postgres://admin:hunter2@db:5432/x1" } });
+        expect(problems).toHaveLength(1);
+        expect(JSON.stringify(problems)).not.toContain("hunter2");
+        expect(problems[0]!.message).toMatch(/must name a Kubernetes Secret/);
+    });
+
+    it("suggests the key a typo meant", () => {
+        const problems = problemsOf({ ...required, "x1agent:workspace": [] });
+        expect(problems[0]!.message).toMatch(/did you mean 'workspaces'/);
+    });
+
+    it("reads JSON strings the way the Pulumi runtime passes config", () => {
+        const raw = Object.fromEntries(Object.entries(required).map(([k, v]) => [k, JSON.stringify(v)]));
+        expect(validateStackConfig("t", raw).cluster.name).toBe("x1agent-test");
+    });
+
+    it("rejects duplicate workspace ids", () => {
+        const problems = problemsOf({ ...required, "x1agent:workspaces": [{ id: "a" }, { id: "a" }] });
+        expect(problems).toEqual([expect.objectContaining({ key: "x1agent:workspaces[1].id" })]);
+    });
+});

@@ -1,0 +1,19 @@
+import { defineConfig } from "vitest/config";
+
+// One project per test tier (DESIGN.md "Test tiers"). `npm test` runs them all;
+// `vitest run --project <tier>` runs one. Engine and runtime tiers drive the
+// real CLI and share one state backend per test file, so files run one at a
+// time there; their timeouts are generous because a cold engine is slow on a
+// 2-core machine (speed is measured by `npm run bench`, never asserted here).
+export default defineConfig({
+    test: {
+        reporters: ["default"],
+        projects: [
+            { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 30_000 } },
+            { test: { name: "schema", include: ["test/schema/**/*.test.ts"], testTimeout: 60_000 } },
+            { test: { name: "policy", include: ["test/policy/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
+            { test: { name: "engine", include: ["test/engine/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
+            { test: { name: "runtime", include: ["test/runtime/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
+        ],
+    },
+});
