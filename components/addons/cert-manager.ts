@@ -1,0 +1,176 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Addon, StackConfig } from "../../stacks/schema";
+import { commonLabels } from "../names";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+
+/**
+ * cert-manager's namespace, which is also its "cluster resource namespace":
+ * the Secrets a CA ClusterIssuer signs with must live here. An already
+ * installed cert-manager (`install: false`) is expected in the same place,
+ * as its chart installs by default.
+ */
+export const certManagerNamespace = "cert-manager";
+
+/** ClusterIssuer names this program creates. */
+export const issuerNames = {
+    /** Bootstraps CA certificates only (the local ingress CA, the NATS CA). */
+    selfSigned: "x1agent-selfsigned",
+    /** Signs the ingress certificate for `local`: a CA of our own. */
+    localCa: "x1agent-local-ca",
+    /** ACME (Let's Encrypt or another ACME server) for real hosts. */
+    acme: "x1agent-acme",
+} as const;
+
+export interface CertManagerArgs {
+    /**
+     * The stack's `addons.certManager`: `install: false` when cert-manager
+     * already runs in the cluster (the issuers and certificates are still
+     * created), `chart` to override the pinned upstream chart, `values`
+     * merged over ours.
+     */
+    addon: Addon;
+    /** The stack's `ingress`: host, TLS Secret name, and which issuer signs it. */
+    ingress: StackConfig["ingress"];
+    /**
+     * The app namespace, as the runtime's Output: the ingress Certificate is
+     * created there, so it must wait for the namespace.
+     */
+    appNamespace: pulumi.Input<string>;
+}
+
+/**
+ * cert-manager from its upstream chart (CRDs included), the ClusterIssuer
+ * that signs the ingress certificate (ACME for a real host, a self-signed CA
+ * chain for `local`: selfSigned issuer -> CA Certificate -> CA ClusterIssuer;
+ * or an issuer the cluster already runs), and the ingress Certificate
+ * `x1agent-tls` for `ingress.host`.
+ */
+export class CertManager extends pulumi.ComponentResource {
+    /** A selfSigned ClusterIssuer other components bootstrap their own CAs from (NATS). */
+    public readonly selfSignedIssuer: pulumi.Output<string>;
+    /** The ClusterIssuer that signs the ingress certificate. */
+    public readonly ingressIssuer: pulumi.Output<string>;
+    /**
+     * What a cert-manager custom resource must depend on: the chart, whose
+     * children include the CRDs and the webhook. Empty when cert-manager was
+     * installed beforehand.
+     */
+    public readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: CertManagerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:addons:CertManager", name, args, opts);
+        const { addon, ingress } = args;
+        const labels = commonLabels("cert-manager");
+        this.ready = [];
+
+        if (addon.install) {
+            const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: certManagerNamespace, labels } }, { parent: this });
+            const chart = new k8s.helm.v4.Chart(
+                `${name}-chart`,
+                {
+                    ...chartLocation(addon.chart, upstreamCharts.certManager),
+                    name: "cert-manager",
+                    namespace: ns.metadata.name,
+                    // `crds.enabled` replaced `installCRDs` in the chart (1.15);
+                    // `crds.keep` (the chart's default) keeps the CRDs, and so
+                    // every certificate, when the chart is uninstalled.
+                    values: mergeValues({ crds: { enabled: true, keep: true } }, addon.values),
+                },
+                { parent: this },
+            );
+            this.ready = [chart];
+        }
+
+        // Every custom resource below depends on the chart component. `dependsOn`
+        // on a component waits for all of its children, so in `up` the
+        // ClusterIssuers are created only after the CRDs exist and the chart's
+        // Deployments, the webhook among them, are ready (Pulumi awaits
+        // readiness; the chart's startupapicheck Job, which succeeds only once
+        // the webhook answers, is awaited too). In `preview` nothing is created:
+        // the chart's children are planned first, and the Kubernetes provider,
+        // seeing that a custom resource's CRD is not in the cluster yet, previews
+        // it without a server-side dry run instead of failing with "no matches
+        // for kind". Rendering to a directory needs neither.
+        const crOpts: pulumi.CustomResourceOptions = { parent: this, dependsOn: this.ready };
+        const cr = (suffix: string, apiVersion: string, kind: string, metadata: Record<string, unknown>, spec: Record<string, unknown>) =>
+            new k8s.apiextensions.CustomResource(`${name}-${suffix}`, { apiVersion, kind, metadata: { ...metadata, labels }, spec }, crOpts);
+
+        const selfSigned = cr("selfsigned-issuer", "cert-manager.io/v1", "ClusterIssuer", { name: issuerNames.selfSigned }, { selfSigned: {} });
+        this.selfSignedIssuer = selfSigned.metadata.name;
+
+        let ingressIssuer: pulumi.Input<string>;
+        switch (ingress.issuer.type) {
+            case "acme":
+                ingressIssuer = cr(
+                    "acme-issuer",
+                    "cert-manager.io/v1",
+                    "ClusterIssuer",
+                    { name: issuerNames.acme },
+                    {
+                        acme: {
+                            email: ingress.issuer.email,
+                            server: ingress.issuer.server,
+                            // cert-manager generates the ACME account key into this Secret.
+                            privateKeySecretRef: { name: `${issuerNames.acme}-account` },
+                            solvers: [{ http01: { ingress: ingress.className ? { ingressClassName: ingress.className } : {} } }],
+                        },
+                    },
+                ).metadata.name;
+                break;
+            case "selfSigned": {
+                const ca = new k8s.apiextensions.CustomResource(
+                    `${name}-local-ca`,
+                    {
+                        apiVersion: "cert-manager.io/v1",
+                        kind: "Certificate",
+                        metadata: { name: issuerNames.localCa, namespace: certManagerNamespace, labels },
+                        spec: {
+                            isCA: true,
+                            commonName: "x1agent local CA",
+                            secretName: issuerNames.localCa,
+                            duration: "87600h",
+                            privateKey: { algorithm: "ECDSA", size: 256 },
+                            issuerRef: { name: issuerNames.selfSigned, kind: "ClusterIssuer", group: "cert-manager.io" },
+                        },
+                    },
+                    { parent: this, dependsOn: [...this.ready, selfSigned] },
+                );
+                ingressIssuer = new k8s.apiextensions.CustomResource(
+                    `${name}-local-ca-issuer`,
+                    {
+                        apiVersion: "cert-manager.io/v1",
+                        kind: "ClusterIssuer",
+                        metadata: { name: issuerNames.localCa, labels },
+                        spec: { ca: { secretName: issuerNames.localCa } },
+                    },
+                    { parent: this, dependsOn: [...this.ready, ca] },
+                ).metadata.name;
+                break;
+            }
+            case "existing":
+                // Validated in config: `existing` always names its issuer.
+                ingressIssuer = ingress.issuer.name!;
+                break;
+        }
+        this.ingressIssuer = pulumi.output(ingressIssuer);
+
+        if (ingress.enabled) {
+            new k8s.apiextensions.CustomResource(
+                `${name}-ingress-certificate`,
+                {
+                    apiVersion: "cert-manager.io/v1",
+                    kind: "Certificate",
+                    metadata: { name: "x1agent-tls", namespace: args.appNamespace, labels },
+                    spec: {
+                        secretName: ingress.tlsSecretName,
+                        dnsNames: [ingress.host],
+                        issuerRef: { name: this.ingressIssuer, kind: "ClusterIssuer", group: "cert-manager.io" },
+                    },
+                },
+                crOpts,
+            );
+        }
+        this.registerOutputs({ selfSignedIssuer: this.selfSignedIssuer, ingressIssuer: this.ingressIssuer });
+    }
+}

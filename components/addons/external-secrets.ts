@@ -1,0 +1,61 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Addon } from "../../stacks/schema";
+import { commonLabels, names } from "../names";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+
+export interface ExternalSecretsArgs {
+    /**
+     * The stack's `addons.externalSecrets`: `install: false` when ESO already
+     * runs in the cluster (then nothing is installed and `ready` is empty),
+     * `chart` to override the pinned upstream chart, `values` merged over ours.
+     */
+    addon: Addon;
+}
+
+/**
+ * External Secrets Operator from its upstream chart in the `external-secrets`
+ * namespace, CRDs included (`installCRDs`). Always present: every secrets
+ * tier is a ClusterSecretStore, so both tiers use its CRDs.
+ */
+export class ExternalSecrets extends pulumi.ComponentResource {
+    /** The namespace ESO runs in. */
+    public readonly namespace: pulumi.Output<string>;
+    /**
+     * What a store or ExternalSecret must depend on: the chart, whose children
+     * are the CRDs, the controller and the validating webhook. Empty when ESO
+     * was installed beforehand.
+     */
+    public readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: ExternalSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:addons:ExternalSecrets", name, args, opts);
+        const { addon } = args;
+        this.namespace = pulumi.output(names.esoNamespace);
+        this.ready = [];
+
+        if (addon.install) {
+            const ns = new k8s.core.v1.Namespace(
+                `${name}-namespace`,
+                { metadata: { name: names.esoNamespace, labels: commonLabels("external-secrets") } },
+                { parent: this },
+            );
+            const chart = new k8s.helm.v4.Chart(
+                `${name}-chart`,
+                {
+                    ...chartLocation(addon.chart, upstreamCharts.externalSecrets),
+                    name: "external-secrets",
+                    namespace: ns.metadata.name,
+                    // The upstream chart's defaults, with its CRDs stated
+                    // explicitly (`installCRDs`): the stores need them, so a
+                    // change of the chart's default must not drop them.
+                    values: mergeValues({ installCRDs: true }, addon.values),
+                },
+                { parent: this },
+            );
+            this.namespace = ns.metadata.name;
+            this.ready = [chart];
+        }
+        this.registerOutputs({ namespace: this.namespace });
+    }
+}

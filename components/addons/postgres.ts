@@ -1,0 +1,133 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Addon, StackConfig } from "../../stacks/schema";
+import { commonLabels } from "../names";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+
+/**
+ * The bundled database's names, shared with the runtime (see
+ * /work/team/NOTES.md). CloudNativePG names the application user's Secret
+ * `<cluster>-app` and labels the instance pods `cnpg.io/cluster: <cluster>`.
+ */
+export const postgresNames = {
+    operatorNamespace: "cnpg-system",
+    cluster: "x1agent-postgres",
+    database: "x1agent",
+    owner: "x1agent",
+    /** Written by the operator: username, password, host, port, dbname, uri, ... */
+    appSecret: "x1agent-postgres-app",
+} as const;
+
+/** The bundled database as the runtime sees it: the Secret with its DSN, its pods, its ports. */
+export interface DatabaseEndpoint {
+    /** The operator-generated Secret and the key holding the DSN (used when postgres.connection is `bundled`). */
+    bundledSecret: { secretName: string; key: string };
+    podSelector: Record<string, string>;
+    port: number;
+    /** Port the operator reaches each instance's manager on. */
+    operatorPort: number;
+}
+
+export interface PostgresArgs {
+    /**
+     * The stack's `addons.postgresOperator`: `install: false` when the
+     * CloudNativePG operator already runs (the bundled Cluster is still
+     * created), `chart` to override the pinned upstream chart, `values`
+     * merged over ours.
+     */
+    addon: Addon;
+    /** The stack's `postgres`, with the derived `connection`. */
+    postgres: StackConfig["postgres"];
+    /** `images.registry`: the bundled database's image is pulled from there (air-gapped mirrors). */
+    registry: string;
+    /** The app namespace, as the runtime's Output: the bundled database runs there. */
+    appNamespace: pulumi.Input<string>;
+}
+
+/**
+ * The api's database. `bundled` runs PostgreSQL in the app namespace through
+ * the CloudNativePG operator; otherwise the api connects to an external
+ * database whose DSN is in a Secret the user created. Which one the api uses
+ * follows one precedence, urlFile > url > bundled (settled in config), and
+ * `bundled.enabled` only decides whether the in-cluster database exists.
+ *
+ * Why CloudNativePG: a CNCF project with a steady release cadence that runs
+ * PostgreSQL the Kubernetes way (one Cluster object; failover, rolling minor
+ * upgrades and backups by the operator), and it generates the application
+ * user's credentials into a Secret (`x1agent-postgres-app`, with a ready `uri`), so
+ * no password is ever written by this program. A hand-made StatefulSet would
+ * leave credentials, failover and upgrades to us.
+ *
+ * pgvector: with `vectorEnabled`, the bundled database uses CloudNativePG's
+ * `standard` image, which ships pgvector, and creates the extension in the
+ * application database at bootstrap; an external database must have it
+ * already, and the switch only tells the api.
+ */
+export class Postgres extends pulumi.ComponentResource {
+    /** The bundled database's Secret, pods and ports: a reference to a Secret, never a value. */
+    public readonly endpoint: pulumi.Output<DatabaseEndpoint>;
+
+    constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:addons:Postgres", name, args, opts);
+        const { addon, postgres } = args;
+        const labels = commonLabels("postgres");
+
+        if (postgres.bundled.enabled) {
+            const operator: pulumi.Resource[] = [];
+            if (addon.install) {
+                const ns = new k8s.core.v1.Namespace(
+                    `${name}-operator-namespace`,
+                    { metadata: { name: postgresNames.operatorNamespace, labels } },
+                    { parent: this },
+                );
+                operator.push(
+                    new k8s.helm.v4.Chart(
+                        `${name}-operator`,
+                        {
+                            ...chartLocation(addon.chart, upstreamCharts.postgresOperator),
+                            name: "cnpg",
+                            namespace: ns.metadata.name,
+                            values: mergeValues({ crds: { create: true } }, addon.values),
+                        },
+                        { parent: this },
+                    ),
+                );
+            }
+            const flavour = postgres.vectorEnabled ? "standard" : "minimal";
+            new k8s.apiextensions.CustomResource(
+                `${name}-cluster`,
+                {
+                    apiVersion: "postgresql.cnpg.io/v1",
+                    kind: "Cluster",
+                    metadata: { name: postgresNames.cluster, namespace: args.appNamespace, labels },
+                    spec: {
+                        instances: postgres.bundled.instances,
+                        imageName: postgres.bundled.image ?? `${args.registry}/cloudnative-pg/postgresql:17-${flavour}-trixie`,
+                        storage: { size: postgres.bundled.storage },
+                        // The operator creates the owner and writes its generated
+                        // password into the `<cluster>-app` Secret.
+                        bootstrap: {
+                            initdb: {
+                                database: postgresNames.database,
+                                owner: postgresNames.owner,
+                                ...(postgres.vectorEnabled ? { postInitApplicationSQL: ["CREATE EXTENSION IF NOT EXISTS vector"] } : {}),
+                            },
+                        },
+                        enableSuperuserAccess: false,
+                    },
+                },
+                // Same reasoning as cert-manager's resources: waits for the
+                // operator chart's CRDs and webhook in up, previews without them.
+                { parent: this, dependsOn: operator },
+            );
+        }
+
+        this.endpoint = pulumi.output<DatabaseEndpoint>({
+            bundledSecret: { secretName: postgresNames.appSecret, key: "uri" },
+            podSelector: { "cnpg.io/cluster": postgresNames.cluster },
+            port: 5432,
+            operatorPort: 8000,
+        });
+        this.registerOutputs({ endpoint: this.endpoint });
+    }
+}
