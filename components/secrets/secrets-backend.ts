@@ -12,8 +12,15 @@ export interface SecretsBackendArgs {
      * x1agent-secrets or a system namespace.
      */
     namespaceRegexes?: string[];
-    /** Resources the store must wait for: ESO's CRDs and webhook. */
+    /** Resources the store must wait for: ESO's CRDs and webhook; for Tier 3, the cloud identity. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * Tier 3: the stack's `cloud` section (the AWS region, the GCP project and
+     * region, the Azure tenant). Required for aws, gcp and azure.
+     */
+    cloud?: StackConfig["cloud"];
+    /** Tier 3 on GCP: `cluster.name`, which ESO's Workload Identity auth needs. */
+    clusterName?: string;
 }
 
 /** Namespaces a store may serve: the app namespace and the workspaces. */
@@ -27,6 +34,11 @@ export const defaultStoreNamespaceRegexes = [`^${names.appNamespace}$`, `^${name
  *   `eso-reader` ServiceAccount with a Role that may only get/list/watch
  *   Secrets there, and the `x1-local` store reading that namespace.
  * - Tier 2 `vault`: the `x1-vault` store with Vault's Kubernetes auth.
+ * - Tier 3 `aws` / `gcp` / `azure`: the `x1-aws` / `x1-gcp` / `x1-azure`
+ *   store reading the cloud's secret manager as the api's ServiceAccount
+ *   `x1agent/x1agent-api`, whose workload identity (components/identity)
+ *   holds the grant; ESO requests that ServiceAccount's token, so no cloud
+ *   credential exists anywhere in the cluster.
  */
 export class SecretsBackend extends pulumi.ComponentResource {
     /** Name of the ClusterSecretStore every ExternalSecret must reference. */
@@ -115,8 +127,11 @@ export class SecretsBackend extends pulumi.ComponentResource {
                 };
                 break;
             }
-            default:
-                throw new pulumi.RunError(`secrets.tier ${secrets.tier} is not supported by this version of the program`);
+            case "aws":
+            case "gcp":
+            case "azure":
+                provider = cloudProvider(secrets, args.cloud ?? {}, args.clusterName);
+                break;
         }
 
         this.store = new k8s.apiextensions.CustomResource(
@@ -132,5 +147,48 @@ export class SecretsBackend extends pulumi.ComponentResource {
         this.storeName = pulumi.output(secrets.storeName);
         this.uiMode = pulumi.output(secrets.uiMode);
         this.registerOutputs({ storeName: this.storeName, uiMode: this.uiMode });
+    }
+}
+
+/** The api's ServiceAccount: the identity every Tier 3 store authenticates as. */
+const apiServiceAccountRef = { name: names.apiServiceAccount, namespace: names.appNamespace };
+
+/** The ESO provider block of a Tier 3 store. */
+function cloudProvider(secrets: StackConfig["secrets"], cloud: StackConfig["cloud"], clusterName: string | undefined): Record<string, unknown> {
+    const missing = (key: string) => new pulumi.RunError(`${key} is required for secrets.tier ${secrets.tier}: add it to the stack config`);
+    switch (secrets.tier) {
+        case "aws": {
+            const region = secrets.aws?.region ?? cloud.aws?.region;
+            if (!region) throw missing("cloud.aws.region");
+            // IRSA: ESO exchanges a token of the ServiceAccount (audience
+            // sts.amazonaws.com) for the role named in its annotation.
+            return { aws: { service: "SecretsManager", region, auth: { jwt: { serviceAccountRef: apiServiceAccountRef } } } };
+        }
+        case "gcp": {
+            const gcp = cloud.gcp;
+            if (!gcp) throw missing("cloud.gcp");
+            if (!clusterName) throw missing("cluster.name");
+            return {
+                gcpsm: {
+                    projectID: secrets.gcp?.projectId ?? gcp.project,
+                    auth: {
+                        workloadIdentity: {
+                            clusterLocation: gcp.region,
+                            clusterName,
+                            clusterProjectID: gcp.project,
+                            serviceAccountRef: apiServiceAccountRef,
+                        },
+                    },
+                },
+            };
+        }
+        default: {
+            const azure = secrets.azure;
+            if (!azure) throw missing("secrets.azure");
+            if (!cloud.azure) throw missing("cloud.azure");
+            return {
+                azurekv: { authType: "WorkloadIdentity", vaultUrl: azure.vaultUrl, tenantId: cloud.azure.tenantId, serviceAccountRef: apiServiceAccountRef },
+            };
+        }
     }
 }

@@ -1,0 +1,205 @@
+import * as aws from "@pulumi/aws";
+import * as azure from "@pulumi/azure-native";
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../stacks/schema";
+import { names } from "../names";
+
+/** The Kubernetes identity every cloud trusts: exactly the api's ServiceAccount. */
+export const apiSubject = `system:serviceaccount:${names.appNamespace}:${names.apiServiceAccount}`;
+
+/** Where x1agent's secrets live in each cloud's secret manager; grants never reach wider. */
+export const secretPrefixes = {
+    /** Secrets Manager names may contain '/': `x1agent/<workspace>/<name>`. */
+    aws: "arn:aws:secretsmanager:*:*:secret:x1agent/*",
+    /** Secret Manager ids may not contain '/': `x1agent-<workspace>-<name>`. */
+    gcp: "x1agent-",
+} as const;
+
+/** Azure's built-in "Key Vault Secrets User" role: read secret values, nothing else. */
+export const keyVaultSecretsUserRoleId = "4633458b-17de-408a-b874-0445c86b69e6";
+
+export interface WorkloadIdentityArgs {
+    /** The Tier 3 backend whose cloud identity to create: `aws`, `gcp` or `azure`. */
+    cloud: "aws" | "gcp" | "azure";
+    /** The stack's `cloud` section; the one for `cloud` is required (config validation ensures it). */
+    cloudConfig: StackConfig["cloud"];
+    /** The stack's `secrets` section (the Azure vault; a GCP project other than the cluster's). */
+    secrets: StackConfig["secrets"];
+    /** `cluster.name`: used in cloud resource names so two clusters in one account never collide. */
+    clusterName: string;
+}
+
+/**
+ * The cloud workload identity of the api's ServiceAccount `x1agent/x1agent-api`,
+ * which ESO's Tier 3 store authenticates as, granting read access to x1agent's
+ * secrets and nothing wider:
+ *
+ * - AWS IRSA: an IAM role trusting the cluster's OIDC provider for exactly
+ *   that ServiceAccount (audience `sts.amazonaws.com`), allowed only
+ *   `secretsmanager:GetSecretValue` on `x1agent/*`. DescribeSecret, ListSecrets
+ *   and BatchGetSecretValue are left out on purpose: x1agent's ExternalSecrets
+ *   read known keys (`remoteRef.key`), never `find` or metadata.
+ * - GKE Workload Identity: a Google service account the KSA may impersonate
+ *   (`roles/iam.workloadIdentityUser` for `<project>.svc.id.goog[x1agent/x1agent-api]`),
+ *   with `roles/secretmanager.secretAccessor` under an IAM condition limiting
+ *   it to secrets named `x1agent-*`.
+ * - Azure Workload Identity: a user-assigned identity, a federated credential
+ *   for the cluster's OIDC issuer and that ServiceAccount, and "Key Vault
+ *   Secrets User" scoped to the one vault.
+ *
+ * `serviceAccountAnnotations` is what the ServiceAccount must carry for the
+ * cloud to map it to that identity.
+ */
+export class WorkloadIdentity extends pulumi.ComponentResource {
+    /** Annotations for the api ServiceAccount (role ARN, GSA e-mail, or client and tenant id). */
+    public readonly serviceAccountAnnotations: pulumi.Output<Record<string, string>>;
+    /** The cloud principal: IAM role ARN, Google service account e-mail, or managed identity client id. */
+    public readonly principal: pulumi.Output<string>;
+
+    constructor(name: string, args: WorkloadIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:identity:WorkloadIdentity", name, args, opts);
+        const built =
+            args.cloud === "aws" ? this.aws(name, args) : args.cloud === "gcp" ? this.gcp(name, args) : this.azure(name, args);
+        this.serviceAccountAnnotations = built.annotations;
+        this.principal = built.principal;
+        this.registerOutputs({ serviceAccountAnnotations: this.serviceAccountAnnotations, principal: this.principal });
+    }
+
+    private aws(name: string, args: WorkloadIdentityArgs) {
+        const cloud = required(args.cloudConfig.aws, "aws");
+        // The provider ARN ends in the issuer host the token's claims are keyed by.
+        const issuer = cloud.oidcProviderArn.replace(/^arn:aws:iam::[0-9]{12}:oidc-provider\//, "");
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                name: `${args.clusterName}-x1agent-api`,
+                description: `IRSA role of ${names.appNamespace}/${names.apiServiceAccount} on ${args.clusterName}: reads x1agent secrets`,
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Federated: cloud.oidcProviderArn },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: { StringEquals: { [`${issuer}:sub`]: apiSubject, [`${issuer}:aud`]: "sts.amazonaws.com" } },
+                        },
+                    ],
+                }),
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-secrets-policy`,
+            {
+                role: role.id,
+                name: "x1agent-secrets-read",
+                policy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Sid: "ReadX1agentSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secretPrefixes.aws] }],
+                }),
+            },
+            { parent: this },
+        );
+        return {
+            annotations: role.arn.apply((arn): Record<string, string> => ({ "eks.amazonaws.com/role-arn": arn })),
+            principal: role.arn,
+        };
+    }
+
+    private gcp(name: string, args: WorkloadIdentityArgs) {
+        const cloud = required(args.cloudConfig.gcp, "gcp");
+        const secretsProject = args.secrets.gcp?.projectId ?? cloud.project;
+        const gsa = new gcp.serviceaccount.Account(
+            `${name}-gsa`,
+            {
+                project: cloud.project,
+                accountId: gsaAccountId(args.clusterName),
+                displayName: `x1agent api on ${args.clusterName}`,
+                description: `Workload Identity of ${names.appNamespace}/${names.apiServiceAccount}: reads x1agent secrets`,
+            },
+            { parent: this },
+        );
+        new gcp.serviceaccount.IAMMember(
+            `${name}-workload-identity-user`,
+            {
+                serviceAccountId: gsa.name,
+                role: "roles/iam.workloadIdentityUser",
+                member: `serviceAccount:${cloud.project}.svc.id.goog[${names.appNamespace}/${names.apiServiceAccount}]`,
+            },
+            { parent: this },
+        );
+        // IAM conditions see Secret Manager resources by project number.
+        const project = gcp.organizations.getProjectOutput({ projectId: secretsProject }, { parent: this });
+        new gcp.projects.IAMMember(
+            `${name}-secret-accessor`,
+            {
+                project: secretsProject,
+                role: "roles/secretmanager.secretAccessor",
+                member: pulumi.interpolate`serviceAccount:${gsa.email}`,
+                condition: {
+                    title: "x1agent secrets only",
+                    description: `Only secrets whose id starts with ${secretPrefixes.gcp}`,
+                    expression: pulumi.interpolate`resource.name.startsWith("projects/${project.number}/secrets/${secretPrefixes.gcp}")`,
+                },
+            },
+            { parent: this },
+        );
+        return {
+            annotations: gsa.email.apply((email): Record<string, string> => ({ "iam.gke.io/gcp-service-account": email })),
+            principal: gsa.email,
+        };
+    }
+
+    private azure(name: string, args: WorkloadIdentityArgs) {
+        const cloud = required(args.cloudConfig.azure, "azure");
+        const vaultId = args.secrets.azure?.vaultId;
+        if (!vaultId) throw new pulumi.RunError("secrets.azure.vaultId is required for Azure Workload Identity: it scopes the Key Vault Secrets User grant");
+        const identity = new azure.managedidentity.UserAssignedIdentity(
+            `${name}-identity`,
+            { resourceGroupName: cloud.resourceGroup, location: cloud.location, resourceName: `${args.clusterName}-x1agent-api` },
+            { parent: this },
+        );
+        new azure.managedidentity.FederatedIdentityCredential(
+            `${name}-federated-credential`,
+            {
+                resourceGroupName: cloud.resourceGroup,
+                resourceName: identity.name,
+                federatedIdentityCredentialResourceName: names.apiServiceAccount,
+                issuer: cloud.oidcIssuerUrl,
+                subject: apiSubject,
+                audiences: ["api://AzureADTokenExchange"],
+            },
+            { parent: this },
+        );
+        new azure.authorization.RoleAssignment(
+            `${name}-key-vault-secrets-user`,
+            {
+                principalId: identity.principalId,
+                principalType: "ServicePrincipal",
+                roleDefinitionId: `/subscriptions/${cloud.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${keyVaultSecretsUserRoleId}`,
+                scope: vaultId,
+            },
+            { parent: this },
+        );
+        return {
+            annotations: identity.clientId.apply((clientId): Record<string, string> => ({
+                "azure.workload.identity/client-id": clientId,
+                "azure.workload.identity/tenant-id": cloud.tenantId,
+            })),
+            principal: identity.clientId,
+        };
+    }
+}
+
+/** A Google service account id: 6-30 characters, lower case, starting with a letter. */
+export function gsaAccountId(clusterName: string): string {
+    const id = `${clusterName}-api`.replace(/[^a-z0-9-]/g, "-").slice(0, 30).replace(/-+$/, "");
+    return /^[a-z]/.test(id) && id.length >= 6 ? id : `x1-${id}`.slice(0, 30);
+}
+
+function required<T>(section: T | undefined, cloud: string): T {
+    // Config validation requires cloud.<cloud> for a Tier 3 backend on its cluster; this guards direct use.
+    if (!section) throw new pulumi.RunError(`cloud.${cloud} is required for ${cloud} workload identity: add the cluster's ${cloud} account details`);
+    return section;
+}
