@@ -108,6 +108,18 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         }
     }
 
+    if (c.cluster?.ownership === "own") {
+        problem(
+            ["cluster", "ownership"],
+            "own is not supported: this program installs onto a cluster and never creates or imports it, and a managed cluster's " +
+                "encryption setting is a field of the cluster resource (EKS encryptionConfig, GKE databaseEncryption, AKS azureKeyVaultKms) " +
+                "that only the stack owning the cluster can manage. Write ownership: attach and apply the etcdEncryption output's wiring there",
+        );
+    }
+    if (provider === "aks" && c.etcdEncryption?.enabled && !c.etcdEncryption.existingKeyId && !c.etcdEncryption.keyVaultId && !c.secrets?.azure) {
+        problem(["etcdEncryption", "keyVaultId"], "is required on AKS to hold the etcd encryption key: name the Key Vault's resource id, or set etcdEncryption.existingKeyId");
+    }
+
     if (c.postgres && !c.postgres.bundled.enabled && !c.postgres.url && !c.postgres.urlFile) {
         problem(["postgres"], "has the bundled database disabled and no connection: set postgres.urlFile or postgres.url to a Secret with the DSN, or postgres.bundled.enabled: true");
     }

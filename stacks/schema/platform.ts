@@ -24,10 +24,12 @@ export const cluster = z.strictObject({
     /** Where rendered manifests go when no `kubeContext` is set. Default `.rendered/<stack>`. */
     renderDir: z.string().min(1).optional(),
     /**
-     * `attach` (default): the cluster exists and is owned elsewhere; this
-     * program adds to it and exports what the cluster's owner must wire (e.g.
-     * the KMS key ARN). `own`: this stack owns the managed cluster's
-     * encryption settings (see etcdEncryption).
+     * `attach` (the only mode implemented): the cluster exists and is owned by
+     * another stack or tool; this program installs onto it, creates the etcd
+     * KMS key and its grants, and exports `etcdEncryption` (key id and the
+     * command that wires it) for the cluster's owner. `own` (managing the
+     * cluster resource and so its encryption setting from this stack) is
+     * refused by validation: this program never creates or imports clusters.
      */
     ownership: z.enum(["attach", "own"]).default("attach"),
 });
@@ -68,6 +70,17 @@ export const etcdEncryption = z.strictObject({
     enabled: z.boolean().default(true),
     /** Use this existing KMS key (ARN / resource id) instead of creating one. */
     existingKeyId: z.string().min(1).optional(),
+    /**
+     * AKS: resource id of the Key Vault to create the etcd key in. Default: the
+     * Tier 3 vault (`secrets.azure.vaultId`); required on AKS when neither it
+     * nor `existingKeyId` is set.
+     */
+    keyVaultId: z
+        .string()
+        .regex(/^\/subscriptions\/.+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/, {
+            error: "must be the Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>",
+        })
+        .optional(),
     /** Self-managed and local clusters: the KMS v2 plugin's socket for the EncryptionConfiguration output. */
     kmsPluginEndpoint: z.string().regex(/^unix:\/\//, { error: "must be a unix:// socket path" }).default("unix:///var/run/kmsplugin/socket.sock"),
 });

@@ -1,0 +1,242 @@
+import * as aws from "@pulumi/aws";
+import * as azure from "@pulumi/azure-native";
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import type { StackConfig } from "../../stacks/schema";
+
+/**
+ * What the cluster's owner wires, exported as the stack output
+ * `etcdEncryption`. Never a secret: key identifiers and a configuration file
+ * that names a socket.
+ */
+export interface EtcdEncryptionOutput {
+    enabled: boolean;
+    /** `aws-kms`, `gcp-kms`, `azure-key-vault`, or `kms-v2-plugin` (self-managed and local). */
+    provider?: string;
+    /** The key: KMS key ARN, Cloud KMS crypto key id, or Key Vault key id (with its version, as AKS KMS requires). */
+    keyId?: string;
+    /** The one command that points the cluster at the key (managed clusters). */
+    wiring?: string;
+    /** Self-managed and local: the API server's EncryptionConfiguration (KMS v2), YAML. */
+    encryptionConfiguration?: string;
+}
+
+export interface EtcdEncryptionArgs {
+    /** The stack's `cluster`: provider decides the mechanism, name goes into key names. */
+    cluster: StackConfig["cluster"];
+    /** The stack's `cloud` (account, project or subscription of the managed cluster). */
+    cloud: StackConfig["cloud"];
+    /** The stack's `etcdEncryption`: enabled, existingKeyId, keyVaultId, kmsPluginEndpoint. */
+    etcdEncryption: StackConfig["etcdEncryption"];
+    /** The stack's `secrets` (Azure: the vault to keep the key in when etcdEncryption.keyVaultId is unset). */
+    secrets: StackConfig["secrets"];
+}
+
+/**
+ * Encryption of Secrets at rest in etcd, backed by a KMS key (Tier 1 keeps
+ * every secret value in etcd, so this is what makes Tier 1 acceptable).
+ *
+ * Ownership: this program attaches to a cluster; it never creates or imports
+ * the cluster resource, whose lifecycle (node pools, networking, upgrades)
+ * belongs to the stack that created it, and a managed cluster's encryption
+ * setting is a field of that resource (EKS `encryptionConfig`, GKE
+ * `databaseEncryption`, AKS `securityProfile.azureKeyVaultKms`). So the
+ * stack creates the key and what the cloud needs for the cluster to use it,
+ * and exports `etcdEncryption` with the key id and the one command that
+ * wires it; `cluster.ownership: own` is refused by config validation.
+ *
+ * - EKS: a KMS key with yearly rotation and a key policy that keeps the
+ *   account in control and lets EKS (via the service, in this account)
+ *   encrypt, decrypt and create grants; an alias `alias/<cluster>-etcd`.
+ * - GKE: a key ring and key (90-day rotation) and the cluster's GKE service
+ *   agent's `cryptoKeyEncrypterDecrypter` on that key.
+ * - AKS: an RSA key with a 90-day rotation policy in the Key Vault
+ *   `etcdEncryption.keyVaultId` (default: the Tier 3 vault).
+ * - self-managed and local: the API server's EncryptionConfiguration, KMS v2
+ *   through the plugin socket `etcdEncryption.kmsPluginEndpoint`, with
+ *   `identity` last so existing unencrypted Secrets stay readable until
+ *   rewritten.
+ *
+ * `etcdEncryption.existingKeyId` uses a key that exists instead of creating
+ * one (GKE still gets the service agent's grant on it).
+ */
+export class EtcdEncryption extends pulumi.ComponentResource {
+    public readonly output: pulumi.Output<EtcdEncryptionOutput>;
+
+    constructor(name: string, args: EtcdEncryptionArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:encryption:EtcdEncryption", name, args, opts);
+        const { cluster, etcdEncryption } = args;
+        let output: pulumi.Input<EtcdEncryptionOutput>;
+        if (!etcdEncryption.enabled) output = { enabled: false };
+        else if (cluster.provider === "eks") output = this.aws(name, args);
+        else if (cluster.provider === "gke") output = this.gcp(name, args);
+        else if (cluster.provider === "aks") output = this.azure(name, args);
+        else output = { enabled: true, provider: "kms-v2-plugin", encryptionConfiguration: encryptionConfiguration(etcdEncryption.kmsPluginEndpoint) };
+        this.output = pulumi.output(output);
+        this.registerOutputs({ output: this.output });
+    }
+
+    private aws(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
+        const cloud = args.cloud.aws!;
+        let keyArn: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
+        if (!args.etcdEncryption.existingKeyId) {
+            const key = new aws.kms.Key(
+                `${name}-key`,
+                {
+                    description: `etcd Secrets encryption for EKS cluster ${args.cluster.name}`,
+                    keyUsage: "ENCRYPT_DECRYPT",
+                    customerMasterKeySpec: "SYMMETRIC_DEFAULT",
+                    enableKeyRotation: true,
+                    rotationPeriodInDays: 365,
+                    // Losing this key makes every Secret in etcd unreadable: the longest window.
+                    deletionWindowInDays: 30,
+                    policy: JSON.stringify(awsKeyPolicy(cloud.accountId, cloud.region)),
+                },
+                // Deleting it would brick the cluster's Secrets; removing it needs an explicit unprotect.
+                { parent: this, protect: true },
+            );
+            new aws.kms.Alias(`${name}-alias`, { name: `alias/${args.cluster.name}-etcd`, targetKeyId: key.keyId }, { parent: this });
+            keyArn = key.arn;
+        }
+        return pulumi.output(keyArn).apply((arn) => ({
+            enabled: true,
+            provider: "aws-kms",
+            keyId: arn,
+            wiring:
+                `aws eks associate-encryption-config --region ${cloud.region} --cluster-name ${args.cluster.name} ` +
+                `--encryption-config '[{"resources":["secrets"],"provider":{"keyArn":"${arn}"}}]'`,
+        }));
+    }
+
+    private gcp(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
+        const cloud = args.cloud.gcp!;
+        let keyId: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
+        if (!args.etcdEncryption.existingKeyId) {
+            const ring = new gcp.kms.KeyRing(
+                `${name}-keyring`,
+                { project: cloud.project, location: cloud.region, name: `${args.cluster.name}-etcd` },
+                // Key rings cannot be deleted in Cloud KMS; keep Pulumi from trying.
+                { parent: this, retainOnDelete: true },
+            );
+            const key = new gcp.kms.CryptoKey(
+                `${name}-key`,
+                { keyRing: ring.id, name: "etcd-secrets", purpose: "ENCRYPT_DECRYPT", rotationPeriod: "7776000s" },
+                { parent: this, protect: true },
+            );
+            keyId = key.id;
+        }
+        // The GKE service agent does the encrypting; its name carries the project number.
+        const project = gcp.organizations.getProjectOutput({ projectId: cloud.project }, { parent: this });
+        new gcp.kms.CryptoKeyIAMMember(
+            `${name}-gke-agent`,
+            {
+                cryptoKeyId: keyId,
+                role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                member: pulumi.interpolate`serviceAccount:service-${project.number}@container-engine-robot.iam.gserviceaccount.com`,
+            },
+            { parent: this },
+        );
+        return pulumi.output(keyId).apply((id) => ({
+            enabled: true,
+            provider: "gcp-kms",
+            keyId: id,
+            wiring: `gcloud container clusters update ${args.cluster.name} --project ${cloud.project} --location ${cloud.region} --database-encryption-key ${id}`,
+        }));
+    }
+
+    private azure(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
+        const cloud = args.cloud.azure!;
+        let keyId: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
+        if (!args.etcdEncryption.existingKeyId) {
+            // Config validation requires one of these for AKS.
+            const vault = parseVaultId(args.etcdEncryption.keyVaultId ?? args.secrets.azure!.vaultId);
+            const key = new azure.keyvault.Key(
+                `${name}-key`,
+                {
+                    resourceGroupName: vault.resourceGroup,
+                    vaultName: vault.name,
+                    keyName: `${args.cluster.name}-etcd`,
+                    properties: {
+                        kty: "RSA",
+                        keySize: 2048,
+                        keyOps: ["encrypt", "decrypt"],
+                        rotationPolicy: {
+                            lifetimeActions: [{ action: { type: "rotate" }, trigger: { timeAfterCreate: "P90D" } }],
+                            attributes: { expiryTime: "P2Y" },
+                        },
+                    },
+                },
+                { parent: this, protect: true },
+            );
+            keyId = key.keyUriWithVersion;
+        }
+        return pulumi.output(keyId).apply((id) => ({
+            enabled: true,
+            provider: "azure-key-vault",
+            keyId: id,
+            wiring:
+                `az aks update --resource-group ${cloud.resourceGroup} --name ${args.cluster.name} ` +
+                `--enable-azure-keyvault-kms --azure-keyvault-kms-key-id ${id}`,
+        }));
+    }
+}
+
+/** The KMS key policy: the account administers the key; EKS may use it only through the service, for this account. */
+export function awsKeyPolicy(accountId: string, region: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "AccountAdministersTheKey",
+                Effect: "Allow",
+                Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+                Action: "kms:*",
+                Resource: "*",
+            },
+            {
+                Sid: "EksEncryptsSecrets",
+                Effect: "Allow",
+                Principal: { AWS: "*" },
+                Action: ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"],
+                Resource: "*",
+                Condition: { StringEquals: { "kms:CallerAccount": accountId, "kms:ViaService": `eks.${region}.amazonaws.com` } },
+            },
+            {
+                Sid: "EksCreatesGrantsForItsResources",
+                Effect: "Allow",
+                Principal: { AWS: "*" },
+                Action: "kms:CreateGrant",
+                Resource: "*",
+                Condition: {
+                    StringEquals: { "kms:CallerAccount": accountId, "kms:ViaService": `eks.${region}.amazonaws.com` },
+                    Bool: { "kms:GrantIsForAWSResource": "true" },
+                },
+            },
+        ],
+    };
+}
+
+/**
+ * The API server's EncryptionConfiguration (`--encryption-provider-config`):
+ * Secrets encrypted by a KMS v2 plugin; `identity` after it only reads what
+ * was written before encryption was turned on.
+ */
+export function encryptionConfiguration(endpoint: string): string {
+    return stringify({
+        apiVersion: "apiserver.config.k8s.io/v1",
+        kind: "EncryptionConfiguration",
+        resources: [
+            {
+                resources: ["secrets"],
+                providers: [{ kms: { apiVersion: "v2", name: "x1agent-kms", endpoint, timeout: "3s" } }, { identity: {} }],
+            },
+        ],
+    });
+}
+
+function parseVaultId(id: string): { resourceGroup: string; name: string } {
+    const m = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i.exec(id);
+    if (!m) throw new pulumi.RunError(`${id} is not a Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>`);
+    return { resourceGroup: m[1]!, name: m[2]! };
+}
