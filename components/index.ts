@@ -1,4 +1,17 @@
 export { Platform, type PlatformArgs } from "./platform";
 export { AppRuntime, type AppRuntimeArgs } from "./runtime/app-runtime";
+export { Api, type ApiArgs } from "./runtime/api";
+export { App, type AppArgs } from "./runtime/app";
+export { Worker, type WorkerArgs } from "./runtime/worker";
+export { HardenedDeployment, type HardenedDeploymentArgs } from "./runtime/deployment";
+export { MaintenanceJobs, type MaintenanceJobsArgs } from "./runtime/cron-jobs";
+export { AppIngress, type AppIngressArgs, type IssuerRef } from "./runtime/ingress";
+export { RuntimeNetworkPolicies, type RuntimeNetworkPoliciesArgs } from "./runtime/network-policies";
+export { ApiServiceMonitor, type ApiServiceMonitorArgs } from "./runtime/service-monitor";
+export { Backups, type BackupsArgs, type PostgresScheduledBackup } from "./runtime/backup";
+export { CaptureAccess, type CaptureAccessArgs } from "./runtime/capture-access";
+export { Workspace, type WorkspaceArgs } from "./workspaces/workspace";
+export { Workspaces, type WorkspacesArgs } from "./workspaces/workspaces";
+export { runtimeNames } from "./runtime/workload";
 export { SecretsBackend, type SecretsBackendArgs, defaultStoreNamespaceRegexes } from "./secrets/secrets-backend";
 export { names, commonLabels } from "./names";

@@ -1,7 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../stacks/schema";
+import { names } from "./names";
 import { AppRuntime } from "./runtime/app-runtime";
+import { Backups } from "./runtime/backup";
+import { CaptureAccess } from "./runtime/capture-access";
 import { SecretsBackend } from "./secrets/secrets-backend";
+import { Workspaces } from "./workspaces/workspaces";
 
 export interface PlatformArgs {
     /** The validated stack config (stacks/schema). */
@@ -19,6 +23,15 @@ export class Platform extends pulumi.ComponentResource {
     public readonly storeName: pulumi.Output<string>;
     public readonly uiMode: pulumi.Output<string>;
     public readonly appNamespace: pulumi.Output<string>;
+    /** The public URL, `https://<ingress.host>`. */
+    public readonly url: pulumi.Output<string>;
+    /** `x1agent-ws-<id>` per workspace, in config order. */
+    public readonly workspaceNamespaces: pulumi.Output<string[]>;
+    /**
+     * The validated config that produced this deployment (defaults filled in),
+     * for the portal. It holds no secret values: secret fields only name Secrets.
+     */
+    public readonly config: pulumi.Output<StackConfig>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:index:Platform", name, args, opts);
@@ -32,10 +45,49 @@ export class Platform extends pulumi.ComponentResource {
             { parent: this, dependsOn: [runtime] },
         );
 
+        const workspaces = new Workspaces(
+            `${name}-workspaces`,
+            {
+                config,
+                nats: runtime.nats,
+                appNamespace: runtime.namespace,
+                apiServiceAccount: runtime.apiServiceAccount,
+                // ExternalSecrets name the store: it must exist first.
+                dependsOn: [secrets.store],
+            },
+            { parent: this },
+        );
+        if (config.secrets.tier === "kubernetes") {
+            new CaptureAccess(
+                `${name}-capture`,
+                { secretsNamespace: names.secretsNamespace, apiServiceAccount: runtime.apiServiceAccount, apiNamespace: runtime.namespace },
+                // The Role lives in x1agent-secrets, which the secrets backend creates.
+                { parent: this, dependsOn: [secrets] },
+            );
+        }
+        if (config.backup.enabled) {
+            new Backups(
+                `${name}-backup`,
+                { config, namespace: runtime.namespace, secretsNamespace: names.secretsNamespace, database: runtime.database, configData: runtime.configData },
+                { parent: this, dependsOn: [secrets] },
+            );
+        }
+
         this.tier = pulumi.output(config.secrets.tier);
         this.storeName = secrets.storeName;
         this.uiMode = secrets.uiMode;
         this.appNamespace = runtime.namespace;
-        this.registerOutputs({ tier: this.tier, storeName: this.storeName, uiMode: this.uiMode, appNamespace: this.appNamespace });
+        this.url = runtime.url;
+        this.workspaceNamespaces = workspaces.namespaces;
+        this.config = pulumi.output(config);
+        this.registerOutputs({
+            tier: this.tier,
+            storeName: this.storeName,
+            uiMode: this.uiMode,
+            appNamespace: this.appNamespace,
+            url: this.url,
+            workspaceNamespaces: this.workspaceNamespaces,
+            config: this.config,
+        });
     }
 }

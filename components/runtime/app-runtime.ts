@@ -2,26 +2,81 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
+import { Api } from "./api";
+import { App } from "./app";
+import {
+    type DatabaseEndpoint,
+    type NatsClientCert,
+    type NatsEndpoint,
+    authWiring,
+    databaseWiring,
+    defaultDatabase,
+    defaultNats,
+    natsWiring,
+    objectStorageWiring,
+    publicUrl,
+    runtimeConfigData,
+} from "./connections";
+import { MaintenanceJobs } from "./cron-jobs";
+import { AppIngress, type IssuerRef } from "./ingress";
+import { RuntimeNetworkPolicies } from "./network-policies";
+import { ApiServiceMonitor } from "./service-monitor";
+import { Worker } from "./worker";
+import { mergeWiring, runtimeNames } from "./workload";
 
 export interface AppRuntimeArgs {
-    /** The validated stack config; the runtime reads api, images, observability, secrets. */
+    /** The validated stack config. */
     config: StackConfig;
-    /** Annotations for the api ServiceAccount (cloud workload identity). */
+    /** Annotations for the api ServiceAccount (cloud workload identity: IRSA, GKE/Azure Workload Identity). */
     apiServiceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Where NATS runs (the NATS add-on's `natsEndpoint()`). Default: release `x1agent-nats` in `x1agent`. */
+    nats?: NatsEndpoint;
+    /**
+     * The api's and worker's NATS client certificate Secret, mounted at
+     * /var/run/x1agent/nats when `nats.mtls`, and the Certificate's spec for the
+     * rollout checksum. Default: Secret `x1agent-nats-client`, no spec.
+     */
+    natsClientCert?: NatsClientCert;
+    /** Where the bundled Postgres runs and its DSN Secret. Default: CloudNativePG Cluster `x1agent-postgres`. */
+    database?: DatabaseEndpoint;
+    /**
+     * Have cert-manager's ingress-shim write the TLS Secret from this issuer
+     * (annotation on the Ingress). Unset (default) when the cert-manager
+     * add-on's Certificate `x1agent-tls` writes it.
+     */
+    ingressIssuer?: IssuerRef;
+    /** Resources the runtime's custom resources (ServiceMonitor) must wait for: their CRDs. */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
- * The x1agent application runtime: the `x1agent` namespace, the api's
- * ServiceAccount (the subject of cloud workload identity and Vault auth), and
- * the api Deployment and Service.
+ * The x1agent application runtime in the `x1agent` namespace (Pod Security
+ * `restricted`): the api's ServiceAccount (the subject of cloud workload
+ * identity, Vault auth and the session RBAC), the shared ConfigMap, the api
+ * (leader election when it can run several pods), the web app, the optional
+ * worker and maintenance CronJobs, the Ingress, the NetworkPolicies and, when
+ * the Prometheus Operator is present, a ServiceMonitor.
+ *
+ * Secrets reach pods only by reference: env `valueFrom` or mounted Secret
+ * files. A changed ConfigMap or Secret reference changes the pod template's
+ * checksum annotations and rolls the pods; see docs/parity.md.
  */
 export class AppRuntime extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     public readonly apiServiceAccount: pulumi.Output<string>;
+    /** The public URL (`https://<ingress.host>`). */
+    public readonly url: pulumi.Output<string>;
+    /** The shared ConfigMap's data, for other pods of this runtime (backups) to checksum. */
+    public readonly configData: pulumi.Output<Record<string, string>>;
+    /** The NATS and database endpoints the runtime wired (defaults filled in). */
+    public readonly nats: NatsEndpoint;
+    public readonly database: DatabaseEndpoint;
 
     constructor(name: string, args: AppRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:runtime:AppRuntime", name, args, opts);
         const { config } = args;
+        const nats = args.nats ?? defaultNats;
+        const database = args.database ?? defaultDatabase;
         const labels = commonLabels("runtime");
 
         const ns = new k8s.core.v1.Namespace(
@@ -29,75 +84,70 @@ export class AppRuntime extends pulumi.ComponentResource {
             {
                 metadata: {
                     name: names.appNamespace,
-                    labels: { ...labels, "pod-security.kubernetes.io/enforce": "restricted" },
-                },
-            },
-            { parent: this },
-        );
-        const sa = new k8s.core.v1.ServiceAccount(
-            `${name}-api-sa`,
-            {
-                metadata: {
-                    name: names.apiServiceAccount,
-                    namespace: ns.metadata.name,
-                    labels,
-                    annotations: args.apiServiceAccountAnnotations,
-                },
-            },
-            { parent: this },
-        );
-
-        const apiLabels = { ...labels, "app.kubernetes.io/name": "x1agent-api" };
-        const image = config.images.api;
-        new k8s.apps.v1.Deployment(
-            `${name}-api`,
-            {
-                metadata: { name: "x1agent-api", namespace: ns.metadata.name, labels: apiLabels },
-                spec: {
-                    replicas: config.api.replicas,
-                    selector: { matchLabels: { "app.kubernetes.io/name": "x1agent-api" } },
-                    template: {
-                        metadata: { labels: apiLabels },
-                        spec: {
-                            serviceAccountName: sa.metadata.name,
-                            securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
-                            containers: [
-                                {
-                                    name: "api",
-                                    image: `${config.images.registry}/${image.repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`,
-                                    ports: [{ name: "http", containerPort: 8080 }],
-                                    env: [
-                                        { name: "X1AGENT_SECRETS_STORE", value: config.secrets.storeName },
-                                        { name: "X1AGENT_SECRETS_UI_MODE", value: config.secrets.uiMode },
-                                        { name: "X1AGENT_LOG_LEVEL", value: config.observability.logLevel },
-                                    ],
-                                    resources: config.api.resources,
-                                    securityContext: {
-                                        allowPrivilegeEscalation: false,
-                                        readOnlyRootFilesystem: true,
-                                        capabilities: { drop: ["ALL"] },
-                                    },
-                                    livenessProbe: { httpGet: { path: "/healthz", port: "http" } },
-                                    readinessProbe: { httpGet: { path: "/readyz", port: "http" } },
-                                },
-                            ],
-                        },
+                    labels: {
+                        ...labels,
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
                     },
                 },
             },
             { parent: this },
         );
-        new k8s.core.v1.Service(
-            `${name}-api-service`,
+        const namespace = ns.metadata.name;
+        const sa = new k8s.core.v1.ServiceAccount(
+            `${name}-api-sa`,
             {
-                metadata: { name: "x1agent-api", namespace: ns.metadata.name, labels: apiLabels },
-                spec: { selector: { "app.kubernetes.io/name": "x1agent-api" }, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+                metadata: { name: names.apiServiceAccount, namespace, labels, annotations: args.apiServiceAccountAnnotations },
+                automountServiceAccountToken: false,
             },
             { parent: this },
         );
 
-        this.namespace = ns.metadata.name;
+        const data = runtimeConfigData(config, nats, config.nats.mtls ? runtimeNames.natsClientSecret : undefined);
+        const configMap = new k8s.core.v1.ConfigMap(
+            `${name}-config`,
+            { metadata: { name: runtimeNames.configMap, namespace, labels }, data },
+            { parent: this },
+        );
+        // Pods wait for the ConfigMap they read; its data is known here, so the checksum needs no round trip.
+        const children = { parent: this, dependsOn: [configMap] };
+
+        const natsClient = natsWiring(config, args.natsClientCert);
+        const db = databaseWiring(config, database);
+        new Api(
+            `${name}-api`,
+            {
+                config,
+                namespace,
+                serviceAccountName: sa.metadata.name,
+                configData: data,
+                wiring: mergeWiring(db, natsClient, authWiring(config), objectStorageWiring(config)),
+            },
+            children,
+        );
+        new App(`${name}-app`, { config, namespace, configData: data }, children);
+        if (config.worker.enabled) {
+            new Worker(`${name}-worker`, { config, namespace, configData: data, wiring: mergeWiring(db, natsClient, objectStorageWiring(config)) }, children);
+        }
+        if (config.cronJobs.length) {
+            new MaintenanceJobs(`${name}-maintenance`, { config, namespace, configData: data, wiring: mergeWiring(db, natsClient) }, children);
+        }
+        if (config.ingress.enabled) {
+            new AppIngress(`${name}-ingress`, { config, namespace, issuer: args.ingressIssuer }, { parent: this });
+        }
+        new RuntimeNetworkPolicies(`${name}-network`, { config, namespace, nats, database }, { parent: this });
+        if (config.addons.prometheusOperator.present) {
+            new ApiServiceMonitor(`${name}-monitor`, { namespace, dependsOn: args.dependsOn }, { parent: this });
+        }
+
+        this.namespace = namespace;
         this.apiServiceAccount = sa.metadata.name;
-        this.registerOutputs({ namespace: this.namespace, apiServiceAccount: this.apiServiceAccount });
+        this.url = pulumi.output(publicUrl(config));
+        this.configData = pulumi.output(data);
+        this.nats = nats;
+        this.database = database;
+        this.registerOutputs({ namespace: this.namespace, apiServiceAccount: this.apiServiceAccount, url: this.url });
     }
 }

@@ -9,8 +9,8 @@
 import { z } from "zod";
 import { auth, addons, ingress, nats, postgres } from "./services";
 import { cloud, cluster, etcdEncryption, secrets, tierRank, type SecretTier } from "./platform";
-import { api, app, backup, cronJob, images, objectStorage, observability, proxy, worker } from "./workloads";
-import { workspace } from "./workspaces";
+import { api, app, backup, cronJob, images, network, objectStorage, observability, proxy, sessions, worker } from "./workloads";
+import { bindPrefix, capturePrefix, quantityValue, workspace } from "./workspaces";
 
 export { secretTiers, tierRank, clusterProviders, type SecretTier, type ClusterProvider } from "./platform";
 export type { SecretKeyRef, ChartSource, Addon, Resources, Image } from "./common";
@@ -53,6 +53,8 @@ export const sections = {
     proxy: proxy.default({ noProxy: [] }),
     objectStorage: objectStorage.default({ driver: "none" }),
     backup: backup.default(backup.parse({})),
+    network: network.default(network.parse({})),
+    sessions: sessions.default(sessions.parse({})),
     addons: addons.default(addons.parse({})),
 };
 
@@ -140,6 +142,49 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         if (first !== undefined) problem(["workspaces", i, "id"], `duplicates workspaces[${first}].id: each workspace id must be unique`);
         else seen.set(w.id, i);
     });
+
+    if (c.workspaces && c.secrets) {
+        const tier = c.secrets.tier;
+        c.workspaces.forEach((w, i) =>
+            w.secrets.forEach((s, j) => {
+                const path = ["workspaces", i, "secrets", j, "remoteKey"];
+                if (tier !== "kubernetes" && !s.remoteKey.startsWith(bindPrefix(tier, w.id))) {
+                    // A workspace reaches only its own part of the backend: the store serves every workspace.
+                    const prefix = bindPrefix(tier, w.id);
+                    problem(path, `must sit under this workspace's prefix ${prefix} in bind mode (tier ${tier}): write ${prefix}${s.name}`);
+                }
+                if (tier === "kubernetes" && !(s.remoteKey.startsWith(capturePrefix(w.id)) && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s.remoteKey) && s.remoteKey.length <= 253)) {
+                    problem(path, `must name a Secret in x1agent-secrets starting with ${capturePrefix(w.id)} in capture mode (Tier 1), e.g. ${capturePrefix(w.id)}${s.name}`);
+                }
+            }),
+        );
+    }
+    c.workspaces?.forEach((w, i) => {
+        for (const r of ["cpu", "memory"] as const) {
+            if (quantityValue(w.limits.default[r]) > quantityValue(w.quota[r])) {
+                problem(["workspaces", i, "limits", "default", r], `${w.limits.default[r]} exceeds the workspace quota ${r} ${w.quota[r]}: no session pod could start; lower it or raise quota.${r}`);
+            }
+            if (quantityValue(w.limits.defaultRequest[r]) > quantityValue(w.limits.default[r])) {
+                problem(["workspaces", i, "limits", "defaultRequest", r], `${w.limits.defaultRequest[r]} exceeds limits.default.${r} ${w.limits.default[r]}: a request cannot be above its limit`);
+            }
+        }
+    });
+    for (const name of ["api", "app", "worker"] as const) {
+        const w = c[name];
+        if (w?.hpa.enabled && (w.replicas < w.hpa.minReplicas || w.replicas > w.hpa.maxReplicas)) {
+            problem([name, "replicas"], `${w.replicas} is outside ${name}.hpa ${w.hpa.minReplicas}..${w.hpa.maxReplicas}; the HPA owns the count: set replicas within that range (it is the starting size)`);
+        }
+    }
+    const jobNames = new Map<string, number>();
+    c.cronJobs?.forEach((j, i) => {
+        const first = jobNames.get(j.name);
+        if (first !== undefined) problem(["cronJobs", i, "name"], `duplicates cronJobs[${first}].name: each maintenance job needs its own name`);
+        else jobNames.set(j.name, i);
+    });
+    const tier1Data = c.secrets && (c.secrets.tier === "kubernetes" || (c.secrets.migration?.from === "kubernetes" && !c.secrets.migration.done));
+    if (c.backup?.enabled && tier1Data && !c.backup.secretsRecipient) {
+        problem(["backup", "secretsRecipient"], "is required with backup.enabled while Secrets live in x1agent-secrets (Tier 1): the export holds secret values and is encrypted to this age public key (create one with age-keygen; keep the private key offline)");
+    }
 
     if (c.objectStorage && c.objectStorage.driver !== "none" && !c.objectStorage.bucket) {
         problem(["objectStorage", "bucket"], `is required for driver ${c.objectStorage.driver}: name the bucket`);

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { hpa, image, k8sName, quantity, resources } from "./common";
 
+const cidr = z.cidrv4({ error: "must be an IPv4 CIDR such as 10.0.0.0/8" });
+
 const defaultResources = {
     requests: { cpu: "100m", memory: "256Mi" },
     limits: { cpu: "500m", memory: "1Gi" },
@@ -12,6 +14,8 @@ const workload = (replicas: number) =>
         replicas: z.number().int().min(0).default(replicas),
         resources: resources.default(defaultResources),
         hpa: hpa.default({ enabled: false, minReplicas: 2, maxReplicas: 5, targetCPUUtilization: 70 }),
+        /** Seconds a pod gets to drain (preStop `/drain`, then SIGTERM) before it is killed. */
+        terminationGracePeriodSeconds: z.number().int().min(5).max(3600).default(30),
     });
 
 export const api = workload(1);
@@ -21,11 +25,15 @@ export const app = workload(1);
 export const worker = workload(1).extend({ enabled: z.boolean().default(false) });
 
 export const cronJob = z.strictObject({
-    name: k8sName,
+    /** The CronJob is `x1agent-<name>`; CronJob names are limited to 52 characters. */
+    name: k8sName.max(44, { error: "must be at most 44 characters (the CronJob x1agent-<name> is limited to 52)" }),
     /** Cron schedule, five fields. */
     schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: "must be a five-field cron schedule such as '0 3 * * *'" }),
     /** Arguments to the api image's entrypoint, e.g. ["maintenance", "vacuum"]. */
     args: z.array(z.string()).min(1),
+    resources: resources.default({ requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } }),
+    /** A run still going after this many seconds is stopped. */
+    activeDeadlineSeconds: z.number().int().min(60).default(3600),
 });
 
 export const images = z.strictObject({
@@ -66,4 +74,41 @@ export const backup = z.strictObject({
     retentionDays: z.number().int().min(1).default(14),
     /** PVC size for backups when no object storage is configured. */
     storage: quantity.default("10Gi"),
+    /**
+     * age public key (`age1...`) the Tier 1 `x1agent-secrets` export is
+     * encrypted to; the private key stays offline. Required with Tier 1.
+     */
+    secretsRecipient: z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, { error: "must be an age public key: age1 followed by 58 bech32 characters (age-keygen prints it)" }).optional(),
+    resources: resources.default({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } }),
+});
+
+/** Who may reach the runtime's pods, for the NetworkPolicies in `x1agent`. */
+export const network = z.strictObject({
+    /**
+     * Namespaces of the ingress controller(s) allowed to reach the api and
+     * app HTTP ports (e.g. ingress-nginx). Empty: any namespace may (the two
+     * ports are public through the Ingress anyway).
+     */
+    ingressControllerNamespaces: z.array(k8sName).default([]),
+    /** Namespaces allowed to scrape the metrics port (e.g. monitoring). Empty: any namespace. */
+    monitoringNamespaces: z.array(k8sName).default([]),
+    /** The namespace of the bundled Postgres operator (its manager reaches the instances). */
+    postgresOperatorNamespace: k8sName.default("cnpg-system"),
+    /**
+     * CIDRs the api and worker may reach on TCP 443/6443 (Kubernetes API,
+     * OAuth, secrets backends, object storage). Empty: any address on those ports.
+     */
+    apiEgressCidrs: z.array(cidr).default([]),
+});
+
+/** Session pods: what the api may start in workspace namespaces. */
+export const sessions = z.strictObject({
+    /**
+     * A ValidatingAdmissionPolicy (Kubernetes 1.30+) that admits only pods
+     * running the session image under the session ServiceAccount in
+     * workspace namespaces. Turn off only on clusters older than 1.30.
+     */
+    admissionPolicy: z.boolean().default(true),
+    /** Mount a token for the session ServiceAccount (it has no RBAC); off unless agents need one. */
+    automountServiceAccountToken: z.boolean().default(false),
 });

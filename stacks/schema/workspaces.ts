@@ -20,12 +20,25 @@ export const workspace = z.strictObject({
             pods: z.number().int().min(1).default(20),
         })
         .default({ cpu: "8", memory: "16Gi", pods: 20 }),
+    /**
+     * LimitRange defaults for session containers that set no resources
+     * (the quota makes requests and limits mandatory). Must fit in the quota.
+     */
+    limits: z
+        .strictObject({
+            defaultRequest: z.strictObject({ cpu: quantity.default("100m"), memory: quantity.default("256Mi") }).default({ cpu: "100m", memory: "256Mi" }),
+            default: z.strictObject({ cpu: quantity.default("1"), memory: quantity.default("1Gi") }).default({ cpu: "1", memory: "1Gi" }),
+        })
+        .default({ defaultRequest: { cpu: "100m", memory: "256Mi" }, default: { cpu: "1", memory: "1Gi" } }),
     /** CIDRs agent pods may reach besides NATS, the api and DNS (e.g. a model API). */
     egressCidrs: z.array(z.cidrv4({ error: "must be an IPv4 CIDR such as 10.0.0.0/8" })).default([]),
     /**
-     * Secrets this workspace's agents use. Capture mode (Tier 1): `key` in
-     * x1agent-secrets. Bind mode: `remoteKey` is the path in the backend and
-     * must sit under the workspace's prefix `x1agent/<id>/`.
+     * Secrets this workspace's agents use. Capture mode (Tier 1): `remoteKey`
+     * is a Secret in x1agent-secrets named `<id>-...`. Bind mode: `remoteKey` is
+     * the path in the backend and must sit under the workspace's prefix
+     * (`x1agent/<id>/` for vault and aws, `x1agent-<id>-` for gcp and azure,
+     * whose names cannot hold '/'). `property` picks one key/field; without it every key of
+     * the remote secret is materialized.
      */
     secrets: z
         .array(
@@ -39,3 +52,24 @@ export const workspace = z.strictObject({
         .default([]),
 });
 export type Workspace = z.infer<typeof workspace>;
+
+const quantityUnits: Record<string, number> = {
+    "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+};
+
+/** A Kubernetes quantity (as the schema accepts it) as a number, for comparisons in cross-field rules. */
+export function quantityValue(q: string): number {
+    const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/.exec(q);
+    if (!m) throw new Error(`not a quantity: ${q}`);
+    return Number(m[1]) * quantityUnits[m[2] ?? ""]!;
+}
+
+/**
+ * The workspace's own prefix in a bind-mode backend: every remote key must
+ * sit under it. Vault paths and AWS Secrets Manager names take '/':
+ * `x1agent/<id>/`; GCP Secret Manager ids and Azure Key Vault names cannot,
+ * so there it is `x1agent-<id>-` (what the cloud identity's grant covers).
+ */
+export const bindPrefix = (tier: "vault" | "aws" | "gcp" | "azure", id: string) => (tier === "gcp" || tier === "azure" ? `x1agent-${id}-` : `x1agent/${id}/`);
+/** The workspace's own prefix for Secret names in x1agent-secrets (capture mode, Tier 1). */
+export const capturePrefix = (id: string) => `${id}-`;

@@ -1,0 +1,128 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../stacks/schema";
+import { commonLabels } from "../names";
+import { HardenedDeployment } from "./deployment";
+import { type PodWiring, hardenedPodTemplate, imageRef, mayRunSeveral, runtimeNames } from "./workload";
+
+export interface ApiArgs {
+    /** The validated stack config; reads `api`, `images`. */
+    config: StackConfig;
+    /** The app namespace. */
+    namespace: pulumi.Input<string>;
+    /** The `x1agent-api` ServiceAccount (cloud identity subject; leader election and session RBAC bind to it). */
+    serviceAccountName: pulumi.Input<string>;
+    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
+    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Database, NATS, sign-in and object-storage wiring (env, Secret mounts). */
+    wiring: PodWiring;
+}
+
+/** Lease timings handed to the api; client-go's defaults. */
+const leaseDurationSeconds = 15;
+
+/**
+ * The x1agent api: a stateless Deployment and Service (`api.replicas`, PDB,
+ * optional HPA). When it can run more than one pod, leader election on a
+ * coordination.k8s.io Lease: the Lease is created here so the api's Role
+ * needs no `create` and is limited to that one Lease by name.
+ */
+export class Api extends pulumi.ComponentResource {
+    public readonly serviceName: pulumi.Output<string>;
+    /** The Lease name, or undefined when the api runs one pod. */
+    public readonly leaseName: pulumi.Output<string> | undefined;
+
+    constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:runtime:Api", name, args, opts);
+        const { config } = args;
+        const labels = { ...commonLabels("api"), "app.kubernetes.io/name": runtimeNames.api };
+        const leaderElection = mayRunSeveral(config.api);
+
+        let lease: k8s.coordination.v1.Lease | undefined;
+        if (leaderElection) {
+            lease = new k8s.coordination.v1.Lease(
+                `${name}-lease`,
+                { metadata: { name: runtimeNames.leaderLease, namespace: args.namespace, labels }, spec: { leaseDurationSeconds } },
+                // The holder fields are the running leader's to write; Pulumi owns only the object.
+                { parent: this, ignoreChanges: ["spec.holderIdentity", "spec.acquireTime", "spec.renewTime", "spec.leaseTransitions"] },
+            );
+            const role = new k8s.rbac.v1.Role(
+                `${name}-leader-role`,
+                {
+                    metadata: { name: `${runtimeNames.api}-leader-election`, namespace: args.namespace, labels },
+                    rules: [
+                        {
+                            apiGroups: ["coordination.k8s.io"],
+                            resources: ["leases"],
+                            resourceNames: [runtimeNames.leaderLease],
+                            verbs: ["get", "watch", "update", "patch"],
+                        },
+                    ],
+                },
+                { parent: this },
+            );
+            new k8s.rbac.v1.RoleBinding(
+                `${name}-leader-binding`,
+                {
+                    metadata: { name: `${runtimeNames.api}-leader-election`, namespace: args.namespace, labels },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                    subjects: [{ kind: "ServiceAccount", name: args.serviceAccountName, namespace: args.namespace }],
+                },
+                { parent: this },
+            );
+        }
+
+        const leaderEnv = leaderElection
+            ? [
+                  { name: "X1AGENT_LEADER_ELECTION", value: "true" },
+                  { name: "X1AGENT_LEADER_ELECTION_LEASE", value: runtimeNames.leaderLease },
+                  { name: "X1AGENT_LEADER_ELECTION_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                  { name: "X1AGENT_LEADER_ELECTION_IDENTITY", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                  { name: "X1AGENT_LEADER_ELECTION_LEASE_DURATION", value: `${leaseDurationSeconds}s` },
+                  { name: "X1AGENT_LEADER_ELECTION_RENEW_DEADLINE", value: "10s" },
+                  { name: "X1AGENT_LEADER_ELECTION_RETRY_PERIOD", value: "2s" },
+              ]
+            : [{ name: "X1AGENT_LEADER_ELECTION", value: "false" }];
+
+        const template = hardenedPodTemplate({
+            config,
+            appName: runtimeNames.api,
+            labels,
+            serviceAccountName: args.serviceAccountName,
+            // The api talks to the Kubernetes API: the leader Lease and session pods in workspace namespaces.
+            automountServiceAccountToken: true,
+            containers: [
+                {
+                    name: "api",
+                    image: imageRef(config.images, "api"),
+                    args: ["serve"],
+                    resources: config.api.resources,
+                    env: [...leaderEnv, ...args.wiring.env],
+                    volumeMounts: args.wiring.volumeMounts,
+                },
+            ],
+            volumes: args.wiring.volumes,
+            configData: args.configData,
+            secrets: args.wiring.secrets,
+            kind: "server",
+            terminationGracePeriodSeconds: config.api.terminationGracePeriodSeconds,
+        });
+        const deployment = new HardenedDeployment(
+            `${name}-workload`,
+            {
+                namespace: args.namespace,
+                appName: runtimeNames.api,
+                labels,
+                workload: config.api,
+                template,
+                secrets: args.wiring.secrets,
+                configMaps: [runtimeNames.configMap],
+            },
+            { parent: this, dependsOn: lease ? [lease] : [] },
+        );
+
+        this.serviceName = deployment.serviceName!;
+        this.leaseName = lease?.metadata.name;
+        this.registerOutputs({ serviceName: this.serviceName, leaseName: this.leaseName });
+    }
+}

@@ -1,0 +1,206 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../stacks/schema";
+import { commonLabels, names } from "../names";
+import { type DatabaseEndpoint, databaseWiring, objectStorageWiring } from "./connections";
+import { type PodWiring, hardenedPodTemplate, imageRef, mergeWiring, runtimeNames } from "./workload";
+
+/** A CloudNativePG Cluster with a backup target, when the bundled operator is CloudNativePG. */
+export interface PostgresScheduledBackup {
+    /** The `postgresql.cnpg.io/v1` Cluster's name. */
+    clusterName: pulumi.Input<string>;
+    /** `barmanObjectStore` (default), `volumeSnapshot` or `plugin`, as the Cluster is configured. */
+    method?: "barmanObjectStore" | "volumeSnapshot" | "plugin";
+}
+
+export interface BackupsArgs {
+    /** The validated stack config; reads `backup`, `objectStorage`, `postgres`, `secrets`, `images`. */
+    config: StackConfig;
+    /** The app namespace, where the backup CronJobs and PVCs live. */
+    namespace: pulumi.Input<string>;
+    /** The Tier 1 secrets namespace (x1agent-secrets), whose Secrets the secrets backup may read. */
+    secretsNamespace?: pulumi.Input<string>;
+    /** Where the bundled Postgres's DSN Secret is (for a bundled connection). */
+    database: DatabaseEndpoint;
+    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
+    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Set when the bundled database is a CloudNativePG Cluster with a backup
+     * target: with a bundled connection, the operator's ScheduledBackup
+     * replaces the pg_dump CronJob.
+     */
+    postgresScheduledBackup?: PostgresScheduledBackup;
+}
+
+/**
+ * Scheduled backups of the state the seeds name (`backup.enabled`):
+ *
+ * - Postgres: the operator's ScheduledBackup when the bundled database is
+ *   CloudNativePG with a backup target; otherwise a `pg_dump` CronJob against
+ *   the configured connection (urlFile > url > bundled).
+ * - Tier 1 (or a migration away from it that is not done): the Secrets in
+ *   `x1agent-secrets`, exported by a CronJob whose ServiceAccount may only
+ *   get/list Secrets in that one namespace, encrypted to
+ *   `backup.secretsRecipient` (age) before anything is written.
+ *
+ * Both write to `objectStorage` when a driver is set, else to a PVC kept
+ * when the stack is destroyed. Tier 2/3 need no secrets backup: the backend
+ * is the system of record.
+ */
+export class Backups extends pulumi.ComponentResource {
+    public readonly cronJobNames: pulumi.Output<string[]>;
+
+    constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("x1agent:runtime:Backups", name, args, opts);
+        const { config } = args;
+        const backup = config.backup;
+        const labels = { ...commonLabels("backup"), "app.kubernetes.io/name": runtimeNames.backup };
+        const cronJobs: k8s.batch.v1.CronJob[] = [];
+
+        // A destination per kind of state: object storage, or a PVC of its own (two RWO claims never contend).
+        const destination = (what: "postgres" | "secrets"): PodWiring => {
+            const os = config.objectStorage;
+            if (os.driver !== "none") {
+                const scheme = { s3: "s3", gcs: "gs", azure: "azblob" }[os.driver];
+                return mergeWiring(objectStorageWiring(config), {
+                    env: [{ name: "X1AGENT_BACKUP_DESTINATION", value: `${scheme}://${os.bucket}/x1agent-backups/${what}` }],
+                    volumes: [],
+                    volumeMounts: [],
+                    secrets: [],
+                });
+            }
+            const claim = new k8s.core.v1.PersistentVolumeClaim(
+                `${name}-${what}-pvc`,
+                {
+                    metadata: { name: `${runtimeNames.backup}-${what}`, namespace: args.namespace, labels },
+                    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: backup.storage } } },
+                },
+                // Backups outlive the stack: destroying the installation must not destroy its backups.
+                { parent: this, retainOnDelete: true },
+            );
+            return {
+                env: [{ name: "X1AGENT_BACKUP_DESTINATION", value: `file:///backups/${what}` }],
+                volumes: [{ name: "backups", persistentVolumeClaim: { claimName: claim.metadata.name } }],
+                volumeMounts: [{ name: "backups", mountPath: `/backups/${what}` }],
+                secrets: [],
+            };
+        };
+
+        const cronJob = (what: "postgres" | "secrets", serviceAccountName: pulumi.Input<string>, token: boolean, wiring: PodWiring, jobArgs: string[]) => {
+            const jobLabels = { ...labels, "x1agent.dev/backup": what };
+            return new k8s.batch.v1.CronJob(
+                `${name}-${what}`,
+                {
+                    metadata: { name: `${runtimeNames.backup}-${what}`, namespace: args.namespace, labels: jobLabels },
+                    spec: {
+                        schedule: backup.schedule,
+                        concurrencyPolicy: "Forbid",
+                        startingDeadlineSeconds: 3600,
+                        successfulJobsHistoryLimit: 3,
+                        failedJobsHistoryLimit: 3,
+                        jobTemplate: {
+                            metadata: { labels: jobLabels },
+                            spec: {
+                                backoffLimit: 2,
+                                ttlSecondsAfterFinished: 86_400,
+                                template: hardenedPodTemplate({
+                                    config,
+                                    appName: runtimeNames.backup,
+                                    labels: jobLabels,
+                                    serviceAccountName,
+                                    automountServiceAccountToken: token,
+                                    containers: [
+                                        {
+                                            name: what,
+                                            image: imageRef(config.images, "backup"),
+                                            args: jobArgs,
+                                            resources: backup.resources,
+                                            env: [{ name: "X1AGENT_BACKUP_RETENTION_DAYS", value: String(backup.retentionDays) }, ...wiring.env],
+                                            volumeMounts: wiring.volumeMounts,
+                                        },
+                                    ],
+                                    volumes: wiring.volumes,
+                                    configData: args.configData,
+                                    secrets: wiring.secrets,
+                                    kind: "job",
+                                }),
+                            },
+                        },
+                    },
+                },
+                { parent: this },
+            );
+        };
+
+        if (config.postgres.connection === "bundled" && args.postgresScheduledBackup) {
+            const sb = args.postgresScheduledBackup;
+            new k8s.apiextensions.CustomResource(
+                `${name}-postgres-scheduled`,
+                {
+                    apiVersion: "postgresql.cnpg.io/v1",
+                    kind: "ScheduledBackup",
+                    metadata: { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels },
+                    spec: {
+                        // CloudNativePG schedules have a leading seconds field.
+                        schedule: `0 ${backup.schedule}`,
+                        cluster: { name: sb.clusterName },
+                        method: sb.method ?? "barmanObjectStore",
+                        backupOwnerReference: "self",
+                        immediate: true,
+                    },
+                },
+                { parent: this },
+            );
+        } else {
+            const sa = new k8s.core.v1.ServiceAccount(
+                `${name}-postgres-sa`,
+                { metadata: { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels }, automountServiceAccountToken: false },
+                { parent: this },
+            );
+            const wiring = mergeWiring(databaseWiring(config, args.database), destination("postgres"));
+            cronJobs.push(cronJob("postgres", sa.metadata.name, false, wiring, ["postgres", "--format=custom"]));
+        }
+
+        const tier1Data = config.secrets.tier === "kubernetes" || (config.secrets.migration?.from === "kubernetes" && !config.secrets.migration.done);
+        if (tier1Data) {
+            const secretsNamespace = args.secretsNamespace ?? names.secretsNamespace;
+            const sa = new k8s.core.v1.ServiceAccount(
+                `${name}-secrets-sa`,
+                { metadata: { name: runtimeNames.secretsBackup, namespace: args.namespace, labels }, automountServiceAccountToken: false },
+                { parent: this },
+            );
+            // Read Secrets in x1agent-secrets only: a Role there, bound to this one ServiceAccount.
+            const role = new k8s.rbac.v1.Role(
+                `${name}-secrets-role`,
+                {
+                    metadata: { name: runtimeNames.secretsBackup, namespace: secretsNamespace, labels },
+                    rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }],
+                },
+                { parent: this },
+            );
+            new k8s.rbac.v1.RoleBinding(
+                `${name}-secrets-binding`,
+                {
+                    metadata: { name: runtimeNames.secretsBackup, namespace: secretsNamespace, labels },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                    subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+                },
+                { parent: this },
+            );
+            const wiring = mergeWiring(destination("secrets"), {
+                env: [
+                    { name: "X1AGENT_BACKUP_SECRETS_NAMESPACE", value: secretsNamespace },
+                    { name: "X1AGENT_BACKUP_AGE_RECIPIENT", value: config.backup.secretsRecipient! },
+                ],
+                volumes: [],
+                volumeMounts: [],
+                secrets: [],
+            });
+            // The token is the only way to read the Secrets; the pod's ServiceAccount grants nothing else.
+            cronJobs.push(cronJob("secrets", sa.metadata.name, true, wiring, ["secrets", "--encrypt=age"]));
+        }
+
+        this.cronJobNames = pulumi.all(cronJobs.map((j) => j.metadata.name));
+        this.registerOutputs({ cronJobNames: this.cronJobNames });
+    }
+}
