@@ -30,21 +30,16 @@ export interface CertManagerArgs {
      * merged over ours.
      */
     addon: Addon;
-    /** The stack's `ingress`: host, TLS Secret name, and which issuer signs it. */
+    /** The stack's `ingress`: which issuer signs the ingress certificate (the certificate itself is IngressCertificate's). */
     ingress: StackConfig["ingress"];
-    /**
-     * The app namespace, as the runtime's Output: the ingress Certificate is
-     * created there, so it must wait for the namespace.
-     */
-    appNamespace: pulumi.Input<string>;
 }
 
 /**
- * cert-manager from its upstream chart (CRDs included), the ClusterIssuer
- * that signs the ingress certificate (ACME for a real host, a self-signed CA
- * chain for `local`: selfSigned issuer -> CA Certificate -> CA ClusterIssuer;
- * or an issuer the cluster already runs), and the ingress Certificate
- * `x1agent-tls` for `ingress.host`.
+ * cert-manager from its upstream chart (CRDs included) and the ClusterIssuer
+ * that signs the ingress certificate: ACME for a real host, a self-signed CA
+ * chain for `local` (selfSigned issuer -> CA Certificate -> CA ClusterIssuer),
+ * or an issuer the cluster already runs. The ingress Certificate itself lives
+ * in the app namespace, so it is created after it (IngressCertificate).
  */
 export class CertManager extends pulumi.ComponentResource {
     /** A selfSigned ClusterIssuer other components bootstrap their own CAs from (NATS). */
@@ -92,9 +87,8 @@ export class CertManager extends pulumi.ComponentResource {
         // seeing that a custom resource's CRD is not in the cluster yet, previews
         // it without a server-side dry run instead of failing with "no matches
         // for kind". Rendering to a directory needs neither.
-        const crOpts: pulumi.CustomResourceOptions = { parent: this, dependsOn: this.ready };
         const cr = (suffix: string, apiVersion: string, kind: string, metadata: Record<string, unknown>, spec: Record<string, unknown>) =>
-            new k8s.apiextensions.CustomResource(`${name}-${suffix}`, { apiVersion, kind, metadata: { ...metadata, labels }, spec }, crOpts);
+            new k8s.apiextensions.CustomResource(`${name}-${suffix}`, { apiVersion, kind, metadata: { ...metadata, labels }, spec }, { parent: this, dependsOn: this.ready });
 
         const selfSigned = cr("selfsigned-issuer", "cert-manager.io/v1", "ClusterIssuer", { name: issuerNames.selfSigned }, { selfSigned: {} });
         this.selfSignedIssuer = selfSigned.metadata.name;
@@ -155,22 +149,6 @@ export class CertManager extends pulumi.ComponentResource {
         }
         this.ingressIssuer = pulumi.output(ingressIssuer);
 
-        if (ingress.enabled) {
-            new k8s.apiextensions.CustomResource(
-                `${name}-ingress-certificate`,
-                {
-                    apiVersion: "cert-manager.io/v1",
-                    kind: "Certificate",
-                    metadata: { name: "x1agent-tls", namespace: args.appNamespace, labels },
-                    spec: {
-                        secretName: ingress.tlsSecretName,
-                        dnsNames: [ingress.host],
-                        issuerRef: { name: this.ingressIssuer, kind: "ClusterIssuer", group: "cert-manager.io" },
-                    },
-                },
-                crOpts,
-            );
-        }
         this.registerOutputs({ selfSignedIssuer: this.selfSignedIssuer, ingressIssuer: this.ingressIssuer });
     }
 }

@@ -107,14 +107,12 @@ export class Nats extends pulumi.ComponentResource {
         );
         const issuerRef = { name: issuer.metadata.name, kind: "ClusterIssuer", group: "cert-manager.io" };
 
-        const clientSpec = {
-            secretName: natsNames.apiClient,
-            commonName: "x1agent-api",
-            usages: ["digital signature", "client auth"],
-            privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
-            issuerRef,
-        };
-        certificate("api-client-certificate", { name: natsNames.apiClient, namespace: args.appNamespace }, clientSpec);
+        const clientSpec = natsClientCertificateSpec();
+        new k8s.apiextensions.CustomResource(
+            `${name}-api-client-certificate`,
+            { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: natsNames.apiClient, namespace: args.appNamespace, labels }, spec: clientSpec },
+            { parent: this, dependsOn: [...args.certManagerReady, issuer] },
+        );
 
         if (addon.install) {
             const server = certificate(
@@ -149,6 +147,21 @@ export class Nats extends pulumi.ComponentResource {
         this.clientIssuer = issuer.metadata.name;
         this.registerOutputs({ endpoint: this.endpoint, clientCertSecretName: this.clientCertSecretName, clientIssuer: this.clientIssuer });
     }
+}
+
+/**
+ * The api's client Certificate spec. Plain values (the issuer by name, with
+ * the dependency on it expressed by dependsOn) so the runtime can put it in
+ * its pods' rollout checksum before this component exists.
+ */
+export function natsClientCertificateSpec(): Record<string, unknown> {
+    return {
+        secretName: natsNames.apiClient,
+        commonName: "x1agent-api",
+        usages: ["digital signature", "client auth"],
+        privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+        issuerRef: { name: natsNames.ca, kind: "ClusterIssuer", group: "cert-manager.io" },
+    };
 }
 
 /** The endpoint the chart's Services and pods give, for the release name we install. */

@@ -122,12 +122,17 @@ export class Postgres extends pulumi.ComponentResource {
             );
         }
 
-        this.endpoint = pulumi.output<DatabaseEndpoint>({
-            bundledSecret: { secretName: postgresNames.appSecret, key: "uri" },
-            podSelector: { "cnpg.io/cluster": postgresNames.cluster },
-            port: 5432,
-            operatorPort: 8000,
-        });
+        this.endpoint = pulumi.output(bundledDatabaseEndpoint());
         this.registerOutputs({ endpoint: this.endpoint });
     }
+}
+
+/** The bundled database as CloudNativePG runs it; plain values, so the runtime can be given them before this component exists. */
+export function bundledDatabaseEndpoint(): DatabaseEndpoint {
+    return {
+        bundledSecret: { secretName: postgresNames.appSecret, key: "uri" },
+        podSelector: { "cnpg.io/cluster": postgresNames.cluster },
+        port: 5432,
+        operatorPort: 8000,
+    };
 }
