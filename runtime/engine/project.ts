@@ -39,14 +39,14 @@ export interface StackFile {
     secretsProvider?: string;
 }
 
-export function readStackFile(stackName: string): StackFile {
-    const file = path.join(stacksDir, `Pulumi.${stackName}.yaml`);
+/** Reads stacks/Pulumi.<stack>.yaml, or `file` when given (a proposed copy the deployer previews). */
+export function readStackFile(stackName: string, file = path.join(stacksDir, `Pulumi.${stackName}.yaml`)): StackFile {
     if (!existsSync(file)) throw new UnknownStackError(stackName, listStackNames());
     const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown>; secretsprovider?: string };
     return { config: doc.config ?? {}, secretsProvider: doc.secretsprovider };
 }
 
 /** The validated config of a stack, read from its file; throws ConfigError listing every problem. */
-export function validateStack(stackName: string): StackConfig {
-    return validateStackConfig(stackName, readStackFile(stackName).config);
+export function validateStack(stackName: string, file?: string): StackConfig {
+    return validateStackConfig(stackName, readStackFile(stackName, file).config);
 }

@@ -45,6 +45,12 @@ export interface RunOptions {
     policyPackConfigs?: string[];
     /** Abort the run (the engine is asked to cancel; the stack is left unlocked). */
     signal?: AbortSignal;
+    /**
+     * Run with this stack config file instead of stacks/Pulumi.<stack>.yaml
+     * (pulumi --config-file): the deployer previews a proposed config change
+     * from a copy before it touches the stack file.
+     */
+    configFile?: string;
 }
 
 /** Default state backend: a file backend in the project, `.pulumi-state/`. */
@@ -91,8 +97,8 @@ export function engineEnv(stackName: string): Record<string, string> {
  * Opens (creating on first use) a stack of this project. The stack's config
  * is validated first: a bad config never reaches Pulumi.
  */
-export async function openStack(stackName: string): Promise<Stack> {
-    validateStack(stackName);
+export async function openStack(stackName: string, configFile?: string): Promise<Stack> {
+    validateStack(stackName, configFile);
     const secretsProvider = readStackFile(stackName).secretsProvider;
     return LocalWorkspace.createOrSelectStack(
         { stackName, workDir: projectRoot },
@@ -102,12 +108,13 @@ export async function openStack(stackName: string): Promise<Stack> {
 
 /** Runs one operation on a stack and returns what changed. */
 export async function runOperation(stackName: string, operation: Operation, options: RunOptions = {}): Promise<RunResult> {
-    const stack = await openStack(stackName);
+    const stack = await openStack(stackName, options.configFile);
     const started = Date.now();
     const common = {
         onEvent: options.onEvent,
         onOutput: options.onOutput,
         signal: options.signal,
+        configFile: options.configFile,
         color: "never" as const,
     };
     const policy = { policyPacks: options.policyPacks, policyPackConfigs: options.policyPackConfigs };

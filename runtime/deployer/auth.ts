@@ -1,0 +1,113 @@
+/**
+ * Who is calling. Two kinds of credentials:
+ *
+ * - bearer tokens issued by the deployer (`x1d_...`, 256 random bits) for the
+ *   portal and automation; only their sha256 is stored;
+ * - OIDC ID/access tokens (JWTs) from the organisation's identity provider,
+ *   when X1_OIDC_ISSUER is configured: signature checked against the
+ *   issuer's JWKS with jose, issuer and audience enforced, teams read from a
+ *   claim (default `groups`).
+ *
+ * A principal belongs to teams; `admin` sees every stack and manages tokens.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import type { Db } from "./db";
+import { UnauthorizedError } from "./errors";
+import { registerSecret } from "./redact";
+
+export interface Principal {
+    /** Token name (`token:<name>`) or OIDC subject (`oidc:<sub>`). */
+    subject: string;
+    teams: string[];
+    admin: boolean;
+}
+
+export interface OidcSettings {
+    issuer: string;
+    audience: string;
+    /** The issuer's JWKS; discovered from /.well-known/openid-configuration when unset. */
+    jwksUrl?: string;
+    /** Claim holding the caller's teams (an array or a space-separated string). Default `groups`. */
+    teamsClaim?: string;
+    /** Members of this team are deployer admins. */
+    adminTeam?: string;
+}
+
+const tokenPrefix = "x1d_";
+
+export function hashToken(token: string): string {
+    return createHash("sha256").update(token).digest("hex");
+}
+
+export interface IssuedToken {
+    id: string;
+    name: string;
+    teams: string[];
+    admin: boolean;
+    /** The token itself: shown once, never stored. */
+    token: string;
+}
+
+export async function issueToken(db: Db, args: { name: string; teams: string[]; admin: boolean; createdBy: string }): Promise<IssuedToken> {
+    const token = tokenPrefix + randomBytes(32).toString("base64url");
+    const id = randomUUID();
+    await db
+        .insertInto("tokens")
+        .values({ id, name: args.name, hash: hashToken(token), teams: JSON.stringify(args.teams), admin: args.admin, created_by: args.createdBy })
+        .execute();
+    return { id, name: args.name, teams: args.teams, admin: args.admin, token };
+}
+
+export class Authenticator {
+    private readonly db: Db;
+    private readonly oidc?: OidcSettings;
+    private jwks?: ReturnType<typeof createRemoteJWKSet>;
+
+    constructor(db: Db, oidc?: OidcSettings) {
+        this.db = db;
+        this.oidc = oidc;
+    }
+
+    /** The caller behind an Authorization header, or UnauthorizedError saying what is wrong. */
+    async authenticate(header: string | undefined): Promise<Principal> {
+        const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+        if (!m?.[1]) throw new UnauthorizedError("missing bearer token: send 'Authorization: Bearer <token>'");
+        const credential = m[1];
+        registerSecret(credential);
+        if (credential.startsWith(tokenPrefix)) return this.fromToken(credential);
+        if (credential.split(".").length === 3) return this.fromJwt(credential);
+        throw new UnauthorizedError("unrecognised bearer token: use a deployer token (x1d_...) or an OIDC JWT");
+    }
+
+    private async fromToken(token: string): Promise<Principal> {
+        const row = await this.db.selectFrom("tokens").selectAll().where("hash", "=", hashToken(token)).executeTakeFirst();
+        if (!row || row.revoked_at) throw new UnauthorizedError("unknown or revoked deployer token");
+        await this.db.updateTable("tokens").set({ last_used_at: new Date() }).where("id", "=", row.id).execute();
+        return { subject: `token:${row.name}`, teams: JSON.parse(row.teams) as string[], admin: row.admin };
+    }
+
+    private async fromJwt(jwt: string): Promise<Principal> {
+        const oidc = this.oidc;
+        if (!oidc) throw new UnauthorizedError("OIDC tokens are not accepted: this deployer has no X1_OIDC_ISSUER configured");
+        let payload: JWTPayload;
+        try {
+            this.jwks ??= createRemoteJWKSet(new URL(oidc.jwksUrl ?? (await discoverJwks(oidc.issuer))));
+            ({ payload } = await jwtVerify(jwt, this.jwks, { issuer: oidc.issuer, audience: oidc.audience }));
+        } catch (err) {
+            throw new UnauthorizedError(`invalid OIDC token: ${(err as Error).message}`);
+        }
+        if (!payload.sub) throw new UnauthorizedError("invalid OIDC token: no 'sub' claim");
+        const claim = payload[oidc.teamsClaim ?? "groups"];
+        const teams = Array.isArray(claim) ? claim.map(String) : typeof claim === "string" ? claim.split(/\s+/).filter(Boolean) : [];
+        return { subject: `oidc:${payload.sub}`, teams, admin: oidc.adminTeam !== undefined && teams.includes(oidc.adminTeam) };
+    }
+}
+
+async function discoverJwks(issuer: string): Promise<string> {
+    const res = await fetch(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
+    if (!res.ok) throw new Error(`OIDC discovery at ${issuer} answered ${res.status}; set X1_OIDC_JWKS_URL`);
+    const body = (await res.json()) as { jwks_uri?: string };
+    if (!body.jwks_uri) throw new Error(`OIDC discovery at ${issuer} names no jwks_uri; set X1_OIDC_JWKS_URL`);
+    return body.jwks_uri;
+}

@@ -1,0 +1,298 @@
+/**
+ * The deployer's database: run history, engine events, the audit log, API
+ * tokens and stack ownership. One schema and one SQL dialect (PostgreSQL)
+ * for both backends, through Kysely:
+ *
+ * - embedded (default): PGlite, PostgreSQL compiled to WASM, in a data
+ *   folder; no server to run; one deployer process at a time.
+ * - PostgreSQL (X1_DEPLOYER_DATABASE_URL=postgres://...): several deployer
+ *   replicas share the queue, the history and the audit log.
+ *
+ * Because PGlite is PostgreSQL, the queries, the queue's row locks and the
+ * advisory lock behave the same on both; the runtime tests run against both.
+ * JSON is stored as text and parsed in code, so both drivers hand back the
+ * same values (their jsonb parameter handling differs).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { type Generated, Kysely, PostgresDialect, sql } from "kysely";
+import { type Migration, Migrator } from "kysely/migration";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import pg from "pg";
+
+export interface RunsTable {
+    id: string;
+    /** Arrival order: the queue is first-come first-served per stack. */
+    seq: Generated<number>;
+    stack: string;
+    operation: string;
+    status: string;
+    requested_by: string;
+    team: string | null;
+    created_at: Generated<Date>;
+    started_at: Date | null;
+    finished_at: Date | null;
+    idempotency_key: string | null;
+    request_hash: string;
+    timeout_seconds: number;
+    cancel_requested_by: string | null;
+    worker_id: string | null;
+    worker_host: string | null;
+    worker_pid: number | null;
+    heartbeat_at: Date | null;
+    attempts: Generated<number>;
+    not_before: Date | null;
+    change_json: string | null;
+    approves_run_id: string | null;
+    approved_by: string | null;
+    approved_run_id: string | null;
+    remove_stack: Generated<boolean>;
+    counts_json: string | null;
+    outputs_json: string | null;
+    changes_json: string | null;
+    policy_json: string | null;
+    drift_json: string | null;
+    error: string | null;
+    message: string | null;
+    first_event_ms: number | null;
+    event_count: Generated<number>;
+    /** An interrupted run whose engine lock is still held by a live process: recovery checks it again. */
+    lock_pending: Generated<boolean>;
+}
+
+export interface RunEventsTable {
+    run_id: string;
+    seq: number;
+    at: Date;
+    kind: string;
+    data: string;
+}
+
+export interface AuditTable {
+    id: Generated<number>;
+    at: Generated<Date>;
+    actor: string;
+    teams: string;
+    action: string;
+    target: string;
+    outcome: string;
+    reason: string | null;
+    request_id: string | null;
+    remote: string | null;
+}
+
+export interface TokensTable {
+    id: string;
+    name: string;
+    /** sha256 of the token: tokens are 256-bit random, so a fast hash is enough and the value is never stored. */
+    hash: string;
+    teams: string;
+    admin: boolean;
+    created_at: Generated<Date>;
+    created_by: string;
+    last_used_at: Date | null;
+    revoked_at: Date | null;
+}
+
+export interface StackOwnersTable {
+    stack: string;
+    team: string;
+    created_by: string;
+    created_at: Generated<Date>;
+    /** The deployer wrote the stack file (create from an example); such stacks may be deleted by their team. */
+    deployer_created: boolean;
+}
+
+export interface Schema {
+    runs: RunsTable;
+    run_events: RunEventsTable;
+    audit: AuditTable;
+    tokens: TokensTable;
+    stack_owners: StackOwnersTable;
+}
+
+export type Db = Kysely<Schema>;
+
+export type DatabaseOptions =
+    /** PGlite in `dir` (created if missing), or in memory when `dir` is undefined. */
+    | { kind: "embedded"; dir?: string }
+    | { kind: "postgres"; url: string; poolSize?: number };
+
+export interface Database {
+    db: Db;
+    kind: DatabaseOptions["kind"];
+    /** Where the data lives, for humans (the DSN without its password). */
+    location: string;
+    close(): Promise<void>;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+    let database: Database;
+    if (options.kind === "postgres") {
+        const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+        // A dropped idle connection must not crash the service; the pool reconnects.
+        pool.on("error", () => undefined);
+        const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+        database = { db, kind: "postgres", location: options.url.replace(/(:\/\/[^/:@]+:)[^@]*@/, "$1****@"), close: () => db.destroy() };
+    } else {
+        const release = options.dir ? claimDataDir(options.dir) : () => undefined;
+        const pglite = options.dir ? new PGlite(options.dir) : new PGlite();
+        await pglite.waitReady;
+        const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite) });
+        database = {
+            db,
+            kind: "embedded",
+            location: options.dir ?? "(in memory)",
+            close: async () => {
+                await db.destroy();
+                release();
+            },
+        };
+    }
+    await migrate(database.db);
+    return database;
+}
+
+/**
+ * PGlite serves one process: two deployers on one data folder would corrupt
+ * it. The folder holds the owner's pid; a live owner is refused with the fix.
+ */
+function claimDataDir(dir: string): () => void {
+    mkdirSync(dir, { recursive: true });
+    const pidFile = path.join(dir, "deployer.pid");
+    if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, "utf8").trim());
+        if (pid && pid !== process.pid && processAlive(pid)) {
+            throw new Error(
+                `the embedded database in ${dir} is in use by deployer pid ${pid}: stop that deployer, use another X1_DEPLOYER_DATA_DIR, ` +
+                    "or set X1_DEPLOYER_DATABASE_URL=postgres://... so several deployers share one PostgreSQL",
+            );
+        }
+    }
+    writeFileSync(pidFile, `${process.pid}\n`);
+    return () => {
+        try {
+            if (readFileSync(pidFile, "utf8").trim() === String(process.pid)) writeFileSync(pidFile, "");
+        } catch {
+            // the folder is gone: nothing to release
+        }
+    };
+}
+
+export function processAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+const migrations: Record<string, Migration> = {
+    "0001_history_queue_audit": {
+        async up(db: Kysely<unknown>) {
+            await sql`
+                CREATE TABLE runs (
+                    id text PRIMARY KEY,
+                    seq integer GENERATED ALWAYS AS IDENTITY UNIQUE,
+                    stack text NOT NULL,
+                    operation text NOT NULL,
+                    status text NOT NULL,
+                    requested_by text NOT NULL,
+                    team text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    started_at timestamptz,
+                    finished_at timestamptz,
+                    idempotency_key text,
+                    request_hash text NOT NULL,
+                    timeout_seconds integer NOT NULL,
+                    cancel_requested_by text,
+                    worker_id text,
+                    worker_host text,
+                    worker_pid integer,
+                    heartbeat_at timestamptz,
+                    attempts integer NOT NULL DEFAULT 0,
+                    not_before timestamptz,
+                    change_json text,
+                    approves_run_id text,
+                    approved_by text,
+                    approved_run_id text,
+                    remove_stack boolean NOT NULL DEFAULT false,
+                    counts_json text,
+                    outputs_json text,
+                    changes_json text,
+                    policy_json text,
+                    drift_json text,
+                    error text,
+                    message text,
+                    first_event_ms integer,
+                    event_count integer NOT NULL DEFAULT 0,
+                    lock_pending boolean NOT NULL DEFAULT false
+                )`.execute(db);
+            // The database itself refuses a second running run on a stack, whatever a replica believes.
+            await sql`CREATE UNIQUE INDEX runs_one_running_per_stack ON runs (stack) WHERE status = 'running'`.execute(db);
+            await sql`CREATE UNIQUE INDEX runs_idempotency ON runs (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL`.execute(db);
+            await sql`CREATE INDEX runs_by_status ON runs (status, seq)`.execute(db);
+            await sql`CREATE INDEX runs_by_stack ON runs (stack, seq)`.execute(db);
+            await sql`
+                CREATE TABLE run_events (
+                    run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    seq integer NOT NULL,
+                    at timestamptz NOT NULL,
+                    kind text NOT NULL,
+                    data text NOT NULL,
+                    PRIMARY KEY (run_id, seq)
+                )`.execute(db);
+            await sql`
+                CREATE TABLE audit (
+                    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    at timestamptz NOT NULL DEFAULT now(),
+                    actor text NOT NULL,
+                    teams text NOT NULL,
+                    action text NOT NULL,
+                    target text NOT NULL,
+                    outcome text NOT NULL,
+                    reason text,
+                    request_id text,
+                    remote text
+                )`.execute(db);
+            await sql`CREATE INDEX audit_by_time ON audit (at)`.execute(db);
+            await sql`
+                CREATE TABLE tokens (
+                    id text PRIMARY KEY,
+                    name text NOT NULL UNIQUE,
+                    hash text NOT NULL UNIQUE,
+                    teams text NOT NULL,
+                    admin boolean NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    created_by text NOT NULL,
+                    last_used_at timestamptz,
+                    revoked_at timestamptz
+                )`.execute(db);
+            await sql`
+                CREATE TABLE stack_owners (
+                    stack text PRIMARY KEY,
+                    team text NOT NULL,
+                    created_by text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    deployer_created boolean NOT NULL
+                )`.execute(db);
+        },
+    },
+};
+
+/** Brings the schema up to date; Kysely's migrator locks, so replicas starting together migrate once. */
+async function migrate(db: Db): Promise<void> {
+    const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => migrations },
+        migrationTableName: "x1_deployer_migrations",
+        migrationLockTableName: "x1_deployer_migrations_lock",
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+        const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+        throw new Error(`deployer database migration ${failed} failed: ${(error as Error).message}`);
+    }
+}

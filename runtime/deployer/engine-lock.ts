@@ -1,0 +1,122 @@
+/**
+ * The engine's own stack lock, as the deployer sees it, and clearing it
+ * safely after a crash.
+ *
+ * With a file state backend the lock is a JSON file per holder under
+ * `.pulumi/locks/<org>/<project>/<stack>/`, naming the holder's pid and host
+ * (the format Pulumi's diy backend writes). A lock is cleared only when its
+ * holder is provably gone: same host and the pid is no longer a live process.
+ * A live holder (say, an engine still finishing after its deployer died, or
+ * an operator's own `pulumi up`) is left alone and reported.
+ *
+ * Other backends (Pulumi Cloud, object stores through their own locks) give
+ * no pid: there the deployer's own heartbeat decides (the worker that held
+ * the run stopped beating) and `pulumi cancel` clears the lock.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { projectRoot } from "../engine/project";
+import { defaultBackendUrl, engineEnv, pulumiCommand } from "../engine/stack-runner";
+import { processAlive } from "./db";
+
+export interface LockHolder {
+    pid: number;
+    host: string;
+    user: string;
+    since: string;
+    /** Whether the holder process is alive; undefined when it runs on another host. */
+    alive?: boolean;
+    file: string;
+}
+
+export interface EngineLockState {
+    /** `file` backends show who holds the lock; other backends are not inspected. */
+    inspectable: boolean;
+    holders: LockHolder[];
+}
+
+const projectName = "x1agent-platform";
+
+function fileBackendDir(): string | undefined {
+    const url = process.env.PULUMI_BACKEND_URL ?? defaultBackendUrl;
+    if (!url.startsWith("file://")) return undefined;
+    const rest = url.slice("file://".length);
+    return rest.startsWith("~") ? path.join(process.env.HOME ?? "", rest.slice(1)) : rest.startsWith("/") ? rest : fileURLToPath(url);
+}
+
+export function engineLock(stack: string): EngineLockState {
+    const dir = fileBackendDir();
+    if (!dir) return { inspectable: false, holders: [] };
+    const holders: LockHolder[] = [];
+    for (const lockDir of [path.join(dir, ".pulumi", "locks", "organization", projectName, stack), path.join(dir, ".pulumi", "locks", stack)]) {
+        let names: string[];
+        try {
+            names = readdirSync(lockDir).filter((n) => n.endsWith(".json"));
+        } catch {
+            continue;
+        }
+        for (const name of names) {
+            const file = path.join(lockDir, name);
+            try {
+                const l = JSON.parse(readFileSync(file, "utf8")) as { pid: number; hostname: string; username: string; timestamp: string };
+                holders.push({
+                    pid: l.pid,
+                    host: l.hostname,
+                    user: l.username,
+                    since: l.timestamp,
+                    alive: l.hostname === hostname() ? processAlive(l.pid) && looksLikePulumi(l.pid) : undefined,
+                    file,
+                });
+            } catch {
+                // removed while we read it: its holder released the lock
+            }
+        }
+    }
+    return { inspectable: true, holders };
+}
+
+/** A reused pid is not the lock's holder: on Linux, check the process is a pulumi CLI. */
+function looksLikePulumi(pid: number): boolean {
+    if (!existsSync("/proc/self/cmdline")) return true;
+    try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("pulumi");
+    } catch {
+        return false;
+    }
+}
+
+export interface LockClearResult {
+    cleared: boolean;
+    /** What was done or why nothing was, for the run record. */
+    note: string;
+}
+
+/**
+ * Clears the stack's engine lock left by an interrupted run, unless a live
+ * process still holds it.
+ */
+export async function clearStaleEngineLock(stack: string): Promise<LockClearResult> {
+    const state = engineLock(stack);
+    if (state.inspectable) {
+        if (state.holders.length === 0) return { cleared: true, note: "the engine released its lock" };
+        const live = state.holders.filter((h) => h.alive !== false);
+        if (live.length > 0) {
+            const who = live.map((h) => `pid ${h.pid} on ${h.host}${h.alive === undefined ? " (another host: liveness unknown)" : ""}`).join(", ");
+            return { cleared: false, note: `the stack's lock is held by a live process (${who}); it is left alone and checked again` };
+        }
+        for (const h of state.holders) rmSync(h.file, { force: true });
+        const pids = state.holders.map((h) => h.pid).join(", ");
+        return { cleared: true, note: `removed the engine lock left by pid ${pids} (no longer running)` };
+    }
+    const cmd = await pulumiCommand();
+    await promisify(execFile)(cmd.command, ["cancel", "--yes", "--non-interactive", "--stack", stack], {
+        cwd: projectRoot,
+        env: { ...process.env, ...engineEnv(stack) },
+        timeout: 120_000,
+    });
+    return { cleared: true, note: "cleared the engine lock with `pulumi cancel` (the worker holding it stopped beating)" };
+}

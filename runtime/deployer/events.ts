@@ -1,0 +1,159 @@
+/**
+ * Engine events as the deployer keeps them: a projection of each Automation
+ * API event that drops resource input/output values (they may hold secret
+ * material) and keeps what operators read: the operation on each resource,
+ * which properties change, diagnostics, policy results and the summary.
+ * The recorder stores them in order and wakes live SSE readers.
+ */
+import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
+import type { Db } from "./db";
+import { redact, redactDeep } from "./redact";
+
+export interface StoredEvent {
+    seq: number;
+    at: string;
+    kind: string;
+    data: Record<string, unknown>;
+}
+
+export interface ResourceChange {
+    op: string;
+    type: string;
+    name: string;
+    urn: string;
+    /** Top-level properties that change. */
+    diffs: string[];
+}
+
+export interface PolicyResult {
+    policyPack: string;
+    policy: string;
+    enforcement: string;
+    message: string;
+    resource?: string;
+}
+
+function step(meta: StepEventMetadata) {
+    return {
+        op: meta.op,
+        urn: meta.urn,
+        type: meta.type,
+        name: meta.urn.split("::").pop() ?? meta.urn,
+        diffs: meta.diffs ?? [],
+        replaceKeys: meta.keys ?? [],
+        detailedDiff: meta.detailedDiff ? Object.fromEntries(Object.entries(meta.detailedDiff).map(([k, v]) => [k, v.diffKind])) : undefined,
+    };
+}
+
+/** The stored shape of one engine event, or undefined for events not worth keeping. */
+export function projectEvent(e: EngineEvent): { kind: string; data: Record<string, unknown> } | undefined {
+    if (e.preludeEvent) return { kind: "prelude", data: { configKeys: Object.keys(e.preludeEvent.config ?? {}).length } };
+    if (e.resourcePreEvent) return { kind: "resource-pre", data: step(e.resourcePreEvent.metadata) };
+    if (e.resOutputsEvent) return { kind: "resource-done", data: step(e.resOutputsEvent.metadata) };
+    if (e.resOpFailedEvent) return { kind: "resource-failed", data: { ...step(e.resOpFailedEvent.metadata), status: e.resOpFailedEvent.status } };
+    if (e.diagnosticEvent) {
+        const d = e.diagnosticEvent;
+        if (d.ephemeral && d.severity !== "error") return undefined;
+        return { kind: "diagnostic", data: { severity: d.severity, message: redact(d.message).trim(), urn: d.urn ?? null } };
+    }
+    if (e.policyEvent) {
+        const p = e.policyEvent;
+        return {
+            kind: "policy",
+            data: {
+                policyPack: p.policyPackName,
+                policy: p.policyName,
+                enforcement: p.enforcementLevel,
+                message: redact(p.message).trim(),
+                resource: p.resourceUrn ?? null,
+            },
+        };
+    }
+    if (e.summaryEvent) {
+        const s = e.summaryEvent;
+        return { kind: "summary", data: { resourceChanges: s.resourceChanges, durationSeconds: s.durationSeconds, maybeCorrupt: s.maybeCorrupt, policyPacks: s.policyPacks } };
+    }
+    if (e.cancelEvent) return { kind: "cancel", data: {} };
+    if (e.stdoutEvent) return { kind: "stdout", data: { message: redact(e.stdoutEvent.message).trim() } };
+    return undefined;
+}
+
+/** What a run's events add up to: the diff, the policy results, the drift. */
+export class EventDigest {
+    readonly changes: ResourceChange[] = [];
+    readonly policy: PolicyResult[] = [];
+    readonly drift: ResourceChange[] = [];
+    readonly errors: string[] = [];
+
+    add(kind: string, data: Record<string, unknown>, operation: string): void {
+        if (kind === "resource-pre" && data.op !== "same" && data.op !== "read" && data.op !== "refresh" && data.type !== "pulumi:pulumi:Stack") {
+            this.changes.push(change(data));
+        }
+        if (kind === "resource-done" && operation === "refresh" && data.type !== "pulumi:pulumi:Stack") {
+            const op = data.op as string;
+            const diffs = data.diffs as string[];
+            if (op === "update" || op === "delete" || (op === "refresh" && diffs.length > 0)) this.drift.push(change(data));
+        }
+        if (kind === "policy") this.policy.push(data as unknown as PolicyResult);
+        if (kind === "diagnostic" && data.severity === "error") this.errors.push(String(data.message));
+    }
+}
+
+function change(data: Record<string, unknown>): ResourceChange {
+    return { op: String(data.op), type: String(data.type), name: String(data.name), urn: String(data.urn), diffs: (data.diffs as string[]) ?? [] };
+}
+
+/**
+ * Stores a run's events in arrival order, in small batches (one insert per
+ * batch, at most every 150 ms), and tells listeners when new ones landed.
+ */
+export class EventRecorder {
+    private readonly db: Db;
+    private readonly runId: string;
+    private readonly notify: () => void;
+    private buffer: { run_id: string; seq: number; at: Date; kind: string; data: string }[] = [];
+    private seq: number;
+    private timer?: NodeJS.Timeout;
+    private flushing: Promise<void> = Promise.resolve();
+    /** When the first engine event arrived (ms since epoch). */
+    firstEventAt?: number;
+
+    constructor(db: Db, runId: string, startSeq: number, notify: () => void) {
+        this.db = db;
+        this.runId = runId;
+        this.seq = startSeq;
+        this.notify = notify;
+    }
+
+    get count(): number {
+        return this.seq;
+    }
+
+    push(kind: string, data: Record<string, unknown>): void {
+        this.firstEventAt ??= Date.now();
+        this.seq += 1;
+        this.buffer.push({ run_id: this.runId, seq: this.seq, at: new Date(), kind, data: JSON.stringify(redactDeep(data)) });
+        this.timer ??= setTimeout(() => {
+            this.timer = undefined;
+            // A failed write surfaces at the run's final flush, which fails the run.
+            this.flush().catch(() => undefined);
+        }, 150);
+    }
+
+    /** Writes what is buffered; resolves when every event pushed so far is stored. */
+    flush(): Promise<void> {
+        if (this.timer) {
+            clearTimeout(this.timer);
+            this.timer = undefined;
+        }
+        const batch = this.buffer;
+        this.buffer = [];
+        this.flushing = this.flushing.then(async () => {
+            if (batch.length === 0) return;
+            await this.db.insertInto("run_events").values(batch).execute();
+            await this.db.updateTable("runs").set({ event_count: batch[batch.length - 1]!.seq }).where("id", "=", this.runId).execute();
+            this.notify();
+        });
+        return this.flushing;
+    }
+}

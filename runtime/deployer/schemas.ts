@@ -1,0 +1,161 @@
+/**
+ * Request and response schemas of the deployer's HTTP API (zod). They
+ * validate every request at the edge and generate the OpenAPI document.
+ */
+import { z } from "zod";
+import { secretTiers } from "../../stacks/schema";
+import { workspaceId } from "../../stacks/schema/workspaces";
+import { stackNamePattern } from "./stack-files";
+
+export const stackName = z.string().regex(stackNamePattern, { error: "must be a stack name: lower-case letters, digits, '-', '_' or '.', at most 40" });
+export const runId = z.uuid({ error: "must be a run id (a UUID)" });
+export const operation = z.enum(["preview", "up", "refresh", "destroy"], { error: "must be one of preview, up, refresh, destroy" });
+
+export const errorBody = z
+    .object({
+        error: z.string().describe("machine-readable kind: bad_request, unauthorized, forbidden, not_found, conflict, unprocessable, internal"),
+        message: z.string().describe("what happened and what to do"),
+        requestId: z.string(),
+    })
+    .loose();
+
+export const idempotencyHeaders = z.looseObject({
+    "idempotency-key": z.string().min(1).max(200).optional().describe("repeat a request safely: the same key returns the run it created"),
+});
+
+export const stackParams = z.object({ stack: stackName });
+export const runParams = z.object({ id: runId });
+
+export const createStackBody = z.strictObject({
+    name: stackName,
+    from: stackName.describe("the example stack whose file is copied (e.g. local)"),
+    team: z.string().min(1).max(100).describe("the team that owns the new stack"),
+});
+
+export const updateConfigBody = z.strictObject({
+    config: z.record(z.string(), z.unknown()).describe("the x1agent:* keys without their namespace, e.g. { secrets: { tier: kubernetes } }"),
+    revision: z.string().optional().describe("the revision this edit is based on (from GET); refused if the file changed since"),
+});
+
+export const setTeamBody = z.strictObject({ team: z.string().min(1).max(100) });
+
+export const createRunBody = z.strictObject({
+    operation,
+    timeoutSeconds: z.int().min(10).max(86_400).optional().describe("cancel the run cleanly after this long (default 1800)"),
+});
+
+export const deleteStackQuery = z.object({ confirm: z.string().optional().describe("the stack's name again: deleting destroys its resources") });
+
+export const workspaceBody = z.strictObject({
+    id: workspaceId,
+    team: z.string().min(1).max(100).optional(),
+    quota: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional(), pods: z.int().min(1).optional() }).optional(),
+    egressCidrs: z.array(z.string()).optional(),
+    secrets: z.array(z.strictObject({ name: z.string(), remoteKey: z.string(), property: z.string().optional() })).optional(),
+});
+
+export const workspaceParams = z.object({ stack: stackName, workspace: workspaceId });
+
+export const tierUpgradeBody = z.strictObject({
+    tier: z.enum(secretTiers),
+    vault: z.record(z.string(), z.unknown()).optional(),
+    aws: z.record(z.string(), z.unknown()).optional(),
+    gcp: z.record(z.string(), z.unknown()).optional(),
+    azure: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const listRunsQuery = z.object({
+    stack: stackName.optional(),
+    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "timed_out"]).optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+
+export const eventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+
+export const auditQuery = z.object({
+    outcome: z.enum(["allowed", "denied", "ok", "error"]).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+export const createTokenBody = z.strictObject({
+    name: z.string().regex(/^[a-z0-9][-a-z0-9_.]{0,62}$/, { error: "must be a short lower-case name, e.g. portal" }),
+    teams: z.array(z.string().min(1)).default([]),
+    admin: z.boolean().default(false),
+});
+
+export const tokenParams = z.object({ id: z.uuid() });
+
+const change = z.object({ op: z.string(), type: z.string(), name: z.string(), urn: z.string(), diffs: z.array(z.string()) });
+
+export const runView = z
+    .object({
+        id: z.string(),
+        stack: z.string(),
+        operation: z.string(),
+        status: z.string().describe("queued, running, succeeded, failed, cancelled, interrupted, timed_out"),
+        requestedBy: z.string(),
+        createdAt: z.string(),
+        startedAt: z.string().nullable(),
+        finishedAt: z.string().nullable(),
+        timeoutSeconds: z.number(),
+        queue: z.object({ position: z.number(), waitingFor: z.string() }).optional(),
+        cancelRequestedBy: z.string().nullable(),
+        counts: z.record(z.string(), z.number()).nullable(),
+        outputs: z.record(z.string(), z.unknown()).nullable(),
+        changes: z.array(change),
+        policy: z
+            .object({
+                applied: z.boolean(),
+                pack: z.string().nullable(),
+                note: z.string().optional(),
+                results: z.array(z.object({ policyPack: z.string(), policy: z.string(), enforcement: z.string(), message: z.string(), resource: z.string().nullable().optional() })),
+                mandatory: z.number(),
+                advisory: z.number(),
+            })
+            .nullable(),
+        drift: z.array(change).nullable(),
+        change: z.object({ kind: z.string(), summary: z.string(), baseRevision: z.string() }).nullable(),
+        approval: z.object({ approvedBy: z.string(), upRunId: z.string() }).nullable(),
+        approvesRunId: z.string().nullable(),
+        error: z.string().nullable(),
+        message: z.string().nullable(),
+        firstEventMs: z.number().nullable(),
+        eventCount: z.number(),
+        worker: z.object({ host: z.string(), pid: z.number() }).nullable(),
+    })
+    .describe("a run: one Pulumi operation on one stack");
+
+export const runResponse = z.object({ run: runView });
+
+const stackSummary = z.object({
+    name: z.string(),
+    team: z.string().nullable(),
+    valid: z.boolean(),
+    problems: z.number(),
+    tier: z.string().nullable(),
+    workspaces: z.number(),
+    lastRun: runView.nullable(),
+    activeRuns: z.number(),
+});
+
+export const stackList = z.object({ stacks: z.array(stackSummary) });
+
+export const stackDetail = stackSummary.extend({
+    revision: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    problemList: z.array(z.object({ key: z.string(), value: z.string(), message: z.string() })),
+    outputs: z.record(z.string(), z.unknown()).nullable(),
+    lock: z.object({
+        runningRunId: z.string().nullable(),
+        queuedRuns: z.number(),
+        engine: z.object({
+            inspectable: z.boolean(),
+            holders: z.array(z.object({ pid: z.number(), host: z.string(), since: z.string(), alive: z.boolean().nullable() })),
+        }),
+    }),
+});
+
+export const eventList = z.object({
+    run: runView,
+    events: z.array(z.object({ seq: z.number(), at: z.string(), kind: z.string(), data: z.record(z.string(), z.unknown()) })),
+});

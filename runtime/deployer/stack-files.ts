@@ -1,0 +1,229 @@
+/**
+ * How the deployer changes stack config, safely.
+ *
+ * The stack files (stacks/Pulumi.<stack>.yaml) stay the one source of truth:
+ * `pulumi up`, pull-request previews and the deployer all read them. The
+ * deployer edits them as YAML documents (the `yaml` library's Document API),
+ * so comments, key order and untouched keys survive an edit; every edit is
+ * validated by the stack schema first, written to a temp file and renamed
+ * over the old one (a reader never sees half a file), and guarded by the
+ * file's revision (a content hash): an edit based on an older revision is
+ * refused instead of overwriting someone else's change.
+ *
+ * A proposed change (add or remove a workspace, upgrade the secrets tier)
+ * does not touch the file until it is approved: its preview and its `up` run
+ * from a copy passed to the engine with --config-file, and the file is
+ * replaced only after that `up` succeeds.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Document, isMap, isSeq, parseDocument } from "yaml";
+import { listStackNames, stacksDir, UnknownStackError } from "../engine/project";
+import { secretTiers, type SecretTier, type StackConfig, tierRank } from "../../stacks/schema";
+import { CONFIG_NAMESPACE, ConfigError, validateStackConfig } from "../../stacks/validate";
+import { ConflictError, NotFoundError, UnprocessableError } from "./errors";
+
+export const stackNamePattern = /^[a-z0-9][-a-z0-9_.]{0,39}$/;
+
+export function stackFilePath(stack: string): string {
+    return path.join(stacksDir, `Pulumi.${stack}.yaml`);
+}
+
+export interface StackText {
+    text: string;
+    /** Content hash of the file; edits name the revision they were based on. */
+    revision: string;
+}
+
+export function revisionOf(text: string): string {
+    return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
+export function readStackText(stack: string): StackText {
+    const file = stackFilePath(stack);
+    if (!stackNamePattern.test(stack) || !existsSync(file)) {
+        throw new NotFoundError(new UnknownStackError(stack, listStackNames()).message);
+    }
+    const text = readFileSync(file, "utf8");
+    return { text, revision: revisionOf(text) };
+}
+
+function parse(text: string, stack: string): Document {
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0) {
+        throw new UnprocessableError(`stacks/Pulumi.${stack}.yaml is not valid YAML: ${doc.errors[0]!.message}`);
+    }
+    if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+    return doc;
+}
+
+/** The raw `config:` map as Pulumi would hand it to the program. */
+export function rawConfigOf(text: string, stack: string): Record<string, unknown> {
+    return (parse(text, stack).toJS() as { config?: Record<string, unknown> } | null)?.config ?? {};
+}
+
+/** The `x1agent:*` keys without their namespace: what the API shows and accepts as a stack's config. */
+export function x1ConfigOf(text: string, stack: string): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rawConfigOf(text, stack))) {
+        if (key.startsWith(`${CONFIG_NAMESPACE}:`)) out[key.slice(CONFIG_NAMESPACE.length + 1)] = parseJsonString(value);
+    }
+    return out;
+}
+
+function parseJsonString(value: unknown): unknown {
+    if (typeof value !== "string" || !/^\s*[[{]/.test(value)) return value;
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+/** Validates a stack file's text with the stack schema (throws ConfigError listing every problem). */
+export function validateText(stack: string, text: string): StackConfig {
+    return validateStackConfig(stack, rawConfigOf(text, stack));
+}
+
+/** Replaces the stack's `x1agent:*` config, keeping comments on every key whose value did not change. */
+export function withConfig(text: string, stack: string, config: Record<string, unknown>): string {
+    const doc = parse(text, stack);
+    const current = x1ConfigOf(text, stack);
+    for (const key of Object.keys(current)) {
+        if (!(key in config)) doc.deleteIn(["config", `${CONFIG_NAMESPACE}:${key}`]);
+    }
+    for (const [key, value] of Object.entries(config)) {
+        if (JSON.stringify(current[key]) !== JSON.stringify(value)) doc.setIn(["config", `${CONFIG_NAMESPACE}:${key}`], doc.createNode(value));
+    }
+    return doc.toString();
+}
+
+export interface WorkspaceSpec {
+    id: string;
+    team?: string;
+    quota?: { cpu?: string; memory?: string; pods?: number };
+    egressCidrs?: string[];
+    secrets?: { name: string; remoteKey: string; property?: string }[];
+}
+
+export function workspacesOf(text: string, stack: string): WorkspaceSpec[] {
+    const list = x1ConfigOf(text, stack).workspaces;
+    return Array.isArray(list) ? (list as WorkspaceSpec[]) : [];
+}
+
+export function withWorkspaceAdded(text: string, stack: string, workspace: WorkspaceSpec): string {
+    if (workspacesOf(text, stack).some((w) => w.id === workspace.id)) {
+        throw new ConflictError(`workspace '${workspace.id}' already exists on stack '${stack}': choose another id, or remove it first`);
+    }
+    const doc = parse(text, stack);
+    const key = ["config", `${CONFIG_NAMESPACE}:workspaces`];
+    const node = doc.getIn(key, true);
+    if (isSeq(node)) node.add(doc.createNode(workspace));
+    else doc.setIn(key, doc.createNode([...workspacesOf(text, stack), workspace]));
+    return doc.toString();
+}
+
+export function withWorkspaceRemoved(text: string, stack: string, id: string): string {
+    const list = workspacesOf(text, stack);
+    const index = list.findIndex((w) => w.id === id);
+    if (index < 0) {
+        throw new NotFoundError(`stack '${stack}' has no workspace '${id}'; its workspaces: ${list.map((w) => w.id).join(", ") || "(none)"}`);
+    }
+    const doc = parse(text, stack);
+    const key = ["config", `${CONFIG_NAMESPACE}:workspaces`];
+    const node = doc.getIn(key, true);
+    if (isSeq(node)) node.delete(index);
+    else doc.setIn(key, doc.createNode(list.filter((w) => w.id !== id)));
+    return doc.toString();
+}
+
+export interface TierUpgrade {
+    tier: SecretTier;
+    vault?: Record<string, unknown>;
+    aws?: Record<string, unknown>;
+    gcp?: Record<string, unknown>;
+    azure?: Record<string, unknown>;
+}
+
+/**
+ * Moves the stack to a higher secrets tier in one consistent config change:
+ * the new tier and its backend settings, uiMode left to the schema (bind),
+ * and `migration.from` recording the tier being left, so the Tier 1 data is
+ * kept until the migration is marked done. Downgrades are refused here.
+ */
+export function withTierUpgrade(text: string, stack: string, upgrade: TierUpgrade): string {
+    const secrets = (x1ConfigOf(text, stack).secrets ?? {}) as { tier?: SecretTier };
+    const from = secrets.tier;
+    if (!from || !secretTiers.includes(from)) {
+        throw new UnprocessableError(`stack '${stack}' has no valid secrets.tier to upgrade from; fix its config first`);
+    }
+    if (tierRank[upgrade.tier] <= tierRank[from]) {
+        throw new UnprocessableError(
+            `secrets tier ${from} -> ${upgrade.tier} is not an upgrade (tiers go kubernetes < vault < aws/gcp/azure); a downgrade needs an explicit policy override, edit the stack config for that`,
+        );
+    }
+    const doc = parse(text, stack);
+    const key = ["config", `${CONFIG_NAMESPACE}:secrets`];
+    if (!isMap(doc.getIn(key, true))) doc.setIn(key, doc.createNode(secrets));
+    doc.setIn([...key, "tier"], upgrade.tier);
+    doc.deleteIn([...key, "uiMode"]);
+    for (const backend of ["vault", "aws", "gcp", "azure"] as const) {
+        const settings = upgrade[backend];
+        if (settings) doc.setIn([...key, backend], doc.createNode(settings));
+    }
+    doc.setIn([...key, "migration"], doc.createNode({ from, done: false }));
+    return doc.toString();
+}
+
+/** Writes a stack file atomically, refusing when it changed since `expectedRevision`. */
+export function writeStackFile(stack: string, text: string, expectedRevision?: string): StackText {
+    const file = stackFilePath(stack);
+    if (expectedRevision !== undefined) {
+        const current = existsSync(file) ? revisionOf(readFileSync(file, "utf8")) : "(deleted)";
+        if (current !== expectedRevision) {
+            throw new ConflictError(
+                `stacks/Pulumi.${stack}.yaml changed since revision ${expectedRevision} (now ${current}): read the stack again and re-apply your change`,
+            );
+        }
+    }
+    const temp = path.join(stacksDir, `.Pulumi.${stack}.yaml.${randomUUID()}.tmp`);
+    writeFileSync(temp, text, { flag: "wx" });
+    renameSync(temp, file);
+    return { text, revision: revisionOf(text) };
+}
+
+/** Creates a new stack file from an example's text; fails if the stack exists. */
+export function createStackFile(stack: string, text: string): StackText {
+    if (!stackNamePattern.test(stack)) {
+        throw new UnprocessableError(`stack name '${stack}' must be 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit`);
+    }
+    const header = `# Created by the x1agent deployer.\n`;
+    const body = header + text.replace(/^encryptionsalt:.*\n/m, "");
+    try {
+        writeFileSync(stackFilePath(stack), body, { flag: "wx" });
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new ConflictError(`stack '${stack}' already exists (stacks/Pulumi.${stack}.yaml)`);
+        throw err;
+    }
+    return { text: body, revision: revisionOf(body) };
+}
+
+export function removeStackFile(stack: string): void {
+    try {
+        unlinkSync(stackFilePath(stack));
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+}
+
+/** A temp copy of proposed stack config for --config-file; call the returned cleanup when the run ends. */
+export function proposedConfigFile(stack: string, text: string): { file: string; cleanup: () => void } {
+    const dir = mkdtempSync(path.join(tmpdir(), `x1-proposed-${stack}-`));
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    writeFileSync(file, text, { mode: 0o600 });
+    return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export { ConfigError };
