@@ -31,5 +31,7 @@ export const appNamespace = platform.appNamespace;
 export const url = platform.url;
 export const workspaceNamespaces = platform.workspaceNamespaces;
 export const stackConfig = platform.config;
+/** etcd encryption: the KMS key and the command that wires it, or the API server's EncryptionConfiguration. */
+export const etcdEncryption = platform.etcdEncryption;
 export const manifestsDir = renderDir ?? "";
 export const kubeContext = config.cluster.kubeContext ?? "";

@@ -1,5 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../stacks/schema";
+import { CertManager } from "./addons/cert-manager";
+import { ExternalSecrets } from "./addons/external-secrets";
+import { IngressCertificate } from "./addons/ingress-certificate";
+import { Nats, natsClientCertificateSpec, natsEndpoint, natsNames } from "./addons/nats";
+import { Postgres, bundledDatabaseEndpoint } from "./addons/postgres";
+import { EtcdEncryption, type EtcdEncryptionOutput } from "./encryption/etcd-encryption";
+import { WorkloadIdentity } from "./identity/workload-identity";
 import { names } from "./names";
 import { AppRuntime } from "./runtime/app-runtime";
 import { Backups } from "./runtime/backup";
@@ -32,17 +39,81 @@ export class Platform extends pulumi.ComponentResource {
      * for the portal. It holds no secret values: secret fields only name Secrets.
      */
     public readonly config: pulumi.Output<StackConfig>;
+    /** What the cluster's owner wires for etcd encryption: the KMS key and command, or the EncryptionConfiguration. */
+    public readonly etcdEncryption: pulumi.Output<EtcdEncryptionOutput>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:index:Platform", name, args, opts);
         const { config } = args;
 
-        const runtime = new AppRuntime(`${name}-runtime`, { config }, { parent: this });
+        // Add-ons whose CRDs others' custom resources use come first; each
+        // `ready` is empty when the add-on was installed beforehand.
+        const eso = new ExternalSecrets(`${name}-external-secrets`, { addon: config.addons.externalSecrets }, { parent: this });
+        const certManager = new CertManager(`${name}-cert-manager`, { addon: config.addons.certManager, ingress: config.ingress }, { parent: this });
+        const tier = config.secrets.tier;
+        const identity =
+            tier === "aws" || tier === "gcp" || tier === "azure"
+                ? new WorkloadIdentity(
+                      `${name}-identity`,
+                      { cloud: tier, cloudConfig: config.cloud, secrets: config.secrets, clusterName: config.cluster.name },
+                      { parent: this },
+                  )
+                : undefined;
+        const etcd = new EtcdEncryption(
+            `${name}-etcd-encryption`,
+            { cluster: config.cluster, cloud: config.cloud, etcdEncryption: config.etcdEncryption, secrets: config.secrets },
+            { parent: this },
+        );
+
+        // The runtime gets the add-ons' names as plain values: NATS, its client
+        // certificate and the bundled database are created below, in the
+        // namespace the runtime creates.
+        const runtime = new AppRuntime(
+            `${name}-runtime`,
+            {
+                config,
+                apiServiceAccountAnnotations: identity?.serviceAccountAnnotations,
+                nats: natsEndpoint(),
+                natsClientCert: { secretName: natsNames.apiClient, producer: natsClientCertificateSpec() },
+                database: bundledDatabaseEndpoint(),
+                dependsOn: [...eso.ready, ...certManager.ready],
+            },
+            { parent: this },
+        );
         const secrets = new SecretsBackend(
             `${name}-secrets`,
-            { secrets: config.secrets },
+            {
+                secrets: config.secrets,
+                cloud: config.cloud,
+                clusterName: config.cluster.name,
+                // The store needs ESO's CRDs and webhook, and in Tier 3 the cloud identity it authenticates as.
+                dependsOn: [...eso.ready, ...(identity ? [identity] : [])],
+            },
             // Vault authenticates the api's ServiceAccount: it must exist first.
             { parent: this, dependsOn: [runtime] },
+        );
+        if (config.ingress.enabled) {
+            new IngressCertificate(
+                `${name}-ingress-tls`,
+                { ingress: config.ingress, issuer: certManager.ingressIssuer, appNamespace: runtime.namespace, certManagerReady: certManager.ready },
+                { parent: this },
+            );
+        }
+        new Nats(
+            `${name}-nats`,
+            {
+                addon: config.addons.nats,
+                nats: config.nats,
+                selfSignedIssuer: certManager.selfSignedIssuer,
+                certManagerReady: certManager.ready,
+                appNamespace: runtime.namespace,
+            },
+            { parent: this },
+        );
+        new Postgres(
+            `${name}-postgres`,
+            { addon: config.addons.postgresOperator, postgres: config.postgres, registry: config.images.registry, appNamespace: runtime.namespace },
+            { parent: this },
         );
 
         const workspaces = new Workspaces(
@@ -52,8 +123,10 @@ export class Platform extends pulumi.ComponentResource {
                 nats: runtime.nats,
                 appNamespace: runtime.namespace,
                 apiServiceAccount: runtime.apiServiceAccount,
-                // ExternalSecrets name the store: it must exist first.
-                dependsOn: [secrets.store],
+                // Session pods' NATS client certificates, one per workspace namespace.
+                natsClientIssuer: { kind: "ClusterIssuer", name: natsNames.ca },
+                // ExternalSecrets name the store: it must exist first; Certificates need cert-manager.
+                dependsOn: [secrets.store, ...certManager.ready],
             },
             { parent: this },
         );
@@ -80,6 +153,7 @@ export class Platform extends pulumi.ComponentResource {
         this.url = runtime.url;
         this.workspaceNamespaces = workspaces.namespaces;
         this.config = pulumi.output(config);
+        this.etcdEncryption = etcd.output;
         this.registerOutputs({
             tier: this.tier,
             storeName: this.storeName,
@@ -88,6 +162,7 @@ export class Platform extends pulumi.ComponentResource {
             url: this.url,
             workspaceNamespaces: this.workspaceNamespaces,
             config: this.config,
+            etcdEncryption: this.etcdEncryption,
         });
     }
 }
