@@ -9,6 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 export interface Registration {
     type: string;
     name: string;
+    resource: pulumi.Resource;
     opts: pulumi.ResourceOptions;
 }
 
@@ -18,7 +19,7 @@ export function recordOptions(): { transformations: pulumi.ResourceTransformatio
         registrations,
         transformations: [
             (args) => {
-                registrations.push({ type: args.type, name: args.name, opts: args.opts });
+                registrations.push({ type: args.type, name: args.name, resource: args.resource, opts: args.opts });
                 return undefined;
             },
         ],
@@ -31,4 +32,11 @@ export function dependenciesOf(registrations: Registration[], name: string): pul
     if (!r) throw new Error(`no resource named ${name}; registered: ${registrations.map((x) => x.name).join(", ")}`);
     const deps = r.opts.dependsOn;
     return (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+}
+
+/** The resource registered under a name (a child of a component the test cannot reach otherwise). */
+export function resourceNamed(registrations: Registration[], name: string): pulumi.Resource {
+    const r = registrations.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource named ${name}`);
+    return r.resource;
 }
