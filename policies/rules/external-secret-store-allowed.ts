@@ -1,0 +1,60 @@
+import { resourcePolicy } from "../lib/policy";
+import { get, isKind, meta } from "../lib/resources";
+import { esoGroup, isExternalSecret, refKind, storeRefs } from "../lib/stores";
+import { storeOfTier } from "../lib/tiers";
+
+interface Config {
+    /** ClusterSecretStore names ExternalSecrets may reference. */
+    allowedStores: string[];
+}
+
+/**
+ * An ExternalSecret reads through one of the x1agent ClusterSecretStores,
+ * whose conditions and identity this pack checks. A namespaced SecretStore
+ * (ESO's default when `kind` is omitted) or an unknown store carries its own
+ * credentials and scope that nothing here reviews.
+ */
+export const externalSecretStoreAllowed = resourcePolicy<Config>(
+    {
+        name: "external-secret-store-allowed",
+        family: "secret-scoping",
+        description: "ExternalSecrets reference only the x1agent ClusterSecretStores (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure), with kind: ClusterSecretStore.",
+        severity: "high",
+        enforcementLevel: "mandatory",
+        remediationSteps:
+            "1. Set spec.secretStoreRef to { kind: ClusterSecretStore, name: <the stack's store> } (ESO defaults an omitted kind to the namespaced SecretStore).\n" +
+            "2. Do not create SecretStores in workspaces; add a store to allowedStores in this policy's config only after reviewing its scope and identity.",
+        configSchema: {
+            properties: {
+                allowedStores: {
+                    type: "array",
+                    items: { type: "string" },
+                    default: Object.values(storeOfTier),
+                    description: "ClusterSecretStore names ExternalSecrets may reference.",
+                },
+            },
+        },
+    },
+    (r, { report, config }) => {
+        const cluster = isKind(r, esoGroup, "ClusterExternalSecret");
+        if (!isExternalSecret(r) && !cluster) return;
+        const m = meta(r);
+        const where = cluster ? `ClusterExternalSecret ${m.name}` : `ExternalSecret ${m.namespace}/${m.name}`;
+        const spec = cluster ? get(r.props, "spec", "externalSecretSpec") : get(r.props, "spec");
+        const refs = storeRefs(spec);
+        if (refs.length === 0) {
+            report(`${where} names no store: set spec.secretStoreRef: { kind: ClusterSecretStore, name: <one of ${config.allowedStores.join(", ")}> }`);
+        }
+        for (const ref of refs) {
+            const kind = refKind(ref.kind);
+            if (kind !== "ClusterSecretStore") {
+                report(
+                    `${where} references a ${kind}${ref.kind === undefined ? " (ESO's default when kind is omitted)" : ""} at ${ref.path}: ` +
+                        `x1agent secrets come only from the ClusterSecretStores ${config.allowedStores.join(", ")}; set kind: ClusterSecretStore`,
+                );
+            } else if (typeof ref.name !== "string" || !config.allowedStores.includes(ref.name)) {
+                report(`${where} references ClusterSecretStore ${String(ref.name)} at ${ref.path}, which is not an x1agent store: use one of ${config.allowedStores.join(", ")}`);
+            }
+        }
+    },
+);

@@ -1,0 +1,80 @@
+/**
+ * Every policy of the pack, in the order docs/policies.md lists them: the
+ * tier-upgrade family, secret scoping, no plaintext secrets, the production
+ * checklist. Each entry is a factory; `allPolicies()` builds them with their
+ * default enforcement levels (policy config overrides those at run time).
+ */
+import type { PolicyOptions, X1Policy } from "../lib/policy";
+import { awsSecretAccessScoped } from "./aws-secret-access-scoped";
+import { azureSecretAccessScoped } from "./azure-secret-access-scoped";
+import { clusterSecretStoreScoped } from "./cluster-secret-store-scoped";
+import { configmapNoSecrets } from "./configmap-no-secrets";
+import { esoCurrentApiVersion } from "./eso-current-api-version";
+import { esoReaderRbacScoped } from "./eso-reader-rbac-scoped";
+import { externalSecretNamespaceAllowed } from "./external-secret-namespace-allowed";
+import { externalSecretRemoteKeyPrefix } from "./external-secret-remote-key-prefix";
+import { externalSecretStoreAllowed } from "./external-secret-store-allowed";
+import { externalSecretsUseActiveStore } from "./external-secrets-use-active-store";
+import { gcpSecretAccessScoped } from "./gcp-secret-access-scoped";
+import { helmValuesNoSecrets } from "./helm-values-no-secrets";
+import { irsaTrustExact } from "./irsa-trust-exact";
+import { kmsKeyRotation } from "./kms-key-rotation";
+import { natsClientCertVerification } from "./nats-client-cert-verification";
+import { noPushSecretInWorkspaces } from "./no-push-secret-in-workspaces";
+import { pdbForMultiReplica } from "./pdb-for-multi-replica";
+import { secretEnvFromSecretRef } from "./secret-env-from-secret-ref";
+import { secretsTierNoDowngrade } from "./secrets-tier-no-downgrade";
+import { secretsTierUiModeConsistent } from "./secrets-tier-ui-mode-consistent";
+import { tier1DataRetainedDuringMigration } from "./tier1-data-retained-during-migration";
+import { tier1RequiresEtcdEncryption } from "./tier1-requires-etcd-encryption";
+import { tier1StoreReadsOnlySecretsNamespace } from "./tier1-store-reads-only-secrets-namespace";
+import { tier3StoreHasCloudIdentity } from "./tier3-store-has-cloud-identity";
+import { workloadNonRootReadOnly } from "./workload-non-root-read-only";
+import { workloadProbes } from "./workload-probes";
+import { workloadResources } from "./workload-resources";
+import { workspaceDefaultDenyNetworkPolicy } from "./workspace-default-deny-network-policy";
+import { workspaceNoLiteralSecrets } from "./workspace-no-literal-secrets";
+import { workspaceNoSecretRead } from "./workspace-no-secret-read";
+import { workspacePodSecurityRestricted } from "./workspace-pod-security-restricted";
+
+export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
+    // Tier upgrades
+    secretsTierUiModeConsistent,
+    externalSecretsUseActiveStore,
+    tier3StoreHasCloudIdentity,
+    tier1DataRetainedDuringMigration,
+    secretsTierNoDowngrade,
+    // Secret scoping
+    esoCurrentApiVersion,
+    clusterSecretStoreScoped,
+    externalSecretNamespaceAllowed,
+    externalSecretStoreAllowed,
+    externalSecretRemoteKeyPrefix,
+    tier1StoreReadsOnlySecretsNamespace,
+    esoReaderRbacScoped,
+    awsSecretAccessScoped,
+    irsaTrustExact,
+    gcpSecretAccessScoped,
+    azureSecretAccessScoped,
+    workspaceNoSecretRead,
+    noPushSecretInWorkspaces,
+    kmsKeyRotation,
+    // No plaintext secrets
+    secretEnvFromSecretRef,
+    configmapNoSecrets,
+    helmValuesNoSecrets,
+    workspaceNoLiteralSecrets,
+    // Production checklist
+    tier1RequiresEtcdEncryption,
+    workloadProbes,
+    workloadResources,
+    workloadNonRootReadOnly,
+    pdbForMultiReplica,
+    workspacePodSecurityRestricted,
+    workspaceDefaultDenyNetworkPolicy,
+    natsClientCertVerification,
+];
+
+export function allPolicies(): X1Policy[] {
+    return policyFactories.map((make) => make());
+}

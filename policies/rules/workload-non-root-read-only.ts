@@ -1,0 +1,88 @@
+import { resourcePolicy } from "../lib/policy";
+import { containers, describe, get, isWorkload, list, podSpec, podSpecPath } from "../lib/resources";
+
+interface Config {
+    /** Workloads to skip, as `Kind namespace/name`. */
+    exclude: string[];
+}
+
+/**
+ * Every container runs as a non-root user, on a read-only root filesystem,
+ * without privilege escalation and with every capability dropped: what Pod
+ * Security `restricted` enforces in the workspaces, applied to every
+ * workload this program ships.
+ *
+ * Remediation fills in only fields that are missing (never overturns an
+ * explicit value): runAsNonRoot at pod level, and per container
+ * allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+ * capabilities.drop: [ALL]. A workload that needs a writable path gets an
+ * emptyDir mount from its author, not a writable root.
+ */
+export const workloadNonRootReadOnly = resourcePolicy<Config>(
+    {
+        name: "workload-non-root-read-only",
+        family: "production-checklist",
+        description: "Every container runs as non-root (runAsNonRoot), with readOnlyRootFilesystem, allowPrivilegeEscalation: false and capabilities.drop [ALL], and is not privileged.",
+        severity: "high",
+        enforcementLevel: "mandatory",
+        remediationSteps:
+            "1. Pod: securityContext { runAsNonRoot: true, runAsUser: <non-zero>, seccompProfile: { type: RuntimeDefault } }.\n" +
+            "2. Each container: securityContext { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }; mount an emptyDir where it must write.\n" +
+            "3. With enforcementLevel remediate, missing fields are filled in automatically.",
+        configSchema: {
+            properties: {
+                exclude: { type: "array", items: { type: "string" }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
+            },
+        },
+    },
+    (r, { report, config }) => {
+        if (!isWorkload(r)) return;
+        const id = describe(r);
+        if (config.exclude.includes(id)) return;
+        const spec = podSpec(r);
+        const pod = get(spec, "securityContext") ?? {};
+        for (const { c, field } of containers(spec)) {
+            const sc = get(c, "securityContext") ?? {};
+            const at = `${id} ${field} ${String(get(c, "name"))}`;
+            const problems: string[] = [];
+            const nonRoot = get(sc, "runAsNonRoot") ?? get(pod, "runAsNonRoot");
+            const user = get(sc, "runAsUser") ?? get(pod, "runAsUser");
+            if (nonRoot !== true) problems.push("runAsNonRoot is not true");
+            if (user === 0) problems.push("runAsUser is 0 (root)");
+            if (get(sc, "privileged") === true) problems.push("privileged is true");
+            if (get(sc, "readOnlyRootFilesystem") !== true) problems.push("readOnlyRootFilesystem is not true");
+            if (get(sc, "allowPrivilegeEscalation") !== false) problems.push("allowPrivilegeEscalation is not false");
+            if (!list(sc, "capabilities", "drop").map(String).includes("ALL")) problems.push("capabilities.drop does not include ALL");
+            if (problems.length > 0) {
+                report(`${at}: ${problems.join("; ")}. Set securityContext { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }`);
+            }
+        }
+    },
+    (r) => {
+        const path = podSpecPath(r);
+        if (!path) return undefined;
+        // Walk to the pod spec in place: a copy would lose the secretness of secret values elsewhere in props.
+        let spec: any = r.props;
+        for (const p of path) spec = spec?.[p];
+        if (spec === undefined || spec === null) return undefined;
+        let changed = false;
+        const all: any[] = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
+        const anyContainerSetsNonRoot = all.some((c) => c.securityContext?.runAsNonRoot !== undefined);
+        if (spec.securityContext?.runAsNonRoot === undefined && !anyContainerSetsNonRoot) {
+            spec.securityContext = { ...(spec.securityContext ?? {}), runAsNonRoot: true };
+            changed = true;
+        }
+        for (const c of all) {
+            const sc = c.securityContext ?? {};
+            const fix: Record<string, unknown> = {};
+            if (sc.allowPrivilegeEscalation === undefined) fix.allowPrivilegeEscalation = false;
+            if (sc.readOnlyRootFilesystem === undefined) fix.readOnlyRootFilesystem = true;
+            if (sc.capabilities?.drop === undefined) fix.capabilities = { ...(sc.capabilities ?? {}), drop: ["ALL"] };
+            if (Object.keys(fix).length > 0) {
+                c.securityContext = { ...sc, ...fix };
+                changed = true;
+            }
+        }
+        return changed ? r.props : undefined;
+    },
+);

@@ -1,0 +1,49 @@
+import { resourcePolicy } from "../lib/policy";
+import { describe, get, isKind, list, podSpec } from "../lib/resources";
+
+interface Config {
+    /** Workloads to skip, as `Kind namespace/name` (e.g. an upstream chart's). */
+    exclude: string[];
+}
+
+/** Long-running controllers: batch Jobs and bare Pods have no probes to speak of. */
+const controllers = [
+    ["apps", "Deployment"],
+    ["apps", "StatefulSet"],
+    ["apps", "DaemonSet"],
+    ["apps", "ReplicaSet"],
+] as const;
+
+/**
+ * Every long-running container says when it is ready and when it is wedged:
+ * without a readinessProbe a rollout sends traffic to a pod that is still
+ * starting; without a livenessProbe a hung process is never restarted.
+ */
+export const workloadProbes = resourcePolicy<Config>(
+    {
+        name: "workload-probes",
+        family: "production-checklist",
+        description: "Every container of a Deployment, StatefulSet, DaemonSet or ReplicaSet has a readinessProbe and a livenessProbe.",
+        severity: "medium",
+        enforcementLevel: "mandatory",
+        remediationSteps:
+            "1. Add readinessProbe { httpGet: { path: /readyz, port: http } } and livenessProbe { httpGet: { path: /healthz, port: http } } (or the chart's probe values).\n" +
+            "2. For an upstream chart that ships none, set them through addons.<name>.values, or list the workload in this policy's exclude config with the reason.",
+        configSchema: {
+            properties: {
+                exclude: { type: "array", items: { type: "string" }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
+            },
+        },
+    },
+    (r, { report, config }) => {
+        if (!controllers.some(([g, k]) => isKind(r, g, k))) return;
+        const id = describe(r);
+        if (config.exclude.includes(id)) return;
+        for (const c of list(podSpec(r), "containers")) {
+            const missing = ["readinessProbe", "livenessProbe"].filter((p) => get(c, p) === undefined);
+            if (missing.length > 0) {
+                report(`${id} container ${String(get(c, "name"))} has no ${missing.join(" and no ")}: add ${missing.join(" and ")} (e.g. httpGet /readyz and /healthz on the http port)`);
+            }
+        }
+    },
+);

@@ -1,0 +1,41 @@
+import { resourcePolicy } from "../lib/policy";
+import { isKind, meta } from "../lib/resources";
+import { workspaceIdOf } from "../lib/tiers";
+
+const enforceLabel = "pod-security.kubernetes.io/enforce";
+
+/**
+ * Agent pods run untrusted work; their namespaces enforce Pod Security
+ * `restricted` (non-root, no privilege escalation, dropped capabilities,
+ * seccomp), so nothing a session creates can escape its pod. Remediation
+ * adds the label when it is missing (never overrides a different value).
+ */
+export const workspacePodSecurityRestricted = resourcePolicy(
+    {
+        name: "workspace-pod-security-restricted",
+        family: "production-checklist",
+        description: "Every x1agent-ws-* Namespace enforces Pod Security restricted (label pod-security.kubernetes.io/enforce: restricted).",
+        severity: "high",
+        enforcementLevel: "mandatory",
+        remediationSteps: `1. Label the workspace Namespace ${enforceLabel}: restricted.\n2. Make session pods comply (non-root, seccomp RuntimeDefault, drop ALL) rather than weakening the label.`,
+    },
+    (r, { report }) => {
+        if (!isKind(r, "core", "Namespace")) return;
+        const m = meta(r);
+        if (workspaceIdOf(m.name) === undefined) return;
+        const level = m.labels[enforceLabel];
+        if (level !== "restricted") {
+            report(
+                `Namespace ${m.name} ${level === undefined ? `has no ${enforceLabel} label` : `enforces Pod Security ${level}`}: workspaces must enforce restricted; set the label ${enforceLabel}: restricted`,
+            );
+        }
+    },
+    (r) => {
+        if (!isKind(r, "core", "Namespace")) return undefined;
+        const name = r.props.metadata?.name;
+        if (typeof name !== "string" || workspaceIdOf(name) === undefined) return undefined;
+        if (r.props.metadata.labels?.[enforceLabel] !== undefined) return undefined;
+        r.props.metadata.labels = { ...(r.props.metadata.labels ?? {}), [enforceLabel]: "restricted" };
+        return r.props;
+    },
+);
