@@ -31,7 +31,6 @@ export const forbiddenSamples = [
     "x1agent-ws",
     "x1agentws-demo",
     "evil-x1agent-ws-demo",
-    "x1agent-ws-demo.evil",
     "x1agent-secrets-copy",
     "x1agent2",
     "team-x1agent",

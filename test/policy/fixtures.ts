@@ -202,7 +202,7 @@ export function gcpIdentity(): FakeResource[] {
     ];
 }
 
-export function gcpProjectGrant(condition: Record<string, unknown> | undefined = {
+export function gcpProjectGrant(condition: Record<string, unknown> | null = {
     title: "x1agent secrets only",
     expression: 'resource.name.startsWith("projects/123456789/secrets/x1agent-")',
 }, role = "roles/secretmanager.secretAccessor"): FakeResource {
