@@ -80,13 +80,16 @@ export class CertManager extends pulumi.ComponentResource {
         // Every custom resource below depends on the chart component. `dependsOn`
         // on a component waits for all of its children, so in `up` the
         // ClusterIssuers are created only after the CRDs exist and the chart's
-        // Deployments, the webhook among them, are ready (Pulumi awaits
-        // readiness; the chart's startupapicheck Job, which succeeds only once
-        // the webhook answers, is awaited too). In `preview` nothing is created:
-        // the chart's children are planned first, and the Kubernetes provider,
-        // seeing that a custom resource's CRD is not in the cluster yet, previews
-        // it without a server-side dry run instead of failing with "no matches
-        // for kind". Rendering to a directory needs neither.
+        // Deployments, the webhook among them, report ready (Pulumi awaits
+        // readiness of each child). helm.v4.Chart drops Helm hooks, so the
+        // chart's startupapicheck Job plays no part; on a fresh cluster the
+        // cainjector may still be patching the webhook's CA bundle for a moment,
+        // and an `up` that lands in that window fails on the webhook call and
+        // succeeds when run again. In `preview` nothing is created: the chart's
+        // children are planned first, and the Kubernetes provider, finding no
+        // CRD for a custom resource in the cluster yet, previews it without a
+        // server-side dry run instead of failing with "no matches for kind".
+        // Rendering to a directory needs neither.
         const cr = (suffix: string, apiVersion: string, kind: string, metadata: Record<string, unknown>, spec: Record<string, unknown>) =>
             new k8s.apiextensions.CustomResource(`${name}-${suffix}`, { apiVersion, kind, metadata: { ...metadata, labels }, spec }, { parent: this, dependsOn: this.ready });
 
