@@ -181,7 +181,7 @@ export function runtimeConfigData(config: StackConfig, nats: NatsEndpoint, natsC
     if (config.auth.oidc) data.X1AGENT_AUTH_OIDC_ISSUER = config.auth.oidc.issuer;
     if (config.objectStorage.bucket) data.X1AGENT_OBJECT_STORAGE_BUCKET = config.objectStorage.bucket;
     if (config.objectStorage.region) data.X1AGENT_OBJECT_STORAGE_REGION = config.objectStorage.region;
-    if (natsClientSecretInWorkspaces) data.X1AGENT_SESSION_NATS_CLIENT_SECRET = natsClientSecretInWorkspaces;
+    if (natsClientSecretInWorkspaces) data.X1AGENT_SESSION_NATS_CLIENT_SECRET_NAME = natsClientSecretInWorkspaces;
     if (config.observability.otlpEndpoint) {
         // The standard OTLP variables: the SDKs read them without x1agent-specific code.
         data.OTEL_EXPORTER_OTLP_ENDPOINT = config.observability.otlpEndpoint;
