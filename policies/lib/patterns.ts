@@ -45,14 +45,22 @@ export function nameTokens(name: string): string[] {
 /**
  * Does this name (env var, ConfigMap key, values key) say it holds a
  * credential? `DB_PASSWORD`, `apiKey`, `clientSecret` do; `passwordSecretName`,
- * `TOKEN_FILE`, `existingSecret`, `X1AGENT_SECRETS_STORE` do not: they name
- * where a credential is, not the credential.
+ * `DB_PASSWORD_SECRET`, `TOKEN_FILE`, `existingSecret`, `X1AGENT_SECRETS_STORE`
+ * do not: they name where a credential is, not the credential.
  */
 export function isSensitiveName(name: string): boolean {
     const tokens = nameTokens(name);
     if (tokens[0] === "existing") return false;
-    return sensitiveEndings.some((end) => end.length <= tokens.length && end.every((t, i) => tokens[tokens.length - end.length + i] === t));
+    return sensitiveEndings.some((end) => {
+        if (end.length > tokens.length || !end.every((t, i) => tokens[tokens.length - end.length + i] === t)) return false;
+        // `DB_PASSWORD_SECRET`, `passwordSecretKey`: the Secret (or its key) that holds the password, a reference.
+        const before = tokens[tokens.length - end.length - 1];
+        return !(end[0] === "secret" && before !== undefined && credentialWords.has(before));
+    });
 }
+
+/** Words that, followed by `secret...`, make a name point at the Secret holding that credential. */
+const credentialWords = new Set(["password", "passwd", "pwd", "pass", "token", "key", "apikey", "credential", "credentials", "dsn", "url"]);
 
 /** A value that only points somewhere (empty, a variable reference, a file path): never a secret itself. */
 export function isReferenceValue(value: string): boolean {

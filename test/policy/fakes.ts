@@ -29,7 +29,7 @@ export interface FakeResource {
     name: string;
     props: Record<string, any>;
     protect?: boolean;
-    /** Name of the parent fake (its URN is derived). */
+    /** Name of the parent fake: in runStack the URN of the fake with that name, else a test URN. */
     parent?: string;
 }
 
@@ -56,14 +56,14 @@ function splitConfig(policy: X1Policy, config: RunOptions["config"]): { level: E
     return { level: (enforcementLevel as EnforcementLevel | undefined) ?? policy.enforcementLevel ?? "advisory", props };
 }
 
-function options(r: FakeResource) {
+function options(r: FakeResource, parents: Map<string, string> = new Map()) {
     return {
         protect: r.protect ?? false,
         ignoreChanges: [],
         aliases: [],
         customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
         additionalSecretOutputs: [],
-        parent: r.parent ? urnOf({ type: "x1agent:test:Parent", name: r.parent }) : undefined,
+        parent: r.parent ? (parents.get(r.parent) ?? urnOf({ type: "x1agent:test:Parent", name: r.parent })) : undefined,
     };
 }
 
@@ -122,12 +122,13 @@ export function runResource(policy: X1Policy, r: FakeResource, opts: RunOptions 
 export function runStack(policy: X1Policy, resources: FakeResource[], opts: RunOptions = {}): Promise<Violation[]> {
     if (!("validateStack" in policy)) throw new Error(`${policy.name} is not a stack policy`);
     const { props: config } = splitConfig(policy, opts.config);
+    const parents = new Map(resources.map((r) => [r.name, urnOf(r)]));
     const policyResources: PolicyResource[] = resources.map((r) => ({
         type: r.type,
         props: sdk.unknownCheckingProxy(clone(r.props)),
         urn: urnOf(r),
         name: r.name,
-        opts: options(r),
+        opts: options(r, parents),
         dependencies: [],
         propertyDependencies: {},
         isType: () => false,
