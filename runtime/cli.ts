@@ -3,13 +3,22 @@
  *
  *   x1 stacks                     list the stacks and whether their config is valid
  *   x1 validate <stack>           check a stack's config without starting Pulumi
- *   x1 preview|up|refresh|destroy <stack>
+ *   x1 preview|up|refresh|destroy <stack> [--watch]
  *   x1 outputs <stack>
+ *   x1 runs [stack] | x1 cancel <run>   (through the deployer)
+ *   x1 deployer serve | x1 deployer token <name> [--team T]... [--admin]
+ *
+ * With X1_DEPLOYER_URL (and X1_DEPLOYER_TOKEN) set, stacks and runs go
+ * through the deployer service: runs are queued there, and --watch follows
+ * the live events. Without it, the CLI runs the engine itself.
  */
 import { readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { ConfigError } from "../stacks/validate";
+import { DeployerClient, describeEvent } from "./deployer/client";
+import { deployerOptions, readSettings, serve } from "./deployer/server";
+import { Deployer, type RunView, type StackSummary } from "./deployer/service";
 import { listStackNames, UnknownStackError, validateStack } from "./engine/project";
 import { type ChangeCounts, type Operation, runOperation, stackOutputs } from "./engine/stack-runner";
 
@@ -17,11 +26,20 @@ const operations: Operation[] = ["preview", "up", "refresh", "destroy"];
 const usage = `usage: x1 <command> [stack]
   stacks                         list stacks and whether their config validates
   validate <stack>               validate a stack's config (no Pulumi run)
-  preview|up|refresh|destroy <stack>
-  outputs <stack>                print the stack's outputs`;
+  preview|up|refresh|destroy <stack> [--watch]
+  outputs <stack>                print the stack's outputs
+  runs [stack]                   run history (deployer)
+  cancel <run>                   cancel a queued or running run (deployer)
+  deployer serve                 start the deployer service (HTTP API + console)
+  deployer token <name> [--team T]... [--admin]   issue a bearer token
+With X1_DEPLOYER_URL and X1_DEPLOYER_TOKEN set, commands go through the deployer service.`;
 
 async function main(argv: string[]): Promise<number> {
-    const [command, stack] = argv;
+    const flags = argv.filter((a) => a.startsWith("--"));
+    const [command, stack] = argv.filter((a, i) => !a.startsWith("--") && argv[i - 1] !== "--team");
+    if (command === "deployer") return deployerCommand(argv.slice(1));
+    const deployerUrl = process.env.X1_DEPLOYER_URL;
+    if (deployerUrl) return remote(new DeployerClient(deployerUrl, process.env.X1_DEPLOYER_TOKEN), command, stack, flags);
     if (command === "stacks") {
         for (const name of listStackNames()) {
             try {
@@ -107,6 +125,94 @@ function countFiles(dir: string): number {
     } catch {
         return 0;
     }
+}
+
+/** The same commands through the deployer service: runs queue there and --watch follows them live. */
+async function remote(client: DeployerClient, command: string | undefined, stack: string | undefined, flags: string[]): Promise<number> {
+    if (command === "stacks") {
+        const { stacks } = await client.call<{ stacks: StackSummary[] }>("GET", "/v1/stacks");
+        for (const s of stacks) {
+            const last = s.lastRun ? `last ${s.lastRun.operation} ${s.lastRun.status}` : "no runs";
+            console.log(`${s.name.padEnd(14)} ${(s.team ?? "-").padEnd(10)} ${s.valid ? `tier ${s.tier}` : `INVALID (${s.problems})`}  ${s.workspaces} workspace(s)  ${last}${s.activeRuns ? `, ${s.activeRuns} active` : ""}`);
+        }
+        return 0;
+    }
+    if (command === "runs") {
+        const { runs } = await client.call<{ runs: RunView[] }>("GET", `/v1/runs?limit=20${stack ? `&stack=${stack}` : ""}`);
+        for (const r of runs) console.log(`${r.id}  ${r.stack.padEnd(14)} ${r.operation.padEnd(8)} ${r.status.padEnd(11)} ${r.createdAt}  ${r.requestedBy}`);
+        return 0;
+    }
+    if (command === "cancel" && stack) {
+        const { run } = await client.call<{ run: RunView }>("POST", `/v1/runs/${stack}/cancel`);
+        console.log(`run ${run.id}: ${run.status}${run.cancelRequestedBy ? ` (cancel requested by ${run.cancelRequestedBy})` : ""}`);
+        return 0;
+    }
+    if (!command || !stack || !operations.includes(command as Operation)) {
+        console.error(usage);
+        return 2;
+    }
+    const { run } = await client.call<{ run: RunView }>("POST", `/v1/stacks/${stack}/runs`, { operation: command });
+    console.log(`x1 ${command} ${stack}: run ${run.id} ${run.queue ? `queued (#${run.queue.position}, waiting for ${run.queue.waitingFor})` : run.status} on ${client.url}`);
+    if (!flags.includes("--watch")) {
+        console.log(`follow it with: x1 ${command} ${stack} --watch, or GET ${client.url}/v1/runs/${run.id}`);
+        return 0;
+    }
+    process.once("SIGINT", () => {
+        console.error("\ncancelling the run (the engine stops cleanly)...");
+        void client.call("POST", `/v1/runs/${run.id}/cancel`).catch(() => undefined);
+    });
+    let status = run.status;
+    const started = Date.now();
+    const ticker = setInterval(() => console.log(`  ... ${status} for ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
+    const end = await client
+        .watch(
+            run.id,
+            (e) => {
+                const line = describeEvent(e);
+                if (line) console.log(line);
+            },
+            (r) => {
+                if (r.status !== status || r.queue) console.log(`  run ${r.status}${r.queue ? `: #${r.queue.position}, waiting for ${r.queue.waitingFor}` : ""}`);
+                status = r.status;
+            },
+        )
+        .finally(() => clearInterval(ticker));
+    if (end.counts) console.log(`\n${summaryLine(command as Operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
+    else console.log(`\nrun ${end.status}`);
+    if (end.policy) console.log(end.policy.applied ? `policy: ${end.policy.mandatory} mandatory, ${end.policy.advisory} advisory result(s)` : `policy: not applied (${end.policy.note ?? ""})`);
+    if (end.error) console.log(end.error);
+    return end.status === "succeeded" ? 0 : 1;
+}
+
+/** `x1 deployer serve` and `x1 deployer token`: the service itself, and its first tokens. */
+async function deployerCommand(args: string[]): Promise<number> {
+    const [sub, name] = args;
+    if (sub === "serve") {
+        await serve();
+        return new Promise<number>(() => undefined); // runs until a signal stops it
+    }
+    if (sub === "token" && name) {
+        const teams = args.flatMap((a, i) => (args[i - 1] === "--team" ? [a] : []));
+        const admin = args.includes("--admin");
+        let issued: { token: string; name: string };
+        if (process.env.X1_DEPLOYER_URL) {
+            const client = new DeployerClient(process.env.X1_DEPLOYER_URL, process.env.X1_DEPLOYER_TOKEN);
+            issued = await client.call("POST", "/v1/tokens", { name, teams, admin });
+        } else {
+            // No service to ask: open the deployer's database directly (the embedded one only while no deployer runs).
+            const deployer = await Deployer.start({ ...deployerOptions(readSettings()), runWorker: false });
+            try {
+                issued = await deployer.bootstrapToken(name, teams, admin);
+            } finally {
+                await deployer.stop(0);
+            }
+        }
+        console.error(`token '${issued.name}' for ${teams.length ? `team(s) ${teams.join(", ")}` : "no team"}${admin ? ", admin" : ""}; it is shown once, store it now:`);
+        console.log(issued.token);
+        return 0;
+    }
+    console.error(usage);
+    return 2;
 }
 
 main(process.argv.slice(2)).then(

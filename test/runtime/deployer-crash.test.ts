@@ -1,0 +1,110 @@
+/**
+ * A deployer killed with SIGKILL in the middle of an `up`, then started
+ * again, on both database backends: the run is recorded as interrupted with
+ * a message saying what to do, the stack's engine lock is cleared (its
+ * holder is gone), and the next run on the stack succeeds. The service runs
+ * as a child process, as in production.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectRoot } from "../../runtime/engine/project";
+import { engineLock } from "../../runtime/deployer/engine-lock";
+import { type EngineSandbox, engineSandbox } from "../helpers/engine";
+import { backendNames, call, freshDatabase, tempStackNames, waitFor, waitForRun } from "./helpers";
+
+let sandbox: EngineSandbox;
+beforeAll(async () => {
+    sandbox = await engineSandbox("runtime-crash");
+    process.env.PULUMI_CONFIG_PASSPHRASE = "x1-runtime-tier-passphrase";
+});
+afterAll(() => sandbox?.cleanup());
+
+interface Child {
+    proc: ChildProcess;
+    url: string;
+    output: () => string;
+}
+
+/** Starts `runtime/deployer/server.ts` as its own process (no tsx wrapper process: the pid is the server's). */
+async function startServer(env: Record<string, string>): Promise<Child> {
+    const proc = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "runtime", "deployer", "server.ts")], {
+        cwd: projectRoot,
+        env: { ...process.env, X1_DEPLOYER_PORT: "0", X1_DEPLOYER_LOG_LEVEL: "warn", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    proc.stdout!.on("data", (d) => (out += String(d)));
+    proc.stderr!.on("data", (d) => (out += String(d)));
+    const url = await waitFor("the deployer to listen", async () => {
+        if (proc.exitCode !== null) throw new Error(`deployer exited ${proc.exitCode}:\n${out}`);
+        return /listening on (http:\/\/\S+)/.exec(out)?.[1];
+    }, 120_000, 200);
+    return { proc, url, output: () => out };
+}
+
+describe.each(backendNames)("a deployer killed mid-run and restarted (%s database)", (backend) => {
+    const stacks = tempStackNames(backend === "embedded" ? "ke" : "kp", 1);
+    const stack = stacks.names[0]!;
+    let dataDir: string;
+    let env: Record<string, string>;
+    let dbCleanup: () => Promise<void>;
+    let child: Child | undefined;
+
+    beforeAll(async () => {
+        dataDir = mkdtempSync(path.join(tmpdir(), "x1-deployer-crash-"));
+        const db = await freshDatabase(backend, path.join(dataDir, "db"));
+        dbCleanup = db.cleanup;
+        env = { X1_DEPLOYER_DATA_DIR: dataDir, X1_DEPLOYER_STALE_SECONDS: "5", ...(db.options.kind === "postgres" ? { X1_DEPLOYER_DATABASE_URL: db.options.url } : {}) };
+    });
+
+    afterAll(async () => {
+        child?.proc.kill("SIGKILL");
+        await dbCleanup?.();
+        stacks.remove();
+        rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it("records the run as interrupted, clears the stack's lock, and runs the next request", async () => {
+        child = await startServer(env);
+        const admin = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+        expect(child.output()).not.toContain(admin);
+        expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "local", team: "ops" } })).status).toBe(201);
+        const up = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
+        const id = up.body.run.id as string;
+        await waitFor("resources to be in flight", async () => {
+            const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+            if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
+            return r.eventCount >= 3;
+        }, 300_000, 100);
+        const killedPid = child.proc.pid!;
+        child.proc.kill("SIGKILL");
+        await new Promise((r) => child!.proc.once("exit", r));
+        const lockAfterKill = engineLock(stack).holders;
+        console.log(`[runtime tier] ${backend}: killed deployer pid ${killedPid} mid-up; engine lock holders right after: ${lockAfterKill.map((h) => `pid ${h.pid} alive=${h.alive}`).join(", ") || "none"}`);
+
+        const restartedAt = Date.now();
+        child = await startServer(env);
+        const run = await waitFor("the restarted deployer to settle the interrupted run", async () => {
+            const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+            return r.status === "interrupted" && r.message ? r : undefined;
+        }, 120_000, 250);
+        expect(run.error).toMatch(new RegExp(`deployer running this run \\(.* pid ${killedPid}\\) stopped mid-run .* Run a refresh, then a preview`));
+        expect(run.message).toMatch(/engine released its lock|removed the engine lock left by pid/);
+        const detail = await call(child.url, "GET", `/v1/stacks/${stack}`, { token: admin });
+        expect(detail.body.lock).toEqual({ runningRunId: null, queuedRuns: 0, engine: { inspectable: true, holders: [] } });
+        console.log(`[runtime tier] ${backend}: restart to interrupted record with unlocked stack: ${Date.now() - restartedAt} ms; note: ${run.message}`);
+
+        const next = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
+        const done = await waitForRun(child.url, admin, next.body.run.id);
+        expect(done.status, done.error).toBe("succeeded");
+
+        // A graceful stop: SIGTERM ends the process cleanly.
+        child.proc.kill("SIGTERM");
+        const code = await new Promise((r) => child!.proc.once("exit", (c) => r(c)));
+        expect(code).toBe(0);
+        child = undefined;
+    });
+});

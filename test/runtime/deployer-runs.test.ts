@@ -1,0 +1,162 @@
+/**
+ * The deployer over HTTP against real engine runs of temp copies of the
+ * `local` stack (an isolated state backend for this file), on both database
+ * backends: runs on one stack serialize, runs on different stacks go in
+ * parallel up to the bound, events stream live and replay after the end,
+ * cancel stops the engine cleanly, and a workspace is applied only after
+ * its preview is approved. Prints the figures the issue asks for.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stacksDir } from "../../runtime/engine/project";
+import { type EngineSandbox, engineSandbox } from "../helpers/engine";
+import { backendNames, call, freshDatabase, readSse, type Service, type SseMessage, startService, tempStackNames, waitFor, waitForRun } from "./helpers";
+
+const passphrase = "x1-runtime-tier-passphrase";
+let sandbox: EngineSandbox;
+beforeAll(async () => {
+    sandbox = await engineSandbox("runtime-runs");
+    process.env.PULUMI_CONFIG_PASSPHRASE = passphrase;
+});
+afterAll(() => sandbox?.cleanup());
+
+describe.each(backendNames)("deployer runs through the real engine (%s database)", (backend) => {
+    let svc: Service;
+    let token: string;
+    let dbCleanup: () => Promise<void>;
+    const stacks = tempStackNames(backend === "embedded" ? "e" : "p", 3);
+    const [a, b, c] = stacks.names as [string, string, string];
+    let a1Stream: Promise<SseMessage[]>;
+    let a1Id: string;
+
+    beforeAll(async () => {
+        const db = await freshDatabase(backend);
+        dbCleanup = db.cleanup;
+        svc = await startService({ database: db.options, maxConcurrentRuns: 2, pollIntervalMs: 500 });
+        for (const name of stacks.names) {
+            const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team: "ops" } });
+            expect(r.status, JSON.stringify(r.body)).toBe(201);
+        }
+        token = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "ops-portal", teams: ["ops"] } })).body.token;
+    });
+
+    afterAll(async () => {
+        await svc?.close();
+        await dbCleanup?.();
+        stacks.remove();
+    });
+
+    it("serializes runs on one stack and runs different stacks in parallel, never above the bound", async () => {
+        const post = (stack: string) => call(svc.url, "POST", `/v1/stacks/${stack}/runs`, { token, body: { operation: "preview" } });
+        const requested = Date.now();
+        const first = await post(a);
+        a1Id = first.body.run.id;
+        a1Stream = readSse(svc.url, token, a1Id);
+        const [second, onB, onC] = await Promise.all([post(a), post(b), post(c)]);
+        for (const r of [first, second, onB, onC]) expect(r.status).toBe(202);
+        // The caller sees its place: behind the first run on the same stack.
+        expect(second.body.run.queue.position).toBe(2);
+        expect(second.body.run.queue.waitingFor).toContain(a1Id);
+
+        let peak = 0;
+        let peakPerStack = 0;
+        const ids = [first, second, onB, onC].map((r) => r.body.run.id as string);
+        const finals = await waitFor("four previews to end", async () => {
+            const { body } = await call(svc.url, "GET", "/v1/runs?limit=50", { token });
+            const mine = body.runs.filter((r: any) => ids.includes(r.id));
+            const running = mine.filter((r: any) => r.status === "running");
+            peak = Math.max(peak, running.length);
+            peakPerStack = Math.max(peakPerStack, ...[a, b, c].map((s) => running.filter((r: any) => r.stack === s).length));
+            return mine.every((r: any) => ["succeeded", "failed", "cancelled", "interrupted", "timed_out"].includes(r.status)) ? mine : undefined;
+        }, 900_000, 300);
+        const byId = new Map(finals.map((r: any) => [r.id, r]));
+        const [r1, r2, rb, rc] = ids.map((id) => byId.get(id)) as any[];
+        for (const r of [r1, r2, rb, rc]) {
+            expect(r.status, `${r.stack}: ${r.error}`).toBe("succeeded");
+            expect(r.counts.create).toBeGreaterThan(5);
+            expect(r.error ?? "").not.toMatch(/locked|concurrent|conflict/i);
+        }
+        // One stack: the second run started only after the first finished.
+        expect(Date.parse(r2.startedAt)).toBeGreaterThanOrEqual(Date.parse(r1.finishedAt));
+        // Different stacks overlapped, but never more than the bound of 2.
+        expect(peak).toBe(2);
+        expect(peakPerStack).toBe(1);
+        expect(svc.deployer.worker.peakConcurrency).toBe(2);
+        const startsAndEnds = [r1, rb, rc].map((r) => [Date.parse(r.startedAt), Date.parse(r.finishedAt)]);
+        const overlapped = startsAndEnds.some(([s1, e1], i) => startsAndEnds.some(([s2], j) => i !== j && s2! >= s1! && s2! < e1!));
+        expect(overlapped).toBe(true);
+
+        const events = await a1Stream;
+        const firstEngine = events.find((m) => m.event === "engine");
+        const wall = ((Date.parse(rc.finishedAt) - requested) / 1000).toFixed(1);
+        console.log(
+            `[runtime tier] ${backend}: 4 previews on 3 stacks in ${wall}s; peak concurrency ${peak} (bound 2), per stack ${peakPerStack}; ` +
+                `request to first engine event: ${r1.firstEventMs} ms (recorded), ${firstEngine?.at ?? "?"} ms after the SSE stream opened; ` +
+                `run durations ${[r1, r2, rb, rc].map((r) => ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)).join("/")}s`,
+        );
+    });
+
+    it("streams a run's engine events live and replays the same events after it ended", async () => {
+        const live = await a1Stream;
+        const liveEngine = live.filter((m) => m.event === "engine");
+        expect(live[0]!.event).toBe("run");
+        expect(live.at(-1)!.event).toBe("end");
+        expect(live.at(-1)!.data.status).toBe("succeeded");
+        const kinds = new Set(liveEngine.map((m) => m.data.kind));
+        expect([...kinds]).toEqual(expect.arrayContaining(["prelude", "resource-pre", "summary"]));
+        expect(liveEngine.some((m) => m.data.kind === "resource-pre" && m.data.data.type === "kubernetes:core/v1:Namespace")).toBe(true);
+
+        const replay = await readSse(svc.url, token, a1Id);
+        expect(replay.filter((m) => m.event === "engine").map((m) => m.data.seq)).toEqual(liveEngine.map((m) => m.data.seq));
+        const resumed = await readSse(svc.url, token, a1Id, { "last-event-id": String(liveEngine[4]!.data.seq) });
+        expect(resumed.filter((m) => m.event === "engine")[0]!.data.seq).toBe(liveEngine[5]!.data.seq);
+        const json = await call(svc.url, "GET", `/v1/runs/${a1Id}/events?after=0`, { token });
+        expect(json.body.events).toHaveLength(liveEngine.length);
+        // No secret reaches events or runs: not the state passphrase, not a token.
+        const everything = JSON.stringify([live, json.body]);
+        expect(everything).not.toContain(passphrase);
+        expect(everything).not.toContain(token);
+    });
+
+    it("cancels a running up cleanly: the run says so and the stack is left unlocked", async () => {
+        const up = await call(svc.url, "POST", `/v1/stacks/${b}/runs`, { token, body: { operation: "up" } });
+        const id = up.body.run.id;
+        await waitFor("the up to start its engine", async () => (await call(svc.url, "GET", `/v1/runs/${id}`, { token })).body.run.eventCount > 0, 300_000, 100);
+        const cancel = await call(svc.url, "POST", `/v1/runs/${id}/cancel`, { token });
+        expect(cancel.status).toBe(200);
+        const done = await waitForRun(svc.url, token, id);
+        expect(done.status).toBe("cancelled");
+        expect(done.error).toMatch(/cancelled by token:ops-portal; the engine stopped cleanly/);
+        const stack = await call(svc.url, "GET", `/v1/stacks/${b}`, { token });
+        expect(stack.body.lock).toEqual({ runningRunId: null, queuedRuns: 0, engine: { inspectable: true, holders: [] } });
+        const after = await call(svc.url, "POST", `/v1/stacks/${b}/runs`, { token, body: { operation: "preview" } });
+        expect((await waitForRun(svc.url, token, after.body.run.id)).status).toBe("succeeded");
+    });
+
+    it("applies a new workspace only after its preview is approved, keeping the stack file's comments", async () => {
+        const file = path.join(stacksDir, `Pulumi.${c}.yaml`);
+        const proposed = await call(svc.url, "POST", `/v1/stacks/${c}/workspaces`, { token, body: { id: "ml", team: "ops" } });
+        expect(proposed.status).toBe(202);
+        const preview = await waitForRun(svc.url, token, proposed.body.run.id);
+        expect(preview.status, preview.error).toBe("succeeded");
+        expect(preview.changes).toEqual(expect.arrayContaining([expect.objectContaining({ op: "create", type: "kubernetes:core/v1:Namespace", name: expect.stringContaining("ml") })]));
+        expect(preview.policy).toMatchObject({ results: expect.any(Array) });
+        expect(readFileSync(file, "utf8")).not.toMatch(/id: ml/);
+
+        const approved = await call(svc.url, "POST", `/v1/runs/${preview.id}/approve`, { token });
+        expect(approved.status).toBe(202);
+        const up = await waitForRun(svc.url, token, approved.body.run.id);
+        expect(up.status, up.error).toBe("succeeded");
+        expect(up.approvesRunId).toBe(preview.id);
+        expect(up.message).toMatch(/config change applied: add workspace 'ml'/);
+        const text = readFileSync(file, "utf8");
+        expect(text).toMatch(/- id: ml\n\s+team: ops/);
+        expect(text).toMatch(/# Upstream charts need the network or a mirror/);
+        const stack = await call(svc.url, "GET", `/v1/stacks/${c}`, { token });
+        expect(stack.body.workspaces).toBe(2);
+        expect(stack.body.outputs).toMatchObject({ tier: "kubernetes", storeName: "x1-local" });
+        const again = await call(svc.url, "POST", `/v1/runs/${preview.id}/approve`, { token });
+        expect(again.body.run.id).toBe(up.id);
+    });
+});
