@@ -225,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
     if (ownState) {
         process.env.PULUMI_BACKEND_URL = `file://${path.join(sandbox, "state")}`;
         // The isolated backend holds nothing: a throwaway passphrase for stacks without a KMS secrets provider.
-        process.env.PULUMI_CONFIG_PASSPHRASE ??= "x1agent-policy-check";
+        if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) process.env.PULUMI_CONFIG_PASSPHRASE = "x1agent-policy-check";
     } else if (Object.keys(args.tags).length > 0) {
         console.error("policy:check: --tag only applies to the isolated backend; with PULUMI_BACKEND_URL set the stacks' recorded tags are used (this check never writes tags there)");
         return 2;
