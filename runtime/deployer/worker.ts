@@ -202,7 +202,7 @@ export class Worker {
         let proposed: { file: string; cleanup: () => void } | undefined;
         let message: string | null = null;
         try {
-            this.checkEngineLock(run.stack);
+            await this.checkEngineLock(run.stack);
             if (change) {
                 const current = readStackText(run.stack);
                 if (current.revision !== change.baseRevision) {
@@ -253,14 +253,16 @@ export class Worker {
         }
     }
 
-    private checkEngineLock(stack: string): void {
+    /**
+     * This worker holds the stack's slot in the queue, so a lock left by a
+     * dead engine is stale: clear it. A live holder is a process outside the
+     * deployer (an operator's `pulumi up`): wait for it.
+     */
+    private async checkEngineLock(stack: string): Promise<void> {
         const lock = engineLock(stack);
-        const live = lock.holders.filter((h) => h.alive !== false);
-        if (live.length > 0) {
-            throw new LockedByOtherProcess(
-                `stack '${stack}' is locked by another pulumi process (${live.map((h) => `pid ${h.pid} on ${h.host}`).join(", ")}); the run retries when it finishes`,
-            );
-        }
+        if (!lock.inspectable || lock.holders.length === 0) return;
+        const result = await clearStaleEngineLock(stack);
+        if (!result.cleared) throw new LockedByOtherProcess(`${result.note}; the run waits for it`);
     }
 
     private policyRecord(): PolicyRecord {
