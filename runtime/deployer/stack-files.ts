@@ -37,8 +37,15 @@ export interface StackText {
     revision: string;
 }
 
+/**
+ * The engine writes the passphrase provider's `encryptionsalt` into a stack
+ * file on its own; that is not an edit, so revisions ignore it (and writes
+ * keep the file's salt).
+ */
+const saltLine = /^encryptionsalt:.*\n?/m;
+
 export function revisionOf(text: string): string {
-    return createHash("sha256").update(text).digest("hex").slice(0, 16);
+    return createHash("sha256").update(text.replace(saltLine, "")).digest("hex").slice(0, 16);
 }
 
 export function readStackText(stack: string): StackText {
@@ -180,18 +187,21 @@ export function withTierUpgrade(text: string, stack: string, upgrade: TierUpgrad
 /** Writes a stack file atomically, refusing when it changed since `expectedRevision`. */
 export function writeStackFile(stack: string, text: string, expectedRevision?: string): StackText {
     const file = stackFilePath(stack);
+    const currentText = existsSync(file) ? readFileSync(file, "utf8") : undefined;
     if (expectedRevision !== undefined) {
-        const current = existsSync(file) ? revisionOf(readFileSync(file, "utf8")) : "(deleted)";
+        const current = currentText === undefined ? "(deleted)" : revisionOf(currentText);
         if (current !== expectedRevision) {
             throw new ConflictError(
                 `stacks/Pulumi.${stack}.yaml changed since revision ${expectedRevision} (now ${current}): read the stack again and re-apply your change`,
             );
         }
     }
+    const salt = currentText ? saltLine.exec(currentText)?.[0] : undefined;
+    const out = salt && !saltLine.test(text) ? `${text.endsWith("\n") ? text : `${text}\n`}${salt.endsWith("\n") ? salt : `${salt}\n`}` : text;
     const temp = path.join(stacksDir, `.Pulumi.${stack}.yaml.${randomUUID()}.tmp`);
-    writeFileSync(temp, text, { flag: "wx" });
+    writeFileSync(temp, out, { flag: "wx" });
     renameSync(temp, file);
-    return { text, revision: revisionOf(text) };
+    return { text: out, revision: revisionOf(out) };
 }
 
 /** Creates a new stack file from an example's text; fails if the stack exists. */
@@ -200,7 +210,7 @@ export function createStackFile(stack: string, text: string): StackText {
         throw new UnprocessableError(`stack name '${stack}' must be 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit`);
     }
     const header = `# Created by the x1agent deployer.\n`;
-    const body = header + text.replace(/^encryptionsalt:.*\n/m, "");
+    const body = header + text.replace(saltLine, "");
     try {
         writeFileSync(stackFilePath(stack), body, { flag: "wx" });
     } catch (err) {

@@ -266,9 +266,12 @@ export class Worker {
     }
 
     private policyRecord(): PolicyRecord {
-        const pack = this.options.policyPackDir;
-        if (existsSync(path.join(pack, "PulumiPolicy.yaml"))) return { applied: true, pack, results: [], mandatory: 0, advisory: 0 };
-        return { applied: false, pack: null, note: `no policy pack at ${path.relative(projectRoot, pack) || pack}/PulumiPolicy.yaml`, results: [], mandatory: 0, advisory: 0 };
+        const dir = this.options.policyPackDir;
+        // policies/run-pack starts the pack as an executable analyzer, which works with every
+        // language host (the offline-built one cannot start a pack folder itself).
+        const pack = existsSync(path.join(dir, "run-pack")) ? path.join(dir, "run-pack") : dir;
+        if (existsSync(path.join(dir, "PulumiPolicy.yaml"))) return { applied: true, pack, results: [], mandatory: 0, advisory: 0 };
+        return { applied: false, pack: null, note: `no policy pack at ${path.relative(projectRoot, dir) || dir}/PulumiPolicy.yaml`, results: [], mandatory: 0, advisory: 0 };
     }
 
     private async finish(
