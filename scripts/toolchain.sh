@@ -22,7 +22,8 @@ mkdir -p "$tc/bin" "$tc/logs"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
-pin() { sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" "$root/package.json" | head -n1; }
+# pin KEY: the first "KEY": "value" in package.json (keys may contain '/').
+pin() { sed -n "s|.*\"$1\": *\"\([^\"]*\)\".*|\1|p" "$root/package.json" | head -n1; }
 node_version="$(pin node)"
 pulumi_version="$(pin pulumi)"
 k8s_version="$(pin kubernetesProvider)"

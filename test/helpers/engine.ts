@@ -3,7 +3,7 @@
  * render folder under a temp dir, so tests never touch the user's
  * .pulumi-state/ or .rendered/, and the CLI version in use is printed.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pulumiCommand } from "../../runtime/engine/stack-runner";
@@ -16,6 +16,7 @@ export interface EngineSandbox {
 
 export async function engineSandbox(label: string): Promise<EngineSandbox> {
     const dir = mkdtempSync(path.join(tmpdir(), `x1-${label}-`));
+    mkdirSync(path.join(dir, "state"));
     process.env.PULUMI_BACKEND_URL = `file://${path.join(dir, "state")}`;
     process.env.X1_RENDER_ROOT = path.join(dir, "rendered");
     const cmd = await pulumiCommand();
