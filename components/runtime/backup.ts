@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 import { type DatabaseEndpoint, databaseWiring, objectStorageWiring } from "./connections";
-import { type PodWiring, hardenedPodTemplate, imageRef, mergeWiring, runtimeNames } from "./workload";
+import { type PodWiring, hardenedPodTemplate, imageRef, mergeWiring, noWiring, runtimeNames } from "./workload";
 
 /** A CloudNativePG Cluster with a backup target, when the bundled operator is CloudNativePG. */
 export interface PostgresScheduledBackup {
@@ -63,10 +63,8 @@ export class Backups extends pulumi.ComponentResource {
             if (os.driver !== "none") {
                 const scheme = { s3: "s3", gcs: "gs", azure: "azblob" }[os.driver];
                 return mergeWiring(objectStorageWiring(config), {
+                    ...noWiring(),
                     env: [{ name: "X1AGENT_BACKUP_DESTINATION", value: `${scheme}://${os.bucket}/x1agent-backups/${what}` }],
-                    volumes: [],
-                    volumeMounts: [],
-                    secrets: [],
                 });
             }
             const claim = new k8s.core.v1.PersistentVolumeClaim(
@@ -79,10 +77,10 @@ export class Backups extends pulumi.ComponentResource {
                 { parent: this, retainOnDelete: true },
             );
             return {
+                ...noWiring(),
                 env: [{ name: "X1AGENT_BACKUP_DESTINATION", value: `file:///backups/${what}` }],
                 volumes: [{ name: "backups", persistentVolumeClaim: { claimName: claim.metadata.name } }],
                 volumeMounts: [{ name: "backups", mountPath: `/backups/${what}` }],
-                secrets: [],
             };
         };
 
@@ -188,13 +186,11 @@ export class Backups extends pulumi.ComponentResource {
                 { parent: this },
             );
             const wiring = mergeWiring(destination("secrets"), {
+                ...noWiring(),
                 env: [
                     { name: "X1AGENT_BACKUP_SECRETS_NAMESPACE", value: secretsNamespace },
                     { name: "X1AGENT_BACKUP_AGE_RECIPIENT", value: config.backup.secretsRecipient! },
                 ],
-                volumes: [],
-                volumeMounts: [],
-                secrets: [],
             });
             // The token is the only way to read the Secrets; the pod's ServiceAccount grants nothing else.
             cronJobs.push(cronJob("secrets", sa.metadata.name, true, wiring, ["secrets", "--encrypt=age"]));

@@ -8,7 +8,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { names } from "../names";
-import { type PodWiring, type SecretUse, imageRef, runtimeNames } from "./workload";
+import { type PodWiring, type SecretUse, imageRef, noWiring, runtimeNames } from "./workload";
 
 /** Where NATS runs, as the NATS add-on installs it (upstream chart, release `x1agent-nats` in `x1agent`). */
 export interface NatsEndpoint {
@@ -104,7 +104,7 @@ export function databaseWiring(config: StackConfig, db: DatabaseEndpoint): PodWi
 
 /** The NATS client certificate, mounted read-only, when NATS runs with mTLS. */
 export function natsWiring(config: StackConfig, cert: NatsClientCert | undefined): PodWiring {
-    if (!config.nats.mtls) return { env: [], volumes: [], volumeMounts: [], secrets: [] };
+    if (!config.nats.mtls) return noWiring();
     const secretName = cert?.secretName ?? runtimeNames.natsClientSecret;
     return {
         env: [{ name: "X1AGENT_NATS_TLS_DIR", value: natsCertDir }],
@@ -136,7 +136,7 @@ export function authWiring(config: StackConfig): PodWiring {
 /** Object-storage credentials from a Secret, when no workload identity is used. */
 export function objectStorageWiring(config: StackConfig): PodWiring {
     const os = config.objectStorage;
-    if (os.driver === "none" || !os.credentialsSecret) return { env: [], volumes: [], volumeMounts: [], secrets: [] };
+    if (os.driver === "none" || !os.credentialsSecret) return noWiring();
     const dir = "/var/run/x1agent/object-storage";
     return {
         env: [{ name: "X1AGENT_OBJECT_STORAGE_CREDENTIALS_DIR", value: dir }],

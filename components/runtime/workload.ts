@@ -84,6 +84,7 @@ export interface PodWiring {
     secrets: SecretUse[];
 }
 
+/** No env, volumes or Secrets: what a concern adds when it is switched off. */
 export const noWiring = (): PodWiring => ({ env: [], volumes: [], volumeMounts: [], secrets: [] });
 
 export function mergeWiring(...parts: PodWiring[]): PodWiring {
