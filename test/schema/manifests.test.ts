@@ -14,10 +14,11 @@
 import * as certManager from "@kubernetes-models/cert-manager";
 import * as externalSecrets from "@kubernetes-models/external-secrets";
 import * as prometheusOperator from "@kubernetes-models/prometheus-operator";
+import { execFileSync } from "node:child_process";
 import * as kubernetes from "kubernetes-models";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Platform } from "../../components";
-import { listStackNames, readStackFile } from "../../runtime/engine/project";
+import { listStackNames, projectRoot, readStackFile } from "../../runtime/engine/project";
 import { validateStackConfig } from "../../stacks/validate";
 import { type RegisteredResource, resetRegistered, settled } from "../helpers/mocks";
 import { setupCloudMocks } from "../unit/identity/cloud-mocks";
@@ -76,8 +77,22 @@ function toObject(r: RegisteredResource): K8sObject {
     return { ...r.inputs, apiVersion, kind: r.inputs.kind ?? kind } as K8sObject;
 }
 
-/** Example stacks: stacks/Pulumi.<name>.yaml, less the throwaway ones engine tests write while they run. */
-const exampleStacks = listStackNames().filter((s) => !s.startsWith("engine"));
+/**
+ * The example stacks: every stacks/Pulumi.<name>.yaml the repository holds.
+ * Other tiers write throwaway stack files there while they run (engine and
+ * deployer tests), so "held by the repository" is what git tracks; outside a
+ * git checkout, every stack file present.
+ */
+function exampleStackNames(): string[] {
+    const names = listStackNames();
+    try {
+        const tracked = execFileSync("git", ["ls-files", "stacks"], { cwd: projectRoot, encoding: "utf8" });
+        return names.filter((n) => tracked.split("\n").includes(`stacks/Pulumi.${n}.yaml`));
+    } catch {
+        return names;
+    }
+}
+const exampleStacks = exampleStackNames();
 
 const models = modelIndex();
 
