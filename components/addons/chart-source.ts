@@ -24,8 +24,8 @@ export interface PinnedChart {
  *   dropped Secret informer events. CRDs come from the chart (`crds.enabled`).
  * - NATS 2.12.3: from 2.12 the chart's major.minor follows the NATS server's;
  *   the 1.x/2.x values layout (`config.nats.tls`, `tlsCA`) is what we set.
- * - CloudNativePG 0.27.1: the operator chart (operator 1.28 line), CRDs
- *   included.
+ * - CloudNativePG 0.27.1: the operator's chart, CRDs included
+ *   (`crds.create`).
  */
 export const upstreamCharts = {
     externalSecrets: { repo: "https://charts.external-secrets.io", name: "external-secrets", version: "2.12.0" },
