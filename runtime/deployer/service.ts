@@ -362,7 +362,12 @@ export class Deployer {
     ): Promise<{ run: RunView; created: boolean }> {
         await this.authorizeStack(caller, args.operation, args.stack);
         const { text } = readStackText(args.stack);
-        validateOrThrow(args.stack, text);
+        const config = validateOrThrow(args.stack, text);
+        if (args.operation === "refresh" && !config.cluster.kubeContext) {
+            throw new UnprocessableError(
+                `stack '${args.stack}' renders its manifests to a directory (no cluster.kubeContext): there is no live cluster to detect drift against. Set cluster.kubeContext to refresh against a cluster`,
+            );
+        }
         return this.enqueue(caller, args);
     }
 
@@ -656,9 +661,9 @@ function teamsText(p: Principal): string {
     return p.teams.length ? `team(s) ${p.teams.join(", ")}` : "no team";
 }
 
-function validateOrThrow(stack: string, text: string): void {
+function validateOrThrow(stack: string, text: string): StackConfig {
     try {
-        validateText(stack, text);
+        return validateText(stack, text);
     } catch (err) {
         if (err instanceof ConfigError) {
             throw new UnprocessableError(err.message, { problems: err.problems });

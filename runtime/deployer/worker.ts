@@ -246,7 +246,8 @@ export class Worker {
                 }
             }
             const status = entry.reason === "timeout" ? "timed_out" : entry.reason === "cancel" ? "cancelled" : entry.reason === "shutdown" ? "interrupted" : "failed";
-            await this.finish(run, status, { error: describeFailure(err, digest, entry.reason, run), message }, digest, policy, recorder);
+            const canceller = entry.reason === "cancel" ? await this.cancelledBy(run.id) : null;
+            await this.finish(run, status, { error: describeFailure(err, digest, entry.reason, run, canceller), message }, digest, policy, recorder);
         } finally {
             clearTimeout(timer);
             proposed?.cleanup();
@@ -263,6 +264,11 @@ export class Worker {
         if (!lock.inspectable || lock.holders.length === 0) return;
         const result = await clearStaleEngineLock(stack);
         if (!result.cleared) throw new LockedByOtherProcess(`${result.note}; the run waits for it`);
+    }
+
+    private async cancelledBy(id: string): Promise<string | null> {
+        const row = await this.db.selectFrom("runs").select("cancel_requested_by").where("id", "=", id).executeTakeFirst();
+        return row?.cancel_requested_by ?? null;
     }
 
     private policyRecord(): PolicyRecord {
@@ -338,15 +344,23 @@ function isConcurrentUpdate(err: unknown): boolean {
 }
 
 /** A short, secret-free account of why a run did not succeed. */
-function describeFailure(err: unknown, digest: EventDigest, reason: AbortReason | undefined, run: RunRow): string {
-    if (reason === "cancel") return `cancelled by ${run.cancel_requested_by ?? "request"}; the engine stopped cleanly and released the stack`;
+function describeFailure(err: unknown, digest: EventDigest, reason: AbortReason | undefined, run: RunRow, canceller: string | null): string {
+    if (reason === "cancel") return `cancelled by ${canceller ?? "request"}; the engine stopped cleanly and released the stack`;
     if (reason === "timeout") return `timed out after ${run.timeout_seconds}s; the engine was cancelled cleanly and released the stack`;
     if (reason === "shutdown") return "the deployer shut down during this run; the engine was cancelled cleanly; start the run again";
     const mandatory = digest.policy.filter((p) => p.enforcement === "mandatory");
     if (mandatory.length > 0) {
         return `policy violations (${mandatory.length} mandatory): ${mandatory.map((p) => `${p.policy}: ${p.message.split("\n")[0]}`).join("; ")}`;
     }
-    if (digest.errors.length > 0) return digest.errors.map((e) => e.split("\n").slice(0, 12).join("\n")).join("\n");
+    if (digest.errors.length > 0) {
+        // The engine repeats one cause per resource: say each distinct one once, with how often.
+        const counts = new Map<string, number>();
+        for (const e of digest.errors) {
+            const line = e.split("\n").slice(0, 12).join("\n");
+            counts.set(line, (counts.get(line) ?? 0) + 1);
+        }
+        return [...counts].map(([line, n]) => (n > 1 ? `${line} (${n} resources)` : line)).join("\n");
+    }
     const text = err instanceof Error ? err.message : String(err);
     return text.split("\n").filter((l) => l.trim()).slice(-12).join("\n");
 }

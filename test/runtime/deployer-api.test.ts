@@ -132,6 +132,10 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(badRun.status).toBe(400);
         expect(badRun.body.message).toMatch(/params\.id: must be a run id/);
 
+        const refresh = await call(svc.url, "POST", route, { token: teamA, body: { operation: "refresh" } });
+        expect(refresh.status).toBe(422);
+        expect(refresh.body.message).toMatch(/renders its manifests to a directory .* no live cluster to detect drift against/);
+
         const unknownStack = await call(svc.url, "GET", "/v1/stacks/nosuchstack", { token: svc.adminToken });
         expect(unknownStack.status).toBe(404);
         expect(unknownStack.body.message).toMatch(/unknown stack 'nosuchstack'.*Known stacks: .*local/);
