@@ -1,0 +1,263 @@
+/**
+ * `npm run bench`: how fast the program is, and how it grows.
+ *
+ *   (1) program construction under Pulumi mocks, 1/10/100/1000 workspaces
+ *   (2) real preview of the local stack vs the engine floor, 1/10/100
+ *   (3) policy pack evaluation per 1000 resources
+ *   (4) deployer: N stacks previewed at once over HTTP, N = 1/2/4/8
+ *
+ * Prints a table and writes it as JSON to bench-results/ (bench-<time>.json
+ * and latest.json). Every figure is the median of several runs, with min and
+ * max. Not part of `npm test`. Options:
+ *
+ *   --only mocks,preview,policy,deployer   a subset (default: all)
+ *   --quick                                smallest sizes, fewest runs (development)
+ *   --runs <n>                             runs per mocks/policy figure (default 5)
+ *   --engine-runs <n>                      runs per engine figure (default 3)
+ *   --sizes 1,10,100,1000                  mocks sizes
+ *   --preview-sizes 1,10,100               preview sizes
+ *   --policy-workspaces 100,1000           sizes for the direct policy figure
+ *   --policy-preview-workspaces 1,100      sizes for the preview with/without the pack
+ *   --deployer-stacks 1,2,4,8              stacks previewed at once
+ *   --profile                              also profile: mocks at the largest size and
+ *                                          each preview, under node --cpu-prof
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import * as path from "node:path";
+import { projectRoot } from "../runtime/engine/project";
+import { pulumiCommand } from "../runtime/engine/stack-runner";
+import { benchDeployer, type DeployerRow } from "./deployer";
+import { benchMocks, type MocksResult, mocksSample } from "./mocks";
+import { benchPolicyDirect, benchPolicyPreview, type PolicyDirect, type PolicyPreview } from "./policy";
+import { benchPreview, type PreviewBench } from "./preview";
+import { formatProfile, type ProfileSummary, summarizeProfile } from "./profile";
+import { fmt, loadAverage, table } from "./stats";
+
+const parts = ["mocks", "preview", "policy", "deployer"] as const;
+type Part = (typeof parts)[number];
+
+interface Options {
+    only: Part[];
+    runs: number;
+    engineRuns: number;
+    sizes: number[];
+    previewSizes: number[];
+    policyWorkspaces: number[];
+    policyPreviewWorkspaces: number[];
+    deployerStacks: number[];
+    profile: boolean;
+}
+
+const usage = "usage: npm run bench -- [--only mocks,preview,policy,deployer] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--profile]";
+
+function parseArgs(argv: string[]): Options {
+    const o: Options = {
+        only: [...parts],
+        runs: 5,
+        engineRuns: 3,
+        sizes: [1, 10, 100, 1000],
+        previewSizes: [1, 10, 100],
+        policyWorkspaces: [100, 1000],
+        policyPreviewWorkspaces: [1, 100],
+        deployerStacks: [1, 2, 4, 8],
+        profile: false,
+    };
+    const list = (v: string, what: string) => {
+        const xs = v.split(",").map(Number);
+        if (xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${what} wants positive integers separated by commas, got '${v}'\n${usage}`);
+        return xs;
+    };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i]!;
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined) throw new Error(`${a} needs a value\n${usage}`);
+            return v;
+        };
+        if (a === "--only") {
+            const want = value().split(",");
+            const bad = want.filter((w) => !(parts as readonly string[]).includes(w));
+            if (bad.length) throw new Error(`--only: unknown part ${bad.join(", ")}; parts are ${parts.join(", ")}`);
+            o.only = want as Part[];
+        } else if (a === "--quick") {
+            Object.assign(o, { runs: 2, engineRuns: 1, sizes: [1, 10], previewSizes: [1], policyWorkspaces: [10], policyPreviewWorkspaces: [1], deployerStacks: [1, 2] });
+        } else if (a === "--runs") o.runs = list(value(), a)[0]!;
+        else if (a === "--engine-runs") o.engineRuns = list(value(), a)[0]!;
+        else if (a === "--sizes") o.sizes = list(value(), a);
+        else if (a === "--preview-sizes") o.previewSizes = list(value(), a);
+        else if (a === "--policy-workspaces") o.policyWorkspaces = list(value(), a);
+        else if (a === "--policy-preview-workspaces") o.policyPreviewWorkspaces = list(value(), a);
+        else if (a === "--deployer-stacks") o.deployerStacks = list(value(), a);
+        else if (a === "--profile") o.profile = true;
+        else throw new Error(`unknown option ${a}\n${usage}`);
+    }
+    return o;
+}
+
+const log = (s: string) => console.log(s);
+const ms = (s: Parameters<typeof fmt>[0]) => fmt(s, 0);
+
+interface Results {
+    startedAt: string;
+    machine: { cpus: number; cpuModel: string; node: string; pulumi: string };
+    loadAverage: { start: [number, number, number]; end?: [number, number, number] };
+    options: Options;
+    mocks?: MocksResult & { profile?: ProfileSummary };
+    preview?: PreviewBench;
+    policy?: { direct: PolicyDirect[]; preview?: PolicyPreview };
+    deployer?: DeployerRow[];
+}
+
+function printMocks(r: MocksResult): void {
+    console.log("\n(1) Program construction under mocks (fresh process per run; median (min–max))\n");
+    console.log(
+        table([
+            ["workspaces", "resources", "wall ms", "resources/s", "peak RSS MiB", "ms/workspace", "module load ms"],
+            ...r.rows.map((x) => [String(x.workspaces), String(x.resources), ms(x.wallMs), ms(x.resourcesPerSecond), ms(x.peakRssMiB), x.msPerWorkspace.toFixed(2), ms(x.importMs)]),
+        ]),
+    );
+    if (r.growth) {
+        const verdict = r.growth.ratio <= 1.1 ? "at most linear" : "SUPERLINEAR";
+        console.log(`\ngrowth ${r.growth.from} -> ${r.growth.to} workspaces: time per workspace ratio ${r.growth.ratio.toFixed(2)} (${verdict}; 1.00 = linear)`);
+        if (r.growth.marginalRatio !== undefined) {
+            console.log(`cost of each added workspace, ${r.growth.from}..${r.growth.to} over the size below: ratio ${r.growth.marginalRatio.toFixed(2)} (the stack's fixed part taken out; 1.00 = linear)`);
+        }
+    }
+}
+
+function printPreview(r: PreviewBench): void {
+    console.log("\n(2) Real preview of the local stack vs the engine floor (same manifests as plain YAML; median (min–max))\n");
+    console.log(
+        table([
+            ["workspaces", "resources ours/floor", "ours ms", "floor ms", "ours/floor", "first resource event ours/floor ms"],
+            ...r.rows.map((x) => [
+                String(x.workspaces),
+                `${x.ours.resources}/${x.floor.resources}`,
+                ms(x.ours.wallMs),
+                ms(x.floor.wallMs),
+                x.ratio.toFixed(2),
+                `${x.ours.firstResourceMs.median.toFixed(0)}/${x.floor.firstResourceMs.median.toFixed(0)}`,
+            ]),
+        ]),
+    );
+    for (const p of r.profiles) {
+        console.log(`\nprogram CPU in one preview at ${p.workspaces} workspaces (preview took ${p.previewMs.toFixed(0)} ms):\n${formatProfile(p.program)}`);
+    }
+}
+
+function printPolicy(r: NonNullable<Results["policy"]>): void {
+    console.log("\n(3) Policy pack evaluation (median (min–max))\n");
+    const violations = r.direct.map((d) => Object.entries(d.violations).map(([p, n]) => `${p}: ${n}`).join(", ")).filter(Boolean);
+    console.log(
+        table([
+            ["how", "workspaces", "resources", "total ms", "ms per 1000 resources", "slowest policies (ms)"],
+            ...r.direct.map((d) => [
+                "direct (validateResource/validateStack)",
+                String(d.workspaces),
+                String(d.resources),
+                fmt(d.totalMs, 1),
+                fmt(d.msPer1000, 1),
+                d.slowest.slice(0, 3).map((s) => `${s.policy} ${s.ms.toFixed(1)}`).join(", "),
+            ]),
+            ...(r.preview?.rows ?? []).map((p) => [
+                "real preview with vs without the pack",
+                String(p.workspaces),
+                String(p.resources),
+                `${ms(p.withMs)} vs ${ms(p.withoutMs)}`,
+                `pack adds ${p.overheadMs.toFixed(0)} ms`,
+                "",
+            ]),
+        ]),
+    );
+    if (r.preview?.marginalMsPer1000 !== undefined) {
+        console.log(`\nreal preview: the pack adds ${r.preview.marginalMsPer1000.toFixed(0)} ms per 1000 more resources (beyond its fixed start-up of ${r.preview.rows[0]!.overheadMs.toFixed(0)} ms)`);
+    }
+    if (violations.length) console.log(`violations under mocks' inputs (not a preview's): ${violations.join("; ")}`);
+}
+
+function printDeployer(rows: DeployerRow[]): void {
+    console.log("\n(4) Deployer: N stacks previewed at once over the HTTP API (median (min–max))\n");
+    console.log(
+        table([
+            ["stacks at once", "runs/minute", "batch ms", "request -> first event ms", "request -> first resource event ms"],
+            ...rows.map((r) => [String(r.stacks), fmt(r.runsPerMinute, 1), ms(r.batchMs), ms(r.firstEventMs), ms(r.firstResourceMs)]),
+        ]),
+    );
+}
+
+async function profileMocks(workspaces: number): Promise<ProfileSummary> {
+    const dir = mkdtempSync(path.join(tmpdir(), "x1-bench-cpuprof-"));
+    try {
+        await mocksSample(workspaces, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+        const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+        if (!file) throw new Error(`no CPU profile in ${dir}`);
+        return summarizeProfile(path.join(dir, file), 20);
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+async function main(): Promise<void> {
+    const options = parseArgs(process.argv.slice(2));
+    const cmd = await pulumiCommand();
+    const results: Results = {
+        startedAt: new Date().toISOString(),
+        machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, pulumi: cmd.version?.toString() ?? "unknown" },
+        loadAverage: { start: loadAverage() },
+        options,
+    };
+    const [l1] = results.loadAverage.start;
+    console.log(`x1agent bench: ${results.machine.cpus} CPUs (${results.machine.cpuModel}), node ${results.machine.node}, pulumi ${results.machine.pulumi}`);
+    console.log(`load average at start: ${results.loadAverage.start.join(" ")}${l1 >= 1 ? "  (busy machine: figures will be slower and noisier than on an idle one)" : ""}`);
+
+    if (options.only.includes("mocks")) {
+        log("\nmeasuring (1) program construction under mocks ...");
+        const r = await benchMocks(options.sizes, options.runs, log);
+        results.mocks = r;
+        if (options.profile) {
+            const largest = Math.max(...options.sizes);
+            results.mocks.profile = await profileMocks(largest);
+            log(`  CPU profile of the mocks run at ${largest} workspaces:\n${formatProfile(results.mocks.profile)}`);
+        }
+    }
+    if (options.only.includes("preview")) {
+        log("\nmeasuring (2) real previews and the engine floor ...");
+        results.preview = await benchPreview(options.previewSizes, options.engineRuns, options.profile, log);
+    }
+    if (options.only.includes("policy")) {
+        log("\nmeasuring (3) policy pack evaluation ...");
+        const direct: PolicyDirect[] = [];
+        for (const n of options.policyWorkspaces) direct.push(await benchPolicyDirect(n, options.runs, log));
+        const preview = await benchPolicyPreview(options.policyPreviewWorkspaces, options.engineRuns, log);
+        results.policy = { direct, preview };
+    }
+    if (options.only.includes("deployer")) {
+        log("\nmeasuring (4) deployer throughput ...");
+        results.deployer = await benchDeployer(options.deployerStacks, options.engineRuns, log);
+    }
+    results.loadAverage.end = loadAverage();
+
+    console.log(`\n=== x1agent bench, ${results.startedAt}; load average ${results.loadAverage.start.join(" ")} at start, ${results.loadAverage.end.join(" ")} at end ===`);
+    if (results.mocks) printMocks(results.mocks);
+    if (results.preview) printPreview(results.preview);
+    if (results.policy) printPolicy(results.policy);
+    if (results.deployer) printDeployer(results.deployer);
+
+    const outDir = path.join(projectRoot, "bench-results");
+    mkdirSync(outDir, { recursive: true });
+    const file = path.join(outDir, `bench-${results.startedAt.replace(/[:.]/g, "-")}.json`);
+    const json = `${JSON.stringify(results, null, 2)}\n`;
+    writeFileSync(file, json);
+    writeFileSync(path.join(outDir, "latest.json"), json);
+    console.log(`\nwrote ${path.relative(projectRoot, file)} and bench-results/latest.json`);
+    if (results.mocks?.growth && results.mocks.growth.ratio > 1.1) {
+        console.error(`growth check failed: time per workspace at ${results.mocks.growth.to} is ${results.mocks.growth.ratio.toFixed(2)}x that at ${results.mocks.growth.from}`);
+        process.exitCode = 1;
+    }
+}
+
+main().catch((err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+});

@@ -1,0 +1,36 @@
+/**
+ * The benchmark's stacks: the `local` example stack's config with its
+ * workspaces replaced by `n` generated ones, shaped like a real team's
+ * (one captured Secret each, every other one with an egress CIDR), so the
+ * numbers grow with what grows in production.
+ */
+import { rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { readStackFile, stacksDir } from "../runtime/engine/project";
+
+/** `n` workspaces as a stack file would list them (valid for the local stack's Tier 1 capture mode). */
+export function benchWorkspaces(n: number): Record<string, unknown>[] {
+    return Array.from({ length: n }, (_, i) => ({
+        id: `team-${i}`,
+        team: `team-${i % 10}`,
+        egressCidrs: i % 2 === 1 ? ["10.0.0.0/8"] : [],
+        secrets: [{ name: "anthropic", remoteKey: `team-${i}-anthropic` }],
+    }));
+}
+
+/** The raw `x1agent:*` config map of the local stack with `n` workspaces (as Pulumi hands it to the program). */
+export function benchConfigMap(n: number): Record<string, unknown> {
+    return { ...readStackFile("local").config, "x1agent:workspaces": benchWorkspaces(n) };
+}
+
+export const benchStackName = (n: number) => `bench-${n}`;
+
+/** Writes stacks/Pulumi.bench-<n>.yaml (a copy of local with n workspaces); returns a function removing it. */
+export function writeBenchStack(n: number): { name: string; file: string; remove: () => void } {
+    const name = benchStackName(n);
+    const file = path.join(stacksDir, `Pulumi.${name}.yaml`);
+    const header = `# Temporary: written by npm run bench (bench/), removed when it ends.\n`;
+    writeFileSync(file, header + stringify({ config: benchConfigMap(n) }));
+    return { name, file, remove: () => rmSync(file, { force: true }) };
+}

@@ -1,0 +1,39 @@
+/** Small statistics and printing helpers shared by the measurements. */
+import { readFileSync } from "node:fs";
+
+/** One figure over several runs. */
+export interface Summary {
+    median: number;
+    min: number;
+    max: number;
+    runs: number;
+}
+
+export function summarize(values: number[]): Summary {
+    if (values.length === 0) throw new Error("summarize: no values");
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs: values.length };
+}
+
+/** `median (min–max)` with a fixed number of decimals. */
+export function fmt(s: Summary, decimals = 0, unit = ""): string {
+    const f = (v: number) => v.toFixed(decimals);
+    return s.runs === 1 ? `${f(s.median)}${unit}` : `${f(s.median)}${unit} (${f(s.min)}–${f(s.max)})`;
+}
+
+/** The 1-, 5- and 15-minute load averages. */
+export function loadAverage(): [number, number, number] {
+    const [a, b, c] = readFileSync("/proc/loadavg", "utf8").split(" ").map(Number);
+    return [a ?? NaN, b ?? NaN, c ?? NaN];
+}
+
+/** A plain text table: the first row is the header. */
+export function table(rows: string[][]): string {
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+    return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
