@@ -80,7 +80,7 @@ export function toMarkdown(report: CheckReport): string {
     }
     const skipped = report.stacks.filter((s) => s.status === "skipped");
     if (skipped.length > 0) {
-        lines.push("", `Skipped stacks were **not checked** by a preview here; their cloud resources are covered by the pack's unit tests (test/policy) with fake policy arguments.`);
+        lines.push("", "Skipped stacks were **not checked** by a preview here (the reason is in the table); the pack's unit tests (test/policy) cover their cloud resources with fake policy arguments.");
     }
     lines.push("", "How to fix each policy: docs/policies.md. Override a level for one run: `--policy-pack-config` (see README, Policy pack).", "");
     return lines.join("\n");

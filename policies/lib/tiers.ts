@@ -5,6 +5,7 @@
  */
 import { names } from "../../components/names";
 import { tierRank, secretTiers, type SecretTier } from "../../stacks/schema/platform";
+import { bindPrefix, capturePrefix } from "../../stacks/schema/workspaces";
 
 export { names, tierRank, secretTiers, type SecretTier };
 
@@ -36,22 +37,14 @@ export function uiModeOf(tier: SecretTier): "capture" | "bind" {
 }
 
 /**
- * The prefixes a workspace's remote keys must start with, per store tier.
- * Tier 1: Secret names `<id>-...` in x1agent-secrets. Vault and AWS: paths
- * `x1agent/<id>/...`. GCP Secret Manager and Azure Key Vault names cannot
- * contain '/', so there `x1agent-<id>-...` is accepted as well.
+ * The prefix a workspace's remote keys must start with, per store tier: the
+ * schema's own rule (stacks/schema/workspaces.ts), so config validation and
+ * the policy agree. Tier 1: Secret names `<id>-...` in x1agent-secrets;
+ * Vault and AWS: paths `x1agent/<id>/...`; GCP and Azure (names cannot hold
+ * '/'): `x1agent-<id>-...`.
  */
 export function remoteKeyPrefixes(tier: SecretTier, workspaceId: string): string[] {
-    switch (tier) {
-        case "kubernetes":
-            return [`${workspaceId}-`];
-        case "vault":
-        case "aws":
-            return [`x1agent/${workspaceId}/`];
-        case "gcp":
-        case "azure":
-            return [`x1agent/${workspaceId}/`, `x1agent-${workspaceId}-`];
-    }
+    return [tier === "kubernetes" ? capturePrefix(workspaceId) : bindPrefix(tier, workspaceId)];
 }
 
 /** The workspace id of a workspace namespace, or undefined for any other namespace. */

@@ -6,19 +6,20 @@ import { remoteKeyPrefixes, workspaceIdOf } from "../lib/tiers";
 /**
  * One store serves every workspace, so the store's identity can read every
  * workspace's secrets; what keeps workspace A out of workspace B's secrets
- * is that A's ExternalSecrets only ask for keys under A's own prefix:
- * `x1agent/<id>/` in bind mode (Vault, AWS; GCP and Azure names cannot hold
- * '/', so `x1agent-<id>-` there), `<id>-` Secret names in Tier 1.
+ * is that A's ExternalSecrets only ask for keys under A's own prefix, the
+ * schema's rule: `x1agent/<id>/` in bind mode on Vault and AWS,
+ * `x1agent-<id>-` on GCP and Azure (their names cannot hold '/'), `<id>-`
+ * Secret names in Tier 1.
  */
 export const externalSecretRemoteKeyPrefix = resourcePolicy(
     {
         name: "external-secret-remote-key-prefix",
         family: "secret-scoping",
-        description: "An ExternalSecret in workspace x1agent-ws-<id> reads only remote keys under that workspace's prefix (bind mode: x1agent/<id>/...; Tier 1: <id>-...).",
+        description: "An ExternalSecret in workspace x1agent-ws-<id> reads only remote keys under that workspace's prefix (Vault/AWS: x1agent/<id>/...; GCP/Azure: x1agent-<id>-...; Tier 1: <id>-...).",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
-            "1. Store the workspace's secrets under its prefix in the backend (e.g. x1agent/<id>/anthropic) and set workspaces[].secrets[].remoteKey to that path.\n" +
+            "1. Store the workspace's secrets under its prefix in the backend (x1agent/<id>/anthropic in Vault/AWS, x1agent-<id>-anthropic in GCP/Azure, <id>-anthropic in Tier 1) and set workspaces[].secrets[].remoteKey to it.\n" +
             "2. Replace dataFrom.find without a path (a search of the whole backend) by explicit keys or a find.path under the prefix.",
     },
     (r, { report }) => {

@@ -23,6 +23,7 @@ import { natsClientCertVerification } from "./nats-client-cert-verification";
 import { noPushSecretInWorkspaces } from "./no-push-secret-in-workspaces";
 import { pdbForMultiReplica } from "./pdb-for-multi-replica";
 import { secretEnvFromSecretRef } from "./secret-env-from-secret-ref";
+import { secretsNamespaceRbacScoped } from "./secrets-namespace-rbac-scoped";
 import { secretsTierNoDowngrade } from "./secrets-tier-no-downgrade";
 import { secretsTierUiModeConsistent } from "./secrets-tier-ui-mode-consistent";
 import { tier1DataRetainedDuringMigration } from "./tier1-data-retained-during-migration";
@@ -52,6 +53,7 @@ export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
     externalSecretRemoteKeyPrefix,
     tier1StoreReadsOnlySecretsNamespace,
     esoReaderRbacScoped,
+    secretsNamespaceRbacScoped,
     awsSecretAccessScoped,
     irsaTrustExact,
     gcpSecretAccessScoped,

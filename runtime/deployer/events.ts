@@ -53,7 +53,8 @@ export function projectEvent(e: EngineEvent): { kind: string; data: Record<strin
     if (e.resOpFailedEvent) return { kind: "resource-failed", data: { ...step(e.resOpFailedEvent.metadata), status: e.resOpFailedEvent.status } };
     if (e.diagnosticEvent) {
         const d = e.diagnosticEvent;
-        if (d.ephemeral && d.severity !== "error") return undefined;
+        // Debug lines and transient status lines are noise in a run's record.
+        if ((d.severity as string) === "debug" || (d.ephemeral && d.severity !== "error")) return undefined;
         return { kind: "diagnostic", data: { severity: d.severity, message: redact(d.message).trim(), urn: d.urn ?? null } };
     }
     if (e.policyEvent) {

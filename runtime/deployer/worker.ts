@@ -212,6 +212,7 @@ export class Worker {
                 }
                 proposed = proposedConfigFile(run.stack, change.proposedText);
             }
+            entry.controller.signal.throwIfAborted();
             const result: RunResult = await runOperation(run.stack, operation, {
                 onEvent: (e) => {
                     const p = projectEvent(e);

@@ -109,6 +109,8 @@ export async function openStack(stackName: string, configFile?: string): Promise
 /** Runs one operation on a stack and returns what changed. */
 export async function runOperation(stackName: string, operation: Operation, options: RunOptions = {}): Promise<RunResult> {
     const stack = await openStack(stackName, options.configFile);
+    // Cancelled while the stack was being opened: the engine never starts (an already-aborted signal would not reach it).
+    options.signal?.throwIfAborted();
     const started = Date.now();
     const common = {
         onEvent: options.onEvent,

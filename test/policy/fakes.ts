@@ -93,8 +93,8 @@ async function collect(policy: X1Policy, config: RunOptions["config"], run: (rep
     return violations;
 }
 
-/** Runs a resource policy's validateResource on one fake resource. */
-export function runResource(policy: X1Policy, r: FakeResource, opts: RunOptions = {}): Promise<Violation[]> {
+/** Runs a resource policy's validateResource on one fake resource (`siblings`: fakes its parent may be among). */
+export function runResource(policy: X1Policy, r: FakeResource, opts: RunOptions = {}, siblings: FakeResource[] = []): Promise<Violation[]> {
     if (!("validateResource" in policy) || !policy.validateResource) throw new Error(`${policy.name} is not a resource policy`);
     const validate = policy.validateResource;
     const { props: config } = splitConfig(policy, opts.config);
@@ -104,7 +104,7 @@ export function runResource(policy: X1Policy, r: FakeResource, opts: RunOptions 
         props,
         urn: urnOf(r),
         name: r.name,
-        opts: options(r),
+        opts: options(r, new Map(siblings.map((x) => [x.name, urnOf(x)]))),
         stackTags: new Map(Object.entries(opts.tags ?? {})),
         isType: () => false,
         asType: () => undefined,
@@ -149,7 +149,7 @@ export function runStack(policy: X1Policy, resources: FakeResource[], opts: RunO
 export async function run(policy: X1Policy, resources: FakeResource[], opts: RunOptions = {}): Promise<Violation[]> {
     if (policy.kind === "stack") return runStack(policy, resources, opts);
     const all: Violation[] = [];
-    for (const r of resources) all.push(...(await runResource(policy, r, opts)));
+    for (const r of resources) all.push(...(await runResource(policy, r, opts, resources)));
     return all;
 }
 

@@ -7,7 +7,7 @@ import { workloadProbes } from "../../policies/rules/workload-probes";
 import { workloadResources } from "../../policies/rules/workload-resources";
 import { workspaceDefaultDenyNetworkPolicy } from "../../policies/rules/workspace-default-deny-network-policy";
 import { workspacePodSecurityRestricted } from "../../policies/rules/workspace-pod-security-restricted";
-import { expectEachPolicyBothWays, remediate, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
+import { expectEachPolicyBothWays, remediate, run, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
 import {
     configMap,
     container,
@@ -191,23 +191,40 @@ describe("workspace-default-deny-network-policy", () => {
 
 describe("nats-client-cert-verification", () => {
     const policy = natsClientCertVerification();
-    const nats = (tls: Record<string, unknown>, chart = "nats"): FakeResource => ({
-        type: "kubernetes:helm.sh/v4:Chart",
-        name: "x1agent-nats-chart",
+    // A helm.v3 Release shows its values to policies; a helm.v4 Chart does not (its props reach the analyzer as {}).
+    const release = (tls: Record<string, unknown>, chart = "nats"): FakeResource => ({
+        type: "kubernetes:helm.sh/v3:Release",
+        name: "x1agent-nats-release",
         props: { chart, version: "2.12.3", values: { config: { nats: { tls } } } },
     });
-    it("passes the add-on's values (TLS with verify) and a rendered nats.conf that verifies", async () => {
-        expect(await runStack(policy, [nats({ enabled: true, secretName: "nats-server-tls", merge: { verify: true } })])).toEqual([]);
+    const component = (outputs: Record<string, unknown>): FakeResource => ({ type: "x1agent:addons:Nats", name: "x1agent-nats", props: { url: "tls://nats.x1agent-nats.svc:4222", ...outputs } });
+    const v4Chart: FakeResource = { type: "kubernetes:helm.sh/v4:Chart", name: "x1agent-nats-chart", props: {}, parent: "x1agent-nats" };
+
+    it("passes on the component's output, a verifying nats.conf, or verifying release values", async () => {
+        expect(await run(policy, [component({ clientCertificateVerification: true }), v4Chart])).toEqual([]);
         const conf = JSON.stringify({ port: 4222, tls: { cert_file: "/c", key_file: "/k", ca_file: "/ca", verify: true } });
-        expect(await runStack(policy, [configMap("x1agent-nats", "nats-config", { "nats.conf": conf })])).toEqual([]);
+        expect(await run(policy, [component({}), v4Chart, configMap("x1agent-nats", "nats-config", { "nats.conf": conf })])).toEqual([]);
+        expect(await run(policy, [release({ enabled: true, secretName: "nats-server-tls", merge: { verify: true } })])).toEqual([]);
+        // NATS not installed by this stack (addons.nats.install: false): nothing to check.
+        expect(await run(policy, [component({})])).toEqual([]);
     });
-    it("fails NATS with TLS but no client-certificate verification (nats.mtls: false), from a chart path too", async () => {
-        const v = await runStack(policy, [nats({ enabled: true, merge: { verify: false } }, "/charts/nats-2.12.3.tgz")]);
-        expect(v[0]!.message).toBe(
-            "kubernetes:helm.sh/v4:Chart 'x1agent-nats-chart' (NATS) does not verify client certificates: set values config.nats.tls.merge.verify: true (stack config nats.mtls: true)",
+
+    it("fails nats.mtls: false, a nats.conf without verify, and release values without TLS", async () => {
+        expect((await run(policy, [component({ clientCertificateVerification: false }), v4Chart]))[0]!.message).toBe(
+            "NATS (x1agent-nats) does not verify client certificates (clientCertificateVerification: false): set nats.mtls: true in the stack config",
         );
-        expect((await runStack(policy, [nats({})]))[0]!.message).toMatch(/has no TLS on the client port/);
         const conf = JSON.stringify({ port: 4222, tls: { cert_file: "/c", key_file: "/k" } });
-        expect((await runStack(policy, [configMap("x1agent-nats", "nats-config", { "nats.conf": conf })]))[0]!.message).toMatch(/enables TLS without verify: true/);
+        expect((await run(policy, [configMap("x1agent-nats", "nats-config", { "nats.conf": conf })]))[0]!.message).toMatch(/enables TLS without verify: true/);
+        expect((await run(policy, [release({})]))[0]!.message).toMatch(/has no TLS on the client port/);
+        expect((await run(policy, [release({ enabled: true, merge: { verify: false } }, "/charts/nats-2.12.3.tgz")]))[0]!.message).toMatch(/does not verify client certificates/);
+    });
+
+    it("recognises a mirrored chart by its Nats parent, and fails closed when a NATS chart gives no evidence", async () => {
+        const mirrored: FakeResource = { ...release({ enabled: true, merge: { verify: false } }, "/mirror/x1agent-fixture-nats"), parent: "x1agent-nats" };
+        expect((await run(policy, [component({}), mirrored]))[0]!.message).toMatch(/does not verify client certificates/);
+        const v = await run(policy, [component({}), v4Chart]);
+        expect(v).toHaveLength(1);
+        expect(v[0]!.enforcementLevel).toBe("mandatory");
+        expect(v[0]!.message).toMatch(/nothing in the stack shows whether it verifies client certificates .*fails closed/);
     });
 });

@@ -11,6 +11,7 @@ import { gcpSecretAccessScoped } from "../../policies/rules/gcp-secret-access-sc
 import { irsaTrustExact } from "../../policies/rules/irsa-trust-exact";
 import { kmsKeyRotation } from "../../policies/rules/kms-key-rotation";
 import { noPushSecretInWorkspaces } from "../../policies/rules/no-push-secret-in-workspaces";
+import { secretsNamespaceRbacScoped } from "../../policies/rules/secrets-namespace-rbac-scoped";
 import { tier1StoreReadsOnlySecretsNamespace } from "../../policies/rules/tier1-store-reads-only-secrets-namespace";
 import { workspaceNoSecretRead } from "../../policies/rules/workspace-no-secret-read";
 import { expectEachPolicyBothWays, remediate, run, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
@@ -35,6 +36,7 @@ expectEachPolicyBothWays([
     "external-secret-remote-key-prefix",
     "tier1-store-reads-only-secrets-namespace",
     "eso-reader-rbac-scoped",
+    "secrets-namespace-rbac-scoped",
     "aws-secret-access-scoped",
     "irsa-trust-exact",
     "gcp-secret-access-scoped",
@@ -160,6 +162,8 @@ describe("external-secret-remote-key-prefix", () => {
         );
         expect(await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-vault", ["x1agent/demo/../finance/x"]))).toHaveLength(1);
         expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-local", ["finance-db"])))[0]!.message).toMatch(/outside workspace demo's prefix demo-/);
+        // GCP secret ids cannot hold '/': the schema's prefix there is x1agent-<id>-.
+        expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-gcp", ["x1agent/demo/anthropic"])))[0]!.message).toMatch(/outside workspace demo's prefix x1agent-demo-/);
         const find = externalSecret("x1agent-ws-demo", "a", "x1-aws", [], { dataFrom: [{ find: { name: { regexp: ".*" } } }] });
         expect((await runResource(policy, find))[0]!.message).toMatch(/find without a path: that searches the whole backend/);
     });
@@ -214,6 +218,38 @@ describe("eso-reader-rbac-scoped", () => {
         );
         const wide = rbac("Role", "x1agent-secrets", "eso-reader", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] }] });
         expect((await runResource(policy, wide))[0]!.message).toMatch(/rule 0 allows get,create,delete on core\/secrets: eso-reader may only get\/list\/watch secrets/);
+    });
+});
+
+describe("secrets-namespace-rbac-scoped", () => {
+    const policy = secretsNamespaceRbacScoped();
+    const ns = "x1agent-secrets";
+    const sa = (namespace: string, name: string) => [{ kind: "ServiceAccount", name, namespace }];
+    const program = [
+        rbac("Role", ns, "eso-reader", { rules: [readSecretsRule] }),
+        rbac("RoleBinding", ns, "eso-reader", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: sa(ns, "eso-reader") }),
+        rbac("Role", ns, "x1agent-secrets-backup", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }] }),
+        rbac("RoleBinding", ns, "x1agent-secrets-backup", { roleRef: { kind: "Role", name: "x1agent-secrets-backup" }, subjects: sa("x1agent", "x1agent-secrets-backup") }),
+        rbac("Role", ns, "x1agent-api-capture", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["create", "update", "delete"] }] }),
+        rbac("RoleBinding", ns, "x1agent-api-capture", { roleRef: { kind: "Role", name: "x1agent-api-capture" }, subjects: sa("x1agent", "x1agent-api") }),
+    ];
+    it("passes the program's three bindings (reader, backup, write-only capture)", async () => {
+        expect(await runStack(policy, program)).toEqual([]);
+    });
+    it("fails another subject, an api that can read back, and a ClusterRole", async () => {
+        const extra = rbac("RoleBinding", ns, "debug", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: sa("x1agent-ws-demo", "session") });
+        expect((await runStack(policy, [...program, extra]))[0]!.message).toMatch(
+            /RoleBinding x1agent-secrets\/debug grants x1agent-ws-demo\/session access in x1agent-secrets, where every Tier 1 secret value lives/,
+        );
+        const readBack = rbac("Role", ns, "x1agent-api-capture", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["create", "get"] }] });
+        const v = await runStack(policy, [...program.filter((r) => r.name !== "Role-x1agent-secrets-x1agent-api-capture"), readBack]);
+        expect(v[0]!.message).toMatch(/x1agent\/x1agent-api \(write-only\) Role x1agent-api-capture rule 0: create,get on core\/secrets; the api may only create\/update\/patch\/delete secrets there, never read them/);
+        const cluster = rbac("RoleBinding", ns, "eso-reader", { roleRef: { kind: "ClusterRole", name: "view" }, subjects: sa(ns, "eso-reader") });
+        expect((await runStack(policy, [cluster]))[0]!.message).toMatch(/not a Role defined in x1agent-secrets by this stack/);
+    });
+    it("allows a reviewed extra reader through config", async () => {
+        const extra = rbac("RoleBinding", ns, "audit", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: sa("audit", "auditor") });
+        expect(await runStack(policy, [...program, extra], { config: { allowSubjects: { "audit/auditor": "read" } } })).toEqual([]);
     });
 });
 

@@ -1,0 +1,222 @@
+/**
+ * The whole pack on real previews: the real CLI, language host, Kubernetes
+ * provider and policy pack (through policies/run-pack), on an isolated state
+ * backend. Every example stack that can be previewed here passes; the cloud
+ * stacks are reported as skipped with the reason; deliberately wrong configs
+ * each fail with the right policy and message.
+ *
+ * Faults the stack schema refuses (an unscoped store, a plaintext secret in
+ * env) are injected into the real program by a resource transform
+ * (programs/faults). A wildcard IAM policy needs the aws provider, which
+ * cannot run here: it is covered with fake policy args in
+ * secret-scoping.test.ts.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { type EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
+import { parse, stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StackResult } from "../../policies/report";
+import { listStackNames, projectRoot, validateStack } from "../../runtime/engine/project";
+import { pulumiCommand } from "../../runtime/engine/stack-runner";
+import { chartSkipReason, checkStack, exampleStacks, findingsFrom, policyPackPath, skipReason } from "../../scripts/policy-check";
+import { writeFixtureCharts, type FixtureAddon } from "../fixtures/charts";
+import { engineSandbox, type EngineSandbox } from "../helpers/engine";
+import { fakeApiKey } from "./programs/faults/fault-values";
+
+let sandbox: EngineSandbox;
+let scratch: string;
+let charts: Record<FixtureAddon, string>;
+const passphraseBefore = process.env.PULUMI_CONFIG_PASSPHRASE;
+
+beforeAll(async () => {
+    sandbox = await engineSandbox("policy");
+    scratch = mkdtempSync(path.join(tmpdir(), "x1-policy-configs-"));
+    charts = writeFixtureCharts(path.join(scratch, "charts"));
+    // Throwaway stacks on a throwaway backend, holding no secret config.
+    process.env.PULUMI_CONFIG_PASSPHRASE ??= "x1agent-policy-test";
+});
+afterAll(() => {
+    if (passphraseBefore === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
+    sandbox?.cleanup();
+});
+
+/** stacks/Pulumi.<base>.yaml with `edit` applied to its config map, as YAML (no passphrase salt: a new stack gets its own). */
+function configText(base: string, edit: (config: Record<string, any>) => void): string {
+    const doc = parse(readFileSync(path.join(projectRoot, "stacks", `Pulumi.${base}.yaml`), "utf8")) as { config: Record<string, any>; encryptionsalt?: string };
+    delete doc.encryptionsalt;
+    edit(doc.config);
+    return stringify(doc);
+}
+
+/** The same, written to a scratch file (for checkStack's configFile). */
+function configVariant(base: string, name: string, edit: (config: Record<string, any>) => void): string {
+    const file = path.join(scratch, `${name}.yaml`);
+    writeFileSync(file, configText(base, edit));
+    return file;
+}
+
+const mandatory = (r: StackResult) => r.findings.filter((f) => f.level === "mandatory");
+const policiesOf = (r: StackResult) => [...new Set(mandatory(r).map((f) => f.policy))].sort();
+
+/** Installed resource plugins as the engine sees them. */
+async function installedPlugins(): Promise<Set<string>> {
+    const ws = await LocalWorkspace.create({ workDir: projectRoot, pulumiCommand: await pulumiCommand() });
+    return new Set((await ws.listPlugins()).filter((p) => p.kind === "resource").map((p) => p.name));
+}
+
+describe("every example stack", () => {
+    it("passes when it can be previewed here, and is skipped with the reason when it cannot", async () => {
+        const installed = await installedPlugins();
+        const outcome: Record<string, string> = {};
+        for (const stack of exampleStacks()) {
+            const config = validateStack(stack);
+            const skip = skipReason(config, installed);
+            if (skip) {
+                expect(skip).toMatch(/not previewed: needs the cloud provider plugin pulumi-resource-(aws|gcp|azure-native)/);
+                outcome[stack] = "skipped (cloud plugins)";
+                continue;
+            }
+            // Upstream charts cannot be downloaded here: the add-ons render from fixture charts
+            // (test/fixtures/charts.ts); everything the program itself writes is previewed as is.
+            const viaFixtures = (await chartSkipReason(config)) !== undefined;
+            const configFile = viaFixtures
+                ? configVariant(stack, `${stack}-fixture-charts`, (c) => {
+                      const addons = (c["x1agent:addons"] ??= {});
+                      for (const a of Object.keys(charts) as FixtureAddon[]) addons[a] = { ...(addons[a] ?? {}), chart: { path: charts[a] } };
+                  })
+                : undefined;
+            const r = await checkStack(stack, { isolated: true, configFile });
+            console.log(`[policy preview] ${stack}${viaFixtures ? " (fixture charts)" : ""}: ${r.status}, ${r.findings.length} finding(s), ${JSON.stringify(r.counts)} in ${r.durationMs} ms`);
+            expect(r.findings, `${stack}: ${JSON.stringify(r.findings, null, 2)}`).toEqual([]);
+            expect(r.status, r.reason).toBe("passed");
+            outcome[stack] = viaFixtures ? "passed (fixture charts)" : "passed";
+        }
+        console.log(`[policy preview] example stacks: ${JSON.stringify(outcome)}`);
+        expect(outcome.local).toBe("passed");
+        expect(outcome.onprem).toMatch(/^passed/);
+    });
+});
+
+describe("deliberately wrong stack configs fail with the right policy", () => {
+    const tier2 = (c: Record<string, any>) => {
+        c["x1agent:secrets"] = { tier: "vault", vault: { server: "https://vault.example.com" } };
+        c["x1agent:workspaces"] = [{ id: "demo", secrets: [{ name: "anthropic", remoteKey: "x1agent/demo/anthropic" }] }];
+    };
+
+    it("a half-done tier upgrade: Tier 2 declared on a stack that ran Tier 1, x1agent-secrets dropped", async () => {
+        const file = configVariant("local", "half-done-upgrade", tier2);
+        const r = await checkStack("local", { isolated: true, configFile: file, tags: { "x1agent:tier-floor": "kubernetes" } });
+        expect(policiesOf(r)).toContain("tier1-data-retained-during-migration");
+        const f = mandatory(r).find((x) => x.policy === "tier1-data-retained-during-migration")!;
+        expect(f.message).toMatch(
+            /Namespace x1agent-secrets is not in the program, so this update deletes the Tier 1 secret values while a migration away from Tier 1 is open \(the stack last ran Tier 1 \(x1agent:tier-floor=kubernetes\) and now declares tier vault\)/,
+        );
+        expect(r.status).toBe("failed");
+    });
+
+    it("a downgrade below the tier floor, and the same run allowed by policy config", async () => {
+        const r = await checkStack("local", { isolated: true, tags: { "x1agent:tier-floor": "vault" } });
+        expect(policiesOf(r)).toEqual(["secrets-tier-no-downgrade"]);
+        expect(mandatory(r)[0]!.message).toMatch(/secrets tier kubernetes \(Tier 1, from Platform output `tier`\) is below this stack's floor vault \(Tier 2, stack tag x1agent:tier-floor\)/);
+
+        const allow = path.join(scratch, "allow-downgrade.json");
+        writeFileSync(allow, JSON.stringify({ "secrets-tier-no-downgrade": { allowDowngradeTo: "kubernetes" } }));
+        const allowed = await checkStack("local", { isolated: true, tags: { "x1agent:tier-floor": "vault" }, policyConfig: allow });
+        expect(mandatory(allowed)).toEqual([]);
+    });
+
+    it("Tier 1 without etcd encryption", async () => {
+        const file = configVariant("local", "no-etcd-encryption", (c) => {
+            c["x1agent:etcdEncryption"] = { enabled: false };
+        });
+        const r = await checkStack("local", { isolated: true, configFile: file });
+        expect(policiesOf(r)).toEqual(["tier1-requires-etcd-encryption"]);
+        expect(mandatory(r)[0]!.message).toMatch(/the stack declares Tier 1 .*but etcd encryption is disabled \(etcdEncryption.enabled: false\)/);
+    });
+
+    it("a credential in the proxy URL lands in the api ConfigMap", async () => {
+        const file = configVariant("local", "proxy-credentials", (c) => {
+            c["x1agent:proxy"] = { url: "http://svc-agent:hunter2hunter2@proxy.corp.example.com:3128" };
+        });
+        const r = await checkStack("local", { isolated: true, configFile: file });
+        expect(policiesOf(r)).toEqual(["configmap-no-secrets"]);
+        expect(mandatory(r)[0]!.message).toMatch(/ConfigMap x1agent\/x1agent-config data\.\w+ contains what looks like credentials in a URL \(<redacted, \d+ characters>\)/);
+        expect(JSON.stringify(r)).not.toContain("hunter2hunter2");
+    });
+});
+
+describe("faults the schema refuses, injected into the real program", () => {
+    const faultsDir = path.join(__dirname, "programs", "faults");
+
+    /** Previews the fault program (a temp copy: stack init writes next to its Pulumi.yaml) with the pack. */
+    async function previewFault(fault: string, policyConfig?: Record<string, unknown>): Promise<StackResult & { output: string }> {
+        const stackName = `fault-${fault}${policyConfig ? "-remediate" : ""}`;
+        const dir = path.join(scratch, stackName);
+        mkdirSync(dir, { recursive: true });
+        for (const f of ["Pulumi.yaml", "package.json", "index.ts", "fault-values.ts"]) copyFileSync(path.join(faultsDir, f), path.join(dir, f));
+        symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
+        // The stack's own settings file: stack init adds its passphrase salt there.
+        writeFileSync(
+            path.join(dir, `Pulumi.${stackName}.yaml`),
+            configText("local", (c) => {
+                c["policytest:fault"] = fault;
+            }),
+        );
+        const stack = await LocalWorkspace.createOrSelectStack(
+            { stackName, workDir: dir },
+            {
+                pulumiCommand: await pulumiCommand(),
+                envVars: { PULUMI_CONFIG_PASSPHRASE: "x1agent-policy-test", PULUMI_SKIP_UPDATE_CHECK: "true", X1_PROGRAM_ROOT: projectRoot },
+            },
+        );
+        const events: EngineEvent[] = [];
+        const output: string[] = [];
+        const started = Date.now();
+        let error: string | undefined;
+        let policyPackConfigs: string[] | undefined;
+        if (policyConfig) {
+            const file = path.join(dir, "policy-config.json");
+            writeFileSync(file, JSON.stringify(policyConfig));
+            policyPackConfigs = [file];
+        }
+        try {
+            await stack.preview({
+                policyPacks: [policyPackPath],
+                policyPackConfigs,
+                onEvent: (e) => events.push(e),
+                onOutput: (l) => output.push(l),
+                color: "never",
+            });
+        } catch (err) {
+            error = (err as Error).message;
+        }
+        const findings = findingsFrom(events);
+        console.log(`[policy preview] fault ${fault}${policyConfig ? " (remediate)" : ""}: ${findings.length} finding(s) in ${Date.now() - started} ms`);
+        const status = findings.some((f) => f.level === "mandatory") ? "failed" : error ? "error" : "passed";
+        return { stack: stackName, status, reason: status === "error" ? error : undefined, findings, output: output.join("") };
+    }
+
+    it("an unscoped ClusterSecretStore", async () => {
+        const r = await previewFault("unscoped-store");
+        expect(r.status, r.reason).toBe("failed");
+        expect(policiesOf(r)).toEqual(["cluster-secret-store-scoped"]);
+        expect(mandatory(r)[0]!.message).toMatch(/ClusterSecretStore x1-local has no spec.conditions, so every namespace in the cluster .* can read through it/);
+    });
+
+    it("with enforcement level remediate, the engine adds the missing store conditions and the preview passes", async () => {
+        const r = await previewFault("unscoped-store", { "cluster-secret-store-scoped": "remediate" });
+        expect(r.status, r.reason).toBe("passed");
+        expect(r.output).toMatch(/\[remediate\]\s+cluster-secret-store-scoped\s+\(kubernetes:external-secrets.io\/v1:ClusterSecretStore/);
+        expect(r.output).toContain('"^x1agent-ws-[a-z0-9]([-a-z0-9]*[a-z0-9])?$"');
+    });
+
+    it("a plaintext secret in a container's env", async () => {
+        const r = await previewFault("plaintext-env");
+        expect(r.status, r.reason).toBe("failed");
+        expect(policiesOf(r)).toEqual(["secret-env-from-secret-ref"]);
+        expect(mandatory(r)[0]!.message).toMatch(/Deployment x1agent\/x1agent-api containers api sets ANTHROPIC_API_KEY as a literal value \(<redacted, \d+ characters>\)/);
+        expect(JSON.stringify(r)).not.toContain(fakeApiKey);
+    });
+});
