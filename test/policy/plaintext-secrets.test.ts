@@ -4,7 +4,7 @@ import { configmapNoSecrets } from "../../policies/rules/configmap-no-secrets";
 import { helmValuesNoSecrets } from "../../policies/rules/helm-values-no-secrets";
 import { secretEnvFromSecretRef } from "../../policies/rules/secret-env-from-secret-ref";
 import { workspaceNoLiteralSecrets } from "../../policies/rules/workspace-no-literal-secrets";
-import { expectEachPolicyBothWays, runResource, UNKNOWN, type FakeResource } from "./fakes";
+import { expectEachPolicyBothWays, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
 import { configMap, container, deployment } from "./fixtures";
 
 expectEachPolicyBothWays(["secret-env-from-secret-ref", "configmap-no-secrets", "helm-values-no-secrets", "workspace-no-literal-secrets"]);
@@ -105,19 +105,22 @@ describe("configmap-no-secrets", () => {
 
 describe("helm-values-no-secrets", () => {
     const policy = helmValuesNoSecrets();
-    const chart = (values: Record<string, unknown>): FakeResource => ({ type: "kubernetes:helm.sh/v4:Chart", name: "x1agent-postgres-chart", props: { chart: "cloudnative-pg", values } });
-    it("passes values that reference Secrets", async () => {
-        expect(await runResource(policy, chart({ auth: { existingSecret: "pg-auth", passwordSecretKey: "password" }, config: { nats: { tls: { secretName: "nats-server-tls" } } } }))).toEqual([]);
+    const release = (values: Record<string, unknown>): FakeResource => ({ type: "kubernetes:helm.sh/v3:Release", name: "x1agent-postgres-release", props: { chart: "cloudnative-pg", values } });
+    const addon = (chartValues: Record<string, unknown>): FakeResource => ({ type: "x1agent:addons:Postgres", name: "x1agent-postgres", props: { chartValues } });
+    it("passes values that reference Secrets, and a helm.v4 Chart whose values policies cannot see", async () => {
+        expect(await runStack(policy, [release({ auth: { existingSecret: "pg-auth", passwordSecretKey: "password" }, config: { nats: { tls: { secretName: "nats-server-tls" } } } })])).toEqual([]);
+        expect(await runStack(policy, [{ type: "kubernetes:helm.sh/v4:Chart", name: "c", props: {} }])).toEqual([]);
     });
-    it("fails a literal password in chart values (from addons.<name>.values)", async () => {
-        const v = await runResource(policy, chart({ auth: { postgresPassword: "hunter2222" } }));
+    it("fails a literal password in release values and in an add-on's chartValues (from addons.<name>.values)", async () => {
+        const v = await runStack(policy, [release({ auth: { postgresPassword: "hunter2222" } })]);
         expect(v[0]!.message).toBe(
-            "kubernetes:helm.sh/v4:Chart 'x1agent-postgres-chart' values.auth.postgresPassword is a credential by its name (<redacted, 10 characters>): pass it by Secret reference (existingSecret/secretName), not as a value",
+            "kubernetes:helm.sh/v3:Release 'x1agent-postgres-release' values.auth.postgresPassword is a credential by its name (<redacted, 10 characters>): pass it by Secret reference (existingSecret/secretName), not as a value",
         );
+        expect((await runStack(policy, [addon({ superuserPassword: "hunter2222" })]))[0]!.message).toMatch(/x1agent:addons:Postgres 'x1agent-postgres' chartValues.superuserPassword is a credential by its name/);
     });
     it("fails a token-shaped value anywhere in the values, and a credential-named value unknown at preview", async () => {
-        expect((await runResource(policy, chart({ extraEnv: [{ name: "X", value: fakeAnthropicKey }] })))[0]!.message).toMatch(/values.extraEnv.0.value looks like an API key/);
-        const v = await runResource(policy, chart({ auth: { password: UNKNOWN }, other: UNKNOWN }));
+        expect((await runStack(policy, [release({ extraEnv: [{ name: "X", value: fakeAnthropicKey }] })]))[0]!.message).toMatch(/values.extraEnv.0.value looks like an API key/);
+        const v = await runStack(policy, [release({ auth: { password: UNKNOWN }, other: UNKNOWN })]);
         expect(v).toHaveLength(1);
         expect(v[0]!.message).toMatch(/cannot be verified during preview/);
     });
