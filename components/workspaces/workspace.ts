@@ -43,7 +43,11 @@ export class Workspace extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
 
     constructor(name: string, args: WorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:workspaces:Workspace", name, args, opts);
+        // The SDK records a component's args as its inputs (serialized, sent to
+        // the engine, kept in state). `args.config` holds every workspace, so
+        // passing `args` made each Workspace carry the whole list: quadratic
+        // in workspaces (bench/). Record only this workspace's own entry.
+        super("x1agent:workspaces:Workspace", name, { workspace: args.workspace }, opts);
         const { workspace: ws, config } = args;
         const labels = {
             ...commonLabels("workspace"),
