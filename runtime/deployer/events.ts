@@ -74,7 +74,8 @@ export function projectEvent(e: EngineEvent): { kind: string; data: Record<strin
         const s = e.summaryEvent;
         return { kind: "summary", data: { resourceChanges: s.resourceChanges, durationSeconds: s.durationSeconds, maybeCorrupt: s.maybeCorrupt, policyPacks: s.policyPacks } };
     }
-    if (e.cancelEvent) return { kind: "cancel", data: {} };
+    // The engine ends every event stream with a cancelEvent: a marker, not a cancellation.
+    if (e.cancelEvent) return undefined;
     if (e.stdoutEvent) return { kind: "stdout", data: { message: redact(e.stdoutEvent.message).trim() } };
     return undefined;
 }
