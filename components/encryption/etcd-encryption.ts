@@ -1,6 +1,9 @@
-import * as aws from "@pulumi/aws";
-import * as azure from "@pulumi/azure-native";
-import * as gcp from "@pulumi/gcp";
+// Cloud SDKs by service, not their root packages: a root import loads every
+// service of the cloud (seconds per program start, even for a local stack).
+import * as awsKms from "@pulumi/aws/kms";
+import * as azureKeyVault from "@pulumi/azure-native/keyvault";
+import * as gcpKms from "@pulumi/gcp/kms";
+import * as gcpOrganizations from "@pulumi/gcp/organizations";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { StackConfig } from "../../stacks/schema";
@@ -81,7 +84,7 @@ export class EtcdEncryption extends pulumi.ComponentResource {
         const cloud = args.cloud.aws!;
         let keyArn: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
         if (!args.etcdEncryption.existingKeyId) {
-            const key = new aws.kms.Key(
+            const key = new awsKms.Key(
                 `${name}-key`,
                 {
                     description: `etcd Secrets encryption for EKS cluster ${args.cluster.name}`,
@@ -96,7 +99,7 @@ export class EtcdEncryption extends pulumi.ComponentResource {
                 // Deleting it would brick the cluster's Secrets; removing it needs an explicit unprotect.
                 { parent: this, protect: true },
             );
-            new aws.kms.Alias(`${name}-alias`, { name: `alias/${args.cluster.name}-etcd`, targetKeyId: key.keyId }, { parent: this });
+            new awsKms.Alias(`${name}-alias`, { name: `alias/${args.cluster.name}-etcd`, targetKeyId: key.keyId }, { parent: this });
             keyArn = key.arn;
         }
         return pulumi.output(keyArn).apply((arn) => ({
@@ -113,13 +116,13 @@ export class EtcdEncryption extends pulumi.ComponentResource {
         const cloud = args.cloud.gcp!;
         let keyId: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
         if (!args.etcdEncryption.existingKeyId) {
-            const ring = new gcp.kms.KeyRing(
+            const ring = new gcpKms.KeyRing(
                 `${name}-keyring`,
                 { project: cloud.project, location: cloud.region, name: `${args.cluster.name}-etcd` },
                 // Key rings cannot be deleted in Cloud KMS; keep Pulumi from trying.
                 { parent: this, retainOnDelete: true },
             );
-            const key = new gcp.kms.CryptoKey(
+            const key = new gcpKms.CryptoKey(
                 `${name}-key`,
                 { keyRing: ring.id, name: "etcd-secrets", purpose: "ENCRYPT_DECRYPT", rotationPeriod: "7776000s" },
                 { parent: this, protect: true },
@@ -127,8 +130,8 @@ export class EtcdEncryption extends pulumi.ComponentResource {
             keyId = key.id;
         }
         // The GKE service agent does the encrypting; its name carries the project number.
-        const project = gcp.organizations.getProjectOutput({ projectId: cloud.project }, { parent: this });
-        new gcp.kms.CryptoKeyIAMMember(
+        const project = gcpOrganizations.getProjectOutput({ projectId: cloud.project }, { parent: this });
+        new gcpKms.CryptoKeyIAMMember(
             `${name}-gke-agent`,
             {
                 cryptoKeyId: keyId,
@@ -151,7 +154,7 @@ export class EtcdEncryption extends pulumi.ComponentResource {
         if (!args.etcdEncryption.existingKeyId) {
             // Config validation requires one of these for AKS.
             const vault = parseVaultId(args.etcdEncryption.keyVaultId ?? args.secrets.azure!.vaultId);
-            const key = new azure.keyvault.Key(
+            const key = new azureKeyVault.Key(
                 `${name}-key`,
                 {
                     resourceGroupName: vault.resourceGroup,

@@ -1,6 +1,11 @@
-import * as aws from "@pulumi/aws";
-import * as azure from "@pulumi/azure-native";
-import * as gcp from "@pulumi/gcp";
+// Cloud SDKs by service, not their root packages: a root import loads every
+// service of the cloud (seconds per program start, even for a local stack).
+import * as awsIam from "@pulumi/aws/iam";
+import * as azureAuthorization from "@pulumi/azure-native/authorization";
+import * as azureManagedIdentity from "@pulumi/azure-native/managedidentity";
+import * as gcpOrganizations from "@pulumi/gcp/organizations";
+import * as gcpProjects from "@pulumi/gcp/projects";
+import * as gcpServiceAccount from "@pulumi/gcp/serviceaccount";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { names } from "../names";
@@ -70,7 +75,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
         const cloud = required(args.cloudConfig.aws, "aws");
         // The provider ARN ends in the issuer host the token's claims are keyed by.
         const issuer = cloud.oidcProviderArn.replace(/^arn:aws:iam::[0-9]{12}:oidc-provider\//, "");
-        const role = new aws.iam.Role(
+        const role = new awsIam.Role(
             `${name}-role`,
             {
                 name: `${args.clusterName}-x1agent-api`,
@@ -89,7 +94,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        new aws.iam.RolePolicy(
+        new awsIam.RolePolicy(
             `${name}-secrets-policy`,
             {
                 role: role.id,
@@ -110,7 +115,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
     private gcp(name: string, args: WorkloadIdentityArgs) {
         const cloud = required(args.cloudConfig.gcp, "gcp");
         const secretsProject = args.secrets.gcp?.projectId ?? cloud.project;
-        const gsa = new gcp.serviceaccount.Account(
+        const gsa = new gcpServiceAccount.Account(
             `${name}-gsa`,
             {
                 project: cloud.project,
@@ -120,7 +125,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        new gcp.serviceaccount.IAMMember(
+        new gcpServiceAccount.IAMMember(
             `${name}-workload-identity-user`,
             {
                 serviceAccountId: gsa.name,
@@ -130,8 +135,8 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
             { parent: this },
         );
         // IAM conditions see Secret Manager resources by project number.
-        const project = gcp.organizations.getProjectOutput({ projectId: secretsProject }, { parent: this });
-        new gcp.projects.IAMMember(
+        const project = gcpOrganizations.getProjectOutput({ projectId: secretsProject }, { parent: this });
+        new gcpProjects.IAMMember(
             `${name}-secret-accessor`,
             {
                 project: secretsProject,
@@ -155,12 +160,12 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
         const cloud = required(args.cloudConfig.azure, "azure");
         const vaultId = args.secrets.azure?.vaultId;
         if (!vaultId) throw new pulumi.RunError("secrets.azure.vaultId is required for Azure Workload Identity: it scopes the Key Vault Secrets User grant");
-        const identity = new azure.managedidentity.UserAssignedIdentity(
+        const identity = new azureManagedIdentity.UserAssignedIdentity(
             `${name}-identity`,
             { resourceGroupName: cloud.resourceGroup, location: cloud.location, resourceName: `${args.clusterName}-x1agent-api` },
             { parent: this },
         );
-        new azure.managedidentity.FederatedIdentityCredential(
+        new azureManagedIdentity.FederatedIdentityCredential(
             `${name}-federated-credential`,
             {
                 resourceGroupName: cloud.resourceGroup,
@@ -172,7 +177,7 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        new azure.authorization.RoleAssignment(
+        new azureAuthorization.RoleAssignment(
             `${name}-key-vault-secrets-user`,
             {
                 principalId: identity.principalId,
