@@ -27,12 +27,15 @@
  * as skipped with that reason, never as passed.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { allPolicies } from "../policies/rules";
 import { type Finding, type StackResult, statusOf, summarize, toJson, toMarkdown, toSarif } from "../policies/report";
+import { upstreamCharts } from "../components/addons/chart-source";
 import { listStackNames, projectRoot, validateStack } from "../runtime/engine/project";
 import { openStack, pulumiCommand, runOperation } from "../runtime/engine/stack-runner";
 import type { StackConfig } from "../stacks/schema";
@@ -71,7 +74,7 @@ export function parseArgs(argv: string[]): Args {
             args.tags[k] = rest.join("=");
         } else throw new UsageError(`unknown option ${a}`);
     }
-    if (all) args.stacks = listStackNames();
+    if (all) args.stacks = exampleStacks();
     if (args.stacks.length === 0) throw new UsageError("name a stack with --stack <name>, or use --all");
     const known = listStackNames();
     const unknown = args.stacks.filter((s) => !known.includes(s));
@@ -81,6 +84,56 @@ export function parseArgs(argv: string[]): Args {
 }
 
 class UsageError extends Error {}
+
+/**
+ * The stacks `--all` means: the stack files committed to the repository.
+ * Tests and the deployer create short-lived stack files in stacks/ too
+ * (copies of a stack for a run); those are not the project's stacks.
+ * Outside a git checkout: every stacks/Pulumi.<name>.yaml.
+ */
+export function exampleStacks(): string[] {
+    try {
+        const tracked = execFileSync("git", ["ls-files", "stacks"], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        const names = tracked
+            .split("\n")
+            .map((f) => /^stacks\/Pulumi\.([a-z0-9][-a-z0-9_.]*)\.yaml$/.exec(f)?.[1])
+            .filter((n): n is string => n !== undefined);
+        if (names.length > 0) return names.sort();
+    } catch {
+        // not a git checkout
+    }
+    return listStackNames();
+}
+
+/** Where each add-on's chart comes from when the stack installs it from a repository (not a local path). */
+export function chartRepos(config: StackConfig): { addon: string; repo: string }[] {
+    const out: { addon: string; repo: string }[] = [];
+    for (const [addon, pinned] of Object.entries(upstreamCharts)) {
+        const a = config.addons[addon as keyof typeof upstreamCharts];
+        if (!a?.install || a.chart?.path) continue;
+        if (addon === "postgresOperator" && !config.postgres.bundled.enabled) continue; // only the bundled database needs the operator
+        out.push({ addon, repo: a.chart?.repo ?? pinned.repo });
+    }
+    return out;
+}
+
+/** Why a stack's add-on charts cannot be fetched from here (their repository hosts do not resolve), or undefined. */
+export async function chartSkipReason(config: StackConfig): Promise<string | undefined> {
+    const unreachable: string[] = [];
+    for (const { addon, repo } of chartRepos(config)) {
+        const host = new URL(repo.replace(/^oci:\/\//, "https://")).hostname;
+        try {
+            await lookup(host);
+        } catch {
+            unreachable.push(`addons.${addon} from ${repo}`);
+        }
+    }
+    if (unreachable.length === 0) return undefined;
+    return (
+        `not previewed: its upstream charts cannot be fetched from this machine (${unreachable.join(", ")}: the host does not resolve). ` +
+        "Set addons.<name>.chart.path to local copies (or chart.repo to a reachable mirror) to preview it here; the test suite previews it with fixture charts"
+    );
+}
 
 /** Cloud provider plugins a stack's program needs, from its validated config. */
 export function cloudPluginsFor(config: StackConfig): string[] {
@@ -162,27 +215,49 @@ export interface CheckStackOptions {
     tags?: Record<string, string>;
     /** A stack config file to preview instead of stacks/Pulumi.<stack>.yaml (tests: deliberately wrong configs). */
     configFile?: string;
+    /** The state backend is a throwaway one: preview a temporary copy of the stack (see checkStack). */
+    isolated?: boolean;
     onOutput?: (line: string) => void;
 }
 
-/** Previews one stack with the pack and returns its result; never throws for a failed preview. */
+/**
+ * Previews one stack with the pack and returns its result; never throws for a
+ * failed preview.
+ *
+ * `isolated` (a throwaway state backend): the preview runs as a copy of the
+ * stack, `stacks/Pulumi.pc-<stack>-<random>.yaml`, deleted afterwards. On a
+ * fresh backend `pulumi stack init` writes a passphrase salt into the stack's
+ * file; the copy takes it, so the tracked stacks/Pulumi.<stack>.yaml is never
+ * touched and a salt someone else's run left there never gets in the way.
+ * Otherwise the real stack is previewed, with its state and recorded tags.
+ */
 export async function checkStack(stack: string, options: CheckStackOptions = {}): Promise<StackResult> {
+    if (!options.isolated) return previewWithPack(stack, stack, options);
+    const copy = `pc-${stack}-${randomBytes(3).toString("hex")}`;
+    const copyFile = path.join(projectRoot, "stacks", `Pulumi.${copy}.yaml`);
+    const source = readFileSync(options.configFile ?? path.join(projectRoot, "stacks", `Pulumi.${stack}.yaml`), "utf8");
+    writeFileSync(copyFile, source.replace(/^encryptionsalt:.*$/m, ""));
+    try {
+        const r = await previewWithPack(copy, stack, { ...options, configFile: undefined });
+        return { ...r, findings: r.findings.map((f) => ({ ...f, urn: f.urn?.split(copy).join(stack) })) };
+    } finally {
+        rmSync(copyFile, { force: true });
+    }
+}
+
+async function previewWithPack(runAs: string, stack: string, options: CheckStackOptions): Promise<StackResult> {
     const events: EngineEvent[] = [];
     const output: string[] = [];
     const started = Date.now();
-    // The preview may rewrite the stack's config file (e.g. a passphrase salt): run from a copy, never the tracked file.
-    const scratch = mkdtempSync(path.join(tmpdir(), `x1-policy-${stack}-`));
-    const configFile = path.join(scratch, `Pulumi.${stack}.yaml`);
-    cpSync(options.configFile ?? path.join(projectRoot, "stacks", `Pulumi.${stack}.yaml`), configFile);
     try {
         if (options.tags && Object.keys(options.tags).length > 0) {
-            const s = await openStack(stack, configFile);
+            const s = await openStack(runAs, options.configFile);
             for (const [k, v] of Object.entries(options.tags)) await s.setTag(k, v);
         }
-        const result = await runOperation(stack, "preview", {
+        const result = await runOperation(runAs, "preview", {
             policyPacks: [policyPackPath],
             policyPackConfigs: options.policyConfig ? [options.policyConfig] : undefined,
-            configFile,
+            configFile: options.configFile,
             onEvent: (e) => events.push(e),
             onOutput: (line) => {
                 output.push(line);
@@ -196,19 +271,14 @@ export async function checkStack(stack: string, options: CheckStackOptions = {})
         const mandatory = findings.some((f) => f.level === "mandatory");
         const reason = mandatory ? undefined : previewError(err, output);
         return { stack, status: statusOf(findings, reason ?? "preview failed"), reason, findings, durationMs: Date.now() - started };
-    } finally {
-        rmSync(scratch, { recursive: true, force: true });
     }
 }
 
 /** The part of a failed preview's output that says why, without the engine's noise. */
 function previewError(err: unknown, output: string[]): string {
     const text = [(err as Error).message ?? String(err), ...output].join("\n");
-    const lines = text
-        .split("\n")
-        .map((l) => l.trim())
-        .filter((l) => /^error:|Error:|RunError|failed/i.test(l) && !/^\s*$/.test(l));
-    return (lines.slice(0, 5).join(" / ") || (err as Error).message || "preview failed").slice(0, 800);
+    const lines = [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => /^error:|Error:|RunError/.test(l)))];
+    return (lines.slice(0, 4).join(" / ") || (err as Error).message || "preview failed").slice(0, 800);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -223,6 +293,7 @@ async function main(argv: string[]): Promise<number> {
     const ownState = !process.env.PULUMI_BACKEND_URL;
     const sandbox = mkdtempSync(path.join(tmpdir(), "x1-policy-check-"));
     if (ownState) {
+        mkdirSync(path.join(sandbox, "state"));
         process.env.PULUMI_BACKEND_URL = `file://${path.join(sandbox, "state")}`;
         // The isolated backend holds nothing: a throwaway passphrase for stacks without a KMS secrets provider.
         if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) process.env.PULUMI_CONFIG_PASSPHRASE = "x1agent-policy-check";
@@ -244,14 +315,14 @@ async function main(argv: string[]): Promise<number> {
                 results.push({ stack, status: "error", reason: (err as Error).message, findings: [] });
                 continue;
             }
-            const skip = skipReason(config, installed);
+            const skip = skipReason(config, installed) ?? (await chartSkipReason(config));
             if (skip) {
                 console.error(`[policy:check] ${stack}: skipped: ${skip}`);
                 results.push({ stack, status: args.requireAll ? "error" : "skipped", reason: skip, findings: [] });
                 continue;
             }
             console.error(`[policy:check] ${stack}: preview with the policy pack...`);
-            const r = await checkStack(stack, { policyConfig: args.policyConfig, tags: args.tags });
+            const r = await checkStack(stack, { policyConfig: args.policyConfig, tags: args.tags, isolated: ownState });
             const mandatory = r.findings.filter((f) => f.level === "mandatory").length;
             console.error(`[policy:check] ${stack}: ${r.status}, ${mandatory} mandatory, ${r.findings.length - mandatory} advisory, in ${((r.durationMs ?? 0) / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}`);
             results.push(r);
