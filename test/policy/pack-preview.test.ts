@@ -21,6 +21,7 @@ import type { StackResult } from "../../policies/report";
 import { listStackNames, projectRoot, validateStack } from "../../runtime/engine/project";
 import { pulumiCommand } from "../../runtime/engine/stack-runner";
 import { chartSkipReason, checkStack, exampleStacks, findingsFrom, policyPackPath, skipReason } from "../../scripts/policy-check";
+import { migrationTag, recordAfterUp, recordBeforeRun, tierFloorTag } from "../../policies/tier-state";
 import { writeFixtureCharts, type FixtureAddon } from "../fixtures/charts";
 import { engineSandbox, type EngineSandbox } from "../helpers/engine";
 import { fakeApiKey } from "./programs/faults/fault-values";
@@ -219,5 +220,24 @@ describe("faults the schema refuses, injected into the real program", () => {
         expect(policiesOf(r)).toEqual(["secret-env-from-secret-ref"]);
         expect(mandatory(r)[0]!.message).toMatch(/Deployment x1agent\/x1agent-api containers api sets ANTHROPIC_API_KEY as a literal value \(<redacted, \d+ characters>\)/);
         expect(JSON.stringify(r)).not.toContain(fakeApiKey);
+    });
+});
+
+describe("the deployer's tag writers", () => {
+    it("record the migration before a run and the floor after an up, on a real stack", async () => {
+        const dir = path.join(scratch, "tags-program");
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, "Pulumi.yaml"), "name: x1agent-tags-test\nruntime: nodejs\n");
+        const stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: "tags", workDir: dir },
+            { pulumiCommand: await pulumiCommand(), envVars: { PULUMI_CONFIG_PASSPHRASE: "x1agent-policy-test", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+        );
+        expect(await recordAfterUp(stack, { tier: "kubernetes" })).toEqual({ [tierFloorTag]: "kubernetes" });
+        expect(await recordBeforeRun(stack, { tier: "vault" })).toEqual({ [migrationTag]: "kubernetes-to-vault:in-progress" });
+        expect(await recordAfterUp(stack, { tier: "vault" })).toEqual({ [tierFloorTag]: "vault" });
+        expect(await recordBeforeRun(stack, { tier: "vault", migration: { from: "kubernetes", done: true } })).toEqual({ [migrationTag]: "kubernetes-to-vault:done" });
+        const tags = await stack.listTags();
+        expect(tags[tierFloorTag]).toBe("vault");
+        expect(tags[migrationTag]).toBe("kubernetes-to-vault:done");
     });
 });
