@@ -74,7 +74,11 @@ export interface CheckContext<C> {
 
 export type ResourceCheck<C> = (r: Res, ctx: CheckContext<C>) => void;
 export type StackCheck<C> = (resources: Res[], ctx: CheckContext<C>) => void;
-/** Returns new props for a resource it can fix safely, or undefined. */
+/**
+ * Returns the resource's props fixed, or undefined when there is no safe
+ * fix. Edit `r.props` in place and return it: the props carry secret values
+ * whose secretness a copy would lose.
+ */
 export type ResourceRemediation<C> = (r: Res, ctx: Omit<CheckContext<C>, "report">) => Record<string, any> | undefined;
 
 /** An x1agent policy: the SDK policy plus its metadata. */

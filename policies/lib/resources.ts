@@ -43,6 +43,16 @@ export function get(obj: unknown, ...path: (string | number)[]): any {
     return cur;
 }
 
+/**
+ * For a value a walk found `UNKNOWN` that the check cannot do without:
+ * reads it again through the SDK's proxy, which raises its unknown-value
+ * error naming the field; the policy machinery turns that into a violation
+ * at the policy's own level (see policy.ts).
+ */
+export function failUnknown(obj: unknown, ...path: (string | number)[]): void {
+    get(obj, ...path);
+}
+
 /** An array property as an array ([] when absent). */
 export function list(obj: unknown, ...path: (string | number)[]): any[] {
     const v = get(obj, ...path);

@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
 import { resourcePolicy } from "../lib/policy";
-import { describe, entriesOf, get, isKind, UNKNOWN } from "../lib/resources";
+import { describe, entriesOf, failUnknown, get, isKind, UNKNOWN } from "../lib/resources";
 
 /**
  * ConfigMaps are readable by anyone who can read the namespace's config and
@@ -25,7 +25,7 @@ export const configmapNoSecrets = resourcePolicy(
         const data = get(r.props, "data");
         for (const [key, value] of entriesOf(data)) {
             if (value === UNKNOWN) {
-                if (isSensitiveName(key)) get(data, key); // raises the unknown-value violation
+                if (isSensitiveName(key)) failUnknown(data, key);
                 continue;
             }
             if (typeof value !== "string") continue;

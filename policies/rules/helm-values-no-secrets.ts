@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
 import { guarded, stackPolicy } from "../lib/policy";
-import { get, leaves, UNKNOWN } from "../lib/resources";
+import { failUnknown, get, leaves, UNKNOWN } from "../lib/resources";
 
 const chartTypes = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v3:Release"]);
 const addonPrefix = "x1agent:addons:";
@@ -39,7 +39,7 @@ export const helmValuesNoSecrets = stackPolicy(
                     const key = path[path.length - 1] ?? "";
                     const where = `${r.type} '${r.name}' ${field}.${path.join(".")}`;
                     if (value === UNKNOWN) {
-                        if (isSensitiveName(key)) get(values, ...path); // raises the unknown-value violation
+                        if (isSensitiveName(key)) failUnknown(values, ...path);
                         continue;
                     }
                     if (typeof value !== "string") continue;

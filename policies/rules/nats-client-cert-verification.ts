@@ -1,5 +1,5 @@
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { describe, entriesOf, get, isKind, UNKNOWN } from "../lib/resources";
+import { describe, entriesOf, failUnknown, get, isKind, UNKNOWN } from "../lib/resources";
 
 const chartTypes = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v3:Release"]);
 
@@ -63,7 +63,7 @@ export const natsClientCertVerification = stackPolicy(
             guarded(c, report, () => {
                 const verify = new Map(entriesOf(c.props)).get("clientCertificateVerification");
                 if (verify === undefined) return;
-                if (verify === UNKNOWN) get(c.props, "clientCertificateVerification"); // raises the unknown-value violation
+                if (verify === UNKNOWN) failUnknown(c.props, "clientCertificateVerification");
                 evidence = true;
                 if (verify !== true) report(`NATS (${c.name}) does not verify client certificates (clientCertificateVerification: ${String(verify)}): set nats.mtls: true in the stack config`, c.urn);
             });

@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
 import { resourcePolicy } from "../lib/policy";
-import { containers, describe, entriesOf, get, isWorkload, list, podSpec, UNKNOWN } from "../lib/resources";
+import { containers, describe, entriesOf, failUnknown, get, isWorkload, list, podSpec, UNKNOWN } from "../lib/resources";
 
 /**
  * A credential in a pod's env comes from a Secret (`valueFrom.secretKeyRef`),
@@ -30,10 +30,7 @@ export const secretEnvFromSecretRef = resourcePolicy(
                 const value = fields.get("value");
                 const from = fields.get("valueFrom");
                 if (isSensitiveName(name)) {
-                    if (value === UNKNOWN) {
-                        // Reading it again raises the unknown-value violation with the field's path.
-                        get(e, "value");
-                    }
+                    if (value === UNKNOWN) failUnknown(e, "value");
                     if (typeof value === "string" && !isReferenceValue(value)) {
                         report(`${where} sets ${name} as a literal value (${redacted(value)}): a credential must come from a Secret; use valueFrom.secretKeyRef { name, key }`);
                     } else if (from !== undefined && get(from, "secretKeyRef") === undefined) {
