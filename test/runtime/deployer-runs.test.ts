@@ -6,7 +6,7 @@
  * cancel stops the engine cleanly, and a workspace is applied only after
  * its preview is approved. Prints the figures the issue asks for.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stacksDir } from "../../runtime/engine/project";
@@ -158,5 +158,20 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         expect(stack.body.outputs).toMatchObject({ tier: "kubernetes", storeName: "x1-local" });
         const again = await call(svc.url, "POST", `/v1/runs/${preview.id}/approve`, { token });
         expect(again.body.run.id).toBe(up.id);
+    });
+
+    it("deletes a stack only when asked explicitly: destroy, then remove state and file", async () => {
+        const file = path.join(stacksDir, `Pulumi.${c}.yaml`);
+        const unconfirmed = await call(svc.url, "DELETE", `/v1/stacks/${c}`, { token });
+        expect(unconfirmed.status).toBe(400);
+        expect(unconfirmed.body.message).toMatch(new RegExp(`repeat its name as \\?confirm=${c}`));
+        const del = await call(svc.url, "DELETE", `/v1/stacks/${c}?confirm=${c}`, { token });
+        expect(del.status).toBe(202);
+        const done = await waitForRun(svc.url, token, del.body.run.id);
+        expect(done.status, done.error).toBe("succeeded");
+        expect(done.counts.delete).toBeGreaterThan(5);
+        expect(done.message).toMatch(/destroyed and removed/);
+        expect(existsSync(file)).toBe(false);
+        expect((await call(svc.url, "GET", `/v1/stacks/${c}`, { token })).status).toBe(404);
     });
 });
