@@ -85,10 +85,11 @@ describe("the deployer console in Debian's chromium", () => {
         console.log(`[runtime tier] console: click to first live log line ${firstLine} ms; ${diffRows.length} diff rows; policy: ${await page.textContent("#policy-summary")}`);
     });
 
-    it("cancels a running up from the console", async () => {
+    it("cancels a running up from the console, while the engine works", async () => {
         await page.click('button[data-op="up"]');
         await page.waitForSelector("#cancel:not([hidden])", { timeout: 60_000 });
-        await page.waitForSelector("#run-status .s-running", { timeout: 300_000 });
+        // Cancel once the engine is at work: its first events are in the live log.
+        await page.waitForSelector("#log div", { timeout: 300_000 });
         await page.click("#cancel");
         await page.waitForSelector("#run-status .s-cancelled", { timeout: 300_000 });
         expect(await page.textContent("#run-error")).toMatch(/cancelled by token:operator/);
