@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
 import { type PodWiring, hardenedPodTemplate, imageRef, mayRunSeveral, runtimeNames } from "./workload";
@@ -33,7 +34,7 @@ export class Api extends pulumi.ComponentResource {
     public readonly leaseName: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:Api", name, args, opts);
+        super("x1agent:runtime:Api", name, withoutStackConfig(args), opts);
         const { config } = args;
         const labels = { ...commonLabels("api"), "app.kubernetes.io/name": runtimeNames.api };
         const leaderElection = mayRunSeveral(config.api);

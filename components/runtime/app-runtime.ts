@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels, names } from "../names";
 import { Api } from "./api";
 import { App } from "./app";
@@ -73,7 +74,7 @@ export class AppRuntime extends pulumi.ComponentResource {
     public readonly database: DatabaseEndpoint;
 
     constructor(name: string, args: AppRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:AppRuntime", name, args, opts);
+        super("x1agent:runtime:AppRuntime", name, withoutStackConfig(args), opts);
         const { config } = args;
         const nats = args.nats ?? defaultNats;
         const database = args.database ?? defaultDatabase;

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
 import { hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
@@ -23,7 +24,7 @@ export class App extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
 
     constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:App", name, args, opts);
+        super("x1agent:runtime:App", name, withoutStackConfig(args), opts);
         const { config } = args;
         const labels = { ...commonLabels("app"), "app.kubernetes.io/name": runtimeNames.app };
 

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels, names } from "../names";
 import { type DatabaseEndpoint, databaseWiring, objectStorageWiring } from "./connections";
 import { type PodWiring, hardenedPodTemplate, imageRef, mergeWiring, noWiring, runtimeNames } from "./workload";
@@ -51,7 +52,7 @@ export class Backups extends pulumi.ComponentResource {
     public readonly cronJobNames: pulumi.Output<string[]>;
 
     constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:Backups", name, args, opts);
+        super("x1agent:runtime:Backups", name, withoutStackConfig(args), opts);
         const { config } = args;
         const backup = config.backup;
         const labels = { ...commonLabels("backup"), "app.kubernetes.io/name": runtimeNames.backup };

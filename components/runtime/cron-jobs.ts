@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { type PodWiring, hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
 
@@ -26,7 +27,7 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
     public readonly cronJobNames: pulumi.Output<string[]>;
 
     constructor(name: string, args: MaintenanceJobsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:MaintenanceJobs", name, args, opts);
+        super("x1agent:runtime:MaintenanceJobs", name, withoutStackConfig(args), opts);
         const { config } = args;
         const labels = { ...commonLabels("maintenance"), "app.kubernetes.io/name": runtimeNames.maintenance };
 

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { runtimeNames } from "./workload";
 
@@ -34,7 +35,7 @@ export class AppIngress extends pulumi.ComponentResource {
     public readonly host: pulumi.Output<string>;
 
     constructor(name: string, args: AppIngressArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:AppIngress", name, args, opts);
+        super("x1agent:runtime:AppIngress", name, withoutStackConfig(args), opts);
         const ing = args.config.ingress;
         const issuer = args.issuer;
         const backend = (service: string) => ({ service: { name: service, port: { name: "http" } } });

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { type DatabaseEndpoint, type NatsEndpoint, urlPort } from "./connections";
 import { ports, runtimeNames } from "./workload";
@@ -29,7 +30,7 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
     public readonly policyNames: pulumi.Output<string[]>;
 
     constructor(name: string, args: RuntimeNetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:RuntimeNetworkPolicies", name, args, opts);
+        super("x1agent:runtime:RuntimeNetworkPolicies", name, withoutStackConfig(args), opts);
         const { config, nats, database } = args;
         const net = config.network;
         const labels = commonLabels("network");

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
 import { type PodWiring, hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
@@ -26,7 +27,7 @@ export class Worker extends pulumi.ComponentResource {
     public readonly deploymentName: pulumi.Output<string>;
 
     constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:Worker", name, args, opts);
+        super("x1agent:runtime:Worker", name, withoutStackConfig(args), opts);
         const { config } = args;
         const labels = { ...commonLabels("worker"), "app.kubernetes.io/name": runtimeNames.worker };
 

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import type { NatsEndpoint } from "../runtime/connections";
 import type { IssuerRef } from "../runtime/ingress";
@@ -36,7 +37,7 @@ export class Workspaces extends pulumi.ComponentResource {
     public readonly namespaces: pulumi.Output<string[]>;
 
     constructor(name: string, args: WorkspacesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:workspaces:Workspaces", name, args, opts);
+        super("x1agent:workspaces:Workspaces", name, withoutStackConfig(args), opts);
         const { config } = args;
 
         const workspaces = config.workspaces.map(
