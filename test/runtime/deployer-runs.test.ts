@@ -134,6 +134,17 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         expect((await waitForRun(svc.url, token, after.body.run.id)).status).toBe("succeeded");
     });
 
+    it("times a run out by cancelling the engine cleanly", async () => {
+        // Through the library: the HTTP schema's floor (10 s) is longer than this test wants to wait.
+        const caller = { principal: { subject: "token:ops-portal", teams: ["ops"], admin: false } };
+        const { run } = await svc.deployer.createRun(caller, { stack: b, operation: "up", timeoutSeconds: 3 });
+        const done = await waitForRun(svc.url, token, run.id);
+        expect(done.status).toBe("timed_out");
+        expect(done.error).toBe("timed out after 3s; the engine was cancelled cleanly and released the stack");
+        const stack = await call(svc.url, "GET", `/v1/stacks/${b}`, { token });
+        expect(stack.body.lock.engine.holders).toEqual([]);
+    });
+
     it("applies a new workspace only after its preview is approved, keeping the stack file's comments", async () => {
         const file = path.join(stacksDir, `Pulumi.${c}.yaml`);
         const proposed = await call(svc.url, "POST", `/v1/stacks/${c}/workspaces`, { token, body: { id: "ml", team: "ops" } });
