@@ -22,6 +22,8 @@ export interface MocksSample {
     constructMs: number;
     /** validateMs + constructMs: what grows with the stack. */
     wallMs: number;
+    /** CPU time (user + system) of validation and construction: barely moved by other processes' load. */
+    cpuMs: number;
     /** Every resource registered: custom resources and components. */
     resources: number;
     customResources: number;
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
     const importMs = performance.now() - t;
 
     const raw = benchConfigMap(n);
+    const cpu = process.cpuUsage();
     t = performance.now();
     const config = validateStackConfig(benchStackName(n), raw);
     const validateMs = performance.now() - t;
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
     // Waits until every registration (and every Output they chain) is done.
     await pulumi.runtime.disconnect();
     const constructMs = performance.now() - t;
+    const used = process.cpuUsage(cpu);
 
     if (dumpFile) writeFileSync(dumpFile, JSON.stringify(dump));
     const sample: MocksSample = {
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
         validateMs,
         constructMs,
         wallMs: validateMs + constructMs,
+        cpuMs: (used.user + used.system) / 1000,
         resources,
         customResources: custom,
         peakRssMiB: process.resourceUsage().maxRSS / 1024,

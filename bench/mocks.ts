@@ -17,6 +17,7 @@ export interface MocksRow {
     resources: number;
     customResources: number;
     wallMs: Summary;
+    cpuMs: Summary;
     importMs: Summary;
     resourcesPerSecond: Summary;
     peakRssMiB: Summary;
@@ -28,11 +29,11 @@ export interface MocksResult {
     rows: MocksRow[];
     /**
      * ratio: (wall per workspace at the largest size) / (at the next size
-     * down); at most 1 means at most linear. marginalRatio: the same for the
+     * down); at most 1 means at most linear. cpuRatio: the same in CPU time. marginalRatio: the same for the
      * cost of each added workspace (the fixed part of the stack taken out),
      * (wall(to) - wall(from)) / (to - from) over the same slope one size lower.
      */
-    growth?: { from: number; to: number; ratio: number; marginalRatio?: number };
+    growth?: { from: number; to: number; ratio: number; cpuRatio: number; marginalRatio?: number };
 }
 
 /** One construction in a fresh process; `nodeArgs` e.g. --cpu-prof. */
@@ -52,7 +53,7 @@ export async function benchMocks(sizes: number[], runs: number, log: (s: string)
         const samples: MocksSample[] = [];
         for (let i = 0; i < runs; i++) {
             const s = await mocksSample(n);
-            log(`  mocks ${n} workspaces, run ${i + 1}/${runs}: ${s.wallMs.toFixed(0)} ms, ${s.resources} resources, ${s.peakRssMiB.toFixed(0)} MiB`);
+            log(`  mocks ${n} workspaces, run ${i + 1}/${runs}: ${s.wallMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms), ${s.resources} resources, ${s.peakRssMiB.toFixed(0)} MiB`);
             samples.push(s);
         }
         const wall = summarize(samples.map((s) => s.wallMs));
@@ -61,6 +62,7 @@ export async function benchMocks(sizes: number[], runs: number, log: (s: string)
             resources: samples[0]!.resources,
             customResources: samples[0]!.customResources,
             wallMs: wall,
+            cpuMs: summarize(samples.map((s) => s.cpuMs)),
             importMs: summarize(samples.map((s) => s.importMs)),
             resourcesPerSecond: summarize(samples.map((s) => s.resources / (s.wallMs / 1000))),
             peakRssMiB: summarize(samples.map((s) => s.peakRssMiB)),
@@ -79,6 +81,7 @@ export async function benchMocks(sizes: number[], runs: number, log: (s: string)
                   from,
                   to,
                   ratio: byN.get(to)!.msPerWorkspace / byN.get(from)!.msPerWorkspace,
+                  cpuRatio: byN.get(to)!.cpuMs.median / to / (byN.get(from)!.cpuMs.median / from),
                   marginalRatio: below !== undefined ? slope(from, to) / slope(below, from) : undefined,
               }
             : undefined;

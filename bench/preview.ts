@@ -16,7 +16,7 @@ import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/aut
 import { projectRoot } from "../runtime/engine/project";
 import { openStack, pulumiCommand } from "../runtime/engine/stack-runner";
 import { formatProfile, type ProfileSummary, summarizeProfile } from "./profile";
-import { type Summary, summarize } from "./stats";
+import { childrenCpuMs, type Summary, summarize } from "./stats";
 import { writeBenchStack } from "./stack-config";
 
 /** Passphrase of the temp bench stacks' secrets provider (they hold no secrets). */
@@ -25,6 +25,8 @@ export const benchPassphrase = "x1agent-bench";
 export interface PreviewSample {
     /** stack.preview() from call to return. */
     wallMs: number;
+    /** CPU time of the CLI, language host, program and provider together (robust to other processes' load). */
+    cpuMs: number;
     /** From the call to the engine's first resource event: CLI start, plugins, program start-up. */
     firstResourceMs: number;
     /** Resources in the preview (all creates), the stack resource included. */
@@ -33,10 +35,14 @@ export interface PreviewSample {
 
 export interface PreviewRow {
     workspaces: number;
-    ours: { wallMs: Summary; firstResourceMs: Summary; resources: number };
-    floor: { wallMs: Summary; firstResourceMs: Summary; resources: number };
-    /** median(ours) / median(floor). */
+    ours: { wallMs: Summary; cpuMs: Summary; firstResourceMs: Summary; resources: number };
+    floor: { wallMs: Summary; cpuMs: Summary; firstResourceMs: Summary; resources: number };
+    /** median(ours) / median(floor), wall time. */
     ratio: number;
+    /** The one `up` that rendered the floor's manifests (file backend, render to a folder), ms. */
+    upMs: number;
+    /** The same for CPU time (CLI + language host + program + provider). */
+    cpuRatio: number;
 }
 
 /** A temp state backend and render root for this process's engine runs. */
@@ -54,6 +60,7 @@ export function engineScratch(label: string): { dir: string; cleanup: () => void
 export async function timedPreview(stack: Stack, options: { policyPacks?: string[] } = {}): Promise<PreviewSample> {
     let firstResource: number | undefined;
     let resources = 0;
+    const cpuBefore = childrenCpuMs();
     const started = performance.now();
     const onEvent = (e: EngineEvent) => {
         if (e.resourcePreEvent) {
@@ -63,7 +70,7 @@ export async function timedPreview(stack: Stack, options: { policyPacks?: string
     };
     await stack.preview({ color: "never", onEvent, policyPacks: options.policyPacks });
     const wallMs = performance.now() - started;
-    return { wallMs, firstResourceMs: (firstResource ?? performance.now()) - started, resources };
+    return { wallMs, cpuMs: childrenCpuMs() - cpuBefore, firstResourceMs: (firstResource ?? performance.now()) - started, resources };
 }
 
 /** The floor project: bench/floor/index.js in a temp folder that sees the project's node_modules. */
@@ -96,7 +103,8 @@ function countFiles(dir: string): number {
 export interface PreviewBench {
     rows: PreviewRow[];
     /** Where the program's own CPU time went in one extra preview per size (node --cpu-prof in the language host). */
-    profiles: { workspaces: number; previewMs: number; program: ProfileSummary }[];
+    /** previewCpuMs: CLI + language host + program + provider; the program's share is program.busyMs. */
+    profiles: { workspaces: number; previewMs: number; previewCpuMs: number; program: ProfileSummary }[];
 }
 
 /**
@@ -114,28 +122,37 @@ export async function benchPreview(sizes: number[], runs: number, profile: boole
             try {
                 const ours = await openStack(bench.name);
                 // Render the manifests the floor replays: one `up` into a state of its own.
+                const upStarted = performance.now();
                 const manifests = await renderManifests(bench.name, scratch.dir, n);
-                log(`  preview ${n} workspaces: floor replays ${countFiles(manifests)} rendered manifests`);
+                const upMs = performance.now() - upStarted;
+                log(`  preview ${n} workspaces: up rendered ${countFiles(manifests)} manifests in ${upMs.toFixed(0)} ms; the floor replays them`);
                 const floor = await floorStack(scratch.dir, n, manifests);
                 const o: PreviewSample[] = [];
                 const f: PreviewSample[] = [];
                 for (let i = 0; i < runs; i++) {
                     o.push(await timedPreview(ours));
                     f.push(await timedPreview(floor));
-                    log(`  preview ${n} workspaces, run ${i + 1}/${runs}: ours ${o[i]!.wallMs.toFixed(0)} ms (${o[i]!.resources} resources), floor ${f[i]!.wallMs.toFixed(0)} ms (${f[i]!.resources} resources)`);
+                    log(
+                        `  preview ${n} workspaces, run ${i + 1}/${runs}: ours ${o[i]!.wallMs.toFixed(0)} ms (CPU ${o[i]!.cpuMs.toFixed(0)} ms, ${o[i]!.resources} resources), ` +
+                            `floor ${f[i]!.wallMs.toFixed(0)} ms (CPU ${f[i]!.cpuMs.toFixed(0)} ms, ${f[i]!.resources} resources)`,
+                    );
                 }
                 const ow = summarize(o.map((s) => s.wallMs));
                 const fw = summarize(f.map((s) => s.wallMs));
+                const oc = summarize(o.map((s) => s.cpuMs));
+                const fc = summarize(f.map((s) => s.cpuMs));
                 rows.push({
                     workspaces: n,
-                    ours: { wallMs: ow, firstResourceMs: summarize(o.map((s) => s.firstResourceMs)), resources: o[0]!.resources },
-                    floor: { wallMs: fw, firstResourceMs: summarize(f.map((s) => s.firstResourceMs)), resources: f[0]!.resources },
+                    ours: { wallMs: ow, cpuMs: oc, firstResourceMs: summarize(o.map((s) => s.firstResourceMs)), resources: o[0]!.resources },
+                    floor: { wallMs: fw, cpuMs: fc, firstResourceMs: summarize(f.map((s) => s.firstResourceMs)), resources: f[0]!.resources },
                     ratio: ow.median / fw.median,
+                    cpuRatio: oc.median / fc.median,
+                    upMs,
                 });
                 if (profile) {
                     const p = await profiledPreview(bench.name, scratch.dir, n);
                     profiles.push({ workspaces: n, ...p });
-                    log(`  preview ${n} workspaces under --cpu-prof: ${p.previewMs.toFixed(0)} ms\n${formatProfile(p.program)}`);
+                    log(`  preview ${n} workspaces under --cpu-prof: ${p.previewMs.toFixed(0)} ms, CPU ${p.previewCpuMs.toFixed(0)} ms of which the program ${p.program.busyMs.toFixed(0)} ms\n${formatProfile(p.program)}`);
                 }
             } finally {
                 bench.remove();
@@ -166,7 +183,7 @@ async function renderManifests(stackName: string, scratch: string, n: number): P
 }
 
 /** One preview with the program (the language host's node) under --cpu-prof. */
-async function profiledPreview(stackName: string, scratch: string, n: number): Promise<{ previewMs: number; program: ProfileSummary }> {
+async function profiledPreview(stackName: string, scratch: string, n: number): Promise<{ previewMs: number; previewCpuMs: number; program: ProfileSummary }> {
     const dir = path.join(scratch, `cpu-prof-${n}`);
     mkdirSync(dir, { recursive: true });
     const stack = await openStack(stackName);
@@ -185,5 +202,5 @@ async function profiledPreview(stackName: string, scratch: string, n: number): P
     const biggest = files
         .map((f) => ({ f, s: summarizeProfile(path.join(dir, f)) }))
         .sort((a, b) => b.s.totalMs - a.s.totalMs)[0]!;
-    return { previewMs: s.wallMs, program: biggest.s };
+    return { previewMs: s.wallMs, previewCpuMs: s.cpuMs, program: biggest.s };
 }

@@ -37,3 +37,21 @@ export function table(rows: string[][]): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU time (user + system, ms) of this process's children that have ended
+ * and been waited for, with their own waited-for descendants: for an engine
+ * run, the CLI, the language host, the program and the provider together.
+ * CPU time barely moves with the machine's load, unlike wall time.
+ */
+export function childrenCpuMs(): number {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const cutime = Number(fields[13]);
+    const cstime = Number(fields[14]);
+    return ((cutime + cstime) * 1000) / clockTicksPerSecond;
+}
+
+/** USER_HZ: 100 on Linux for every architecture Node supports. */
+const clockTicksPerSecond = 100;
