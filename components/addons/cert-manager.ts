@@ -43,6 +43,13 @@ export interface CertManagerArgs {
  */
 export class CertManager extends pulumi.ComponentResource {
     /** A selfSigned ClusterIssuer other components bootstrap their own CAs from (NATS). */
+    /**
+     * The Helm values given to the chart (ours merged with `addons.<name>.values`;
+     * empty when the add-on is not installed). Registered so the policy pack's
+     * `helm-values-no-secrets` can read them: a preview shows policies a
+     * helm.v4.Chart's outputs, never its inputs.
+     */
+    public readonly chartValues: pulumi.Output<pulumi.Unwrap<Record<string, unknown>>>;
     public readonly selfSignedIssuer: pulumi.Output<string>;
     /** The ClusterIssuer that signs the ingress certificate. */
     public readonly ingressIssuer: pulumi.Output<string>;
@@ -59,6 +66,7 @@ export class CertManager extends pulumi.ComponentResource {
         const labels = commonLabels("cert-manager");
         this.ready = [];
 
+        const chartValues = mergeValues({ crds: { enabled: true, keep: true } }, addon.values);
         if (addon.install) {
             const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: certManagerNamespace, labels } }, { parent: this });
             const chart = new k8s.helm.v4.Chart(
@@ -70,7 +78,7 @@ export class CertManager extends pulumi.ComponentResource {
                     // `crds.enabled` replaced `installCRDs` in the chart (1.15);
                     // `crds.keep` (the chart's default) keeps the CRDs, and so
                     // every certificate, when the chart is uninstalled.
-                    values: mergeValues({ crds: { enabled: true, keep: true } }, addon.values),
+                    values: chartValues,
                 },
                 { parent: this },
             );
@@ -152,6 +160,7 @@ export class CertManager extends pulumi.ComponentResource {
         }
         this.ingressIssuer = pulumi.output(ingressIssuer);
 
-        this.registerOutputs({ selfSignedIssuer: this.selfSignedIssuer, ingressIssuer: this.ingressIssuer });
+        this.chartValues = pulumi.output(addon.install ? chartValues : {});
+        this.registerOutputs({ selfSignedIssuer: this.selfSignedIssuer, ingressIssuer: this.ingressIssuer, chartValues: this.chartValues });
     }
 }

@@ -22,6 +22,13 @@ export class ExternalSecrets extends pulumi.ComponentResource {
     /** The namespace ESO runs in. */
     public readonly namespace: pulumi.Output<string>;
     /**
+     * The Helm values given to the chart (ours merged with `addons.<name>.values`;
+     * empty when the add-on is not installed). Registered so the policy pack's
+     * `helm-values-no-secrets` can read them: a preview shows policies a
+     * helm.v4.Chart's outputs, never its inputs.
+     */
+    public readonly chartValues: pulumi.Output<pulumi.Unwrap<Record<string, unknown>>>;
+    /**
      * What a store or ExternalSecret must depend on: the chart, whose children
      * are the CRDs, the controller and the validating webhook. Empty when ESO
      * was installed beforehand.
@@ -34,6 +41,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         this.namespace = pulumi.output(names.esoNamespace);
         this.ready = [];
 
+        const chartValues = mergeValues({ installCRDs: true }, addon.values);
         if (addon.install) {
             const ns = new k8s.core.v1.Namespace(
                 `${name}-namespace`,
@@ -49,13 +57,14 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                     // The upstream chart's defaults, with its CRDs stated
                     // explicitly (`installCRDs`): the stores need them, so a
                     // change of the chart's default must not drop them.
-                    values: mergeValues({ installCRDs: true }, addon.values),
+                    values: chartValues,
                 },
                 { parent: this },
             );
             this.namespace = ns.metadata.name;
             this.ready = [chart];
         }
-        this.registerOutputs({ namespace: this.namespace });
+        this.chartValues = pulumi.output(addon.install ? chartValues : {});
+        this.registerOutputs({ namespace: this.namespace, chartValues: this.chartValues });
     }
 }

@@ -72,6 +72,20 @@ export class Nats extends pulumi.ComponentResource {
     public readonly clientCertSpec: pulumi.Output<unknown>;
     /** ClusterIssuer that signs client certificates (session pods' in workspace namespaces). */
     public readonly clientIssuer: pulumi.Output<string>;
+    /**
+     * Whether the servers require client certificates: read from the values
+     * the chart actually gets (a `values` override can turn it off), or the
+     * declared `nats.mtls` when NATS is installed elsewhere. The policy pack's
+     * `nats-client-cert-verification` reads this output.
+     */
+    public readonly clientCertificateVerification: pulumi.Output<boolean>;
+    /**
+     * The Helm values given to the chart (ours merged with `addons.<name>.values`;
+     * empty when the add-on is not installed). Registered so the policy pack's
+     * `helm-values-no-secrets` can read them: a preview shows policies a
+     * helm.v4.Chart's outputs, never its inputs.
+     */
+    public readonly chartValues: pulumi.Output<pulumi.Unwrap<Record<string, unknown>>>;
 
     constructor(name: string, args: NatsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:addons:Nats", name, args, opts);
@@ -108,6 +122,7 @@ export class Nats extends pulumi.ComponentResource {
         const issuerRef = { name: issuer.metadata.name, kind: "ClusterIssuer", group: "cert-manager.io" };
 
         const clientSpec = natsClientCertificateSpec();
+        const chartValues = mergeValues(natsValues(nats), addon.values);
         new k8s.apiextensions.CustomResource(
             `${name}-api-client-certificate`,
             { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: natsNames.apiClient, namespace: args.appNamespace, labels }, spec: clientSpec },
@@ -134,7 +149,7 @@ export class Nats extends pulumi.ComponentResource {
                     ...chartLocation(addon.chart, upstreamCharts.nats),
                     name: natsNames.release,
                     namespace: args.appNamespace,
-                    values: mergeValues(natsValues(nats), addon.values),
+                    values: chartValues,
                 },
                 // The pods mount the server certificate's Secret: it must exist first.
                 { parent: this, dependsOn: [server] },
@@ -145,7 +160,15 @@ export class Nats extends pulumi.ComponentResource {
         this.clientCertSecretName = pulumi.output(natsNames.apiClient);
         this.clientCertSpec = pulumi.output(clientSpec);
         this.clientIssuer = issuer.metadata.name;
-        this.registerOutputs({ endpoint: this.endpoint, clientCertSecretName: this.clientCertSecretName, clientIssuer: this.clientIssuer });
+        this.clientCertificateVerification = pulumi.output(addon.install ? verifiesClientCertificates(chartValues) : nats.mtls);
+        this.chartValues = pulumi.output(addon.install ? chartValues : {});
+        this.registerOutputs({
+            endpoint: this.endpoint,
+            clientCertSecretName: this.clientCertSecretName,
+            clientIssuer: this.clientIssuer,
+            clientCertificateVerification: this.clientCertificateVerification,
+            chartValues: this.chartValues,
+        });
     }
 }
 
@@ -206,6 +229,12 @@ export function natsValues(nats: StackConfig["nats"]): Record<string, unknown> {
         tlsCA: { enabled: true, secretName: natsNames.serverSecret, key: "ca.crt" },
         natsBox: { enabled: false },
     };
+}
+
+/** TLS on the client port with `verify: true` in the chart values (config.nats.tls). */
+function verifiesClientCertificates(values: Record<string, unknown>): boolean {
+    const tls = (values.config as { nats?: { tls?: { enabled?: unknown; merge?: { verify?: unknown } } } } | undefined)?.nats?.tls;
+    return tls?.enabled === true && tls.merge?.verify === true;
 }
 
 /** Names clients and cluster peers reach the servers by. */

@@ -66,11 +66,20 @@ export interface PostgresArgs {
 export class Postgres extends pulumi.ComponentResource {
     /** The bundled database's Secret, pods and ports: a reference to a Secret, never a value. */
     public readonly endpoint: pulumi.Output<DatabaseEndpoint>;
+    /**
+     * The Helm values given to the chart (ours merged with `addons.<name>.values`;
+     * empty when the add-on is not installed). Registered so the policy pack's
+     * `helm-values-no-secrets` can read them: a preview shows policies a
+     * helm.v4.Chart's outputs, never its inputs.
+     */
+    public readonly chartValues: pulumi.Output<pulumi.Unwrap<Record<string, unknown>>>;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:addons:Postgres", name, args, opts);
         const { addon, postgres } = args;
         const labels = commonLabels("postgres");
+        const chartValues = mergeValues({ crds: { create: true } }, addon.values);
+        const installsOperator = postgres.bundled.enabled && addon.install;
 
         if (postgres.bundled.enabled) {
             const operator: pulumi.Resource[] = [];
@@ -87,7 +96,7 @@ export class Postgres extends pulumi.ComponentResource {
                             ...chartLocation(addon.chart, upstreamCharts.postgresOperator),
                             name: "cnpg",
                             namespace: ns.metadata.name,
-                            values: mergeValues({ crds: { create: true } }, addon.values),
+                            values: chartValues,
                         },
                         { parent: this },
                     ),
@@ -123,7 +132,8 @@ export class Postgres extends pulumi.ComponentResource {
         }
 
         this.endpoint = pulumi.output(bundledDatabaseEndpoint());
-        this.registerOutputs({ endpoint: this.endpoint });
+        this.chartValues = pulumi.output(installsOperator ? chartValues : {});
+        this.registerOutputs({ endpoint: this.endpoint, chartValues: this.chartValues });
     }
 }
 

@@ -3,7 +3,7 @@ import { issuerNames } from "../../../components/addons/cert-manager";
 import { upstreamCharts } from "../../../components/addons/chart-source";
 import { Nats, natsNames } from "../../../components/addons/nats";
 import { Postgres, postgresNames } from "../../../components/addons/postgres";
-import { type RegisteredResource, ofKind, resetRegistered, settled, setupMocks, stackConfig } from "../../helpers/mocks";
+import { type RegisteredResource, ofKind, resetRegistered, settled, setupMocks, stackConfig, valueOf } from "../../helpers/mocks";
 
 beforeAll(() => setupMocks());
 beforeEach(resetRegistered);
@@ -25,6 +25,17 @@ describe("NATS", () => {
         // ca.crt in the server certificate's Secret is the NATS CA: client certificates must chain to it.
         expect(values.tlsCA).toEqual({ enabled: true, secretName: natsNames.serverSecret, key: "ca.crt" });
         expect(certificate(all, natsNames.serverSecret)!.inputs.spec.issuerRef.name).toBe(natsNames.ca);
+    });
+
+    it.each([
+        ["the defaults", {}, true],
+        ["nats.mtls: false", { nats: { mtls: false } }, false],
+        ["a values override that drops verify", { addons: { nats: { values: { config: { nats: { tls: { merge: { verify: false } } } } } } } }, false],
+    ] as const)("reports whether client certificates are verified as the chart gets it (%s)", async (_, overrides, expected) => {
+        const config = stackConfig(overrides as Parameters<typeof stackConfig>[0]);
+        const component = new Nats("nats", { addon: config.addons.nats, nats: config.nats, selfSignedIssuer: issuerNames.selfSigned, certManagerReady: [], appNamespace: "x1agent" });
+        expect(await valueOf(component.clientCertificateVerification)).toBe(expected);
+        expect(await valueOf(component.chartValues)).toEqual(chartOf(await settled())!.inputs.values);
     });
 
     it("issues the api a client-auth certificate from its own CA issuer, in the app namespace", async () => {
