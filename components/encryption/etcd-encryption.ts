@@ -66,6 +66,13 @@ export interface EtcdEncryptionArgs {
  */
 export class EtcdEncryption extends pulumi.ComponentResource {
     public readonly output: pulumi.Output<EtcdEncryptionOutput>;
+    /**
+     * `enabled` and `provider` again as plain values, known during a preview
+     * that creates the key (`output` is not: it waits for the key's id). The
+     * policy pack's etcd-encryption check reads these.
+     */
+    public readonly enabled: pulumi.Output<boolean>;
+    public readonly provider: pulumi.Output<string>;
 
     constructor(name: string, args: EtcdEncryptionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:encryption:EtcdEncryption", name, args, opts);
@@ -77,7 +84,9 @@ export class EtcdEncryption extends pulumi.ComponentResource {
         else if (cluster.provider === "aks") output = this.azure(name, args);
         else output = { enabled: true, provider: "kms-v2-plugin", encryptionConfiguration: encryptionConfiguration(etcdEncryption.kmsPluginEndpoint) };
         this.output = pulumi.output(output);
-        this.registerOutputs({ output: this.output });
+        this.enabled = pulumi.output(etcdEncryption.enabled);
+        this.provider = pulumi.output(etcdEncryption.enabled ? kmsProviderOf(cluster.provider) : "none");
+        this.registerOutputs({ output: this.output, enabled: this.enabled, provider: this.provider });
     }
 
     private aws(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
@@ -242,4 +251,9 @@ function parseVaultId(id: string): { resourceGroup: string; name: string } {
     const m = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i.exec(id);
     if (!m) throw new pulumi.RunError(`${id} is not a Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>`);
     return { resourceGroup: m[1]!, name: m[2]! };
+}
+
+/** The KMS mechanism a cluster provider encrypts etcd with. */
+function kmsProviderOf(provider: StackConfig["cluster"]["provider"]): string {
+    return provider === "eks" ? "aws-kms" : provider === "gke" ? "gcp-kms" : provider === "aks" ? "azure-key-vault" : "kms-v2-plugin";
 }

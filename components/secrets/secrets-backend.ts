@@ -54,24 +54,38 @@ export class SecretsBackend extends pulumi.ComponentResource {
         const labels = commonLabels("secrets");
         const storeDeps: pulumi.Input<pulumi.Resource>[] = [...(args.dependsOn ?? [])];
 
+        // x1agent-secrets holds every Tier 1 value. It exists in Tier 1, and
+        // after an upgrade for as long as `secrets.migration` is recorded:
+        // protected (and retained on delete) until the migration is marked
+        // done, so no `up` can drop the data the migration still reads; with
+        // `done: true` it is unprotected, and removing `migration` from the
+        // config then deletes it. One resource name in every tier keeps its
+        // identity across the tier change (no replace).
+        const migration = secrets.migration;
+        const migrationOpen = migration !== undefined && !migration.done;
+        const leavingTier1 = migration?.from === "kubernetes";
+        const secretsNamespace =
+            secrets.tier === "kubernetes" || leavingTier1
+                ? new k8s.core.v1.Namespace(
+                      `${name}-namespace`,
+                      {
+                          metadata: {
+                              name: names.secretsNamespace,
+                              labels: {
+                                  ...labels,
+                                  // Nothing runs here; the strictest profile keeps it that way.
+                                  "pod-security.kubernetes.io/enforce": "restricted",
+                              },
+                          },
+                      },
+                      { parent: this, protect: leavingTier1 && migrationOpen, retainOnDelete: leavingTier1 && migrationOpen },
+                  )
+                : undefined;
+
         let provider: Record<string, unknown>;
         switch (secrets.tier) {
             case "kubernetes": {
-                const ns = new k8s.core.v1.Namespace(
-                    `${name}-namespace`,
-                    {
-                        metadata: {
-                            name: names.secretsNamespace,
-                            labels: {
-                                ...labels,
-                                // Nothing runs here; the strictest profile keeps it that way.
-                                "pod-security.kubernetes.io/enforce": "restricted",
-                            },
-                        },
-                    },
-                    // Tier 1 data lives here: deleting the namespace deletes every secret value.
-                    { parent: this, retainOnDelete: secrets.migration !== undefined && !secrets.migration.done },
-                );
+                const ns = secretsNamespace!;
                 const reader = new k8s.core.v1.ServiceAccount(
                     `${name}-reader`,
                     { metadata: { name: names.esoReader, namespace: ns.metadata.name, labels } },
@@ -139,7 +153,15 @@ export class SecretsBackend extends pulumi.ComponentResource {
             {
                 apiVersion: "external-secrets.io/v1",
                 kind: "ClusterSecretStore",
-                metadata: { name: secrets.storeName, labels: { ...labels, "x1agent.dev/secrets-tier": secrets.tier } },
+                metadata: {
+                    name: secrets.storeName,
+                    labels: {
+                        ...labels,
+                        "x1agent.dev/secrets-tier": secrets.tier,
+                        // Read by the policy pack: an upgrade from this tier is still in progress.
+                        ...(migrationOpen ? { "x1agent.dev/migration-from": migration.from } : {}),
+                    },
+                },
                 spec: { provider, conditions },
             },
             { parent: this, dependsOn: storeDeps },
