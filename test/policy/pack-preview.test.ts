@@ -90,20 +90,9 @@ describe("every example stack", () => {
                 : undefined;
             const r = await checkStack(stack, { isolated: true, configFile });
             console.log(`[policy preview] ${stack}${viaFixtures ? " (fixture charts)" : ""}: ${r.status}, ${r.findings.length} finding(s), ${JSON.stringify(r.counts)} in ${r.durationMs} ms`);
-            // A fixture chart renders no nats.conf, and until the Nats component registers
-            // clientCertificateVerification (asked of the add-ons, /work/team/NOTES.md) nothing else
-            // shows NATS's mTLS: that one check fails closed, as designed. Every other finding fails here.
-            const pendingNatsEvidence = (f: (typeof r.findings)[number]) =>
-                viaFixtures && f.policy === "nats-client-cert-verification" && /nothing in the stack shows whether it verifies client certificates/.test(f.message);
-            const findings = r.findings.filter((f) => !pendingNatsEvidence(f));
-            expect(findings, `${stack}: ${JSON.stringify(r.findings, null, 2)}`).toEqual([]);
-            if (findings.length < r.findings.length) {
-                console.log(`[policy preview] ${stack}: nats-client-cert-verification fails closed (no evidence of client-certificate verification with fixture charts)`);
-                outcome[stack] = "passed except NATS mTLS evidence (fixture charts)";
-            } else {
-                expect(r.status, r.reason).toBe("passed");
-                outcome[stack] = viaFixtures ? "passed (fixture charts)" : "passed";
-            }
+            expect(r.findings, `${stack}: ${JSON.stringify(r.findings, null, 2)}`).toEqual([]);
+            expect(r.status, r.reason).toBe("passed");
+            outcome[stack] = viaFixtures ? "passed (fixture charts)" : "passed";
         }
         console.log(`[policy preview] example stacks: ${JSON.stringify(outcome)}`);
         expect(outcome.local).toBe("passed");
@@ -126,6 +115,20 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
             /Namespace x1agent-secrets is not in the program, so this update deletes the Tier 1 secret values while a migration away from Tier 1 is open \(the stack last ran Tier 1 \(x1agent:tier-floor=kubernetes\) and now declares tier vault\)/,
         );
         expect(r.status).toBe("failed");
+    });
+
+    it("(for contrast) the same upgrade with the migration recorded passes: x1agent-secrets is kept, protected", async () => {
+        const file = configVariant("local", "recorded-upgrade", (c) => {
+            tier2(c);
+            c["x1agent:secrets"].migration = { from: "kubernetes" };
+        });
+        const r = await checkStack("local", {
+            isolated: true,
+            configFile: file,
+            tags: { "x1agent:tier-floor": "kubernetes", "x1agent:migration": "kubernetes-to-vault:in-progress" },
+        });
+        expect(r.findings, JSON.stringify(r.findings, null, 2)).toEqual([]);
+        expect(r.status, r.reason).toBe("passed");
     });
 
     it("a downgrade below the tier floor, and the same run allowed by policy config", async () => {
