@@ -12,7 +12,7 @@ import { ConfigError } from "../../stacks/validate";
 import { Authenticator, issueToken, type IssuedToken, type OidcSettings, type Principal } from "./auth";
 import { type Database, type DatabaseOptions, openDatabase } from "./db";
 import { engineLock } from "./engine-lock";
-import { BadRequestError, ConflictError, DeployerError, ForbiddenError, NotFoundError, UnprocessableError } from "./errors";
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from "./errors";
 import type { StoredEvent } from "./events";
 import { isTerminal, RunQueue, type RunRow } from "./queue";
 import { redactDeep, registerEnvironmentSecrets } from "./redact";
@@ -672,4 +672,3 @@ function validateOrThrow(stack: string, text: string): StackConfig {
     }
 }
 
-export { DeployerError };

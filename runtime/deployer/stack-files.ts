@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { Document, isMap, isSeq, parseDocument } from "yaml";
 import { listStackNames, stacksDir, UnknownStackError } from "../engine/project";
 import { secretTiers, type SecretTier, type StackConfig, tierRank } from "../../stacks/schema";
-import { CONFIG_NAMESPACE, ConfigError, validateStackConfig } from "../../stacks/validate";
+import { CONFIG_NAMESPACE, validateStackConfig } from "../../stacks/validate";
 import { ConflictError, NotFoundError, UnprocessableError } from "./errors";
 
 export const stackNamePattern = /^[a-z0-9][-a-z0-9_.]{0,39}$/;
@@ -236,4 +236,3 @@ export function proposedConfigFile(stack: string, text: string): { file: string;
     return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export { ConfigError };

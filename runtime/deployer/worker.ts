@@ -16,8 +16,9 @@ import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { projectRoot } from "../engine/project";
 import { engineEnv, pulumiCommand, runOperation, type Operation, type RunResult } from "../engine/stack-runner";
-import type { Db } from "./db";
+import { type Db, processAlive } from "./db";
 import { clearStaleEngineLock, engineLock } from "./engine-lock";
+import { stopProcessesOfWorker, workerIdVariable } from "./orphans";
 import { EventDigest, EventRecorder, projectEvent } from "./events";
 import { type RunQueue, type RunRow, type WorkerIdentity } from "./queue";
 import { redact } from "./redact";
@@ -100,6 +101,9 @@ export class Worker {
     /** Recovers runs left by dead workers, then starts claiming, beating and watching. */
     async start(): Promise<void> {
         this.stopping = false;
+        // Every engine process this worker starts inherits the mark, so a later
+        // start-up can find and stop them if this process is killed.
+        process.env[workerIdVariable] = this.identity.id;
         await this.recover();
         this.timers.push(setInterval(() => this.wake(), this.options.pollIntervalMs));
         this.timers.push(setInterval(() => void this.beat().catch(() => undefined), 1000));
@@ -175,16 +179,31 @@ export class Worker {
                 .where("status", "=", "running")
                 .where("worker_id", "=", run.worker_id)
                 .executeTakeFirst();
-            if (Number(marked.numUpdatedRows) > 0) this.bus.changed(run.id);
+            if (Number(marked.numUpdatedRows) === 0) continue;
+            // Provably dead on this host (not just silent): stop the engine processes it left.
+            const dead = run.worker_host === hostname() && run.worker_pid !== null && (run.worker_pid === process.pid || !processAlive(run.worker_pid));
+            if (dead && run.worker_id) {
+                const stopped = stopProcessesOfWorker(run.worker_id);
+                if (stopped.length > 0) {
+                    await this.db
+                        .updateTable("runs")
+                        .set({ message: `stopped ${stopped.length} engine process(es) the dead deployer left (pids ${stopped.map((p) => p.pid).join(", ")})` })
+                        .where("id", "=", run.id)
+                        .execute();
+                }
+            }
+            this.bus.changed(run.id);
         }
         const pending = await this.db.selectFrom("runs").select(["id", "stack", "message"]).where("lock_pending", "=", true).execute();
         for (const run of pending) {
             const busy = await this.db.selectFrom("runs").select("id").where("stack", "=", run.stack).where("status", "=", "running").executeTakeFirst();
             if (busy) continue;
             const result = await clearStaleEngineLock(run.stack).catch((err: unknown) => ({ cleared: false, note: `could not clear the stack's lock: ${redact((err as Error).message)}` }));
+            // Keep the note about stopped engine processes; replace an earlier lock note.
+            const reaped = run.message?.startsWith("stopped ") ? `${run.message.split("; ")[0]}; ` : "";
             await this.db
                 .updateTable("runs")
-                .set({ lock_pending: !result.cleared, message: result.note })
+                .set({ lock_pending: !result.cleared, message: reaped + result.note })
                 .where("id", "=", run.id)
                 .execute();
             this.bus.changed(run.id);

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../runtime/engine/project";
 import { engineLock } from "../../runtime/deployer/engine-lock";
+import { processesWithEnvironment } from "../../runtime/deployer/orphans";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
 import { backendNames, call, freshDatabase, tempStackNames, waitFor, waitForRun } from "./helpers";
 
@@ -93,6 +94,7 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         }, 120_000, 250);
         expect(run.error).toMatch(new RegExp(`deployer running this run \\(.* pid ${killedPid}\\) stopped mid-run .* Run a refresh, then a preview`));
         expect(run.message).toMatch(/engine released its lock|removed the engine lock left by pid/);
+        expect(run.message).toMatch(/^stopped \d+ engine process\(es\) the dead deployer left/);
         const detail = await call(child.url, "GET", `/v1/stacks/${stack}`, { token: admin });
         expect(detail.body.lock).toEqual({ runningRunId: null, queuedRuns: 0, engine: { inspectable: true, holders: [] } });
         console.log(`[runtime tier] ${backend}: restart to interrupted record with unlocked stack: ${Date.now() - restartedAt} ms; note: ${run.message}`);
@@ -106,5 +108,11 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         const code = await new Promise((r) => child!.proc.once("exit", (c) => r(c)));
         expect(code).toBe(0);
         child = undefined;
+        // Nothing is left running: not the engine the kill orphaned, not its plugins.
+        const leftovers = await waitFor("engine processes to exit", async () => {
+            const left = processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`);
+            return left.length === 0 ? left : undefined;
+        }, 30_000, 500).catch(() => processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`));
+        expect(leftovers).toEqual([]);
     });
 });
