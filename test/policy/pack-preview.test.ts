@@ -228,6 +228,14 @@ describe("faults the schema refuses, injected into the real program", () => {
         expect(r.output).toContain('"^x1agent-ws-[a-z0-9]([-a-z0-9]*[a-z0-9])?$"');
     });
 
+    it("store conditions unknown during the preview fail the mandatory check as mandatory, not as the SDK's advisory note", async () => {
+        const r = await previewFault("unknown-conditions");
+        expect(r.status, r.reason).toBe("failed");
+        expect(mandatory(r).map((f) => f.policy)).toEqual(["cluster-secret-store-scoped"]);
+        expect(mandatory(r)[0]!.message).toMatch(/cannot be verified during preview: .* value at \.spec\.conditions can't be known during preview .*fails closed/);
+        expect(r.findings.filter((f) => f.level === "advisory")).toEqual([]);
+    });
+
     it("a plaintext secret in a container's env", async () => {
         const r = await previewFault("plaintext-env");
         expect(r.status, r.reason).toBe("failed");

@@ -5,6 +5,9 @@
  *
  * - `unscoped-store`: the ClusterSecretStore loses its spec.conditions.
  * - `plaintext-env`: the api Deployment gets an API key as a literal env value.
+ * - `unknown-conditions`: the store's conditions are unknown during the
+ *   preview, as when a component computes them from a resource that does
+ *   not exist yet.
  *
  * Everything else is the program as shipped.
  */
@@ -21,6 +24,12 @@ pulumi.runtime.registerStackTransformation((args) => {
     const props = args.props as Record<string, any>;
     if (fault === "unscoped-store" && args.type === "kubernetes:external-secrets.io/v1:ClusterSecretStore") {
         const spec = pulumi.output(props.spec).apply(({ conditions: _dropped, ...rest }: Record<string, unknown>) => rest);
+        return { props: { ...props, spec }, opts: args.opts };
+    }
+    if (fault === "unknown-conditions" && args.type === "kubernetes:external-secrets.io/v1:ClusterSecretStore") {
+        // pulumi.unknown is what a preview sends for a value computed from a resource not created yet.
+        const withUnknown = (spec: Record<string, unknown>) => ({ ...spec, conditions: pulumi.unknown });
+        const spec = pulumi.Output.isInstance(props.spec) ? props.spec.apply(withUnknown) : withUnknown(props.spec);
         return { props: { ...props, spec }, opts: args.opts };
     }
     if (fault === "plaintext-env" && args.type === "kubernetes:apps/v1:Deployment" && props.metadata?.name === "x1agent-api") {
