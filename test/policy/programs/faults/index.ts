@@ -28,7 +28,7 @@ pulumi.runtime.registerStackTransformation((args) => {
     }
     if (fault === "unknown-conditions" && args.type === "kubernetes:external-secrets.io/v1:ClusterSecretStore") {
         // pulumi.unknown is what a preview sends for a value computed from a resource not created yet.
-        const withUnknown = (spec: Record<string, unknown>) => ({ ...spec, conditions: pulumi.unknown });
+        const withUnknown = (spec: unknown) => ({ ...(spec as Record<string, unknown>), conditions: pulumi.unknown });
         const spec = pulumi.Output.isInstance(props.spec) ? props.spec.apply(withUnknown) : withUnknown(props.spec);
         return { props: { ...props, spec }, opts: args.opts };
     }
