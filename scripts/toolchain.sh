@@ -135,12 +135,32 @@ else
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     lang_version="$(sed -n 's#.*github.com/pulumi/pulumi/sdk/v3 v\([0-9.]*\).*#\1#p' "$root/toolchain/language-nodejs/go.mod" | head -n1)"
     with_progress "Node.js language host v$lang_version" "$tc/logs/language-nodejs.log" \
-      go build -C "$root/toolchain/language-nodejs" -v -trimpath -o "$tc/bin/pulumi-language-nodejs" \
+      go build -C "$root/toolchain/language-nodejs" -v -trimpath -o "$tc/libexec/pulumi-language-nodejs" \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$lang_version" \
       github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
   fi
 fi
 echo "$mode" >"$tc/mode"
+
+# The offline-built language host predates runtime options in the engine's
+# run request: it reads them only as flags, which engines since then no
+# longer pass. A wrapper passes the project's Pulumi.yaml options
+# (typescript, nodeargs) as those flags, so programs run the way Pulumi.yaml
+# says (tsx, not the runtime's own ts-node) with this host as with a current one.
+if [ "$mode" = built ]; then
+  mkdir -p "$tc/libexec"
+  if [ -f "$tc/bin/pulumi-language-nodejs" ] && ! grep -q "x1agent wrapper" "$tc/bin/pulumi-language-nodejs"; then
+    mv "$tc/bin/pulumi-language-nodejs" "$tc/libexec/pulumi-language-nodejs" # layout of an older toolchain cache
+  fi
+  ts_option="$(sed -n 's/^ *typescript: *\(true\|false\) *$/\1/p' "$root/Pulumi.yaml" | head -n1)"
+  nodeargs_option="$(sed -n 's/^ *nodeargs: *"\(.*\)" *$/\1/p' "$root/Pulumi.yaml" | head -n1)"
+  {
+    echo '#!/bin/sh'
+    echo "# x1agent wrapper (scripts/toolchain.sh): Pulumi.yaml runtime options as the flags this host reads."
+    echo "exec \"$tc/libexec/pulumi-language-nodejs\" -typescript=${ts_option:-true} \"-nodeargs=$nodeargs_option\" \"\$@\""
+  } >"$tc/bin/pulumi-language-nodejs"
+  chmod +x "$tc/bin/pulumi-language-nodejs"
+fi
 pulumi="$tc/bin/pulumi"
 export PULUMI_SKIP_UPDATE_CHECK=true
 log "pulumi $("$pulumi" version) ($mode)"
