@@ -22,13 +22,13 @@ mkdir -p "$tc/bin" "$tc/logs"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
-# pin KEY: the first "KEY": "value" in package.json (keys may contain '/').
-pin() { sed -n "s|.*\"$1\": *\"\([^\"]*\)\".*|\1|p" "$root/package.json" | head -n1; }
-node_version="$(pin node)"
-pulumi_version="$(pin pulumi)"
-k8s_version="$(pin kubernetesProvider)"
-sdk_pin="$(pin '@pulumi/pulumi')"
-k8s_sdk_pin="$(pin '@pulumi/kubernetes')"
+# pin SECTION KEY: "KEY": "value" inside package.json's "SECTION": { ... } (keys may contain '/').
+pin() { sed -n "/\"$1\": *{/,/}/p" "$root/package.json" | sed -n "s|.*\"$2\": *\"\([^\"]*\)\".*|\1|p" | head -n1; }
+node_version="$(pin x1agentToolchain node)"
+pulumi_version="$(pin x1agentToolchain pulumi)"
+k8s_version="$(pin x1agentToolchain kubernetesProvider)"
+sdk_pin="$(pin dependencies '@pulumi/pulumi')"
+k8s_sdk_pin="$(pin dependencies '@pulumi/kubernetes')"
 [ -n "$node_version" ] && [ -n "$pulumi_version" ] && [ -n "$k8s_version" ] ||
   die "package.json lacks x1agentToolchain.{node,pulumi,kubernetesProvider}"
 [ "$sdk_pin" = "$pulumi_version" ] ||
