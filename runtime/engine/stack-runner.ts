@@ -13,6 +13,7 @@ import {
     type Stack,
 } from "@pulumi/pulumi/automation";
 import { projectRoot, readStackFile, validateStack } from "./project";
+import { recordAfterUp, recordBeforeRun } from "../../policies/tier-state";
 
 export type Operation = "preview" | "up" | "refresh" | "destroy";
 
@@ -43,6 +44,12 @@ export interface RunOptions {
     policyPacks?: string[];
     /** Policy pack config files, parallel to policyPacks. */
     policyPackConfigs?: string[];
+    /**
+     * This run's downgrade below the stack's tier floor was allowed explicitly
+     * (with the pack's `secrets-tier-no-downgrade.allowDowngradeTo`): a
+     * successful up then lowers the floor.
+     */
+    downgradeAllowed?: boolean;
     /** Abort the run (the engine is asked to cancel; the stack is left unlocked). */
     signal?: AbortSignal;
     /**
@@ -108,6 +115,7 @@ export async function openStack(stackName: string, configFile?: string): Promise
 
 /** Runs one operation on a stack and returns what changed. */
 export async function runOperation(stackName: string, operation: Operation, options: RunOptions = {}): Promise<RunResult> {
+    const { secrets } = validateStack(stackName, options.configFile);
     const stack = await openStack(stackName, options.configFile);
     // Cancelled while the stack was being opened: the engine never starts (an already-aborted signal would not reach it).
     options.signal?.throwIfAborted();
@@ -122,6 +130,13 @@ export async function runOperation(stackName: string, operation: Operation, opti
     const policy = { policyPacks: options.policyPacks, policyPackConfigs: options.policyPackConfigs };
     let changes: OpMap | undefined;
     let outputs: Record<string, unknown> = {};
+    // The policy pack never sees the previous deployment: the tier floor and an
+    // open tier migration travel as stack tags, which every preview and up
+    // records on purpose (policies/tier-state.ts, docs/policies.md).
+    if (operation === "preview" || operation === "up") {
+        await recordBeforeRun(stack, secrets);
+        options.signal?.throwIfAborted();
+    }
     switch (operation) {
         case "preview": {
             const r = await stack.preview({ ...common, ...policy, diff: true });
@@ -132,6 +147,7 @@ export async function runOperation(stackName: string, operation: Operation, opti
             const r = await stack.up({ ...common, ...policy, diff: true });
             changes = r.summary.resourceChanges;
             outputs = maskOutputs(r.outputs);
+            await recordAfterUp(stack, secrets, { downgradeAllowed: options.downgradeAllowed });
             break;
         }
         case "refresh": {

@@ -112,8 +112,10 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
         expect(policiesOf(r)).toContain("tier1-data-retained-during-migration");
         const f = mandatory(r).find((x) => x.policy === "tier1-data-retained-during-migration")!;
         expect(f.message).toMatch(
-            /Namespace x1agent-secrets is not in the program, so this update deletes the Tier 1 secret values while a migration away from Tier 1 is open \(the stack last ran Tier 1 \(x1agent:tier-floor=kubernetes\) and now declares tier vault\)/,
+            /Namespace x1agent-secrets is not in the program, so this update deletes the Tier 1 secret values while a migration away from Tier 1 is open \(.*the stack last ran Tier 1 \(x1agent:tier-floor=kubernetes\) and now declares tier vault\)/,
         );
+        // The run itself recorded the open migration before the preview (runtime/engine/stack-runner.ts).
+        expect(f.message).toContain("stack tag x1agent:migration=kubernetes-to-vault:in-progress");
         expect(r.status).toBe("failed");
     });
 
