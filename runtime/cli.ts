@@ -84,7 +84,10 @@ async function main(argv: string[]): Promise<number> {
         console.log(`manifests: ${manifestsDir} (${countFiles(manifestsDir)} files)`);
     }
     for (const [k, v] of Object.entries(result.outputs)) {
-        if (k !== "manifestsDir") console.log(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+        if (k === "manifestsDir") continue;
+        const text = typeof v === "string" ? v : JSON.stringify(v);
+        // Long outputs (the config, the EncryptionConfiguration) stay readable with `x1 outputs`.
+        console.log(`  ${k}: ${text.length <= 100 ? text : `(${text.length} characters; npm run x1 -- outputs ${stack})`}`);
     }
     return 0;
 }

@@ -166,6 +166,13 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 log "pulumi $("$pulumi" version) ($mode)"
 
 # ---- Kubernetes provider plugin --------------------------------------------
+# The built provider stays off PATH (libexec/): the engine would otherwise
+# prefer it over the registered plugin and warn on every run.
+mkdir -p "$tc/libexec"
+if [ -f "$tc/bin/pulumi-resource-kubernetes" ]; then # layout of an older toolchain cache
+  mv "$tc/bin/pulumi-resource-kubernetes" "$tc/libexec/pulumi-resource-kubernetes"
+  mv "$tc/bin/.kubernetes-version" "$tc/libexec/.kubernetes-version" 2>/dev/null || true
+fi
 if "$pulumi" plugin ls --json 2>/dev/null | tr -d ' \n' | grep -q "\"name\":\"kubernetes\",\"kind\":\"resource\",\"version\":\"$k8s_version\""; then
   log "kubernetes provider v$k8s_version already registered"
 elif [ "$mode" != built ] && [ -z "${X1_TOOLCHAIN_OFFLINE:-}" ] &&
@@ -174,7 +181,7 @@ elif [ "$mode" != built ] && [ -z "${X1_TOOLCHAIN_OFFLINE:-}" ] &&
 else
   command -v go >/dev/null || die "the kubernetes provider v$k8s_version cannot be downloaded and Go is not installed to build it"
   export GOFLAGS="-mod=readonly -buildvcs=false" GONOSUMDB="github.com/pulumi"
-  if [ ! -x "$tc/bin/pulumi-resource-kubernetes" ] || [ "$(cat "$tc/bin/.kubernetes-version" 2>/dev/null)" != "$k8s_version" ]; then
+  if [ ! -x "$tc/libexec/pulumi-resource-kubernetes" ] || [ "$(cat "$tc/libexec/.kubernetes-version" 2>/dev/null)" != "$k8s_version" ]; then
     log "building the kubernetes provider v$k8s_version from Go modules (first build ~8 min on 2 cores)"
     # As upstream's Makefile does: copy the provider's main package out of the
     # read-only module cache, generate its versioned embedded schema
@@ -189,11 +196,11 @@ else
     with_progress "kubernetes provider schema (go generate)" "$tc/logs/kubernetes-generate.log" \
       env -C "$src" VERSION="$k8s_version" go run generate.go
     with_progress "kubernetes provider v$k8s_version" "$tc/logs/kubernetes.log" \
-      go build -C "$src" -v -trimpath -o "$tc/bin/pulumi-resource-kubernetes" \
+      go build -C "$src" -v -trimpath -o "$tc/libexec/pulumi-resource-kubernetes" \
       -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$k8s_version" .
-    echo "$k8s_version" >"$tc/bin/.kubernetes-version"
+    echo "$k8s_version" >"$tc/libexec/.kubernetes-version"
   fi
-  "$pulumi" plugin install resource kubernetes "v$k8s_version" --file "$tc/bin/pulumi-resource-kubernetes" \
+  "$pulumi" plugin install resource kubernetes "v$k8s_version" --file "$tc/libexec/pulumi-resource-kubernetes" \
     >"$tc/logs/plugin-install.log" 2>&1 || { cat "$tc/logs/plugin-install.log" >&2; die "registering the kubernetes provider failed"; }
   log "registered kubernetes provider v$k8s_version (built from source)"
 fi

@@ -3,8 +3,9 @@
  * same program `pulumi up` runs (the project folder, not an inline copy).
  * The CLI (`x1`) and the deployer both go through here.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
     type EngineEvent,
     LocalWorkspace,
@@ -88,6 +89,10 @@ export function engineEnv(stackName: string): Record<string, string> {
         PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? defaultBackendUrl,
         PULUMI_SKIP_UPDATE_CHECK: "true",
     };
+    // A file backend's folder must exist before the CLI can open it (a fresh clone has no .pulumi-state/).
+    if (env.PULUMI_BACKEND_URL!.startsWith("file://")) {
+        mkdirSync(fileURLToPath(env.PULUMI_BACKEND_URL!.replace(/^file:\/\/(?!\/)/, "file:///")), { recursive: true });
+    }
     const secretsProvider = readStackFile(stackName).secretsProvider;
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
         if (stackName !== "local") {
