@@ -58,7 +58,8 @@ with_progress() {
     sleep 5
     local el=$((SECONDS - start))
     if [ $((el % 30)) -lt 5 ] && [ "$el" -ge 30 ]; then
-      log "  ... $what: ${el}s, $(grep -c . "$logfile" 2>/dev/null || echo 0) packages so far (log: $logfile)"
+      local n; n="$(grep -c . "$logfile" 2>/dev/null || true)"
+      log "  ... $what: ${el}s, ${n:-0} packages compiled so far (log: $logfile)"
     fi
   done
   if ! wait "$pid"; then
