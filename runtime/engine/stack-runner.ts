@@ -71,13 +71,28 @@ export const defaultBackendUrl = `file://${path.join(projectRoot, ".pulumi-state
  */
 const localPassphrase = "x1agent-local";
 
+/**
+ * CLIs found so far, by where they were looked for. PulumiCommand.get runs
+ * `pulumi version` (about a second of CPU); every run opens a stack through
+ * here, so the deployer paid it once per run before its first event.
+ */
+const found = new Map<string, Promise<PulumiCommand>>();
+
 /** Finds the pulumi CLI: the project toolchain first, then PATH. */
 export async function pulumiCommand(): Promise<PulumiCommand> {
     const toolchainBin = path.join(process.env.X1_TOOLCHAIN_DIR ?? path.join(projectRoot, ".pulumi-toolchain"), "bin");
     const root = existsSync(path.join(toolchainBin, "pulumi")) ? path.dirname(toolchainBin) : undefined;
-    try {
+    const key = root ?? `PATH=${process.env.PATH ?? ""}`;
+    let command = found.get(key);
+    if (!command) {
         // skipVersionCheck: the toolchain script already checked the version against package.json.
-        return await PulumiCommand.get({ root, skipVersionCheck: true });
+        command = PulumiCommand.get({ root, skipVersionCheck: true });
+        found.set(key, command);
+        // A failed look-up is not remembered: the next call (after setup) looks again.
+        command.catch(() => found.delete(key));
+    }
+    try {
+        return await command;
     } catch (err) {
         throw new Error(`the pulumi CLI was not found (${(err as Error).message}). Run ./scripts/setup.sh, or put pulumi on PATH.`);
     }
