@@ -174,7 +174,9 @@ function printPreview(r: PreviewBench): void {
 
 function printPolicy(r: NonNullable<Results["policy"]>): void {
     console.log("\n(3) Policy pack evaluation (median (min–max))\n");
-    const violations = r.direct.map((d) => Object.entries(d.violations).map(([p, n]) => `${p}: ${n}`).join(", ")).filter(Boolean);
+    const violations = r.direct
+        .filter((d) => Object.keys(d.violations).length > 0)
+        .map((d) => `${d.workspaces} workspaces: ${Object.entries(d.violations).map(([p, n]) => `${p} ${n}`).join(", ")}`);
     console.log(
         table([
             ["how", "workspaces", "resources", "total ms", "ms per 1000 resources", "slowest policies (ms)"],
