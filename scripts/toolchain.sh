@@ -18,9 +18,21 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tc="${X1_TOOLCHAIN_DIR:-$root/.pulumi-toolchain}"
-mkdir -p "$tc/bin" "$tc/logs"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
+
+check_sources=""
+case "${1:-}" in
+  "") ;;
+  --check-sources) check_sources=1 ;;
+  -h | --help)
+    echo "usage: bash scripts/toolchain.sh [--check-sources]"
+    echo "  (no argument)    make the toolchain available (cached in \$X1_TOOLCHAIN_DIR, default .pulumi-toolchain/)"
+    echo "  --check-sources  download everything the offline build needs into empty temporary caches, build nothing"
+    exit 0 ;;
+  *) die "unknown argument '$1': run with --help" ;;
+esac
+[ -n "$check_sources" ] || mkdir -p "$tc/bin" "$tc/logs"
 
 # pin SECTION KEY: "KEY": "value" inside package.json's "SECTION": { ... } (keys may contain '/').
 pin() { sed -n "/\"$1\": *{/,/}/p" "$root/package.json" | sed -n "s|.*\"$2\": *\"\([^\"]*\)\".*|\1|p" | head -n1; }
@@ -68,6 +80,72 @@ with_progress() {
   fi
   log "  $what done in $((SECONDS - start))s"
 }
+
+# ---- Sources -----------------------------------------------------------------
+# Every Go module an offline build reads is downloaded explicitly, before
+# anything looks into the module cache: `go list -m -f '{{.Dir}}'` answers ""
+# for a module nothing has fetched yet, which is how a warm cache once hid a
+# missing download from CI. `--check-sources` runs the same downloads into
+# empty temporary caches and builds nothing.
+go_builds=(pulumi language-nodejs kubernetes) # toolchain/<name>/go.mod
+provider_module=github.com/pulumi/pulumi-kubernetes/provider/v4
+# The provider's main package, copied out of its module to generate its schema.
+provider_sources=(main.go generate.go schema.json terraform-mapping.json)
+missing=()
+export GOFLAGS="-mod=readonly -buildvcs=false"
+# Some pinned versions (pseudo-versions of the provider, a few helpers) are
+# unknown to the public checksum database; toolchain/*/go.sum pins every
+# module's hash instead, and -mod=readonly refuses anything else.
+export GONOSUMDB="github.com/pulumi"
+
+# fetch_go_modules NAME: download every module toolchain/NAME/go.mod builds
+# with; on failure record which modules and how to fetch them, and return 1.
+fetch_go_modules() {
+  local name="$1" out mods
+  if out="$(go -C "$root/toolchain/$name" mod download -x 2>&1)"; then
+    log "  toolchain/$name: $(grep -c '^# get .*\.zip$' <<<"$out" || true) module zips fetched, the rest cached"
+    return 0
+  fi
+  mods="$(grep -oE '[^ :]+@v[^ :]+' <<<"$out" | sort -u | tr '\n' ' ')"
+  grep -E '^go: |verifying|404|410' <<<"$out" | head -n 5 | sed 's/^/[toolchain]     /' >&2 || true
+  missing+=("toolchain/$name/go.mod needs ${mods:-modules} that could not be downloaded through GOPROXY=$(go env GOPROXY); retry with: go -C toolchain/$name mod download -x")
+  return 1
+}
+# provider_dir: the provider module's folder in the module cache (downloaded).
+provider_dir() { go -C "$root/toolchain/kubernetes" list -m -f '{{.Dir}}' "$provider_module"; }
+
+if [ -n "$check_sources" ]; then
+  command -v go >/dev/null || die "--check-sources needs Go >= 1.26 (the offline build's sources are Go modules)"
+  scratch="$(mktemp -d)"
+  trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
+  export GOMODCACHE="$scratch/gomod" GOFLAGS="$GOFLAGS -modcacherw" npm_config_cache="$scratch/npm"
+  log "checking the offline build's sources into empty caches ($scratch)"
+  for name in "${go_builds[@]}"; do
+    t=$SECONDS
+    fetch_go_modules "$name" && log "  toolchain/$name: every module downloaded in $((SECONDS - t))s"
+  done
+  if dir="$(provider_dir 2>/dev/null)" && [ -n "$dir" ]; then
+    for f in "${provider_sources[@]}"; do
+      [ -f "$dir/cmd/pulumi-resource-kubernetes/$f" ] ||
+        missing+=("$provider_module lacks cmd/pulumi-resource-kubernetes/$f, which the provider build generates its schema from")
+    done
+  else
+    missing+=("$provider_module is not in the module cache after its download")
+  fi
+  t=$SECONDS
+  if (cd "$scratch" && npm pack --silent "node-$os-$arch@$node_version" >/dev/null 2>&1); then
+    log "  npm package node-$os-$arch@$node_version fetched in $((SECONDS - t))s"
+  else
+    missing+=("npm package node-$os-$arch@$node_version (Node.js for machines whose own is older) could not be fetched from $(npm config get registry): check with npm view node-$os-$arch@$node_version")
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    printf '[toolchain] error: the offline build cannot be made from nothing; missing:\n' >&2
+    printf '[toolchain]   - %s\n' "${missing[@]}" >&2
+    exit 1
+  fi
+  log "every source of the offline build resolves and downloads from nothing"
+  exit 0
+fi
 
 # ---- Node.js ---------------------------------------------------------------
 # The program, vitest and the deployer need a current LTS line (engines in
@@ -126,10 +204,7 @@ else
     gov="$(go env GOVERSION | tr -d go)"
     version_ge "${gov%%[-a-z]*}" 1.26.0 || die "building pulumi needs Go >= 1.26; found $gov. Install a newer Go or Pulumi itself."
     log "no pulumi CLI that fits and no download: building from Go modules (first build ~10 min on 2 cores, cached afterwards)"
-    # Some pinned versions (pseudo-versions of the provider, a few helpers)
-    # are unknown to the public checksum database; toolchain/*/go.sum pins
-    # every module's hash instead, and -mod=readonly refuses anything else.
-    export GOFLAGS="-mod=readonly -buildvcs=false" GONOSUMDB="github.com/pulumi"
+    fetch_go_modules pulumi && fetch_go_modules language-nodejs || die "${missing[*]}"
     with_progress "pulumi CLI v$pulumi_version" "$tc/logs/pulumi.log" \
       go build -C "$root/toolchain/pulumi" -v -trimpath -o "$tc/bin/pulumi" \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$pulumi_version" \
@@ -181,7 +256,6 @@ elif [ "$mode" != built ] && [ -z "${X1_TOOLCHAIN_OFFLINE:-}" ] &&
   log "installed kubernetes provider v$k8s_version the normal way"
 else
   command -v go >/dev/null || die "the kubernetes provider v$k8s_version cannot be downloaded and Go is not installed to build it"
-  export GOFLAGS="-mod=readonly -buildvcs=false" GONOSUMDB="github.com/pulumi"
   if [ ! -x "$tc/libexec/pulumi-resource-kubernetes" ] || [ "$(cat "$tc/libexec/.kubernetes-version" 2>/dev/null)" != "$k8s_version" ]; then
     log "building the kubernetes provider v$k8s_version from Go modules (first build ~8 min on 2 cores)"
     # As upstream's Makefile does: copy the provider's main package out of the
@@ -190,9 +264,10 @@ else
     src="$tc/src/kubernetes"
     rm -rf "$src" && mkdir -p "$src"
     cp "$root/toolchain/kubernetes/go.mod" "$root/toolchain/kubernetes/go.sum" "$src/"
-    mod_dir="$(go -C "$root/toolchain/kubernetes" list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
-    [ -n "$mod_dir" ] || die "could not download github.com/pulumi/pulumi-kubernetes/provider/v4 through the Go module proxy"
-    cp "$mod_dir"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} "$src/"
+    fetch_go_modules kubernetes || die "${missing[*]}"
+    mod_dir="$(provider_dir)"
+    [ -n "$mod_dir" ] || die "$provider_module is not in the module cache after go mod download: run go -C toolchain/kubernetes mod download -x and read its output"
+    for f in "${provider_sources[@]}"; do cp "$mod_dir/cmd/pulumi-resource-kubernetes/$f" "$src/"; done
     chmod u+w "$src"/*
     with_progress "kubernetes provider schema (go generate)" "$tc/logs/kubernetes-generate.log" \
       env -C "$src" VERSION="$k8s_version" go run generate.go
