@@ -6,9 +6,11 @@ import { certManagerNamespace } from "./cert-manager";
 import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
- * Names the NATS pieces agree on, shared with the runtime (see
- * /work/team/NOTES.md): NATS runs in the app namespace as Helm release
- * `x1agent-nats`, so the chart's Service is `x1agent-nats` and its pods carry
+ * Names the NATS pieces agree on. The runtime reads them too (its env
+ * `X1AGENT_NATS_URL`, its NetworkPolicies, the client certificate it
+ * mounts), so they are plain values it can be given before this component
+ * exists: NATS runs in the app namespace as Helm release `x1agent-nats`, so
+ * the chart's Service is `x1agent-nats` and its pods carry
  * `app.kubernetes.io/instance: x1agent-nats`.
  */
 export const natsNames = {
@@ -21,6 +23,13 @@ export const natsNames = {
     /** The api's client certificate and its Secret (tls.crt, tls.key, ca.crt), in the app namespace. */
     apiClient: "x1agent-nats-client",
 } as const;
+
+/**
+ * What a NATS client certificate is for. The keys are ECDSA: they sign (the
+ * TLS handshake) and cannot encipher, so `key encipherment`, an RSA key
+ * exchange usage, is never requested.
+ */
+export const natsClientCertificateUsages = ["digital signature", "client auth"];
 
 /** Where NATS listens and how its pods are labelled: what the runtime's env and NetworkPolicies use. */
 export interface NatsEndpoint {
@@ -181,7 +190,7 @@ export function natsClientCertificateSpec(): Record<string, unknown> {
     return {
         secretName: natsNames.apiClient,
         commonName: "x1agent-api",
-        usages: ["digital signature", "client auth"],
+        usages: natsClientCertificateUsages,
         privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
         issuerRef: { name: natsNames.ca, kind: "ClusterIssuer", group: "cert-manager.io" },
     };

@@ -5,9 +5,11 @@ import { commonLabels } from "../names";
 import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
- * The bundled database's names, shared with the runtime (see
- * /work/team/NOTES.md). CloudNativePG names the application user's Secret
- * `<cluster>-app` and labels the instance pods `cnpg.io/cluster: <cluster>`.
+ * The bundled database's names. The runtime reads them too (the DSN Secret
+ * its pods mount, the pod labels its NetworkPolicies select), so they are
+ * plain values it can be given before this component exists. CloudNativePG
+ * names the application user's Secret `<cluster>-app` and labels the
+ * instance pods `cnpg.io/cluster: <cluster>`.
  */
 export const postgresNames = {
     operatorNamespace: "cnpg-system",

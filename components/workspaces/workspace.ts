@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig, Workspace as WorkspaceConfig } from "../../stacks/schema";
+import { natsClientCertificateUsages } from "../addons/nats";
 import { commonLabels, names } from "../names";
 import type { NatsEndpoint } from "../runtime/connections";
 import type { IssuerRef } from "../runtime/ingress";
@@ -182,7 +183,7 @@ export class Workspace extends pulumi.ComponentResource {
                         duration: "2160h",
                         renewBefore: "360h",
                         privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
-                        usages: ["client auth", "digital signature", "key encipherment"],
+                        usages: natsClientCertificateUsages,
                         issuerRef: { kind: args.natsClientIssuer.kind, name: args.natsClientIssuer.name, group: "cert-manager.io" },
                     },
                 },

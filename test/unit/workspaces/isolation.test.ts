@@ -137,7 +137,7 @@ describe("workspace ExternalSecrets", () => {
         expect(named(all, "ExternalSecret", "openai").inputs.spec.data).toEqual([{ secretKey: "apiKey", remoteRef: { key: "demo-openai", property: "apiKey" } }]);
     });
 
-    it("gives each workspace its own NATS client certificate from the NATS CA issuer", async () => {
+    it("gives each workspace its own NATS client certificate from the NATS CA issuer, for what its ECDSA key can do", async () => {
         resetRegistered();
         new Workspaces("ws", {
             config: stackConfig({ workspaces: [{ id: "demo" }] }),
@@ -150,7 +150,9 @@ describe("workspace ExternalSecrets", () => {
         expect(cert.inputs.spec).toMatchObject({
             secretName: "x1agent-nats-client",
             commonName: "ws-demo",
-            usages: expect.arrayContaining(["client auth"]),
+            privateKey: { algorithm: "ECDSA" },
+            // An ECDSA key signs; it cannot encipher, so `key encipherment` is never asked for.
+            usages: ["digital signature", "client auth"],
             issuerRef: { kind: "ClusterIssuer", name: "x1agent-nats-ca", group: "cert-manager.io" },
         });
     });
