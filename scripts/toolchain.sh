@@ -106,7 +106,7 @@ fetch_go_modules() {
     log "  toolchain/$name: $(grep -c '^# get .*\.zip$' <<<"$out" || true) module zips fetched, the rest cached"
     return 0
   fi
-  mods="$(grep -oE '[^ :]+@v[^ :]+' <<<"$out" | sort -u | tr '\n' ' ')"
+  mods="$(grep -E '^go: ' <<<"$out" | grep -oE '[^ :]+@v[^ :/]+' | sort -u | paste -sd ' ')"
   grep -E '^go: |verifying|404|410' <<<"$out" | head -n 5 | sed 's/^/[toolchain]     /' >&2 || true
   missing+=("toolchain/$name/go.mod needs ${mods:-modules} that could not be downloaded through GOPROXY=$(go env GOPROXY); retry with: go -C toolchain/$name mod download -x")
   return 1
