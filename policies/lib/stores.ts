@@ -8,6 +8,8 @@ import { get, isKind, k8sType, meta } from "./resources";
 import { isTier, storeOfTier, tierLabel, tierOfStore, tierRank, type SecretTier } from "./tiers";
 
 export const esoGroup = "external-secrets.io";
+/** The group of ESO's generators (ECR/STS/GCR tokens, Webhook, VaultDynamicSecret, ...). */
+export const esoGeneratorsGroup = "generators.external-secrets.io";
 
 export interface Store {
     res: Res;
@@ -93,6 +95,39 @@ export function storeRefs(spec: unknown): { path: string; name: unknown; kind: u
             if (ref !== undefined) out.push({ path: `spec.${field}[${i}].sourceRef.storeRef`, name: get(ref, "name"), kind: get(ref, "kind") });
         });
     }
+    return out;
+}
+
+export interface RemoteKey {
+    /** Where in the spec, e.g. `spec.data[0].remoteRef.key`. */
+    path: string;
+    /** The key, or a find's path (undefined: a find without a path searches the whole store). */
+    key: unknown;
+    /** A dataFrom.find (a search under `key`), not one named key. */
+    find: boolean;
+    /** The store the item reads through (its own sourceRef, else the main secretStoreRef). */
+    storeName: unknown;
+}
+
+/** Every remote key an ExternalSecret spec reads, with its store; generator items have none. */
+export function remoteKeys(spec: unknown): RemoteKey[] {
+    const mainStore = get(spec, "secretStoreRef", "name");
+    const out: RemoteKey[] = [];
+    const items = (field: string): unknown[] => {
+        const v = get(spec, field);
+        return Array.isArray(v) ? v : [];
+    };
+    items("data").forEach((item, i) => {
+        out.push({ path: `spec.data[${i}].remoteRef.key`, key: get(item, "remoteRef", "key"), find: false, storeName: get(item, "sourceRef", "storeRef", "name") ?? mainStore });
+    });
+    items("dataFrom").forEach((item, i) => {
+        if (get(item, "sourceRef", "generatorRef") !== undefined) return;
+        const storeName = get(item, "sourceRef", "storeRef", "name") ?? mainStore;
+        const extract = get(item, "extract");
+        if (extract !== undefined) out.push({ path: `spec.dataFrom[${i}].extract.key`, key: get(extract, "key"), find: false, storeName });
+        const find = get(item, "find");
+        if (find !== undefined) out.push({ path: `spec.dataFrom[${i}].find.path`, key: get(find, "path"), find: true, storeName });
+    });
     return out;
 }
 

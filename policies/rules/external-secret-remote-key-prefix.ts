@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, list, meta } from "../lib/resources";
-import { isExternalSecret, tierOfStore } from "../lib/stores";
+import { get, meta } from "../lib/resources";
+import { isExternalSecret, remoteKeys, tierOfStore } from "../lib/stores";
 import { remoteKeyPrefixes, workspaceIdOf } from "../lib/tiers";
 
 /**
@@ -27,11 +27,14 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
         const m = meta(r);
         const id = workspaceIdOf(m.namespace);
         if (id === undefined) return;
-        const mainStore = get(r.props, "spec", "secretStoreRef", "name");
         const where = `ExternalSecret ${m.namespace}/${m.name}`;
-        const check = (path: string, key: unknown, storeName: unknown) => {
+        for (const { path, key, find, storeName } of remoteKeys(get(r.props, "spec"))) {
             const tier = typeof storeName === "string" ? tierOfStore[storeName] : undefined;
-            if (tier === undefined) return; // not an x1 store: external-secret-store-allowed reports it
+            if (find && key === undefined) {
+                report(`${where} uses ${path.slice(0, -".path".length)} without a path: that searches the whole backend, every workspace's secrets included; set find.path to the workspace prefix or list keys explicitly`);
+                continue;
+            }
+            if (tier === undefined) continue; // not an x1 store: external-secret-store-allowed reports it
             const prefixes = remoteKeyPrefixes(tier, id);
             const k = String(key ?? "");
             if (!prefixes.some((p) => k.startsWith(p)) || k.split("/").includes("..")) {
@@ -40,24 +43,6 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
                         `a workspace may only read its own secrets; move the secret to ${prefixes[0]}<name> and set remoteKey accordingly`,
                 );
             }
-        };
-        list(r.props, "spec", "data").forEach((item, i) => {
-            check(`spec.data[${i}].remoteRef.key`, get(item, "remoteRef", "key"), get(item, "sourceRef", "storeRef", "name") ?? mainStore);
-        });
-        list(r.props, "spec", "dataFrom").forEach((item, i) => {
-            if (get(item, "sourceRef", "generatorRef") !== undefined) return; // generated values, no remote key
-            const storeName = get(item, "sourceRef", "storeRef", "name") ?? mainStore;
-            const extract = get(item, "extract");
-            if (extract !== undefined) check(`spec.dataFrom[${i}].extract.key`, get(extract, "key"), storeName);
-            const find = get(item, "find");
-            if (find !== undefined) {
-                const path = get(find, "path");
-                if (path === undefined) {
-                    report(`${where} uses spec.dataFrom[${i}].find without a path: that searches the whole backend, every workspace's secrets included; set find.path to the workspace prefix or list keys explicitly`);
-                } else {
-                    check(`spec.dataFrom[${i}].find.path`, path, storeName);
-                }
-            }
-        });
+        }
     },
 );
