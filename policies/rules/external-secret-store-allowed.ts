@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, isKind, meta } from "../lib/resources";
+import { get, isKind, list, meta } from "../lib/resources";
 import { esoGroup, isExternalSecret, refKind, storeRefs } from "../lib/stores";
 import { storeOfTier } from "../lib/tiers";
 
@@ -12,18 +12,22 @@ interface Config {
  * An ExternalSecret reads through one of the x1agent ClusterSecretStores,
  * whose conditions and identity this pack checks. A namespaced SecretStore
  * (ESO's default when `kind` is omitted) or an unknown store carries its own
- * credentials and scope that nothing here reviews.
+ * credentials and scope that nothing here reviews, and so does a generator
+ * (`dataFrom[].sourceRef.generatorRef`): ECR/STS/GCR tokens minted with
+ * ESO's own identity, a Webhook fetched from ESO's network position, any
+ * Vault path (see eso-kind-allowed).
  */
 export const externalSecretStoreAllowed = resourcePolicy<Config>(
     {
         name: "external-secret-store-allowed",
         family: "secret-scoping",
-        description: "ExternalSecrets reference only the x1agent ClusterSecretStores (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure), with kind: ClusterSecretStore.",
+        description: "ExternalSecrets reference only the x1agent ClusterSecretStores (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure), with kind: ClusterSecretStore, and no generator.",
         severity: "high",
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. Set spec.secretStoreRef to { kind: ClusterSecretStore, name: <the stack's store> } (ESO defaults an omitted kind to the namespaced SecretStore).\n" +
-            "2. Do not create SecretStores in workspaces; add a store to allowedStores in this policy's config only after reviewing its scope and identity.",
+            "2. Do not create SecretStores in workspaces; add a store to allowedStores in this policy's config only after reviewing its scope and identity.\n" +
+            "3. Remove dataFrom[].sourceRef.generatorRef: a generator runs with ESO's identity or credentials no policy reviews.",
         configSchema: {
             properties: {
                 allowedStores: {
@@ -45,6 +49,14 @@ export const externalSecretStoreAllowed = resourcePolicy<Config>(
         if (refs.length === 0) {
             report(`${where} names no store: set spec.secretStoreRef: { kind: ClusterSecretStore, name: <one of ${config.allowedStores.join(", ")}> }`);
         }
+        list(spec, "dataFrom").forEach((item, i) => {
+            const gen = get(item, "sourceRef", "generatorRef");
+            if (gen === undefined) return;
+            report(
+                `${where} takes spec${cluster ? ".externalSecretSpec" : ""}.dataFrom[${i}] from generator ${String(get(gen, "kind"))} ${String(get(gen, "name"))}: ` +
+                    `a generator acts with ESO's identity or credentials nothing here reviews; read the value from ${config.allowedStores.join(", ")} instead`,
+            );
+        });
         for (const ref of refs) {
             const kind = refKind(ref.kind);
             if (kind !== "ClusterSecretStore") {
