@@ -135,6 +135,7 @@ const clusterScoped = new Set([
     "ClusterSecretStore",
     "ClusterExternalSecret",
     "ClusterPushSecret",
+    "ClusterGenerator",
     "ClusterIssuer",
     "CustomResourceDefinition",
     "ValidatingWebhookConfiguration",

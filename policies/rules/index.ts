@@ -7,11 +7,14 @@
 import type { PolicyOptions, X1Policy } from "../lib/policy";
 import { awsSecretAccessScoped } from "./aws-secret-access-scoped";
 import { azureSecretAccessScoped } from "./azure-secret-access-scoped";
+import { cloudIdentityApiOnly } from "./cloud-identity-api-only";
 import { clusterSecretStoreScoped } from "./cluster-secret-store-scoped";
 import { configmapNoSecrets } from "./configmap-no-secrets";
 import { esoCurrentApiVersion } from "./eso-current-api-version";
+import { esoKindAllowed } from "./eso-kind-allowed";
 import { esoReaderRbacScoped } from "./eso-reader-rbac-scoped";
 import { externalSecretNamespaceAllowed } from "./external-secret-namespace-allowed";
+import { externalSecretRemoteKeyOwnWorkspace } from "./external-secret-remote-key-own-workspace";
 import { externalSecretRemoteKeyPrefix } from "./external-secret-remote-key-prefix";
 import { externalSecretStoreAllowed } from "./external-secret-store-allowed";
 import { externalSecretsUseActiveStore } from "./external-secrets-use-active-store";
@@ -21,8 +24,11 @@ import { irsaTrustExact } from "./irsa-trust-exact";
 import { kmsKeyRotation } from "./kms-key-rotation";
 import { natsClientCertVerification } from "./nats-client-cert-verification";
 import { noPushSecretInWorkspaces } from "./no-push-secret-in-workspaces";
+import { noServiceAccountTokenSecrets } from "./no-service-account-token-secrets";
 import { pdbForMultiReplica } from "./pdb-for-multi-replica";
+import { rbacNoIndirectSecretAccess } from "./rbac-no-indirect-secret-access";
 import { secretEnvFromSecretRef } from "./secret-env-from-secret-ref";
+import { secretsNamespaceNoWorkloads } from "./secrets-namespace-no-workloads";
 import { secretsNamespaceRbacScoped } from "./secrets-namespace-rbac-scoped";
 import { secretsTierNoDowngrade } from "./secrets-tier-no-downgrade";
 import { secretsTierUiModeConsistent } from "./secrets-tier-ui-mode-consistent";
@@ -36,6 +42,7 @@ import { workloadResources } from "./workload-resources";
 import { workspaceDefaultDenyNetworkPolicy } from "./workspace-default-deny-network-policy";
 import { workspaceNoLiteralSecrets } from "./workspace-no-literal-secrets";
 import { workspaceNoSecretRead } from "./workspace-no-secret-read";
+import { workspacePodConfined } from "./workspace-pod-confined";
 import { workspacePodSecurityRestricted } from "./workspace-pod-security-restricted";
 
 export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
@@ -51,6 +58,8 @@ export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
     externalSecretNamespaceAllowed,
     externalSecretStoreAllowed,
     externalSecretRemoteKeyPrefix,
+    externalSecretRemoteKeyOwnWorkspace,
+    esoKindAllowed,
     tier1StoreReadsOnlySecretsNamespace,
     esoReaderRbacScoped,
     secretsNamespaceRbacScoped,
@@ -60,6 +69,11 @@ export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
     azureSecretAccessScoped,
     workspaceNoSecretRead,
     noPushSecretInWorkspaces,
+    rbacNoIndirectSecretAccess,
+    noServiceAccountTokenSecrets,
+    workspacePodConfined,
+    secretsNamespaceNoWorkloads,
+    cloudIdentityApiOnly,
     kmsKeyRotation,
     // No plaintext secrets
     secretEnvFromSecretRef,
