@@ -1,13 +1,15 @@
 /**
- * What a component records as its inputs. The Pulumi SDK sends a
- * component's constructor args to the engine, which keeps them in state.
- * Most components take the whole validated stack config (every workspace,
- * every section), so each would carry a full copy: at 1000 workspaces that
- * was seven copies of 270 kB serialized on every run (bench/,
- * docs/performance.md). Platform records the config once; the others
- * record their other args.
+ * A component records its constructor args as its inputs (the SDK sends
+ * them to the engine, which keeps them in state), so a component is given
+ * the sections of the stack config it reads, never the whole config: its
+ * args say what it depends on, and no component carries a copy of every
+ * workspace (at 1000 workspaces that was 270 kB per copy on every run;
+ * bench/, docs/performance.md).
  */
-export function withoutStackConfig<T extends { config: unknown }>(args: T): Omit<T, "config"> {
-    const { config: _recordedByPlatform, ...rest } = args;
-    return rest;
+
+/** The sections `keys` of `config`, as a new object: what a component that reads them is given. */
+export function sections<T extends object, K extends keyof T>(config: T, keys: readonly K[]): Pick<T, K> {
+    const out = {} as Pick<T, K>;
+    for (const k of keys) out[k] = config[k];
+    return out;
 }

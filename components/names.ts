@@ -1,19 +1,10 @@
-/** Names every component agrees on; one place, so policies and tests can import them too. */
-export const names = {
-    /** The application namespace. */
-    appNamespace: "x1agent",
-    /** Tier 1: where Secrets live, privileged. */
-    secretsNamespace: "x1agent-secrets",
-    /** ESO's namespace. */
-    esoNamespace: "external-secrets",
-    /** The api's ServiceAccount; the subject of cloud workload identity. */
-    apiServiceAccount: "x1agent-api",
-    /** Tier 1 reader ServiceAccount. */
-    esoReader: "eso-reader",
-    /** Workspace namespace for a workspace id. */
-    workspaceNamespace: (id: string) => `x1agent-ws-${id}`,
-    workspaceNamespacePrefix: "x1agent-ws-",
-} as const;
+/**
+ * Names every component agrees on. The names themselves (namespaces, store
+ * names per tier, the labels the policy pack reads) are defined once in the
+ * policy pack's `policies/lib/names.ts`, which the pack needs without the
+ * program; they are re-exported here for the components.
+ */
+export { names } from "../policies/lib/names";
 
 /** Labels on every object this program creates. */
 export function commonLabels(component: string): Record<string, string> {

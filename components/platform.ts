@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../stacks/schema";
+import { isCloudSecrets, type StackConfig } from "../stacks/schema";
 import { CertManager } from "./addons/cert-manager";
 import { ExternalSecrets } from "./addons/external-secrets";
 import { IngressCertificate } from "./addons/ingress-certificate";
@@ -7,8 +7,9 @@ import { Nats, natsClientCertificateSpec, natsEndpoint, natsNames } from "./addo
 import { Postgres, bundledDatabaseEndpoint } from "./addons/postgres";
 import { EtcdEncryption, type EtcdEncryptionOutput } from "./encryption/etcd-encryption";
 import { WorkloadIdentity } from "./identity/workload-identity";
+import { sections } from "./inputs";
 import { names } from "./names";
-import { AppRuntime } from "./runtime/app-runtime";
+import { AppRuntime, appRuntimeSections } from "./runtime/app-runtime";
 import { Backups } from "./runtime/backup";
 import { CaptureAccess } from "./runtime/capture-access";
 import { SecretsBackend } from "./secrets/secrets-backend";
@@ -50,20 +51,10 @@ export class Platform extends pulumi.ComponentResource {
         // `ready` is empty when the add-on was installed beforehand.
         const eso = new ExternalSecrets(`${name}-external-secrets`, { addon: config.addons.externalSecrets }, { parent: this });
         const certManager = new CertManager(`${name}-cert-manager`, { addon: config.addons.certManager, ingress: config.ingress }, { parent: this });
-        const tier = config.secrets.tier;
-        const identity =
-            tier === "aws" || tier === "gcp" || tier === "azure"
-                ? new WorkloadIdentity(
-                      `${name}-identity`,
-                      { cloud: tier, cloudConfig: config.cloud, secrets: config.secrets, clusterName: config.cluster.name },
-                      { parent: this },
-                  )
-                : undefined;
-        const etcd = new EtcdEncryption(
-            `${name}-etcd-encryption`,
-            { cluster: config.cluster, cloud: config.cloud, etcdEncryption: config.etcdEncryption, secrets: config.secrets },
-            { parent: this },
-        );
+        const identity = isCloudSecrets(config.secrets)
+            ? new WorkloadIdentity(`${name}-identity`, { secrets: config.secrets, clusterName: config.cluster.name }, { parent: this })
+            : undefined;
+        const etcd = new EtcdEncryption(`${name}-etcd-encryption`, { clusterName: config.cluster.name, etcdEncryption: config.etcdEncryption }, { parent: this });
 
         // The runtime gets the add-ons' names as plain values: NATS, its client
         // certificate and the bundled database are created below, in the
@@ -71,7 +62,7 @@ export class Platform extends pulumi.ComponentResource {
         const runtime = new AppRuntime(
             `${name}-runtime`,
             {
-                config,
+                config: sections(config, appRuntimeSections),
                 apiServiceAccountAnnotations: identity?.serviceAccountAnnotations,
                 nats: natsEndpoint(),
                 natsClientCert: { secretName: natsNames.apiClient, producer: natsClientCertificateSpec() },
@@ -84,7 +75,6 @@ export class Platform extends pulumi.ComponentResource {
             `${name}-secrets`,
             {
                 secrets: config.secrets,
-                cloud: config.cloud,
                 clusterName: config.cluster.name,
                 // The store needs ESO's CRDs and webhook, and in Tier 3 the cloud identity it authenticates as.
                 dependsOn: [...eso.ready, ...(identity ? [identity] : [])],
@@ -119,12 +109,15 @@ export class Platform extends pulumi.ComponentResource {
         const workspaces = new Workspaces(
             `${name}-workspaces`,
             {
-                config,
+                workspaces: config.workspaces,
+                storeName: config.secrets.storeName,
+                sessions: config.sessions,
+                images: config.images,
                 nats: runtime.nats,
                 appNamespace: runtime.namespace,
                 apiServiceAccount: runtime.apiServiceAccount,
-                // Session pods' NATS client certificates, one per workspace namespace.
-                natsClientIssuer: { kind: "ClusterIssuer", name: natsNames.ca },
+                // Session pods' NATS client certificates, one per workspace namespace, when NATS verifies clients.
+                natsClientIssuer: config.nats.mtls ? { kind: "ClusterIssuer", name: natsNames.ca } : undefined,
                 // ExternalSecrets name the store: it must exist first; Certificates need cert-manager.
                 dependsOn: [secrets.store, ...certManager.ready],
             },
@@ -141,7 +134,16 @@ export class Platform extends pulumi.ComponentResource {
         if (config.backup.enabled) {
             new Backups(
                 `${name}-backup`,
-                { config, namespace: runtime.namespace, secretsNamespace: names.secretsNamespace, database: runtime.database, configData: runtime.configData },
+                {
+                    backup: config.backup,
+                    objectStorage: config.objectStorage,
+                    postgres: config.postgres,
+                    images: config.images,
+                    namespace: runtime.namespace,
+                    secretsNamespace: names.secretsNamespace,
+                    database: runtime.database,
+                    configData: runtime.configData,
+                },
                 { parent: this, dependsOn: [secrets] },
             );
         }

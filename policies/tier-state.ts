@@ -21,7 +21,7 @@
  * current tags (pure, tested) and write them through the Automation API.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
-import { isTier, tierRank, type SecretTier } from "./lib/tiers";
+import { isTier, tierRank, type SecretTier } from "./lib/names";
 
 export const tierFloorTag = "x1agent:tier-floor";
 export const migrationTag = "x1agent:migration";

@@ -154,8 +154,7 @@ export class CertManager extends pulumi.ComponentResource {
                 break;
             }
             case "existing":
-                // Validated in config: `existing` always names its issuer.
-                ingressIssuer = ingress.issuer.name!;
+                ingressIssuer = ingress.issuer.name;
                 break;
         }
         this.ingressIssuer = pulumi.output(ingressIssuer);

@@ -6,7 +6,7 @@ import * as gcpKms from "@pulumi/gcp/kms";
 import * as gcpOrganizations from "@pulumi/gcp/organizations";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { StackConfig } from "../../stacks/schema";
+import type { SettledEtcdEncryption } from "../../stacks/schema";
 
 /**
  * What the cluster's owner wires, exported as the stack output
@@ -25,15 +25,19 @@ export interface EtcdEncryptionOutput {
     encryptionConfiguration?: string;
 }
 
+type Mechanism<M extends SettledEtcdEncryption["mechanism"]> = Extract<SettledEtcdEncryption, { mechanism: M }>;
+
 export interface EtcdEncryptionArgs {
-    /** The stack's `cluster`: provider decides the mechanism, name goes into key names. */
-    cluster: StackConfig["cluster"];
-    /** The stack's `cloud` (account, project or subscription of the managed cluster). */
-    cloud: StackConfig["cloud"];
-    /** The stack's `etcdEncryption`: enabled, existingKeyId, keyVaultId, kmsPluginEndpoint. */
-    etcdEncryption: StackConfig["etcdEncryption"];
-    /** The stack's `secrets` (Azure: the vault to keep the key in when etcdEncryption.keyVaultId is unset). */
-    secrets: StackConfig["secrets"];
+    /** `cluster.name`: goes into key names and the wiring command. */
+    clusterName: string;
+    /**
+     * The stack's settled `etcdEncryption`: the mechanism the cluster
+     * provider decides (none when disabled), the cloud account the key lives
+     * in, `existingKeyId` to use a key that exists, `kmsPluginEndpoint` for
+     * self-managed clusters; on AKS where the key comes from (an existing key,
+     * or the vault to create it in).
+     */
+    etcdEncryption: SettledEtcdEncryption;
 }
 
 /**
@@ -76,27 +80,39 @@ export class EtcdEncryption extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdEncryptionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:encryption:EtcdEncryption", name, args, opts);
-        const { cluster, etcdEncryption } = args;
+        const { clusterName, etcdEncryption: e } = args;
         let output: pulumi.Input<EtcdEncryptionOutput>;
-        if (!etcdEncryption.enabled) output = { enabled: false };
-        else if (cluster.provider === "eks") output = this.aws(name, args);
-        else if (cluster.provider === "gke") output = this.gcp(name, args);
-        else if (cluster.provider === "aks") output = this.azure(name, args);
-        else output = { enabled: true, provider: "kms-v2-plugin", encryptionConfiguration: encryptionConfiguration(etcdEncryption.kmsPluginEndpoint) };
+        switch (e.mechanism) {
+            case "none":
+                output = { enabled: false };
+                break;
+            case "aws-kms":
+                output = this.aws(name, clusterName, e);
+                break;
+            case "gcp-kms":
+                output = this.gcp(name, clusterName, e);
+                break;
+            case "azure-key-vault":
+                output = this.azure(name, clusterName, e);
+                break;
+            case "kms-v2-plugin":
+                output = { enabled: true, provider: e.mechanism, encryptionConfiguration: encryptionConfiguration(e.kmsPluginEndpoint) };
+                break;
+        }
         this.output = pulumi.output(output);
-        this.enabled = pulumi.output(etcdEncryption.enabled);
-        this.provider = pulumi.output(etcdEncryption.enabled ? kmsProviderOf(cluster.provider) : "none");
+        this.enabled = pulumi.output(e.mechanism !== "none");
+        this.provider = pulumi.output(e.mechanism);
         this.registerOutputs({ output: this.output, enabled: this.enabled, provider: this.provider });
     }
 
-    private aws(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
-        const cloud = args.cloud.aws!;
-        let keyArn: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
-        if (!args.etcdEncryption.existingKeyId) {
+    private aws(name: string, clusterName: string, e: Mechanism<"aws-kms">): pulumi.Output<EtcdEncryptionOutput> {
+        const cloud = e.aws;
+        let keyArn: pulumi.Input<string> = e.existingKeyId ?? "";
+        if (!e.existingKeyId) {
             const key = new awsKms.Key(
                 `${name}-key`,
                 {
-                    description: `etcd Secrets encryption for EKS cluster ${args.cluster.name}`,
+                    description: `etcd Secrets encryption for EKS cluster ${clusterName}`,
                     keyUsage: "ENCRYPT_DECRYPT",
                     customerMasterKeySpec: "SYMMETRIC_DEFAULT",
                     enableKeyRotation: true,
@@ -108,7 +124,7 @@ export class EtcdEncryption extends pulumi.ComponentResource {
                 // Deleting it would brick the cluster's Secrets; removing it needs an explicit unprotect.
                 { parent: this, protect: true },
             );
-            new awsKms.Alias(`${name}-alias`, { name: `alias/${args.cluster.name}-etcd`, targetKeyId: key.keyId }, { parent: this });
+            new awsKms.Alias(`${name}-alias`, { name: `alias/${clusterName}-etcd`, targetKeyId: key.keyId }, { parent: this });
             keyArn = key.arn;
         }
         return pulumi.output(keyArn).apply((arn) => ({
@@ -116,18 +132,18 @@ export class EtcdEncryption extends pulumi.ComponentResource {
             provider: "aws-kms",
             keyId: arn,
             wiring:
-                `aws eks associate-encryption-config --region ${cloud.region} --cluster-name ${args.cluster.name} ` +
+                `aws eks associate-encryption-config --region ${cloud.region} --cluster-name ${clusterName} ` +
                 `--encryption-config '[{"resources":["secrets"],"provider":{"keyArn":"${arn}"}}]'`,
         }));
     }
 
-    private gcp(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
-        const cloud = args.cloud.gcp!;
-        let keyId: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
-        if (!args.etcdEncryption.existingKeyId) {
+    private gcp(name: string, clusterName: string, e: Mechanism<"gcp-kms">): pulumi.Output<EtcdEncryptionOutput> {
+        const cloud = e.gcp;
+        let keyId: pulumi.Input<string> = e.existingKeyId ?? "";
+        if (!e.existingKeyId) {
             const ring = new gcpKms.KeyRing(
                 `${name}-keyring`,
-                { project: cloud.project, location: cloud.region, name: `${args.cluster.name}-etcd` },
+                { project: cloud.project, location: cloud.region, name: `${clusterName}-etcd` },
                 // Key rings cannot be deleted in Cloud KMS; keep Pulumi from trying.
                 { parent: this, retainOnDelete: true },
             );
@@ -153,22 +169,22 @@ export class EtcdEncryption extends pulumi.ComponentResource {
             enabled: true,
             provider: "gcp-kms",
             keyId: id,
-            wiring: `gcloud container clusters update ${args.cluster.name} --project ${cloud.project} --location ${cloud.region} --database-encryption-key ${id}`,
+            wiring: `gcloud container clusters update ${clusterName} --project ${cloud.project} --location ${cloud.region} --database-encryption-key ${id}`,
         }));
     }
 
-    private azure(name: string, args: EtcdEncryptionArgs): pulumi.Output<EtcdEncryptionOutput> {
-        const cloud = args.cloud.azure!;
-        let keyId: pulumi.Input<string> = args.etcdEncryption.existingKeyId ?? "";
-        if (!args.etcdEncryption.existingKeyId) {
-            // Config validation requires one of these for AKS.
-            const vault = parseVaultId(args.etcdEncryption.keyVaultId ?? args.secrets.azure!.vaultId);
+    private azure(name: string, clusterName: string, e: Mechanism<"azure-key-vault">): pulumi.Output<EtcdEncryptionOutput> {
+        const cloud = e.azure;
+        let keyId: pulumi.Input<string>;
+        if ("existingKeyId" in e.key) keyId = e.key.existingKeyId;
+        else {
+            const vault = parseVaultId(e.key.keyVaultId);
             const key = new azureKeyVault.Key(
                 `${name}-key`,
                 {
                     resourceGroupName: vault.resourceGroup,
                     vaultName: vault.name,
-                    keyName: `${args.cluster.name}-etcd`,
+                    keyName: `${clusterName}-etcd`,
                     properties: {
                         kty: "RSA",
                         keySize: 2048,
@@ -188,7 +204,7 @@ export class EtcdEncryption extends pulumi.ComponentResource {
             provider: "azure-key-vault",
             keyId: id,
             wiring:
-                `az aks update --resource-group ${cloud.resourceGroup} --name ${args.cluster.name} ` +
+                `az aks update --resource-group ${cloud.resourceGroup} --name ${clusterName} ` +
                 `--enable-azure-keyvault-kms --azure-keyvault-kms-key-id ${id}`,
         }));
     }
@@ -251,9 +267,4 @@ function parseVaultId(id: string): { resourceGroup: string; name: string } {
     const m = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i.exec(id);
     if (!m) throw new pulumi.RunError(`${id} is not a Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>`);
     return { resourceGroup: m[1]!, name: m[2]! };
-}
-
-/** The KMS mechanism a cluster provider encrypts etcd with. */
-function kmsProviderOf(provider: StackConfig["cluster"]["provider"]): string {
-    return provider === "eks" ? "aws-kms" : provider === "gke" ? "gcp-kms" : provider === "aks" ? "azure-key-vault" : "kms-v2-plugin";
 }

@@ -7,7 +7,7 @@ import * as gcpOrganizations from "@pulumi/gcp/organizations";
 import * as gcpProjects from "@pulumi/gcp/projects";
 import * as gcpServiceAccount from "@pulumi/gcp/serviceaccount";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
+import type { CloudSecrets } from "../../stacks/schema";
 import { names } from "../names";
 
 /** The Kubernetes identity every cloud trusts: exactly the api's ServiceAccount. */
@@ -25,12 +25,12 @@ export const secretPrefixes = {
 export const keyVaultSecretsUserRoleId = "4633458b-17de-408a-b874-0445c86b69e6";
 
 export interface WorkloadIdentityArgs {
-    /** The Tier 3 backend whose cloud identity to create: `aws`, `gcp` or `azure`. */
-    cloud: "aws" | "gcp" | "azure";
-    /** The stack's `cloud` section; the one for `cloud` is required (config validation ensures it). */
-    cloudConfig: StackConfig["cloud"];
-    /** The stack's `secrets` section (the Azure vault; a GCP project other than the cluster's). */
-    secrets: StackConfig["secrets"];
+    /**
+     * The stack's settled Tier 3 `secrets`: the tier decides the cloud, and it
+     * carries that cloud's account (`account`), the GCP project the secrets
+     * live in and the Azure vault the grant is scoped to.
+     */
+    secrets: CloudSecrets;
     /** `cluster.name`: used in cloud resource names so two clusters in one account never collide. */
     clusterName: string;
 }
@@ -64,22 +64,27 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
 
     constructor(name: string, args: WorkloadIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:identity:WorkloadIdentity", name, args, opts);
+        const { secrets } = args;
         const built =
-            args.cloud === "aws" ? this.aws(name, args) : args.cloud === "gcp" ? this.gcp(name, args) : this.azure(name, args);
+            secrets.tier === "aws"
+                ? this.aws(name, secrets, args.clusterName)
+                : secrets.tier === "gcp"
+                  ? this.gcp(name, secrets, args.clusterName)
+                  : this.azure(name, secrets, args.clusterName);
         this.serviceAccountAnnotations = built.annotations;
         this.principal = built.principal;
         this.registerOutputs({ serviceAccountAnnotations: this.serviceAccountAnnotations, principal: this.principal });
     }
 
-    private aws(name: string, args: WorkloadIdentityArgs) {
-        const cloud = required(args.cloudConfig.aws, "aws");
+    private aws(name: string, secrets: Extract<CloudSecrets, { tier: "aws" }>, clusterName: string) {
+        const cloud = secrets.account;
         // The provider ARN ends in the issuer host the token's claims are keyed by.
         const issuer = cloud.oidcProviderArn.replace(/^arn:aws:iam::[0-9]{12}:oidc-provider\//, "");
         const role = new awsIam.Role(
             `${name}-role`,
             {
-                name: `${args.clusterName}-x1agent-api`,
-                description: `IRSA role of ${names.appNamespace}/${names.apiServiceAccount} on ${args.clusterName}: reads x1agent secrets`,
+                name: `${clusterName}-x1agent-api`,
+                description: `IRSA role of ${names.appNamespace}/${names.apiServiceAccount} on ${clusterName}: reads x1agent secrets`,
                 assumeRolePolicy: JSON.stringify({
                     Version: "2012-10-17",
                     Statement: [
@@ -112,15 +117,15 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
         };
     }
 
-    private gcp(name: string, args: WorkloadIdentityArgs) {
-        const cloud = required(args.cloudConfig.gcp, "gcp");
-        const secretsProject = args.secrets.gcp?.projectId ?? cloud.project;
+    private gcp(name: string, secrets: Extract<CloudSecrets, { tier: "gcp" }>, clusterName: string) {
+        const cloud = secrets.account;
+        const secretsProject = secrets.gcp.projectId;
         const gsa = new gcpServiceAccount.Account(
             `${name}-gsa`,
             {
                 project: cloud.project,
-                accountId: gsaAccountId(args.clusterName),
-                displayName: `x1agent api on ${args.clusterName}`,
+                accountId: gsaAccountId(clusterName),
+                displayName: `x1agent api on ${clusterName}`,
                 description: `Workload Identity of ${names.appNamespace}/${names.apiServiceAccount}: reads x1agent secrets`,
             },
             { parent: this },
@@ -156,13 +161,12 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
         };
     }
 
-    private azure(name: string, args: WorkloadIdentityArgs) {
-        const cloud = required(args.cloudConfig.azure, "azure");
-        const vaultId = args.secrets.azure?.vaultId;
-        if (!vaultId) throw new pulumi.RunError("secrets.azure.vaultId is required for Azure Workload Identity: it scopes the Key Vault Secrets User grant");
+    private azure(name: string, secrets: Extract<CloudSecrets, { tier: "azure" }>, clusterName: string) {
+        const cloud = secrets.account;
+        const vaultId = secrets.azure.vaultId;
         const identity = new azureManagedIdentity.UserAssignedIdentity(
             `${name}-identity`,
-            { resourceGroupName: cloud.resourceGroup, location: cloud.location, resourceName: `${args.clusterName}-x1agent-api` },
+            { resourceGroupName: cloud.resourceGroup, location: cloud.location, resourceName: `${clusterName}-x1agent-api` },
             { parent: this },
         );
         new azureManagedIdentity.FederatedIdentityCredential(
@@ -201,10 +205,4 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
 export function gsaAccountId(clusterName: string): string {
     const id = `${clusterName}-api`.replace(/[^a-z0-9-]/g, "-").slice(0, 30).replace(/-+$/, "");
     return /^[a-z]/.test(id) && id.length >= 6 ? id : `x1-${id}`.slice(0, 30);
-}
-
-function required<T>(section: T | undefined, cloud: string): T {
-    // Config validation requires cloud.<cloud> for a Tier 3 backend on its cluster; this guards direct use.
-    if (!section) throw new pulumi.RunError(`cloud.${cloud} is required for ${cloud} workload identity: add the cluster's ${cloud} account details`);
-    return section;
 }

@@ -1,14 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
-import { type PodWiring, hardenedPodTemplate, imageRef, mayRunSeveral, runtimeNames } from "./workload";
+import { type PodWiring, type WorkloadConfig, imageRef, mayRunSeveral, runtimeNames } from "./workload";
 
 export interface ApiArgs {
-    /** The validated stack config; reads `api`, `images`. */
-    config: StackConfig;
+    /** The stack's `api`: replicas (leader election when it may run several), resources, hpa, grace period. */
+    api: WorkloadConfig;
+    /** The stack's `images`: the api image, the registry and pull Secrets. */
+    images: StackConfig["images"];
     /** The app namespace. */
     namespace: pulumi.Input<string>;
     /** The `x1agent-api` ServiceAccount (cloud identity subject; leader election and session RBAC bind to it). */
@@ -29,15 +30,14 @@ const leaseDurationSeconds = 15;
  * needs no `create` and is limited to that one Lease by name.
  */
 export class Api extends pulumi.ComponentResource {
-    public readonly serviceName: pulumi.Output<string>;
+    public readonly serviceName: pulumi.Output<string> | undefined;
     /** The Lease name, or undefined when the api runs one pod. */
     public readonly leaseName: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:Api", name, withoutStackConfig(args), opts);
-        const { config } = args;
+        super("x1agent:runtime:Api", name, args, opts);
         const labels = { ...commonLabels("api"), "app.kubernetes.io/name": runtimeNames.api };
-        const leaderElection = mayRunSeveral(config.api);
+        const leaderElection = mayRunSeveral(args.api);
 
         let lease: k8s.coordination.v1.Lease | undefined;
         if (leaderElection) {
@@ -85,44 +85,25 @@ export class Api extends pulumi.ComponentResource {
               ]
             : [{ name: "X1AGENT_LEADER_ELECTION", value: "false" }];
 
-        const template = hardenedPodTemplate({
-            config,
-            appName: runtimeNames.api,
-            labels,
-            serviceAccountName: args.serviceAccountName,
-            // The api talks to the Kubernetes API: the leader Lease and session pods in workspace namespaces.
-            automountServiceAccountToken: true,
-            containers: [
-                {
-                    name: "api",
-                    image: imageRef(config.images, "api"),
-                    args: ["serve"],
-                    resources: config.api.resources,
-                    env: [...leaderEnv, ...args.wiring.env],
-                    volumeMounts: args.wiring.volumeMounts,
-                },
-            ],
-            volumes: args.wiring.volumes,
-            configData: args.configData,
-            secrets: args.wiring.secrets,
-            kind: "server",
-            terminationGracePeriodSeconds: config.api.terminationGracePeriodSeconds,
-        });
         const deployment = new HardenedDeployment(
             `${name}-workload`,
             {
                 namespace: args.namespace,
                 appName: runtimeNames.api,
                 labels,
-                workload: config.api,
-                template,
-                secrets: args.wiring.secrets,
-                configMaps: [runtimeNames.configMap],
+                workload: args.api,
+                container: { name: "api", image: imageRef(args.images, "api"), args: ["serve"], env: leaderEnv },
+                wiring: args.wiring,
+                serviceAccountName: args.serviceAccountName,
+                // The api talks to the Kubernetes API: the leader Lease and session pods in workspace namespaces.
+                automountServiceAccountToken: true,
+                configData: args.configData,
+                imagePullSecrets: args.images.pullSecrets,
             },
             { parent: this, dependsOn: lease ? [lease] : [] },
         );
 
-        this.serviceName = deployment.serviceName!;
+        this.serviceName = deployment.serviceName;
         this.leaseName = lease?.metadata.name;
         this.registerOutputs({ serviceName: this.serviceName, leaseName: this.leaseName });
     }

@@ -1,7 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels, names } from "../names";
 import { Api } from "./api";
 import { App } from "./app";
@@ -25,9 +24,29 @@ import { ApiServiceMonitor } from "./service-monitor";
 import { Worker } from "./worker";
 import { mergeWiring, runtimeNames } from "./workload";
 
+/** The sections of the stack config the runtime reads (every one but the cluster, its cloud, etcd encryption and the workspaces). */
+export const appRuntimeSections = [
+    "api",
+    "app",
+    "worker",
+    "cronJobs",
+    "images",
+    "ingress",
+    "network",
+    "observability",
+    "proxy",
+    "nats",
+    "postgres",
+    "auth",
+    "objectStorage",
+    "secrets",
+    "backup",
+    "addons",
+] as const satisfies readonly (keyof StackConfig)[];
+
 export interface AppRuntimeArgs {
-    /** The validated stack config. */
-    config: StackConfig;
+    /** The stack config's sections the runtime reads (`appRuntimeSections`). */
+    config: Pick<StackConfig, (typeof appRuntimeSections)[number]>;
     /** Annotations for the api ServiceAccount (cloud workload identity: IRSA, GKE/Azure Workload Identity). */
     apiServiceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Where NATS runs (the NATS add-on's `natsEndpoint()`). Default: release `x1agent-nats` in `x1agent`. */
@@ -74,7 +93,7 @@ export class AppRuntime extends pulumi.ComponentResource {
     public readonly database: DatabaseEndpoint;
 
     constructor(name: string, args: AppRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:AppRuntime", name, withoutStackConfig(args), opts);
+        super("x1agent:runtime:AppRuntime", name, args, opts);
         const { config } = args;
         const nats = args.nats ?? defaultNats;
         const database = args.database ?? defaultDatabase;
@@ -115,37 +134,52 @@ export class AppRuntime extends pulumi.ComponentResource {
         // Pods wait for the ConfigMap they read; its data is known here, so the checksum needs no round trip.
         const children = { parent: this, dependsOn: [configMap] };
 
-        const natsClient = natsWiring(config, args.natsClientCert);
-        const db = databaseWiring(config, database);
+        const natsClient = natsWiring(config.nats, args.natsClientCert);
+        const db = databaseWiring(config.postgres, database);
+        const objectStorage = objectStorageWiring(config.objectStorage);
+        const { images } = config;
         new Api(
             `${name}-api`,
             {
-                config,
+                api: config.api,
+                images,
                 namespace,
                 serviceAccountName: sa.metadata.name,
                 configData: data,
-                wiring: mergeWiring(db, natsClient, authWiring(config), objectStorageWiring(config)),
+                wiring: mergeWiring(db, natsClient, authWiring(config.auth), objectStorage),
             },
             children,
         );
-        new App(`${name}-app`, { config, namespace, configData: data }, children);
+        new App(`${name}-app`, { app: config.app, images, namespace, configData: data }, children);
         if (config.worker.enabled) {
-            new Worker(`${name}-worker`, { config, namespace, configData: data, wiring: mergeWiring(db, natsClient, objectStorageWiring(config)) }, children);
+            new Worker(`${name}-worker`, { worker: config.worker, images, namespace, configData: data, wiring: mergeWiring(db, natsClient, objectStorage) }, children);
         }
         if (config.cronJobs.length) {
-            new MaintenanceJobs(`${name}-maintenance`, { config, namespace, configData: data, wiring: mergeWiring(db, natsClient) }, children);
+            new MaintenanceJobs(`${name}-maintenance`, { cronJobs: config.cronJobs, images, namespace, configData: data, wiring: mergeWiring(db, natsClient) }, children);
         }
         if (config.ingress.enabled) {
-            new AppIngress(`${name}-ingress`, { config, namespace, issuer: args.ingressIssuer }, { parent: this });
+            new AppIngress(`${name}-ingress`, { ingress: config.ingress, namespace, issuer: args.ingressIssuer }, { parent: this });
         }
-        new RuntimeNetworkPolicies(`${name}-network`, { config, namespace, nats, database }, { parent: this });
+        new RuntimeNetworkPolicies(
+            `${name}-network`,
+            {
+                network: config.network,
+                egressUrls: [config.observability.otlpEndpoint, config.proxy.url].filter((u): u is string => u !== undefined),
+                ingress: config.ingress,
+                optional: { worker: config.worker.enabled, maintenance: config.cronJobs.length > 0, backup: config.backup.enabled },
+                namespace,
+                nats,
+                database,
+            },
+            { parent: this },
+        );
         if (config.addons.prometheusOperator.present) {
             new ApiServiceMonitor(`${name}-monitor`, { namespace, dependsOn: args.dependsOn }, { parent: this });
         }
 
         this.namespace = namespace;
         this.apiServiceAccount = sa.metadata.name;
-        this.url = pulumi.output(publicUrl(config));
+        this.url = pulumi.output(publicUrl(config.ingress));
         this.configData = pulumi.output(data);
         this.nats = nats;
         this.database = database;

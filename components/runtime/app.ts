@@ -1,14 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
-import { hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
+import { type WorkloadConfig, imageRef, runtimeNames } from "./workload";
 
 export interface AppArgs {
-    /** The validated stack config; reads `app`, `images`. */
-    config: StackConfig;
+    /** The stack's `app`: replicas, resources, hpa, grace period. */
+    app: WorkloadConfig;
+    /** The stack's `images`: the app image, the registry and pull Secrets. */
+    images: StackConfig["images"];
     /** The app namespace. */
     namespace: pulumi.Input<string>;
     /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
@@ -21,11 +22,10 @@ export interface AppArgs {
  * own ServiceAccount mounts no token.
  */
 export class App extends pulumi.ComponentResource {
-    public readonly serviceName: pulumi.Output<string>;
+    public readonly serviceName: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:App", name, withoutStackConfig(args), opts);
-        const { config } = args;
+        super("x1agent:runtime:App", name, args, opts);
         const labels = { ...commonLabels("app"), "app.kubernetes.io/name": runtimeNames.app };
 
         const sa = new k8s.core.v1.ServiceAccount(
@@ -33,25 +33,23 @@ export class App extends pulumi.ComponentResource {
             { metadata: { name: runtimeNames.app, namespace: args.namespace, labels }, automountServiceAccountToken: false },
             { parent: this },
         );
-        const template = hardenedPodTemplate({
-            config,
-            appName: runtimeNames.app,
-            labels,
-            serviceAccountName: sa.metadata.name,
-            automountServiceAccountToken: false,
-            containers: [{ name: "app", image: imageRef(config.images, "app"), resources: config.app.resources }],
-            configData: args.configData,
-            secrets: [],
-            kind: "server",
-            terminationGracePeriodSeconds: config.app.terminationGracePeriodSeconds,
-        });
         const deployment = new HardenedDeployment(
             `${name}-workload`,
-            { namespace: args.namespace, appName: runtimeNames.app, labels, workload: config.app, template, secrets: [], configMaps: [runtimeNames.configMap] },
+            {
+                namespace: args.namespace,
+                appName: runtimeNames.app,
+                labels,
+                workload: args.app,
+                container: { name: "app", image: imageRef(args.images, "app") },
+                serviceAccountName: sa.metadata.name,
+                automountServiceAccountToken: false,
+                configData: args.configData,
+                imagePullSecrets: args.images.pullSecrets,
+            },
             { parent: this },
         );
 
-        this.serviceName = deployment.serviceName!;
+        this.serviceName = deployment.serviceName;
         this.registerOutputs({ serviceName: this.serviceName });
     }
 }

@@ -1,22 +1,19 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
+import type { SettledBackup, SettledPostgres, StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 import { type DatabaseEndpoint, databaseWiring, objectStorageWiring } from "./connections";
 import { type PodWiring, hardenedPodTemplate, imageRef, mergeWiring, noWiring, runtimeNames } from "./workload";
 
-/** A CloudNativePG Cluster with a backup target, when the bundled operator is CloudNativePG. */
-export interface PostgresScheduledBackup {
-    /** The `postgresql.cnpg.io/v1` Cluster's name. */
-    clusterName: pulumi.Input<string>;
-    /** `barmanObjectStore` (default), `volumeSnapshot` or `plugin`, as the Cluster is configured. */
-    method?: "barmanObjectStore" | "volumeSnapshot" | "plugin";
-}
-
 export interface BackupsArgs {
-    /** The validated stack config; reads `backup`, `objectStorage`, `postgres`, `secrets`, `images`. */
-    config: StackConfig;
+    /** The stack's settled `backup`: schedule, retention, PVC size, resources, and the Tier 1 secrets export when there is Tier 1 data. */
+    backup: SettledBackup;
+    /** The stack's `objectStorage`: where backups go when a driver is set (else to PVCs). */
+    objectStorage: StackConfig["objectStorage"];
+    /** The stack's settled `postgres`: the connection the pg_dump job reads. */
+    postgres: SettledPostgres;
+    /** The stack's `images`: the backup image, the registry and pull Secrets. */
+    images: StackConfig["images"];
     /** The app namespace, where the backup CronJobs and PVCs live. */
     namespace: pulumi.Input<string>;
     /** The Tier 1 secrets namespace (x1agent-secrets), whose Secrets the secrets backup may read. */
@@ -25,20 +22,14 @@ export interface BackupsArgs {
     database: DatabaseEndpoint;
     /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
     configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /**
-     * Set when the bundled database is a CloudNativePG Cluster with a backup
-     * target: with a bundled connection, the operator's ScheduledBackup
-     * replaces the pg_dump CronJob.
-     */
-    postgresScheduledBackup?: PostgresScheduledBackup;
 }
 
 /**
  * Scheduled backups of the state the seeds name (`backup.enabled`):
  *
- * - Postgres: the operator's ScheduledBackup when the bundled database is
- *   CloudNativePG with a backup target; otherwise a `pg_dump` CronJob against
- *   the configured connection (urlFile > url > bundled).
+ * - Postgres: a `pg_dump` CronJob against the configured connection
+ *   (urlFile > url > bundled), the bundled CloudNativePG database included
+ *   (docs/parity.md says why not the operator's own ScheduledBackup).
  * - Tier 1 (or a migration away from it that is not done): the Secrets in
  *   `x1agent-secrets`, exported by a CronJob whose ServiceAccount may only
  *   get/list Secrets in that one namespace, encrypted to
@@ -52,18 +43,17 @@ export class Backups extends pulumi.ComponentResource {
     public readonly cronJobNames: pulumi.Output<string[]>;
 
     constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:Backups", name, withoutStackConfig(args), opts);
-        const { config } = args;
-        const backup = config.backup;
+        super("x1agent:runtime:Backups", name, args, opts);
+        const { backup } = args;
         const labels = { ...commonLabels("backup"), "app.kubernetes.io/name": runtimeNames.backup };
         const cronJobs: k8s.batch.v1.CronJob[] = [];
 
         // A destination per kind of state: object storage, or a PVC of its own (two RWO claims never contend).
         const destination = (what: "postgres" | "secrets"): PodWiring => {
-            const os = config.objectStorage;
+            const os = args.objectStorage;
             if (os.driver !== "none") {
                 const scheme = { s3: "s3", gcs: "gs", azure: "azblob" }[os.driver];
-                return mergeWiring(objectStorageWiring(config), {
+                return mergeWiring(objectStorageWiring(os), {
                     ...noWiring(),
                     env: [{ name: "X1AGENT_BACKUP_DESTINATION", value: `${scheme}://${os.bucket}/x1agent-backups/${what}` }],
                 });
@@ -103,7 +93,7 @@ export class Backups extends pulumi.ComponentResource {
                                 backoffLimit: 2,
                                 ttlSecondsAfterFinished: 86_400,
                                 template: hardenedPodTemplate({
-                                    config,
+                                    imagePullSecrets: args.images.pullSecrets,
                                     appName: runtimeNames.backup,
                                     labels: jobLabels,
                                     serviceAccountName,
@@ -111,7 +101,7 @@ export class Backups extends pulumi.ComponentResource {
                                     containers: [
                                         {
                                             name: what,
-                                            image: imageRef(config.images, "backup"),
+                                            image: imageRef(args.images, "backup"),
                                             args: jobArgs,
                                             resources: backup.resources,
                                             env: [{ name: "X1AGENT_BACKUP_RETENTION_DAYS", value: String(backup.retentionDays) }, ...wiring.env],
@@ -131,37 +121,14 @@ export class Backups extends pulumi.ComponentResource {
             );
         };
 
-        if (config.postgres.connection === "bundled" && args.postgresScheduledBackup) {
-            const sb = args.postgresScheduledBackup;
-            new k8s.apiextensions.CustomResource(
-                `${name}-postgres-scheduled`,
-                {
-                    apiVersion: "postgresql.cnpg.io/v1",
-                    kind: "ScheduledBackup",
-                    metadata: { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels },
-                    spec: {
-                        // CloudNativePG schedules have a leading seconds field.
-                        schedule: `0 ${backup.schedule}`,
-                        cluster: { name: sb.clusterName },
-                        method: sb.method ?? "barmanObjectStore",
-                        backupOwnerReference: "self",
-                        immediate: true,
-                    },
-                },
-                { parent: this },
-            );
-        } else {
-            const sa = new k8s.core.v1.ServiceAccount(
-                `${name}-postgres-sa`,
-                { metadata: { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels }, automountServiceAccountToken: false },
-                { parent: this },
-            );
-            const wiring = mergeWiring(databaseWiring(config, args.database), destination("postgres"));
-            cronJobs.push(cronJob("postgres", sa.metadata.name, false, wiring, ["postgres", "--format=custom"]));
-        }
+        const postgresSa = new k8s.core.v1.ServiceAccount(
+            `${name}-postgres-sa`,
+            { metadata: { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels }, automountServiceAccountToken: false },
+            { parent: this },
+        );
+        cronJobs.push(cronJob("postgres", postgresSa.metadata.name, false, mergeWiring(databaseWiring(args.postgres, args.database), destination("postgres")), ["postgres", "--format=custom"]));
 
-        const tier1Data = config.secrets.tier === "kubernetes" || (config.secrets.migration?.from === "kubernetes" && !config.secrets.migration.done);
-        if (tier1Data) {
+        if (backup.secretsExport) {
             const secretsNamespace = args.secretsNamespace ?? names.secretsNamespace;
             const sa = new k8s.core.v1.ServiceAccount(
                 `${name}-secrets-sa`,
@@ -190,7 +157,7 @@ export class Backups extends pulumi.ComponentResource {
                 ...noWiring(),
                 env: [
                     { name: "X1AGENT_BACKUP_SECRETS_NAMESPACE", value: secretsNamespace },
-                    { name: "X1AGENT_BACKUP_AGE_RECIPIENT", value: config.backup.secretsRecipient! },
+                    { name: "X1AGENT_BACKUP_AGE_RECIPIENT", value: backup.secretsExport.recipient },
                 ],
             });
             // The token is the only way to read the Secrets; the pod's ServiceAccount grants nothing else.

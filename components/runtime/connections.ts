@@ -6,7 +6,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
+import type { SettledPostgres, StackConfig } from "../../stacks/schema";
 import { names } from "../names";
 import { type PodWiring, type SecretUse, imageRef, noWiring, runtimeNames } from "./workload";
 
@@ -68,12 +68,11 @@ export const natsCertDir = "/var/run/x1agent/nats";
  * Secret key (`X1AGENT_DATABASE_URL` valueFrom), or the bundled operator's
  * generated Secret.
  */
-export function databaseWiring(config: StackConfig, db: DatabaseEndpoint): PodWiring {
-    const pg = config.postgres;
+export function databaseWiring(pg: SettledPostgres, db: DatabaseEndpoint): PodWiring {
     const producer = db.producer;
     switch (pg.connection) {
         case "urlFile": {
-            const f = pg.urlFile!;
+            const f = pg.urlFile;
             return {
                 env: [{ name: "X1AGENT_DATABASE_URL_FILE", value: `${f.mountPath.replace(/\/$/, "")}/${f.key}` }],
                 volumes: [{ name: "database-url", secret: { secretName: f.secretName, defaultMode: 0o440, items: [{ key: f.key, path: f.key }] } }],
@@ -82,7 +81,7 @@ export function databaseWiring(config: StackConfig, db: DatabaseEndpoint): PodWi
             };
         }
         case "url": {
-            const u = pg.url!;
+            const u = pg.url;
             return {
                 env: [{ name: "X1AGENT_DATABASE_URL", valueFrom: { secretKeyRef: { name: u.secretName, key: u.key } } }],
                 volumes: [],
@@ -103,8 +102,8 @@ export function databaseWiring(config: StackConfig, db: DatabaseEndpoint): PodWi
 }
 
 /** The NATS client certificate, mounted read-only, when NATS runs with mTLS. */
-export function natsWiring(config: StackConfig, cert: NatsClientCert | undefined): PodWiring {
-    if (!config.nats.mtls) return noWiring();
+export function natsWiring(nats: StackConfig["nats"], cert: NatsClientCert | undefined): PodWiring {
+    if (!nats.mtls) return noWiring();
     const secretName = cert?.secretName ?? runtimeNames.natsClientSecret;
     return {
         env: [{ name: "X1AGENT_NATS_TLS_DIR", value: natsCertDir }],
@@ -115,27 +114,26 @@ export function natsWiring(config: StackConfig, cert: NatsClientCert | undefined
 }
 
 /** Sign-in providers' client credentials: env from the named Secrets (key `value`). */
-export function authWiring(config: StackConfig): PodWiring {
+export function authWiring(auth: StackConfig["auth"]): PodWiring {
     const env: k8s.types.input.core.v1.EnvVar[] = [];
     const secrets: SecretUse[] = [];
     const fromSecret = (name: string, secretName: string) => {
         env.push({ name, valueFrom: { secretKeyRef: { name: secretName, key: "value" } } });
         secrets.push({ secretName, key: "value" });
     };
-    if (config.auth.google) {
-        fromSecret("X1AGENT_GOOGLE_CLIENT_ID", config.auth.google.clientIdSecret);
-        fromSecret("X1AGENT_GOOGLE_CLIENT_SECRET", config.auth.google.clientSecretSecret);
+    if (auth.google) {
+        fromSecret("X1AGENT_GOOGLE_CLIENT_ID", auth.google.clientIdSecret);
+        fromSecret("X1AGENT_GOOGLE_CLIENT_SECRET", auth.google.clientSecretSecret);
     }
-    if (config.auth.oidc) {
-        fromSecret("X1AGENT_OIDC_CLIENT_ID", config.auth.oidc.clientIdSecret);
-        fromSecret("X1AGENT_OIDC_CLIENT_SECRET", config.auth.oidc.clientSecretSecret);
+    if (auth.oidc) {
+        fromSecret("X1AGENT_OIDC_CLIENT_ID", auth.oidc.clientIdSecret);
+        fromSecret("X1AGENT_OIDC_CLIENT_SECRET", auth.oidc.clientSecretSecret);
     }
     return { env, volumes: [], volumeMounts: [], secrets };
 }
 
 /** Object-storage credentials from a Secret, when no workload identity is used. */
-export function objectStorageWiring(config: StackConfig): PodWiring {
-    const os = config.objectStorage;
+export function objectStorageWiring(os: StackConfig["objectStorage"]): PodWiring {
     if (os.driver === "none" || !os.credentialsSecret) return noWiring();
     const dir = "/var/run/x1agent/object-storage";
     return {
@@ -156,11 +154,14 @@ const clusterNoProxy = [".svc", ".svc.cluster.local", ".cluster.local", "localho
  * object storage, and what the api needs to start session pods. No secret
  * values: those arrive by reference only.
  */
-export function runtimeConfigData(config: StackConfig, nats: NatsEndpoint, natsClientSecretInWorkspaces: string | undefined): Record<string, string> {
+/** The sections the shared ConfigMap is made from. */
+export type RuntimeConfigSources = Pick<StackConfig, "observability" | "ingress" | "secrets" | "nats" | "postgres" | "auth" | "objectStorage" | "images" | "proxy">;
+
+export function runtimeConfigData(config: RuntimeConfigSources, nats: NatsEndpoint, natsClientSecretInWorkspaces: string | undefined): Record<string, string> {
     const data: Record<string, string> = {
         X1AGENT_LOG_LEVEL: config.observability.logLevel,
         X1AGENT_LOG_FORMAT: config.observability.logFormat,
-        X1AGENT_PUBLIC_URL: publicUrl(config),
+        X1AGENT_PUBLIC_URL: publicUrl(config.ingress),
         X1AGENT_SECRETS_TIER: config.secrets.tier,
         X1AGENT_SECRETS_STORE: config.secrets.storeName,
         X1AGENT_SECRETS_UI_MODE: config.secrets.uiMode,
@@ -206,8 +207,8 @@ export function runtimeConfigData(config: StackConfig, nats: NatsEndpoint, natsC
 }
 
 /** The public URL of the installation. */
-export function publicUrl(config: StackConfig): string {
-    return `https://${config.ingress.host}`;
+export function publicUrl(ingress: StackConfig["ingress"]): string {
+    return `https://${ingress.host}`;
 }
 
 /** The port of an http(s) URL, for egress NetworkPolicy ports. */

@@ -1,13 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { type PodWiring, hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
 
 export interface MaintenanceJobsArgs {
-    /** The validated stack config; reads `cronJobs`, `images`. */
-    config: StackConfig;
+    /** The stack's `cronJobs`: one CronJob per entry. */
+    cronJobs: StackConfig["cronJobs"];
+    /** The stack's `images`: the jobs run the api image. */
+    images: StackConfig["images"];
     /** The app namespace. */
     namespace: pulumi.Input<string>;
     /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
@@ -27,8 +28,7 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
     public readonly cronJobNames: pulumi.Output<string[]>;
 
     constructor(name: string, args: MaintenanceJobsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:MaintenanceJobs", name, withoutStackConfig(args), opts);
-        const { config } = args;
+        super("x1agent:runtime:MaintenanceJobs", name, args, opts);
         const labels = { ...commonLabels("maintenance"), "app.kubernetes.io/name": runtimeNames.maintenance };
 
         const sa = new k8s.core.v1.ServiceAccount(
@@ -36,7 +36,7 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
             { metadata: { name: runtimeNames.maintenance, namespace: args.namespace, labels }, automountServiceAccountToken: false },
             { parent: this },
         );
-        const jobs = config.cronJobs.map((job) => {
+        const jobs = args.cronJobs.map((job) => {
             const jobLabels = { ...labels, "x1agent.dev/job": job.name };
             return new k8s.batch.v1.CronJob(
                 `${name}-${job.name}`,
@@ -55,7 +55,7 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
                                 activeDeadlineSeconds: job.activeDeadlineSeconds,
                                 ttlSecondsAfterFinished: 86_400,
                                 template: hardenedPodTemplate({
-                                    config,
+                                    imagePullSecrets: args.images.pullSecrets,
                                     appName: runtimeNames.maintenance,
                                     labels: jobLabels,
                                     serviceAccountName: sa.metadata.name,
@@ -63,7 +63,7 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
                                     containers: [
                                         {
                                             name: "maintenance",
-                                            image: imageRef(config.images, "api"),
+                                            image: imageRef(args.images, "api"),
                                             args: job.args,
                                             resources: job.resources,
                                             env: args.wiring.env,

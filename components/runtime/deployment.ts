@@ -1,7 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
-import { mayRunSeveral, ports, reloaderAnnotations, type SecretUse } from "./workload";
+import {
+    type ContainerArgs,
+    hardenedPodTemplate,
+    mayRunSeveral,
+    noWiring,
+    type PodWiring,
+    ports,
+    reloaderAnnotations,
+    runtimeNames,
+    type WorkloadConfig,
+} from "./workload";
 
 export interface HardenedDeploymentArgs {
     /** Namespace of every object (the app namespace). */
@@ -10,22 +19,31 @@ export interface HardenedDeploymentArgs {
     appName: string;
     /** Labels on every object; the pod template carries them too. */
     labels: Record<string, string>;
-    /** replicas, hpa and grace period from the stack config (`api`, `app` or `worker`). */
-    workload: StackConfig["api"];
-    /** The pod template (from `hardenedPodTemplate`). */
-    template: k8s.types.input.core.v1.PodTemplateSpec;
-    /** Secrets the pods read: listed for Reloader so an in-place value change rolls them. */
-    secrets: SecretUse[];
-    /** ConfigMaps the pods read, for Reloader. */
-    configMaps: string[];
+    /** The workload's stack config (`api`, `app` or `worker`): replicas, resources, hpa, grace period. */
+    workload: WorkloadConfig;
+    /** The one container, by what sets it apart: name, image, args, its own env. Its resources are `workload.resources`. */
+    container: Omit<ContainerArgs, "resources">;
+    /** Database, NATS, sign-in, object-storage wiring: env after the container's own, volumes, the Secrets read. Default none. */
+    wiring?: PodWiring;
+    /** The pods' ServiceAccount. */
+    serviceAccountName: pulumi.Input<string>;
+    /** Mount its token: only for pods that call the Kubernetes API (the api). */
+    automountServiceAccountToken: boolean;
+    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
+    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** `images.pullSecrets`. */
+    imagePullSecrets: string[];
     /** Expose `http` (80 -> 8080) and `metrics` (9090) through a ClusterIP Service of the same name. Default true. */
     service?: boolean;
 }
 
 /**
- * A stateless x1agent Deployment with what every one of them gets: a
- * Service, a PodDisruptionBudget when it can run more than one pod, and an
- * autoscaling/v2 HPA when `hpa.enabled` (which then owns the replica count).
+ * A stateless x1agent Deployment with what every one of them gets: the
+ * hardened pod template (`hardenedPodTemplate`, a server pod: probes, drain,
+ * zone spread) around its one container, a Service, a PodDisruptionBudget
+ * when it can run more than one pod, and an autoscaling/v2 HPA when
+ * `hpa.enabled` (which then owns the replica count). Reloader annotations
+ * list the Secrets and the shared ConfigMap the pods read.
  */
 export class HardenedDeployment extends pulumi.ComponentResource {
     public readonly deploymentName: pulumi.Output<string>;
@@ -34,20 +52,41 @@ export class HardenedDeployment extends pulumi.ComponentResource {
     constructor(name: string, args: HardenedDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:runtime:HardenedDeployment", name, args, opts);
         const { workload } = args;
+        const wiring = args.wiring ?? noWiring();
         const selector = { "app.kubernetes.io/name": args.appName };
         const metadata = { name: args.appName, namespace: args.namespace, labels: args.labels };
+        const template = hardenedPodTemplate({
+            imagePullSecrets: args.imagePullSecrets,
+            appName: args.appName,
+            labels: args.labels,
+            serviceAccountName: args.serviceAccountName,
+            automountServiceAccountToken: args.automountServiceAccountToken,
+            containers: [
+                {
+                    ...args.container,
+                    resources: workload.resources,
+                    env: [...(args.container.env ?? []), ...wiring.env],
+                    volumeMounts: [...(args.container.volumeMounts ?? []), ...wiring.volumeMounts],
+                },
+            ],
+            volumes: wiring.volumes,
+            configData: args.configData,
+            secrets: wiring.secrets,
+            kind: "server",
+            terminationGracePeriodSeconds: workload.terminationGracePeriodSeconds,
+        });
 
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
-                metadata: { ...metadata, annotations: reloaderAnnotations(args.secrets, args.configMaps) },
+                metadata: { ...metadata, annotations: reloaderAnnotations(wiring.secrets, [runtimeNames.configMap]) },
                 spec: {
                     // With an HPA the count is its to own: a `replicas` here would reset it on every up.
                     ...(workload.hpa.enabled ? {} : { replicas: workload.replicas }),
                     revisionHistoryLimit: 5,
                     selector: { matchLabels: selector },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                    template: args.template,
+                    template,
                 },
             },
             { parent: this },

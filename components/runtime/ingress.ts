@@ -1,7 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { runtimeNames } from "./workload";
 
@@ -12,8 +11,8 @@ export interface IssuerRef {
 }
 
 export interface AppIngressArgs {
-    /** The validated stack config; reads `ingress`. */
-    config: StackConfig;
+    /** The stack's `ingress`: host, class, annotations, the TLS Secret. */
+    ingress: StackConfig["ingress"];
     /** The app namespace. */
     namespace: pulumi.Input<string>;
     /**
@@ -35,8 +34,8 @@ export class AppIngress extends pulumi.ComponentResource {
     public readonly host: pulumi.Output<string>;
 
     constructor(name: string, args: AppIngressArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:AppIngress", name, withoutStackConfig(args), opts);
-        const ing = args.config.ingress;
+        super("x1agent:runtime:AppIngress", name, args, opts);
+        const ing = args.ingress;
         const issuer = args.issuer;
         const backend = (service: string) => ({ service: { name: service, port: { name: "http" } } });
 

@@ -1,14 +1,19 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { type DatabaseEndpoint, type NatsEndpoint, urlPort } from "./connections";
 import { ports, runtimeNames } from "./workload";
 
 export interface RuntimeNetworkPoliciesArgs {
-    /** The validated stack config; reads `network`, `worker`, `cronJobs`, `backup`, `observability`, `proxy`, `ingress`. */
-    config: StackConfig;
+    /** The stack's `network`: ingress controller and monitoring namespaces, the operator's namespace, egress CIDRs. */
+    network: StackConfig["network"];
+    /** Endpoints outside the namespace the pods send to (`observability.otlpEndpoint`, `proxy.url`): their ports are allowed out. */
+    egressUrls: string[];
+    /** The stack's `ingress`: an ACME issuer's HTTP-01 solver pods must be reachable. */
+    ingress: StackConfig["ingress"];
+    /** Which optional workloads run: the worker, maintenance CronJobs, backup CronJobs. Each gets its policy. */
+    optional: { worker: boolean; maintenance: boolean; backup: boolean };
     /** The app namespace. */
     namespace: pulumi.Input<string>;
     /** Where NATS runs (pod labels and ports). */
@@ -30,9 +35,9 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
     public readonly policyNames: pulumi.Output<string[]>;
 
     constructor(name: string, args: RuntimeNetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:RuntimeNetworkPolicies", name, withoutStackConfig(args), opts);
-        const { config, nats, database } = args;
-        const net = config.network;
+        super("x1agent:runtime:RuntimeNetworkPolicies", name, args, opts);
+        const { nats, database, optional } = args;
+        const net = args.network;
         const labels = commonLabels("network");
 
         const app = (n: string) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": n } } });
@@ -48,9 +53,7 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
             ports: [tcp(443), tcp(6443)],
         };
         // The OTLP collector and the proxy may be in-cluster or outside: allow their port to any destination.
-        const telemetryAndProxy: k8s.types.input.networking.v1.NetworkPolicyEgressRule[] = [config.observability.otlpEndpoint, config.proxy.url]
-            .filter((u): u is string => u !== undefined)
-            .map((u) => ({ ports: [tcp(urlPort(u))] }));
+        const telemetryAndProxy: k8s.types.input.networking.v1.NetworkPolicyEgressRule[] = args.egressUrls.map((u) => ({ ports: [tcp(urlPort(u))] }));
         const toNats: k8s.types.input.networking.v1.NetworkPolicyEgressRule = { to: [natsPods], ports: [tcp(nats.clientPort)] };
         const toDb: k8s.types.input.networking.v1.NetworkPolicyEgressRule = { to: [dbPods], ports: [tcp(database.port)] };
         const metricsFromMonitoring: k8s.types.input.networking.v1.NetworkPolicyIngressRule = { from: fromNamespaces(net.monitoringNamespaces), ports: [tcp(ports.metrics)] };
@@ -105,7 +108,7 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
                 egress: [{ to: [dbPods], ports: [tcp(database.port)] }, https],
             },
         };
-        if (config.worker.enabled) {
+        if (optional.worker) {
             policies.worker = {
                 ...app(runtimeNames.worker),
                 policyTypes: ["Ingress", "Egress"],
@@ -113,13 +116,13 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
                 egress: [toNats, toDb, https, ...telemetryAndProxy],
             };
         }
-        if (config.cronJobs.length) {
+        if (optional.maintenance) {
             policies.maintenance = { ...app(runtimeNames.maintenance), policyTypes: ["Ingress", "Egress"], egress: [toNats, toDb, https, ...telemetryAndProxy] };
         }
-        if (config.backup.enabled) {
+        if (optional.backup) {
             policies.backup = { ...app(runtimeNames.backup), policyTypes: ["Ingress", "Egress"], egress: [toDb, https, ...telemetryAndProxy] };
         }
-        if (config.ingress.enabled && config.ingress.issuer.type === "acme") {
+        if (args.ingress.enabled && args.ingress.issuer.type === "acme") {
             // cert-manager's HTTP-01 solver pods run in the Ingress's namespace and must be reachable from the controller.
             policies["acme-http01-solver"] = {
                 podSelector: { matchLabels: { "acme.cert-manager.io/http01-solver": "true" } },

@@ -1,14 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
-import { type PodWiring, hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
+import { type PodWiring, type WorkloadConfig, imageRef, runtimeNames } from "./workload";
 
 export interface WorkerArgs {
-    /** The validated stack config; reads `worker`, `images`. */
-    config: StackConfig;
+    /** The stack's `worker`: replicas, resources, hpa, grace period. */
+    worker: WorkloadConfig;
+    /** The stack's `images`: the worker runs the api image. */
+    images: StackConfig["images"];
     /** The app namespace. */
     namespace: pulumi.Input<string>;
     /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
@@ -27,8 +28,7 @@ export class Worker extends pulumi.ComponentResource {
     public readonly deploymentName: pulumi.Output<string>;
 
     constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:runtime:Worker", name, withoutStackConfig(args), opts);
-        const { config } = args;
+        super("x1agent:runtime:Worker", name, args, opts);
         const labels = { ...commonLabels("worker"), "app.kubernetes.io/name": runtimeNames.worker };
 
         const sa = new k8s.core.v1.ServiceAccount(
@@ -36,38 +36,19 @@ export class Worker extends pulumi.ComponentResource {
             { metadata: { name: runtimeNames.worker, namespace: args.namespace, labels }, automountServiceAccountToken: false },
             { parent: this },
         );
-        const template = hardenedPodTemplate({
-            config,
-            appName: runtimeNames.worker,
-            labels,
-            serviceAccountName: sa.metadata.name,
-            automountServiceAccountToken: false,
-            containers: [
-                {
-                    name: "worker",
-                    image: imageRef(config.images, "api"),
-                    args: ["worker"],
-                    resources: config.worker.resources,
-                    env: args.wiring.env,
-                    volumeMounts: args.wiring.volumeMounts,
-                },
-            ],
-            volumes: args.wiring.volumes,
-            configData: args.configData,
-            secrets: args.wiring.secrets,
-            kind: "server",
-            terminationGracePeriodSeconds: config.worker.terminationGracePeriodSeconds,
-        });
         const deployment = new HardenedDeployment(
             `${name}-workload`,
             {
                 namespace: args.namespace,
                 appName: runtimeNames.worker,
                 labels,
-                workload: config.worker,
-                template,
-                secrets: args.wiring.secrets,
-                configMaps: [runtimeNames.configMap],
+                workload: args.worker,
+                container: { name: "worker", image: imageRef(args.images, "api"), args: ["worker"] },
+                wiring: args.wiring,
+                serviceAccountName: sa.metadata.name,
+                automountServiceAccountToken: false,
+                configData: args.configData,
+                imagePullSecrets: args.images.pullSecrets,
                 service: false,
             },
             { parent: this },

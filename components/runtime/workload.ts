@@ -7,25 +7,11 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { runtimeNames } from "../../policies/lib/names";
 import type { StackConfig } from "../../stacks/schema";
 
-/** Names the runtime's objects share; policies and tests import them too. */
-export const runtimeNames = {
-    api: "x1agent-api",
-    app: "x1agent-app",
-    worker: "x1agent-worker",
-    maintenance: "x1agent-maintenance",
-    backup: "x1agent-backup",
-    secretsBackup: "x1agent-secrets-backup",
-    configMap: "x1agent-config",
-    leaderLease: "x1agent-api-leader",
-    /** The ServiceAccount session pods run as, in every workspace namespace. */
-    sessionServiceAccount: "x1agent-session",
-    /** The NATS client certificate Secret (x1agent, and each workspace namespace). */
-    natsClientSecret: "x1agent-nats-client",
-    /** Label on workspace namespaces: the workspace id. */
-    workspaceLabel: "x1agent.dev/workspace",
-} as const;
+/** The runtime's object names: defined with the other shared names (policies/lib/names.ts), which the policy pack reads too. */
+export { runtimeNames };
 
 export const ports = { http: 8080, metrics: 9090 } as const;
 
@@ -107,8 +93,12 @@ export interface ContainerArgs {
     volumeMounts?: k8s.types.input.core.v1.VolumeMount[];
 }
 
+/** A stateless workload's stack config (`api`, `app` or `worker`): replicas, resources, hpa, grace period. */
+export type WorkloadConfig = StackConfig["api"];
+
 export interface PodTemplateArgs {
-    config: StackConfig;
+    /** `images.pullSecrets`: Secrets the kubelet pulls the images with. */
+    imagePullSecrets: string[];
     /** `app.kubernetes.io/name` of the pods (selector, spread and NetworkPolicy key). */
     appName: string;
     /** Labels on the pods, selector label included. */
@@ -139,7 +129,6 @@ export interface PodTemplateArgs {
  * /healthz and /readyz probes, a preStop drain and zone spread.
  */
 export function hardenedPodTemplate(args: PodTemplateArgs): k8s.types.input.core.v1.PodTemplateSpec {
-    const { config } = args;
     const server = args.kind === "server";
     const containers: k8s.types.input.core.v1.Container[] = args.containers.map((c) => ({
         name: c.name,
@@ -191,7 +180,7 @@ export function hardenedPodTemplate(args: PodTemplateArgs): k8s.types.input.core
             fsGroup: runAsUser,
             seccompProfile: { type: "RuntimeDefault" },
         },
-        ...(config.images.pullSecrets.length ? { imagePullSecrets: config.images.pullSecrets.map((name) => ({ name })) } : {}),
+        ...(args.imagePullSecrets.length ? { imagePullSecrets: args.imagePullSecrets.map((name) => ({ name })) } : {}),
         containers,
         volumes: [{ name: tmpMount.name, emptyDir: { sizeLimit: "256Mi" } }, ...(args.volumes ?? [])],
         ...(server
@@ -255,7 +244,7 @@ export function reloaderAnnotations(secrets: SecretUse[], configMaps: string[]):
 }
 
 /** Whether a Deployment can have more than one pod (fixed replicas or an HPA's ceiling). */
-export function mayRunSeveral(w: Pick<StackConfig["api"], "replicas" | "hpa">): boolean {
+export function mayRunSeveral(w: Pick<WorkloadConfig, "replicas" | "hpa">): boolean {
     return w.hpa.enabled ? w.hpa.maxReplicas > 1 : w.replicas > 1;
 }
 

@@ -1,11 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
+import { migrationFromLabel, storeNamespaceRegexes, tierLabel } from "../../policies/lib/names";
+import type { CloudSecrets, SettledSecrets } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 
 export interface SecretsBackendArgs {
-    /** The stack's `secrets` config: the tier and its backend settings. */
-    secrets: StackConfig["secrets"];
+    /** The stack's settled `secrets`: the tier with its backend settings (and, for Tier 3, the cloud account). */
+    secrets: SettledSecrets;
     /**
      * Namespaces allowed to use the store (ESO store conditions). Default: the
      * app namespace and every `x1agent-ws-*` workspace namespace; never
@@ -14,17 +15,9 @@ export interface SecretsBackendArgs {
     namespaceRegexes?: string[];
     /** Resources the store must wait for: ESO's CRDs and webhook; for Tier 3, the cloud identity. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
-    /**
-     * Tier 3: the stack's `cloud` section (the AWS region, the GCP project and
-     * region, the Azure tenant). Required for aws, gcp and azure.
-     */
-    cloud?: StackConfig["cloud"];
-    /** Tier 3 on GCP: `cluster.name`, which ESO's Workload Identity auth needs. */
-    clusterName?: string;
+    /** `cluster.name`; Tier 3 on GCP names the cluster in ESO's Workload Identity auth. */
+    clusterName: string;
 }
-
-/** Namespaces a store may serve: the app namespace and the workspaces. */
-export const defaultStoreNamespaceRegexes = [`^${names.appNamespace}$`, `^${names.workspaceNamespacePrefix}[a-z0-9]([-a-z0-9]*[a-z0-9])?$`];
 
 /**
  * The secrets backend: one ClusterSecretStore for the configured tier, scoped
@@ -50,7 +43,7 @@ export class SecretsBackend extends pulumi.ComponentResource {
     constructor(name: string, args: SecretsBackendArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:secrets:SecretsBackend", name, args, opts);
         const { secrets } = args;
-        const conditions = [{ namespaceRegexes: args.namespaceRegexes ?? defaultStoreNamespaceRegexes }];
+        const conditions = [{ namespaceRegexes: args.namespaceRegexes ?? storeNamespaceRegexes }];
         const labels = commonLabels("secrets");
         const storeDeps: pulumi.Input<pulumi.Resource>[] = [...(args.dependsOn ?? [])];
 
@@ -64,88 +57,61 @@ export class SecretsBackend extends pulumi.ComponentResource {
         const migration = secrets.migration;
         const migrationOpen = migration !== undefined && !migration.done;
         const leavingTier1 = migration?.from === "kubernetes";
-        const secretsNamespace =
-            secrets.tier === "kubernetes" || leavingTier1
-                ? new k8s.core.v1.Namespace(
-                      `${name}-namespace`,
-                      {
-                          metadata: {
-                              name: names.secretsNamespace,
-                              labels: {
-                                  ...labels,
-                                  // Nothing runs here; the strictest profile keeps it that way.
-                                  "pod-security.kubernetes.io/enforce": "restricted",
-                              },
-                          },
-                      },
-                      { parent: this, protect: leavingTier1 && migrationOpen, retainOnDelete: leavingTier1 && migrationOpen },
-                  )
-                : undefined;
+        const secretsNamespace = () =>
+            new k8s.core.v1.Namespace(
+                `${name}-namespace`,
+                {
+                    metadata: {
+                        name: names.secretsNamespace,
+                        labels: {
+                            ...labels,
+                            // Nothing runs here; the strictest profile keeps it that way.
+                            "pod-security.kubernetes.io/enforce": "restricted",
+                        },
+                    },
+                },
+                { parent: this, protect: leavingTier1 && migrationOpen, retainOnDelete: leavingTier1 && migrationOpen },
+            );
 
         let provider: Record<string, unknown>;
-        switch (secrets.tier) {
-            case "kubernetes": {
-                const ns = secretsNamespace!;
-                const reader = new k8s.core.v1.ServiceAccount(
-                    `${name}-reader`,
-                    { metadata: { name: names.esoReader, namespace: ns.metadata.name, labels } },
-                    { parent: this },
-                );
-                const role = new k8s.rbac.v1.Role(
-                    `${name}-reader-role`,
-                    {
-                        metadata: { name: names.esoReader, namespace: ns.metadata.name, labels },
-                        rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+        if (secrets.tier === "kubernetes") {
+            const ns = secretsNamespace();
+            const reader = new k8s.core.v1.ServiceAccount(
+                `${name}-reader`,
+                { metadata: { name: names.esoReader, namespace: ns.metadata.name, labels } },
+                { parent: this },
+            );
+            const role = new k8s.rbac.v1.Role(
+                `${name}-reader-role`,
+                {
+                    metadata: { name: names.esoReader, namespace: ns.metadata.name, labels },
+                    rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+                },
+                { parent: this },
+            );
+            const binding = new k8s.rbac.v1.RoleBinding(
+                `${name}-reader-binding`,
+                {
+                    metadata: { name: names.esoReader, namespace: ns.metadata.name, labels },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                    subjects: [{ kind: "ServiceAccount", name: reader.metadata.name, namespace: ns.metadata.name }],
+                },
+                { parent: this },
+            );
+            storeDeps.push(binding);
+            provider = {
+                kubernetes: {
+                    remoteNamespace: names.secretsNamespace,
+                    server: {
+                        caProvider: { type: "ConfigMap", name: "kube-root-ca.crt", namespace: names.secretsNamespace, key: "ca.crt" },
                     },
-                    { parent: this },
-                );
-                const binding = new k8s.rbac.v1.RoleBinding(
-                    `${name}-reader-binding`,
-                    {
-                        metadata: { name: names.esoReader, namespace: ns.metadata.name, labels },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                        subjects: [{ kind: "ServiceAccount", name: reader.metadata.name, namespace: ns.metadata.name }],
-                    },
-                    { parent: this },
-                );
-                storeDeps.push(binding);
-                provider = {
-                    kubernetes: {
-                        remoteNamespace: names.secretsNamespace,
-                        server: {
-                            caProvider: { type: "ConfigMap", name: "kube-root-ca.crt", namespace: names.secretsNamespace, key: "ca.crt" },
-                        },
-                        auth: { serviceAccount: { name: names.esoReader, namespace: names.secretsNamespace } },
-                    },
-                };
-                break;
-            }
-            case "vault": {
-                const vault = secrets.vault!;
-                provider = {
-                    vault: {
-                        server: vault.server,
-                        path: vault.path,
-                        version: vault.version,
-                        ...(vault.caConfigMap
-                            ? { caProvider: { type: "ConfigMap", name: vault.caConfigMap.name, key: vault.caConfigMap.key, namespace: names.appNamespace } }
-                            : {}),
-                        auth: {
-                            kubernetes: {
-                                mountPath: vault.mountPath,
-                                role: vault.role,
-                                serviceAccountRef: { name: vault.serviceAccount, namespace: names.appNamespace },
-                            },
-                        },
-                    },
-                };
-                break;
-            }
-            case "aws":
-            case "gcp":
-            case "azure":
-                provider = cloudProvider(secrets, args.cloud ?? {}, args.clusterName);
-                break;
+                    auth: { serviceAccount: { name: names.esoReader, namespace: names.secretsNamespace } },
+                },
+            };
+        } else {
+            // Left Tier 1: the namespace stays while the migration may still read it.
+            if (leavingTier1) secretsNamespace();
+            provider = secrets.tier === "vault" ? vaultProvider(secrets.vault) : cloudProvider(secrets, args.clusterName);
         }
 
         this.store = new k8s.apiextensions.CustomResource(
@@ -157,9 +123,9 @@ export class SecretsBackend extends pulumi.ComponentResource {
                     name: secrets.storeName,
                     labels: {
                         ...labels,
-                        "x1agent.dev/secrets-tier": secrets.tier,
+                        [tierLabel]: secrets.tier,
                         // Read by the policy pack: an upgrade from this tier is still in progress.
-                        ...(migrationOpen ? { "x1agent.dev/migration-from": migration.from } : {}),
+                        ...(migrationOpen ? { [migrationFromLabel]: migration.from } : {}),
                     },
                 },
                 spec: { provider, conditions },
@@ -175,42 +141,54 @@ export class SecretsBackend extends pulumi.ComponentResource {
 /** The api's ServiceAccount: the identity every Tier 3 store authenticates as. */
 const apiServiceAccountRef = { name: names.apiServiceAccount, namespace: names.appNamespace };
 
+/** The ESO provider block of the Tier 2 store: Vault's Kubernetes auth as `secrets.vault.serviceAccount`. */
+function vaultProvider(vault: Extract<SettledSecrets, { tier: "vault" }>["vault"]): Record<string, unknown> {
+    return {
+        vault: {
+            server: vault.server,
+            path: vault.path,
+            version: vault.version,
+            ...(vault.caConfigMap ? { caProvider: { type: "ConfigMap", name: vault.caConfigMap.name, key: vault.caConfigMap.key, namespace: names.appNamespace } } : {}),
+            auth: {
+                kubernetes: {
+                    mountPath: vault.mountPath,
+                    role: vault.role,
+                    serviceAccountRef: { name: vault.serviceAccount, namespace: names.appNamespace },
+                },
+            },
+        },
+    };
+}
+
 /** The ESO provider block of a Tier 3 store. */
-function cloudProvider(secrets: StackConfig["secrets"], cloud: StackConfig["cloud"], clusterName: string | undefined): Record<string, unknown> {
-    const missing = (key: string) => new pulumi.RunError(`${key} is required for secrets.tier ${secrets.tier}: add it to the stack config`);
+function cloudProvider(secrets: CloudSecrets, clusterName: string): Record<string, unknown> {
     switch (secrets.tier) {
-        case "aws": {
-            const region = secrets.aws?.region ?? cloud.aws?.region;
-            if (!region) throw missing("cloud.aws.region");
+        case "aws":
             // IRSA: ESO exchanges a token of the ServiceAccount (audience
             // sts.amazonaws.com) for the role named in its annotation.
-            return { aws: { service: "SecretsManager", region, auth: { jwt: { serviceAccountRef: apiServiceAccountRef } } } };
-        }
-        case "gcp": {
-            const gcp = cloud.gcp;
-            if (!gcp) throw missing("cloud.gcp");
-            if (!clusterName) throw missing("cluster.name");
+            return { aws: { service: "SecretsManager", region: secrets.aws.region, auth: { jwt: { serviceAccountRef: apiServiceAccountRef } } } };
+        case "gcp":
             return {
                 gcpsm: {
-                    projectID: secrets.gcp?.projectId ?? gcp.project,
+                    projectID: secrets.gcp.projectId,
                     auth: {
                         workloadIdentity: {
-                            clusterLocation: gcp.region,
+                            clusterLocation: secrets.account.region,
                             clusterName,
-                            clusterProjectID: gcp.project,
+                            clusterProjectID: secrets.account.project,
                             serviceAccountRef: apiServiceAccountRef,
                         },
                     },
                 },
             };
-        }
-        default: {
-            const azure = secrets.azure;
-            if (!azure) throw missing("secrets.azure");
-            if (!cloud.azure) throw missing("cloud.azure");
+        case "azure":
             return {
-                azurekv: { authType: "WorkloadIdentity", vaultUrl: azure.vaultUrl, tenantId: cloud.azure.tenantId, serviceAccountRef: apiServiceAccountRef },
+                azurekv: {
+                    authType: "WorkloadIdentity",
+                    vaultUrl: secrets.azure.vaultUrl,
+                    tenantId: secrets.account.tenantId,
+                    serviceAccountRef: apiServiceAccountRef,
+                },
             };
-        }
     }
 }

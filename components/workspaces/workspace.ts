@@ -10,8 +10,12 @@ import { ports, runtimeNames } from "../runtime/workload";
 export interface WorkspaceArgs {
     /** The workspace's entry in `workspaces`. */
     workspace: WorkspaceConfig;
-    /** The validated stack config; reads `secrets` (store, tier), `sessions`, `images.pullSecrets`. */
-    config: StackConfig;
+    /** The ClusterSecretStore the workspace's ExternalSecrets read (`secrets.storeName`). */
+    storeName: string;
+    /** The stack's `sessions`: whether the session ServiceAccount mounts a token. */
+    sessions: StackConfig["sessions"];
+    /** `images.pullSecrets`: the session ServiceAccount pulls with them. */
+    imagePullSecrets: string[];
     /** Where NATS runs; session pods may reach its client port. */
     nats: NatsEndpoint;
     /** The app namespace (NATS and the api run there). */
@@ -44,12 +48,8 @@ export class Workspace extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
 
     constructor(name: string, args: WorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The SDK records a component's args as its inputs (serialized, sent to
-        // the engine, kept in state). `args.config` holds every workspace, so
-        // passing `args` made each Workspace carry the whole list: quadratic
-        // in workspaces (bench/). Record only this workspace's own entry.
-        super("x1agent:workspaces:Workspace", name, { workspace: args.workspace }, opts);
-        const { workspace: ws, config } = args;
+        super("x1agent:workspaces:Workspace", name, args, opts);
+        const { workspace: ws } = args;
         const labels = {
             ...commonLabels("workspace"),
             [runtimeNames.workspaceLabel]: ws.id,
@@ -139,8 +139,8 @@ export class Workspace extends pulumi.ComponentResource {
             `${name}-session-sa`,
             {
                 metadata: meta(runtimeNames.sessionServiceAccount),
-                automountServiceAccountToken: config.sessions.automountServiceAccountToken,
-                ...(config.images.pullSecrets.length ? { imagePullSecrets: config.images.pullSecrets.map((n) => ({ name: n })) } : {}),
+                automountServiceAccountToken: args.sessions.automountServiceAccountToken,
+                ...(args.imagePullSecrets.length ? { imagePullSecrets: args.imagePullSecrets.map((n) => ({ name: n })) } : {}),
             },
             child,
         );
@@ -170,7 +170,7 @@ export class Workspace extends pulumi.ComponentResource {
             child,
         );
 
-        if (config.nats.mtls && args.natsClientIssuer) {
+        if (args.natsClientIssuer) {
             new k8s.apiextensions.CustomResource(
                 `${name}-nats-client`,
                 {
@@ -198,7 +198,7 @@ export class Workspace extends pulumi.ComponentResource {
                     apiVersion: "external-secrets.io/v1",
                     kind: "ExternalSecret",
                     metadata: meta(secret.name),
-                    spec: externalSecretSpec(config, secret),
+                    spec: externalSecretSpec(args.storeName, secret),
                 },
                 { parent: this, dependsOn: args.dependsOn },
             );
@@ -215,10 +215,10 @@ export class Workspace extends pulumi.ComponentResource {
  * in the backend. `property` picks one key (materialized under that name);
  * without it every key of the remote secret is.
  */
-export function externalSecretSpec(config: StackConfig, secret: WorkspaceConfig["secrets"][number]): Record<string, unknown> {
+export function externalSecretSpec(storeName: string, secret: WorkspaceConfig["secrets"][number]): Record<string, unknown> {
     return {
         refreshInterval: "1h",
-        secretStoreRef: { kind: "ClusterSecretStore", name: config.secrets.storeName },
+        secretStoreRef: { kind: "ClusterSecretStore", name: storeName },
         target: { name: secret.name, creationPolicy: "Owner", deletionPolicy: "Retain" },
         ...(secret.property
             ? { data: [{ secretKey: secret.property, remoteRef: { key: secret.remoteKey, property: secret.property } }] }

@@ -1,7 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { withoutStackConfig } from "../inputs";
 import { commonLabels } from "../names";
 import type { NatsEndpoint } from "../runtime/connections";
 import type { IssuerRef } from "../runtime/ingress";
@@ -9,15 +8,21 @@ import { runtimeNames } from "../runtime/workload";
 import { Workspace } from "./workspace";
 
 export interface WorkspacesArgs {
-    /** The validated stack config; one Workspace per entry of `workspaces`. */
-    config: StackConfig;
+    /** The stack's `workspaces`: one Workspace per entry. */
+    workspaces: StackConfig["workspaces"];
+    /** The ClusterSecretStore every workspace's ExternalSecrets read (`secrets.storeName`). */
+    storeName: string;
+    /** The stack's `sessions`: the admission policy and the session ServiceAccount's token. */
+    sessions: StackConfig["sessions"];
+    /** The stack's `images`: the session image the admission policy admits, and the pull Secrets. */
+    images: StackConfig["images"];
     /** Where NATS runs; session pods may reach its client port. */
     nats: NatsEndpoint;
     /** The app namespace (NATS and the api run there). */
     appNamespace: pulumi.Input<string>;
     /** The api's ServiceAccount, which alone may manage session pods and jobs in workspace namespaces. */
     apiServiceAccount: pulumi.Input<string>;
-    /** The NATS client CA ClusterIssuer for per-workspace session certificates. Unset: none are issued. */
+    /** The NATS client CA ClusterIssuer for per-workspace session certificates (when `nats.mtls`). Unset: none are issued. */
     natsClientIssuer?: IssuerRef;
     /** The ClusterSecretStore (and the CRDs) the workspaces' ExternalSecrets and Certificates need first. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -37,16 +42,17 @@ export class Workspaces extends pulumi.ComponentResource {
     public readonly namespaces: pulumi.Output<string[]>;
 
     constructor(name: string, args: WorkspacesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:workspaces:Workspaces", name, withoutStackConfig(args), opts);
-        const { config } = args;
+        super("x1agent:workspaces:Workspaces", name, args, opts);
 
-        const workspaces = config.workspaces.map(
+        const workspaces = args.workspaces.map(
             (workspace) =>
                 new Workspace(
                     `${name}-${workspace.id}`,
                     {
                         workspace,
-                        config,
+                        storeName: args.storeName,
+                        sessions: args.sessions,
+                        imagePullSecrets: args.images.pullSecrets,
                         nats: args.nats,
                         appNamespace: args.appNamespace,
                         apiServiceAccount: args.apiServiceAccount,
@@ -57,7 +63,7 @@ export class Workspaces extends pulumi.ComponentResource {
                 ),
         );
 
-        if (config.sessions.admissionPolicy) {
+        if (args.sessions.admissionPolicy) {
             const labels = commonLabels("workspace");
             const inWorkspaces = { namespaceSelector: { matchExpressions: [{ key: runtimeNames.workspaceLabel, operator: "Exists" }] } };
             const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
@@ -70,7 +76,7 @@ export class Workspaces extends pulumi.ComponentResource {
                             ...inWorkspaces,
                             resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
                         },
-                        validations: sessionPodValidations(config),
+                        validations: sessionPodValidations(args.images, args.sessions),
                     },
                 },
                 { parent: this },
@@ -91,8 +97,8 @@ export class Workspaces extends pulumi.ComponentResource {
 }
 
 /** The CEL rules a pod in a workspace namespace must pass. */
-export function sessionPodValidations(config: StackConfig): { expression: string; message: string }[] {
-    const repo = `${config.images.registry}/${config.images.session.repository}`;
+export function sessionPodValidations(images: StackConfig["images"], sessions: StackConfig["sessions"]): { expression: string; message: string }[] {
+    const repo = `${images.registry}/${images.session.repository}`;
     const sessionImage = (list: string) =>
         `(!has(object.spec.${list}) || object.spec.${list}.all(c, c.image.startsWith('${repo}:') || c.image.startsWith('${repo}@')))`;
     const rules = [
@@ -105,7 +111,7 @@ export function sessionPodValidations(config: StackConfig): { expression: string
             message: `workspace pods may only run the session image ${repo} (images.session)`,
         },
     ];
-    if (!config.sessions.automountServiceAccountToken) {
+    if (!sessions.automountServiceAccountToken) {
         rules.push({
             expression:
                 "(!has(object.spec.automountServiceAccountToken) || object.spec.automountServiceAccountToken == false) && " +

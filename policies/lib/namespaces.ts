@@ -9,7 +9,7 @@
  * are translated; anything JavaScript cannot compile is reported as not
  * evaluable rather than guessed.
  */
-import { names } from "./tiers";
+import { isX1Namespace, names } from "./names";
 
 /** Namespaces a store must serve (the app namespace and workspaces). */
 export const admittedSamples = [names.appNamespace, "x1agent-ws-demo", "x1agent-ws-a", "x1agent-ws-team-1"];
@@ -35,11 +35,6 @@ export const forbiddenSamples = [
     "x1agent2",
     "team-x1agent",
 ];
-
-/** Is a namespace one a store may serve: the app namespace or a workspace namespace? */
-export function isX1Namespace(ns: string): boolean {
-    return ns === names.appNamespace || /^x1agent-ws-[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns);
-}
 
 /** Compiles an ESO namespace regex (Go syntax) for JavaScript, or says why it cannot. */
 export function compileGoRegex(source: string): { ok: true; re: RegExp } | { ok: false; error: string } {

@@ -1,7 +1,7 @@
 import { parseDocument, statementName } from "../lib/iam";
 import { guarded, type Res, stackPolicy } from "../lib/policy";
 import { describe, get, isKind, list, meta } from "../lib/resources";
-import { names } from "../lib/tiers";
+import { names } from "../lib/names";
 
 interface Config {
     /** Kubernetes ServiceAccounts (`namespace/name`) reviewed to hold a cloud identity besides the api's. */

@@ -2,7 +2,7 @@ import { admittedSamples, checkCondition, conditionsAdmit } from "../lib/namespa
 import { resourcePolicy } from "../lib/policy";
 import { get, meta } from "../lib/resources";
 import { isClusterSecretStore } from "../lib/stores";
-import { defaultStoreNamespaceRegexes, names } from "../lib/tiers";
+import { names, storeNamespaceRegexes, workspaceNamespacePattern } from "../lib/names";
 
 /**
  * A ClusterSecretStore serves every namespace unless its conditions say
@@ -25,7 +25,7 @@ export const clusterSecretStoreScoped = resourcePolicy(
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
-            `1. Set spec.conditions: [{ namespaceRegexes: ${JSON.stringify(defaultStoreNamespaceRegexes)} }] (the SecretsBackend default).\n` +
+            `1. Set spec.conditions: [{ namespaceRegexes: ${JSON.stringify(storeNamespaceRegexes)} }] (the SecretsBackend default).\n` +
             "2. Anchor every regex (^...$); do not use namespaceSelector on labels (anyone who creates a namespace sets its labels).\n" +
             "3. Never admit x1agent-secrets, kube-*, default, or the add-ons' namespaces.",
     },
@@ -36,18 +36,18 @@ export const clusterSecretStoreScoped = resourcePolicy(
         if (!Array.isArray(conditions) || conditions.length === 0) {
             report(
                 `ClusterSecretStore ${name} has no spec.conditions, so every namespace in the cluster (kube-system, ${names.secretsNamespace}, any tenant's) can read through it: ` +
-                    `add conditions: [{ namespaceRegexes: ${JSON.stringify(defaultStoreNamespaceRegexes)} }]`,
+                    `add conditions: [{ namespaceRegexes: ${JSON.stringify(storeNamespaceRegexes)} }]`,
             );
             return;
         }
         const findings = conditions.flatMap((c, i) => checkCondition(c, i));
         for (const f of findings) {
-            report(`ClusterSecretStore ${name}: ${f.path} ${f.problem}. Admit only ${names.appNamespace} and x1agent-ws-<id>, e.g. namespaceRegexes ${JSON.stringify(defaultStoreNamespaceRegexes)}`);
+            report(`ClusterSecretStore ${name}: ${f.path} ${f.problem}. Admit only ${names.appNamespace} and x1agent-ws-<id>, e.g. namespaceRegexes ${JSON.stringify(storeNamespaceRegexes)}`);
         }
         if (findings.length === 0) {
             const missing = admittedSamples.filter((ns) => !conditionsAdmit(conditions, ns) && ns !== names.appNamespace);
             if (missing.length === admittedSamples.length - 1) {
-                report(`ClusterSecretStore ${name}: the conditions admit no workspace namespace (tried ${missing.join(", ")}), so no workspace can use the store: admit ^x1agent-ws-[a-z0-9]([-a-z0-9]*[a-z0-9])?$`);
+                report(`ClusterSecretStore ${name}: the conditions admit no workspace namespace (tried ${missing.join(", ")}), so no workspace can use the store: admit ${workspaceNamespacePattern}`);
             }
         }
     },
@@ -56,7 +56,7 @@ export const clusterSecretStoreScoped = resourcePolicy(
         const conditions = get(r.props, "spec", "conditions");
         if (Array.isArray(conditions) && conditions.length > 0) return undefined;
         // Edit in place: the props carry secret values whose secretness a copy would lose.
-        const conditionsFix = [{ namespaceRegexes: [...defaultStoreNamespaceRegexes] }];
+        const conditionsFix = [{ namespaceRegexes: [...storeNamespaceRegexes] }];
         if (r.props.spec === undefined) r.props.spec = { conditions: conditionsFix };
         else r.props.spec.conditions = conditionsFix;
         return r.props;

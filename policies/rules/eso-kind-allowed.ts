@@ -1,6 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { describe, k8sType, meta } from "../lib/resources";
-import { esoGeneratorsGroup, esoGroup, tierOfStore } from "../lib/stores";
+import { tierOfStore } from "../lib/names";
+import { esoGeneratorsGroup, esoGroup } from "../lib/stores";
 
 /**
  * Every kind the External Secrets Operator's CRDs define (chart 2.x), and

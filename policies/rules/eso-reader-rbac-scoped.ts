@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
 import { get, isKind, list, meta } from "../lib/resources";
-import { names } from "../lib/tiers";
+import { names } from "../lib/names";
 
 const rbac = "rbac.authorization.k8s.io";
 const readVerbs = new Set(["get", "list", "watch"]);

@@ -1,7 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { meta } from "../lib/resources";
 import { isExternalSecret } from "../lib/stores";
-import { names, workspaceIdOf } from "../lib/tiers";
+import { names, workspaceIdOf } from "../lib/names";
 
 interface Config {
     /** Namespaces besides x1agent-ws-* where ExternalSecrets may live. */

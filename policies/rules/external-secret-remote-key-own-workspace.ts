@@ -1,7 +1,7 @@
 import { guarded, stackPolicy } from "../lib/policy";
 import { get, isKind, meta } from "../lib/resources";
-import { isExternalSecret, remoteKeys, tierOfStore } from "../lib/stores";
-import { names, remoteKeyPrefixes, workspaceIdOf } from "../lib/tiers";
+import { isExternalSecret, remoteKeys } from "../lib/stores";
+import { names, remoteKeyPrefix, tierOfStore, workspaceIdOf } from "../lib/names";
 
 /**
  * Workspace ids may contain '-', so one workspace's prefix can start another
@@ -56,11 +56,11 @@ export const externalSecretRemoteKeyOwnWorkspace = stackPolicy(
                 for (const { path, key, storeName } of remoteKeys(get(r.props, "spec"))) {
                     const tier = typeof storeName === "string" ? tierOfStore[storeName] : undefined;
                     if (tier === undefined || typeof key !== "string") continue; // other policies report these
-                    const own = remoteKeyPrefixes(tier, id)[0]!;
+                    const own = remoteKeyPrefix(tier, id);
                     if (!key.startsWith(own)) continue; // outside its own prefix: external-secret-remote-key-prefix
                     const owner = [...workspaces]
                         .filter((other) => other !== id)
-                        .map((other) => ({ other, prefix: remoteKeyPrefixes(tier, other)[0]! }))
+                        .map((other) => ({ other, prefix: remoteKeyPrefix(tier, other) }))
                         .filter(({ prefix }) => prefix.length > own.length && key.startsWith(prefix))
                         .sort((a, b) => b.prefix.length - a.prefix.length)[0];
                     if (owner) {

@@ -1,7 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { get, meta } from "../lib/resources";
-import { isExternalSecret, remoteKeys, tierOfStore } from "../lib/stores";
-import { remoteKeyPrefixes, workspaceIdOf } from "../lib/tiers";
+import { isExternalSecret, remoteKeys } from "../lib/stores";
+import { remoteKeyPrefix, tierOfStore, workspaceIdOf } from "../lib/names";
 
 /**
  * One store serves every workspace, so the store's identity can read every
@@ -35,12 +35,12 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
                 continue;
             }
             if (tier === undefined) continue; // not an x1 store: external-secret-store-allowed reports it
-            const prefixes = remoteKeyPrefixes(tier, id);
+            const prefix = remoteKeyPrefix(tier, id);
             const k = String(key ?? "");
-            if (!prefixes.some((p) => k.startsWith(p)) || k.split("/").includes("..")) {
+            if (!k.startsWith(prefix) || k.split("/").includes("..")) {
                 report(
-                    `${where} reads '${k}' (${path}) from ${String(storeName)}, outside workspace ${id}'s prefix ${prefixes.join(" or ")}: ` +
-                        `a workspace may only read its own secrets; move the secret to ${prefixes[0]}<name> and set remoteKey accordingly`,
+                    `${where} reads '${k}' (${path}) from ${String(storeName)}, outside workspace ${id}'s prefix ${prefix}: ` +
+                        `a workspace may only read its own secrets; move the secret to ${prefix}<name> and set remoteKey accordingly`,
                 );
             }
         }

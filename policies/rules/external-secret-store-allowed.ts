@@ -1,7 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { get, isKind, list, meta } from "../lib/resources";
 import { esoGroup, isExternalSecret, refKind, storeRefs } from "../lib/stores";
-import { storeOfTier } from "../lib/tiers";
+import { storeOfTier } from "../lib/names";
 
 interface Config {
     /** ClusterSecretStore names ExternalSecrets may reference. */

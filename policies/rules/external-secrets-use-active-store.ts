@@ -1,7 +1,7 @@
 import { guarded, stackPolicy } from "../lib/policy";
 import { describe, get, isKind } from "../lib/resources";
 import { declaredTier, esoGroup, isExternalSecret, storeRefs } from "../lib/stores";
-import { storeOfTier, tierRank } from "../lib/tiers";
+import { storeOfTier, tierRank } from "../lib/names";
 
 /**
  * After an upgrade to Tier 2 or 3 is declared, nothing may keep reading the

@@ -1,7 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { describe, isKind, meta } from "../lib/resources";
 import { esoGroup } from "../lib/stores";
-import { workspaceIdOf } from "../lib/tiers";
+import { workspaceIdOf } from "../lib/names";
 
 /**
  * A PushSecret writes a Kubernetes Secret into the backend through a store.

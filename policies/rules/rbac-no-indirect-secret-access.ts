@@ -1,8 +1,7 @@
-import { runtimeNames } from "../../components/runtime/workload";
 import { guarded, stackPolicy, type Res } from "../lib/policy";
 import { builtinClusterRoles, capabilities, type Capability, rbacGroup, rolesOf, ruleCapabilities, type Subject, subjectName, subjectsOf } from "../lib/rbac";
 import { get, isKind, list, meta } from "../lib/resources";
-import { names, workspaceIdOf } from "../lib/tiers";
+import { names, runtimeNames, workspaceIdOf } from "../lib/names";
 
 interface AllowedGrant {
     /** `ServiceAccount <namespace>/<name>`, `Group <name>` or `User <name>`. */

@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
 import { describe, get, isWorkload, meta, podSpec } from "../lib/resources";
-import { names } from "../lib/tiers";
+import { names } from "../lib/names";
 
 /**
  * Nothing runs in x1agent-secrets: ESO reads it through the API as

@@ -1,6 +1,6 @@
 import { stackPolicy } from "../lib/policy";
 import { declaredTier } from "../lib/stores";
-import { secretTiers, tierRank, type SecretTier } from "../lib/tiers";
+import { secretTiers, tierRank, type SecretTier } from "../lib/names";
 import { parseTierFloor, tierFloorTag } from "../tier-state";
 
 interface Config {

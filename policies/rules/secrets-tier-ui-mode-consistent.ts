@@ -1,7 +1,7 @@
 import { guarded, stackPolicy } from "../lib/policy";
 import { containers, describe, get, isKind, isWorkload, list, podSpec } from "../lib/resources";
 import { declaredTier, platformResource, stackResource, x1Stores } from "../lib/stores";
-import { storeOfTier, tierLabel, uiModeOf } from "../lib/tiers";
+import { storeOfTier, tierLabel, uiModeOf } from "../lib/names";
 
 /**
  * The declared tier and everything that follows from it agree: capture mode

@@ -1,7 +1,7 @@
 import { stackPolicy } from "../lib/policy";
 import { get, isKind, meta } from "../lib/resources";
 import { declaredTier, x1Stores } from "../lib/stores";
-import { migrationFromLabel, names, tierRank } from "../lib/tiers";
+import { migrationFromLabel, names, tierRank } from "../lib/names";
 import { migrationTag, parseMigration, parseTierFloor, tierFloorTag } from "../tier-state";
 
 /**

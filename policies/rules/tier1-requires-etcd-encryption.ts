@@ -1,7 +1,7 @@
 import { stackPolicy, type Res } from "../lib/policy";
 import { entriesOf, get, isKind, UNKNOWN } from "../lib/resources";
 import { declaredTier } from "../lib/stores";
-import { names } from "../lib/tiers";
+import { names } from "../lib/names";
 
 export const etcdEncryptionType = "x1agent:encryption:EtcdEncryption";
 const kmsProviders = new Set(["aws-kms", "gcp-kms", "azure-key-vault", "kms-v2-plugin"]);

@@ -1,7 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { get, meta } from "../lib/resources";
 import { isClusterSecretStore } from "../lib/stores";
-import { names } from "../lib/tiers";
+import { names } from "../lib/names";
 
 /**
  * The Tier 1 store reads Secrets with the Kubernetes provider. It must read

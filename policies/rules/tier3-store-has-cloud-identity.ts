@@ -2,7 +2,7 @@ import { parseDocument } from "../lib/iam";
 import { guarded, stackPolicy, type Res } from "../lib/policy";
 import { get, list } from "../lib/resources";
 import { x1Stores, type Store } from "../lib/stores";
-import { names } from "../lib/tiers";
+import { names } from "../lib/names";
 
 const apiSubject = `system:serviceaccount:${names.appNamespace}:${names.apiServiceAccount}`;
 const keyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";

@@ -1,6 +1,6 @@
 import { guarded, isUnknownValueError, type Res, stackPolicy } from "../lib/policy";
 import { get, isKind, list, meta } from "../lib/resources";
-import { workspaceIdOf } from "../lib/tiers";
+import { workspaceIdOf } from "../lib/names";
 
 /** Is this NetworkPolicy's podSelector empty (every pod in the namespace)? */
 function selectsAll(np: unknown): boolean {

@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
 import { describe, entriesOf, get, isKind, meta } from "../lib/resources";
-import { workspaceIdOf } from "../lib/tiers";
+import { workspaceIdOf } from "../lib/names";
 
 /**
  * Secrets in a workspace are materialized by ESO from the backend; a Secret

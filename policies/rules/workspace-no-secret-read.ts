@@ -1,6 +1,6 @@
 import { guarded, stackPolicy, type Res } from "../lib/policy";
 import { get, isKind, list, meta } from "../lib/resources";
-import { workspaceIdOf } from "../lib/tiers";
+import { workspaceIdOf } from "../lib/names";
 
 const rbac = "rbac.authorization.k8s.io";
 /** Built-in ClusterRoles that can read Secrets (view cannot). */

@@ -1,7 +1,6 @@
-import { runtimeNames } from "../../components/runtime/workload";
 import { resourcePolicy } from "../lib/policy";
 import { containers, describe, get, isWorkload, list, meta, podSpec } from "../lib/resources";
-import { workspaceIdOf } from "../lib/tiers";
+import { runtimeNames, workspaceIdOf } from "../lib/names";
 
 /** Volume types Pod Security `restricted` admits; every other one (hostPath, nfs, iscsi, ...) reaches outside the pod. */
 const restrictedVolumeTypes = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]);

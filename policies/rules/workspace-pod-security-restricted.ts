@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
 import { isKind, meta } from "../lib/resources";
-import { workspaceIdOf } from "../lib/tiers";
+import { workspaceIdOf } from "../lib/names";
 
 const enforceLabel = "pod-security.kubernetes.io/enforce";
 

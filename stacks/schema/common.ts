@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { dnsLabel } from "../../policies/lib/names";
 
 /** A Kubernetes object name (RFC 1123 label: lower case, digits, '-', at most 63). */
 export const k8sName = z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    .regex(dnsLabel, {
         error: "must be a Kubernetes name: lower-case letters, digits and '-', starting and ending with a letter or digit",
     })
     .max(63, { error: "must be at most 63 characters (a Kubernetes name)" });

@@ -7,27 +7,20 @@
  * which connection is used.
  */
 import { z } from "zod";
+import { bindPrefix, capturePrefix, type CloudTier, dnsLabel, names, storeOfTier, tierRank, uiModeOf } from "../../policies/lib/names";
 import { auth, addons, ingress, nats, postgres } from "./services";
-import { cloud, cluster, etcdEncryption, secrets, tierRank, type SecretTier } from "./platform";
+import { cloud, cluster, etcdEncryption, secrets } from "./platform";
 import { api, app, backup, cronJob, images, network, objectStorage, observability, proxy, sessions, worker } from "./workloads";
-import { bindPrefix, capturePrefix, quantityValue, workspace } from "./workspaces";
+import { quantityValue, workspace } from "./workspaces";
 
-export { secretTiers, tierRank, clusterProviders, type SecretTier, type ClusterProvider } from "./platform";
+export { secretTiers, tierRank, type SecretTier, type CloudTier } from "../../policies/lib/names";
+export { clusterProviders, type ClusterProvider } from "./platform";
 export type { SecretKeyRef, ChartSource, Addon, Resources, Image } from "./common";
 export type { Workspace } from "./workspaces";
 
 /** The cloud whose workload identity a Tier 3 backend needs, by cluster provider. */
 const cloudOfCluster = { eks: "aws", gke: "gcp", aks: "azure" } as const;
 const clusterOfCloud = { aws: "eks", gcp: "gke", azure: "aks" } as const;
-
-/** Store names per tier, as the x1agent chart expects them. */
-export const storeNames: Record<SecretTier, string> = {
-    kubernetes: "x1-local",
-    vault: "x1-vault",
-    aws: "x1-aws",
-    gcp: "x1-gcp",
-    azure: "x1-azure",
-};
 
 /** One schema per top-level config key (`x1agent:<key>`), defaults included. */
 export const sections = {
@@ -100,7 +93,7 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         if (tier === "azure" && !c.secrets.azure) {
             problem(["secrets", "azure"], "is required for tier azure: add secrets.azure.vaultUrl and secrets.azure.vaultId of the one Key Vault");
         }
-        const expectedUi = tier === "kubernetes" ? "capture" : "bind";
+        const expectedUi = uiModeOf(tier);
         if (c.secrets.uiMode && c.secrets.uiMode !== expectedUi) {
             problem(["secrets", "uiMode"], `must be ${expectedUi} for tier ${tier} (capture only in Tier 1): write uiMode: ${expectedUi}, or remove the key`);
         }
@@ -153,8 +146,8 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
                     const prefix = bindPrefix(tier, w.id);
                     problem(path, `must sit under this workspace's prefix ${prefix} in bind mode (tier ${tier}): write ${prefix}${s.name}`);
                 }
-                if (tier === "kubernetes" && !(s.remoteKey.startsWith(capturePrefix(w.id)) && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s.remoteKey) && s.remoteKey.length <= 253)) {
-                    problem(path, `must name a Secret in x1agent-secrets starting with ${capturePrefix(w.id)} in capture mode (Tier 1), e.g. ${capturePrefix(w.id)}${s.name}`);
+                if (tier === "kubernetes" && !(s.remoteKey.startsWith(capturePrefix(w.id)) && dnsLabel.test(s.remoteKey) && s.remoteKey.length <= 253)) {
+                    problem(path, `must name a Secret in ${names.secretsNamespace} starting with ${capturePrefix(w.id)} in capture mode (Tier 1), e.g. ${capturePrefix(w.id)}${s.name}`);
                 }
             }),
         );
@@ -181,8 +174,7 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         if (first !== undefined) problem(["cronJobs", i, "name"], `duplicates cronJobs[${first}].name: each maintenance job needs its own name`);
         else jobNames.set(j.name, i);
     });
-    const tier1Data = c.secrets && (c.secrets.tier === "kubernetes" || (c.secrets.migration?.from === "kubernetes" && !c.secrets.migration.done));
-    if (c.backup?.enabled && tier1Data && !c.backup.secretsRecipient) {
+    if (c.backup?.enabled && c.secrets && keepsTier1Data(c.secrets) && !c.backup.secretsRecipient) {
         problem(["backup", "secretsRecipient"], "is required with backup.enabled while Secrets live in x1agent-secrets (Tier 1): the export holds secret values and is encrypted to this age public key (create one with age-keygen; keep the private key offline)");
     }
 
@@ -195,20 +187,168 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
     return out;
 }
 
-/** Adds what the config decides but nobody writes: uiMode, the store name, the database connection. */
-export function settle(c: RawConfig) {
+type Raw<K extends keyof RawConfig> = RawConfig[K];
+type CloudAccount<C extends CloudTier> = NonNullable<Raw<"cloud">[C]>;
+
+/** What every tier's settled `secrets` has: the tier's store and UI mode, decided by the tier. */
+interface SettledSecretsBase extends Pick<Raw<"secrets">, "migration"> {
+    storeName: string;
+}
+
+/**
+ * `secrets` after validation, one variant per tier, each with exactly what
+ * its store needs, present: Tier 2 its Vault settings, Tier 3 the backend's
+ * settings with the defaults taken from the cluster's cloud, and `account`,
+ * the `cloud.<tier>` section validation requires for that tier (the store
+ * and the cloud identity authenticate against it).
+ */
+export type SettledSecrets =
+    | (SettledSecretsBase & { tier: "kubernetes"; uiMode: "capture" })
+    | (SettledSecretsBase & { tier: "vault"; uiMode: "bind"; vault: NonNullable<Raw<"secrets">["vault"]> })
+    | (SettledSecretsBase & { tier: "aws"; uiMode: "bind"; aws: { region: string }; account: CloudAccount<"aws"> })
+    | (SettledSecretsBase & { tier: "gcp"; uiMode: "bind"; gcp: { projectId: string }; account: CloudAccount<"gcp"> })
+    | (SettledSecretsBase & { tier: "azure"; uiMode: "bind"; azure: NonNullable<Raw<"secrets">["azure"]>; account: CloudAccount<"azure"> });
+/** A Tier 3 `secrets`: a cloud's secret manager, reached through that cloud's workload identity. */
+export type CloudSecrets = Extract<SettledSecrets, { tier: CloudTier }>;
+
+export function isCloudSecrets(s: SettledSecrets): s is CloudSecrets {
+    return s.tier === "aws" || s.tier === "gcp" || s.tier === "azure";
+}
+
+/** `postgres` after validation: which connection the api uses (urlFile > url > bundled), with that connection's Secret. */
+export type SettledPostgres = Omit<Raw<"postgres">, "url" | "urlFile"> &
+    (
+        | { connection: "urlFile"; urlFile: NonNullable<Raw<"postgres">["urlFile"]> }
+        | { connection: "url"; url: NonNullable<Raw<"postgres">["url"]> }
+        | { connection: "bundled" }
+    );
+
+/**
+ * `etcdEncryption` after validation: the mechanism the cluster provider
+ * decides, with the cloud account it creates the key in (`cloud.<cloud>`,
+ * required for a managed cluster) and, on AKS, where the key comes from.
+ */
+export type SettledEtcdEncryption = Raw<"etcdEncryption"> &
+    (
+        | { mechanism: "none" }
+        | { mechanism: "aws-kms"; aws: CloudAccount<"aws"> }
+        | { mechanism: "gcp-kms"; gcp: CloudAccount<"gcp"> }
+        | { mechanism: "azure-key-vault"; azure: CloudAccount<"azure">; key: { existingKeyId: string } | { keyVaultId: string } }
+        | { mechanism: "kms-v2-plugin" }
+    );
+
+type RawIssuer = Omit<Raw<"ingress">["issuer"], "type">;
+/** `ingress.issuer` after validation, one variant per type: `existing` always names its issuer. */
+export type SettledIssuer = (RawIssuer & { type: "acme" }) | (RawIssuer & { type: "selfSigned" }) | (RawIssuer & { type: "existing"; name: string });
+
+/**
+ * `backup` after validation, with `secretsExport` when Secrets live in
+ * x1agent-secrets (Tier 1, or a migration away from it not yet done): the
+ * export of them, encrypted to `secretsRecipient`.
+ */
+export type SettledBackup = Raw<"backup"> & { secretsExport?: { recipient: string } };
+
+/** The validated config with what it decides settled (see `settle`). */
+export type SettledConfig = Omit<RawConfig, "secrets" | "postgres" | "etcdEncryption" | "ingress" | "backup"> & {
+    secrets: SettledSecrets;
+    postgres: SettledPostgres;
+    etcdEncryption: SettledEtcdEncryption;
+    ingress: Omit<Raw<"ingress">, "issuer"> & { issuer: SettledIssuer };
+    backup: SettledBackup;
+};
+
+/**
+ * A value the cross-field rules require. `settle` runs only on a config they
+ * passed, so a missing one is a bug in this module, never a user's mistake.
+ */
+function required<T>(value: T | undefined, key: string): T {
+    if (value === undefined) throw new Error(`settle() needs ${key}, which crossFieldProblems() requires: call it only on a config that passed validation`);
+    return value;
+}
+
+function settleSecrets(c: RawConfig): SettledSecrets {
+    const s = c.secrets;
+    const base = { migration: s.migration, storeName: storeOfTier[s.tier] };
+    switch (s.tier) {
+        case "kubernetes":
+            return { ...base, tier: s.tier, uiMode: "capture" };
+        case "vault":
+            return { ...base, tier: s.tier, uiMode: "bind", vault: required(s.vault, "secrets.vault") };
+        case "aws": {
+            const account = required(c.cloud.aws, "cloud.aws");
+            return { ...base, tier: s.tier, uiMode: "bind", aws: { region: s.aws?.region ?? account.region }, account };
+        }
+        case "gcp": {
+            const account = required(c.cloud.gcp, "cloud.gcp");
+            return { ...base, tier: s.tier, uiMode: "bind", gcp: { projectId: s.gcp?.projectId ?? account.project }, account };
+        }
+        case "azure":
+            return { ...base, tier: s.tier, uiMode: "bind", azure: required(s.azure, "secrets.azure"), account: required(c.cloud.azure, "cloud.azure") };
+    }
+}
+
+function settlePostgres(p: Raw<"postgres">): SettledPostgres {
+    const { url, urlFile, ...rest } = p;
+    if (urlFile) return { ...rest, connection: "urlFile", urlFile };
+    if (url) return { ...rest, connection: "url", url };
+    return { ...rest, connection: "bundled" };
+}
+
+function settleEtcdEncryption(c: RawConfig): SettledEtcdEncryption {
+    const e = c.etcdEncryption;
+    if (!e.enabled) return { ...e, mechanism: "none" };
+    switch (c.cluster.provider) {
+        case "eks":
+            return { ...e, mechanism: "aws-kms", aws: required(c.cloud.aws, "cloud.aws") };
+        case "gke":
+            return { ...e, mechanism: "gcp-kms", gcp: required(c.cloud.gcp, "cloud.gcp") };
+        case "aks": {
+            const key = e.existingKeyId
+                ? { existingKeyId: e.existingKeyId }
+                : { keyVaultId: required(e.keyVaultId ?? c.secrets.azure?.vaultId, "etcdEncryption.keyVaultId") };
+            return { ...e, mechanism: "azure-key-vault", azure: required(c.cloud.azure, "cloud.azure"), key };
+        }
+        default:
+            return { ...e, mechanism: "kms-v2-plugin" };
+    }
+}
+
+function settleIssuer(i: Raw<"ingress">["issuer"]): SettledIssuer {
+    switch (i.type) {
+        case "acme":
+            return { ...i, type: i.type };
+        case "selfSigned":
+            return { ...i, type: i.type };
+        case "existing":
+            return { ...i, type: i.type, name: required(i.name, "ingress.issuer.name") };
+    }
+}
+
+/** Tier 1 data exists: Secrets live in x1agent-secrets (Tier 1, or a migration away from it that is not done). */
+function keepsTier1Data(s: Raw<"secrets">): boolean {
+    return s.tier === "kubernetes" || (s.migration?.from === "kubernetes" && !s.migration.done);
+}
+
+function settleBackup(c: RawConfig): SettledBackup {
+    const b = c.backup;
+    if (!b.enabled || !keepsTier1Data(c.secrets)) return b;
+    return { ...b, secretsExport: { recipient: required(b.secretsRecipient, "backup.secretsRecipient") } };
+}
+
+/**
+ * Adds what the config decides but nobody writes (uiMode, the store name,
+ * the database connection, the etcd encryption mechanism) and turns the
+ * sections whose fields depend on another into one variant per case, so a
+ * component reads what validation promised without checking it again.
+ */
+export function settle(c: RawConfig): SettledConfig {
     return {
         ...c,
-        secrets: {
-            ...c.secrets,
-            uiMode: c.secrets.tier === "kubernetes" ? ("capture" as const) : ("bind" as const),
-            storeName: storeNames[c.secrets.tier],
-        },
-        postgres: {
-            ...c.postgres,
-            /** Which connection the api uses: urlFile > url > bundled. */
-            connection: c.postgres.urlFile ? ("urlFile" as const) : c.postgres.url ? ("url" as const) : ("bundled" as const),
-        },
+        secrets: settleSecrets(c),
+        postgres: settlePostgres(c.postgres),
+        etcdEncryption: settleEtcdEncryption(c),
+        ingress: { ...c.ingress, issuer: settleIssuer(c.ingress.issuer) },
+        backup: settleBackup(c),
     };
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { names, secretTiers } from "../../policies/lib/names";
 import { k8sName } from "./common";
 
 /** Which kind of cluster the stack targets; decides the cloud pieces that may exist. */
@@ -85,12 +86,6 @@ export const etcdEncryption = z.strictObject({
     kmsPluginEndpoint: z.string().regex(/^unix:\/\//, { error: "must be a unix:// socket path" }).default("unix:///var/run/kmsplugin/socket.sock"),
 });
 
-export const secretTiers = ["kubernetes", "vault", "aws", "gcp", "azure"] as const;
-export type SecretTier = (typeof secretTiers)[number];
-
-/** The order tiers are upgraded in: Tier 1 kubernetes < Tier 2 vault < Tier 3 cloud. */
-export const tierRank: Record<SecretTier, 1 | 2 | 3> = { kubernetes: 1, vault: 2, aws: 3, gcp: 3, azure: 3 };
-
 export const secrets = z.strictObject({
     /** Tier 1 `kubernetes`, Tier 2 `vault`, Tier 3 `aws` | `gcp` | `azure`. */
     tier: z.enum(secretTiers, { error: `must be one of ${secretTiers.join(", ")}` }),
@@ -106,7 +101,7 @@ export const secrets = z.strictObject({
             mountPath: z.string().min(1).default("kubernetes"),
             role: z.string().min(1).default("x1agent"),
             /** ServiceAccount Vault authenticates; default x1agent/x1agent-api. */
-            serviceAccount: k8sName.default("x1agent-api"),
+            serviceAccount: k8sName.default(names.apiServiceAccount),
             /** ConfigMap key holding Vault's CA bundle, when Vault uses a private CA. */
             caConfigMap: z.strictObject({ name: k8sName, key: z.string().min(1) }).optional(),
         })

@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { dnsLabel } from "../../policies/lib/names";
 import { quantity } from "./common";
 
 /** A workspace id; its namespace is `x1agent-ws-{id}` (63 characters at most). */
 export const workspaceId = z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    .regex(dnsLabel, {
         error: "must be lower-case letters, digits and '-' (it becomes the namespace x1agent-ws-<id>)",
     })
     .max(50, { error: "must be at most 50 characters (x1agent-ws-<id> must fit in 63)" });
@@ -44,7 +45,7 @@ export const workspace = z.strictObject({
         .array(
             z.strictObject({
                 /** Name of the Secret materialized in the workspace namespace. */
-                name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+                name: z.string().regex(dnsLabel),
                 remoteKey: z.string().min(1),
                 property: z.string().min(1).optional(),
             }),
@@ -63,13 +64,3 @@ export function quantityValue(q: string): number {
     if (!m) throw new Error(`not a quantity: ${q}`);
     return Number(m[1]) * quantityUnits[m[2] ?? ""]!;
 }
-
-/**
- * The workspace's own prefix in a bind-mode backend: every remote key must
- * sit under it. Vault paths and AWS Secrets Manager names take '/':
- * `x1agent/<id>/`; GCP Secret Manager ids and Azure Key Vault names cannot,
- * so there it is `x1agent-<id>-` (what the cloud identity's grant covers).
- */
-export const bindPrefix = (tier: "vault" | "aws" | "gcp" | "azure", id: string) => (tier === "gcp" || tier === "azure" ? `x1agent-${id}-` : `x1agent/${id}/`);
-/** The workspace's own prefix for Secret names in x1agent-secrets (capture mode, Tier 1). */
-export const capturePrefix = (id: string) => `${id}-`;

@@ -55,7 +55,6 @@ function modelIndex(): Map<string, ModelClass> {
 const withoutMaintainedModel = new Set([
     // CloudNativePG publishes its CRDs with the operator but no JS model package.
     "postgresql.cnpg.io/v1/Cluster",
-    "postgresql.cnpg.io/v1/ScheduledBackup",
 ]);
 
 /** Types registered under `kubernetes:` that are components or providers, not objects. */

@@ -25,7 +25,7 @@ const azureCloud = {
 };
 
 function encrypt(config: ReturnType<typeof stackConfig>) {
-    return new EtcdEncryption("etcd", { cluster: config.cluster, cloud: config.cloud, etcdEncryption: config.etcdEncryption, secrets: config.secrets });
+    return new EtcdEncryption("etcd", { clusterName: config.cluster.name, etcdEncryption: config.etcdEncryption });
 }
 
 describe("etcd encryption at rest", () => {

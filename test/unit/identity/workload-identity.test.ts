@@ -37,7 +37,9 @@ const azure = () =>
     });
 
 function identity(config: ReturnType<typeof aws>, cloud: "aws" | "gcp" | "azure") {
-    return new WorkloadIdentity("id", { cloud, cloudConfig: config.cloud, secrets: config.secrets, clusterName: config.cluster.name });
+    const { secrets } = config;
+    if (secrets.tier !== cloud) throw new Error(`the fixture for ${cloud} has secrets.tier ${secrets.tier}`);
+    return new WorkloadIdentity("id", { secrets, clusterName: config.cluster.name });
 }
 
 describe("AWS IRSA for x1agent/x1agent-api", () => {

@@ -70,20 +70,22 @@ describe("scheduled backups of the state the seeds name", () => {
         expect(ofKind(all, "PersistentVolumeClaim")).toEqual([]);
     });
 
-    it("use the operator's ScheduledBackup for a bundled CloudNativePG database with a backup target", async () => {
+    it("dump the bundled CloudNativePG database with pg_dump from the operator's own DSN Secret, and create no ScheduledBackup", async () => {
         resetRegistered();
+        const config = stackConfig({ backup, secrets: { tier: "vault", vault: { server: "https://vault.example.com" } } as never });
         new Backups("b", {
-            config: stackConfig({ backup, secrets: { tier: "vault", vault: { server: "https://vault.example.com" } } as never }),
+            backup: config.backup,
+            objectStorage: config.objectStorage,
+            postgres: config.postgres,
+            images: config.images,
             namespace: "x1agent",
             database: cnpg,
             configData: {},
-            postgresScheduledBackup: { clusterName: "x1agent-postgres" },
         });
         const all = await settled();
-        const sb = named(all, "ScheduledBackup", "x1agent-backup-postgres", "x1agent");
-        expect(sb.type).toBe("kubernetes:postgresql.cnpg.io/v1:ScheduledBackup");
-        expect(sb.inputs.spec).toMatchObject({ schedule: "0 0 3 * * *", cluster: { name: "x1agent-postgres" }, method: "barmanObjectStore" });
-        expect(ofKind(all, "CronJob")).toEqual([]);
+        const pod = named(all, "CronJob", "x1agent-backup-postgres", "x1agent").inputs.spec.jobTemplate.spec.template.spec;
+        expect(envOf(pod.containers[0]).X1AGENT_DATABASE_URL.valueFrom).toEqual({ secretKeyRef: { name: "x1agent-postgres-app", key: "uri" } });
+        expect(ofKind(all, "ScheduledBackup")).toEqual([]);
     });
 });
 

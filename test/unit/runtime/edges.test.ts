@@ -84,6 +84,6 @@ describe("stack outputs for the portal", () => {
         const out = await valueOf(platform.config);
         expect(out.workspaces.map((w) => w.id)).toEqual(["a", "b"]);
         // A secret field names a Secret; there is no value to leak.
-        expect(out.postgres.url).toEqual({ secretName: "db", key: "url" });
+        expect(out.postgres).toMatchObject({ connection: "url", url: { secretName: "db", key: "url" } });
     });
 });

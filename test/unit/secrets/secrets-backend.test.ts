@@ -34,7 +34,7 @@ const tiers = {
 
 async function store(tier: keyof typeof tiers) {
     const config = tiers[tier]();
-    new SecretsBackend("secrets", { secrets: config.secrets, cloud: config.cloud, clusterName: config.cluster.name });
+    new SecretsBackend("secrets", { secrets: config.secrets, clusterName: config.cluster.name });
     const stores = ofKind(await settled(), "ClusterSecretStore");
     expect(stores).toHaveLength(1);
     return stores[0]!.inputs;
@@ -85,7 +85,7 @@ describe("the secrets backend", () => {
     });
 
     it("Tier 1 reader can read Secrets only in x1agent-secrets", async () => {
-        new SecretsBackend("secrets", { secrets: stackConfig().secrets });
+        new SecretsBackend("secrets", { secrets: stackConfig().secrets, clusterName: "local" });
         const all = await settled();
         const [role] = ofKind(all, "Role");
         expect(role!.inputs.metadata).toMatchObject({ name: "eso-reader", namespace: "x1agent-secrets" });

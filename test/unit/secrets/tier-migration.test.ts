@@ -23,7 +23,7 @@ const vault = { server: "https://vault.example.com" };
 describe("a tier upgrade keeps the Tier 1 data until it is marked done", () => {
     it("keeps x1agent-secrets, protected, while the migration from kubernetes is open", async () => {
         const config = stackConfig({ secrets: { tier: "vault", vault, migration: { from: "kubernetes", done: false } } });
-        new SecretsBackend("mig", { secrets: config.secrets }, { transformations: [recordOptions] });
+        new SecretsBackend("mig", { secrets: config.secrets, clusterName: config.cluster.name }, { transformations: [recordOptions] });
         const all = await settled();
         expect(ofKind(all, "Namespace").map((r) => r.inputs.metadata.name)).toEqual(["x1agent-secrets"]);
         expect(options.get("mig-namespace")).toMatchObject({ protect: true, retainOnDelete: true });
@@ -35,7 +35,7 @@ describe("a tier upgrade keeps the Tier 1 data until it is marked done", () => {
 
     it("unprotects x1agent-secrets once the migration is marked done", async () => {
         const config = stackConfig({ secrets: { tier: "vault", vault, migration: { from: "kubernetes", done: true } } });
-        new SecretsBackend("done", { secrets: config.secrets }, { transformations: [recordOptions] });
+        new SecretsBackend("done", { secrets: config.secrets, clusterName: config.cluster.name }, { transformations: [recordOptions] });
         const all = await settled();
         expect(ofKind(all, "Namespace").map((r) => r.inputs.metadata.name)).toEqual(["x1agent-secrets"]);
         expect(options.get("done-namespace")).toMatchObject({ protect: false, retainOnDelete: false });
@@ -44,7 +44,7 @@ describe("a tier upgrade keeps the Tier 1 data until it is marked done", () => {
 
     it("has no x1agent-secrets in a bind tier that never was Tier 1", async () => {
         const config = stackConfig({ secrets: { tier: "vault", vault } });
-        new SecretsBackend("plain", { secrets: config.secrets });
+        new SecretsBackend("plain", { secrets: config.secrets, clusterName: config.cluster.name });
         expect(ofKind(await settled(), "Namespace")).toEqual([]);
     });
 });

@@ -139,8 +139,12 @@ describe("workspace ExternalSecrets", () => {
 
     it("gives each workspace its own NATS client certificate from the NATS CA issuer, for what its ECDSA key can do", async () => {
         resetRegistered();
+        const config = stackConfig({ workspaces: [{ id: "demo" }] });
         new Workspaces("ws", {
-            config: stackConfig({ workspaces: [{ id: "demo" }] }),
+            workspaces: config.workspaces,
+            storeName: config.secrets.storeName,
+            sessions: config.sessions,
+            images: config.images,
             nats: { url: "tls://x", podSelector: { app: "nats" }, clientPort: 4222, clusterPort: 6222, monitorPort: 8222 },
             appNamespace: "x1agent",
             apiServiceAccount: "x1agent-api",
