@@ -17,6 +17,7 @@ import { externalSecretNamespaceAllowed } from "./external-secret-namespace-allo
 import { externalSecretRemoteKeyOwnWorkspace } from "./external-secret-remote-key-own-workspace";
 import { externalSecretRemoteKeyPrefix } from "./external-secret-remote-key-prefix";
 import { externalSecretStoreAllowed } from "./external-secret-store-allowed";
+import { externalSecretTargetSecret } from "./external-secret-target-secret";
 import { externalSecretsUseActiveStore } from "./external-secrets-use-active-store";
 import { gcpSecretAccessScoped } from "./gcp-secret-access-scoped";
 import { helmValuesNoSecrets } from "./helm-values-no-secrets";
@@ -40,6 +41,7 @@ import { workloadNonRootReadOnly } from "./workload-non-root-read-only";
 import { workloadProbes } from "./workload-probes";
 import { workloadResources } from "./workload-resources";
 import { workspaceDefaultDenyNetworkPolicy } from "./workspace-default-deny-network-policy";
+import { workspaceEgressNoMetadata } from "./workspace-egress-no-metadata";
 import { workspaceNoLiteralSecrets } from "./workspace-no-literal-secrets";
 import { workspaceNoSecretRead } from "./workspace-no-secret-read";
 import { workspacePodConfined } from "./workspace-pod-confined";
@@ -59,6 +61,7 @@ export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
     externalSecretStoreAllowed,
     externalSecretRemoteKeyPrefix,
     externalSecretRemoteKeyOwnWorkspace,
+    externalSecretTargetSecret,
     esoKindAllowed,
     tier1StoreReadsOnlySecretsNamespace,
     esoReaderRbacScoped,
@@ -73,6 +76,7 @@ export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
     noServiceAccountTokenSecrets,
     workspacePodConfined,
     secretsNamespaceNoWorkloads,
+    workspaceEgressNoMetadata,
     cloudIdentityApiOnly,
     kmsKeyRotation,
     // No plaintext secrets

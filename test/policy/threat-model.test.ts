@@ -12,16 +12,18 @@ import { cloudIdentityApiOnly } from "../../policies/rules/cloud-identity-api-on
 import { esoKindAllowed, esoKinds } from "../../policies/rules/eso-kind-allowed";
 import { externalSecretRemoteKeyOwnWorkspace } from "../../policies/rules/external-secret-remote-key-own-workspace";
 import { externalSecretStoreAllowed } from "../../policies/rules/external-secret-store-allowed";
+import { externalSecretTargetSecret } from "../../policies/rules/external-secret-target-secret";
 import { noServiceAccountTokenSecrets } from "../../policies/rules/no-service-account-token-secrets";
 import { rbacNoIndirectSecretAccess } from "../../policies/rules/rbac-no-indirect-secret-access";
 import { secretsNamespaceNoWorkloads } from "../../policies/rules/secrets-namespace-no-workloads";
+import { workspaceEgressNoMetadata } from "../../policies/rules/workspace-egress-no-metadata";
 import { workspacePodConfined } from "../../policies/rules/workspace-pod-confined";
 import { exampleStacks } from "../../scripts/policy-check";
 import { validateStack } from "../../runtime/engine/project";
 import { resetRegistered, settled } from "../helpers/mocks";
 import { setupCloudMocks } from "../unit/identity/cloud-mocks";
 import { expectEachPolicyBothWays, run, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
-import { azureIdentity, container, deployment, externalSecret, gcpIdentity, irsaRole, namespace, rbac, readSecretsRule, rolePolicy, store, workspaceNamespace } from "./fixtures";
+import { azureIdentity, container, deployment, externalSecret, gcpIdentity, irsaRole, namespace, networkPolicy, rbac, readSecretsRule, rolePolicy, store, workspaceNamespace } from "./fixtures";
 
 expectEachPolicyBothWays([
     "eso-kind-allowed",
@@ -29,7 +31,9 @@ expectEachPolicyBothWays([
     "external-secret-remote-key-own-workspace",
     "rbac-no-indirect-secret-access",
     "no-service-account-token-secrets",
+    "external-secret-target-secret",
     "workspace-pod-confined",
+    "workspace-egress-no-metadata",
     "secrets-namespace-no-workloads",
     "cloud-identity-api-only",
 ]);
@@ -39,8 +43,10 @@ const threatModelPolicies = [
     externalSecretRemoteKeyOwnWorkspace,
     rbacNoIndirectSecretAccess,
     noServiceAccountTokenSecrets,
+    externalSecretTargetSecret,
     workspacePodConfined,
     secretsNamespaceNoWorkloads,
+    workspaceEgressNoMetadata,
     cloudIdentityApiOnly,
 ];
 
@@ -301,12 +307,40 @@ describe("no-service-account-token-secrets", () => {
     it("passes ordinary Secrets and ExternalSecrets", async () => {
         expect(await run(policy, [secret("x1agent"), secret("x1agent", "kubernetes.io/tls"), externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"])])).toEqual([]);
     });
-    it("fails a data-less token Secret (which the literal-secret check passes) and an ExternalSecret asking for one", async () => {
+    it("fails a data-less token Secret, which the literal-secret check passes", async () => {
         expect((await runResource(policy, secret("x1agent", "kubernetes.io/service-account-token")))[0]!.message).toBe(
             "Secret x1agent/t is a kubernetes.io/service-account-token Secret for ServiceAccount x1agent-api: the token controller fills it with a token that never expires; delete it and use projected serviceAccountToken volumes (short-lived) where a pod needs the API",
         );
+    });
+});
+
+describe("external-secret-target-secret", () => {
+    const policy = externalSecretTargetSecret();
+    it("passes the program's target (an Owner-created Secret) and a TLS template", async () => {
+        expect(await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"], { target: { name: "a", creationPolicy: "Owner", template: { type: "kubernetes.io/tls" } } }))).toEqual([]);
+    });
+    it("fails a token template and a generic target (a ConfigMap), also in a ClusterExternalSecret", async () => {
         const es = externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"], { target: { name: "a", template: { type: "kubernetes.io/service-account-token" } } });
         expect((await runResource(policy, es))[0]!.message).toMatch(/^ExternalSecret x1agent-ws-demo\/a sets spec.target.template.type kubernetes.io\/service-account-token/);
+        const ces = eso("ClusterExternalSecret", undefined, { externalSecretSpec: { target: { manifest: { apiVersion: "v1", kind: "ConfigMap" } } } });
+        expect((await runResource(policy, ces))[0]!.message).toBe(
+            "ClusterExternalSecret x sets spec.externalSecretSpec.target.manifest (ConfigMap): the values would land outside a Secret, readable by view and unencrypted at rest; remove it and let ESO write a Secret",
+        );
+    });
+});
+
+describe("workspace-egress-no-metadata", () => {
+    const policy = workspaceEgressNoMetadata();
+    const egress = (ns: string, ipBlock: Record<string, unknown>) => networkPolicy(ns, "allow-session-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock }] }] });
+    it("passes a model API's range, a wide block that excepts link-local, and other namespaces", async () => {
+        expect(await run(policy, [egress("x1agent-ws-demo", { cidr: "10.20.0.0/16" }), egress("x1agent-ws-demo", { cidr: "0.0.0.0/0", except: ["169.254.0.0/16"] }), egress("x1agent", { cidr: "0.0.0.0/0" })])).toEqual([]);
+    });
+    it("fails 0.0.0.0/0 and a /32 on the metadata endpoint", async () => {
+        const v = await run(policy, [egress("x1agent-ws-demo", { cidr: "0.0.0.0/0" }), egress("x1agent-ws-demo", { cidr: "169.254.169.254/32" })]);
+        expect(v.map((x) => x.message)).toEqual([
+            'NetworkPolicy x1agent-ws-demo/allow-session-egress spec.egress[0].to[0] allows 0.0.0.0/0, which covers the cloud metadata endpoint 169.254.169.254 (the node\'s cloud credentials): narrow the CIDR or add except: ["169.254.0.0/16"] to the ipBlock',
+            expect.stringMatching(/allows 169.254.169.254\/32, which covers the cloud metadata endpoint/),
+        ]);
     });
 });
 
