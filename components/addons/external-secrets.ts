@@ -41,7 +41,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         this.namespace = pulumi.output(names.esoNamespace);
         this.ready = [];
 
-        const chartValues = mergeValues({ installCRDs: true }, addon.values);
+        const chartValues = mergeValues(hardenedValues, addon.values);
         if (addon.install) {
             const ns = new k8s.core.v1.Namespace(
                 `${name}-namespace`,
@@ -54,9 +54,9 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                     ...chartLocation(addon.chart, upstreamCharts.externalSecrets),
                     name: "external-secrets",
                     namespace: ns.metadata.name,
-                    // The upstream chart's defaults, with its CRDs stated
-                    // explicitly (`installCRDs`): the stores need them, so a
-                    // change of the chart's default must not drop them.
+                    // The upstream chart's defaults, hardened (hardenedValues), with
+                    // its CRDs stated explicitly (`installCRDs`): the stores need
+                    // them, so a change of the chart's default must not drop them.
                     values: chartValues,
                 },
                 { parent: this },
@@ -68,3 +68,23 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         this.registerOutputs({ namespace: this.namespace, chartValues: this.chartValues });
     }
 }
+
+/**
+ * What x1agent changes in the chart's defaults. ESO's controller reads and
+ * writes every Secret and requests tokens for any ServiceAccount, so every
+ * kind it serves is a way to use that reach (docs/threat-model.md). x1agent
+ * uses ClusterSecretStores and ExternalSecrets only: the controller ignores
+ * the other kinds even when someone creates them outside the program, and
+ * the chart does not aggregate rights on ESO objects into the built-in edit
+ * and admin roles, which would let every namespace editor create stores and
+ * generators that run with ESO's identity.
+ */
+export const hardenedValues = {
+    installCRDs: true,
+    processSecretStore: false,
+    processClusterExternalSecret: false,
+    processPushSecret: false,
+    processClusterPushSecret: false,
+    processClusterGenerator: false,
+    rbac: { aggregateToEdit: false, aggregateToAdmin: false },
+};

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CertManager, certManagerNamespace, issuerNames } from "../../../components/addons/cert-manager";
 import { upstreamCharts } from "../../../components/addons/chart-source";
-import { ExternalSecrets } from "../../../components/addons/external-secrets";
+import { ExternalSecrets, hardenedValues } from "../../../components/addons/external-secrets";
 import { IngressCertificate } from "../../../components/addons/ingress-certificate";
 import { type RegisteredResource, ofKind, resetRegistered, settled, setupMocks, stackConfig } from "../../helpers/mocks";
 import { dependenciesOf, recordOptions } from "./resource-options";
@@ -27,6 +27,20 @@ describe("External Secrets Operator", () => {
         });
     });
 
+    it("serves only the kinds x1agent uses and aggregates nothing into edit or admin", async () => {
+        const config = stackConfig();
+        new ExternalSecrets("eso", { addon: config.addons.externalSecrets });
+        const [chart] = charts(await settled());
+        expect(chart!.inputs.values).toMatchObject({
+            processSecretStore: false,
+            processClusterExternalSecret: false,
+            processPushSecret: false,
+            processClusterPushSecret: false,
+            processClusterGenerator: false,
+            rbac: { aggregateToEdit: false, aggregateToAdmin: false },
+        });
+    });
+
     it("installs nothing when the cluster already runs it, and nothing has to wait for it", async () => {
         const config = stackConfig({ addons: { externalSecrets: { install: false } } });
         const eso = new ExternalSecrets("eso", { addon: config.addons.externalSecrets });
@@ -39,7 +53,7 @@ describe("External Secrets Operator", () => {
         new ExternalSecrets("eso", { addon: config.addons.externalSecrets });
         const [chart] = charts(await settled());
         expect(chart!.inputs.chart).toBe("oci://registry.corp.example.com/charts/external-secrets");
-        expect(chart!.inputs.values).toEqual({ installCRDs: true, replicaCount: 2 });
+        expect(chart!.inputs.values).toEqual({ ...hardenedValues, replicaCount: 2 });
     });
 });
 
