@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import fastifySwagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import {
     hasZodFastifySchemaValidationErrors,
     jsonSchemaTransform,
@@ -19,7 +19,8 @@ import {
     type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { DeployerError, UnauthorizedError } from "./errors";
+import { BadRequestError, DeployerError, UnauthorizedError } from "./errors";
+import { credentialInUrl, type Logger, redactUrl } from "./log";
 import { isTerminal } from "./queue";
 import { redact } from "./redact";
 import * as s from "./schemas";
@@ -33,15 +34,15 @@ declare module "fastify" {
 
 export interface AppOptions {
     deployer: Deployer;
-    /** Pino logger settings, or false for none (tests). */
-    logger?: boolean | { level: string };
+    /** The deployer's logger (log.ts createLogger); none when unset (tests that do not read the log). */
+    logger?: Logger;
 }
 
 const consoleHtml = () => readFileSync(path.join(__dirname, "console", "index.html"), "utf8");
 
-export async function buildApp({ deployer, logger = false }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ deployer, logger }: AppOptions): Promise<FastifyInstance> {
     const app = Fastify({
-        logger,
+        ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
         genReqId: () => randomUUID(),
         bodyLimit: 1024 * 1024,
         // Long-lived SSE streams must not keep a shutdown waiting.
@@ -63,10 +64,20 @@ export async function buildApp({ deployer, logger = false }: AppOptions): Promis
         transform: jsonSchemaTransform,
     });
 
-    app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
+    app.setErrorHandler((err, req, reply) => sendError(deployer, err, req, reply));
     app.setNotFoundHandler((req, reply) =>
         reply.code(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}; see /openapi.json`, requestId: req.id }),
     );
+
+    // A credential belongs in the Authorization header only: in a URL it lands in
+    // proxy logs, browser history and Referer headers. Refused before anything else.
+    app.addHook("onRequest", async (req) => {
+        const found = credentialInUrl(req.url);
+        if (!found) return;
+        const reason = `the URL carries ${found}: send credentials only in the Authorization header (Bearer <token>), and revoke that token, it has been exposed`;
+        await deployer.auditUnauthenticated(`${req.method} ${req.url.split("?")[0]}`, redactUrl(req.url), reason, req.id, req.ip);
+        throw new BadRequestError(reason);
+    });
 
     let closing = false;
     app.addHook("onClose", async () => {
@@ -362,7 +373,7 @@ async function streamRun(deployer: Deployer, req: FastifyRequest, reply: Fastify
     raw.end();
 }
 
-function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+async function sendError(deployer: Deployer, err: unknown, req: FastifyRequest, reply: FastifyReply) {
     if (hasZodFastifySchemaValidationErrors(err)) {
         const where = (err as { validationContext?: string }).validationContext ?? "request";
         const issues = err.validation.map((v) => {
@@ -370,7 +381,10 @@ function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply) {
             const extra = (v.params as { issue?: { keys?: string[] } }).issue?.keys;
             return `${where}${at ? `.${at}` : ""}: ${v.message}${extra?.length ? ` (${extra.join(", ")})` : ""}`;
         });
-        return reply.code(400).send({ error: "bad_request", message: `invalid request: ${issues.join("; ")}`, issues, requestId: req.id });
+        const message = `invalid request: ${issues.join("; ")}`;
+        // A refused request of a known caller is in the audit log like any other refusal.
+        if (req.caller) await deployer.audit(req.caller, `${req.method} ${req.routeOptions.url ?? ""}`, req.url.split("?")[0] ?? "", "denied", message);
+        return reply.code(400).send({ error: "bad_request", message, issues, requestId: req.id });
     }
     if (err instanceof DeployerError) {
         return reply.code(err.status).send({ error: err.code, message: redact(err.message), ...(err.details ?? {}), requestId: req.id });

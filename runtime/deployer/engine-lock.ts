@@ -17,10 +17,10 @@ import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { projectRoot } from "../engine/project";
-import { defaultBackendUrl, engineEnv, pulumiCommand } from "../engine/stack-runner";
+import { backendUrl, fileBackendDir } from "../engine/backend";
+import { engineEnv, pulumiCommand } from "../engine/stack-runner";
 import { processAlive } from "./db";
 
 export interface LockHolder {
@@ -41,15 +41,8 @@ export interface EngineLockState {
 
 const projectName = "x1agent-platform";
 
-function fileBackendDir(): string | undefined {
-    const url = process.env.PULUMI_BACKEND_URL ?? defaultBackendUrl;
-    if (!url.startsWith("file://")) return undefined;
-    const rest = url.slice("file://".length);
-    return rest.startsWith("~") ? path.join(process.env.HOME ?? "", rest.slice(1)) : rest.startsWith("/") ? rest : fileURLToPath(url);
-}
-
 export function engineLock(stack: string): EngineLockState {
-    const dir = fileBackendDir();
+    const dir = fileBackendDir(backendUrl());
     if (!dir) return { inspectable: false, holders: [] };
     const holders: LockHolder[] = [];
     for (const lockDir of [path.join(dir, ".pulumi", "locks", "organization", projectName, stack), path.join(dir, ".pulumi", "locks", stack)]) {

@@ -80,14 +80,32 @@ export function projectEvent(e: EngineEvent): { kind: string; data: Record<strin
     return undefined;
 }
 
-/** What a run's events add up to: the diff, the policy results, the drift. */
+/** The kinds of change the engine counts, in the order runs report them. */
+export const changeKinds = ["create", "update", "same", "delete", "replace"] as const;
+export type ChangeCounts = Record<(typeof changeKinds)[number], number>;
+
+/** What a run's events add up to: the diff, the policy results, the drift, what the engine did. */
 export class EventDigest {
     readonly changes: ResourceChange[] = [];
     readonly policy: PolicyResult[] = [];
     readonly drift: ResourceChange[] = [];
     readonly errors: string[] = [];
+    /** Steps the engine finished, by kind: what a run that stopped early did. */
+    private readonly done: ChangeCounts = { create: 0, update: 0, same: 0, delete: 0, replace: 0 };
+    /** The engine's own totals, from its summary event (sent on failure too). */
+    private summary?: Partial<ChangeCounts>;
+
+    /** Resource changes the engine made, as far as its events tell. */
+    counts(): ChangeCounts {
+        if (!this.summary) return { ...this.done };
+        return Object.fromEntries(changeKinds.map((k) => [k, this.summary![k] ?? 0])) as ChangeCounts;
+    }
 
     add(kind: string, data: Record<string, unknown>, operation: string): void {
+        if (kind === "resource-done" && data.type !== "pulumi:pulumi:Stack" && (changeKinds as readonly string[]).includes(String(data.op))) {
+            this.done[data.op as keyof ChangeCounts] += 1;
+        }
+        if (kind === "summary") this.summary = data.resourceChanges as Partial<ChangeCounts>;
         if (kind === "resource-pre" && data.op !== "same" && data.op !== "read" && data.op !== "refresh" && data.type !== "pulumi:pulumi:Stack") {
             this.changes.push(change(data));
         }

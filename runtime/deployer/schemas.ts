@@ -9,6 +9,10 @@ import { stackNamePattern } from "./stack-files";
 
 export const stackName = z.string().regex(stackNamePattern, { error: "must be a stack name: lower-case letters, digits, '-', '_' or '.', at most 40" });
 export const runId = z.uuid({ error: "must be a run id (a UUID)" });
+/** A team as tokens, stacks and workspaces name it (OIDC groups such as `/payments` or `ops@corp` included). */
+export const teamName = z.string().regex(/^[A-Za-z0-9_.@/:-]{1,100}$/, {
+    error: "must be a team name: 1-100 letters, digits or _ . @ / : - (no spaces, no control characters)",
+});
 export const operation = z.enum(["preview", "up", "refresh", "destroy"], { error: "must be one of preview, up, refresh, destroy" });
 
 export const errorBody = z
@@ -28,8 +32,8 @@ export const runParams = z.object({ id: runId });
 
 export const createStackBody = z.strictObject({
     name: stackName,
-    from: stackName.describe("the example stack whose file is copied (e.g. local)"),
-    team: z.string().min(1).max(100).describe("the team that owns the new stack"),
+    from: stackName.describe("the stack whose file is copied: an example no team owns (e.g. local), or a stack the caller may read"),
+    team: teamName.describe("the team that owns the new stack"),
 });
 
 export const updateConfigBody = z.strictObject({
@@ -37,7 +41,7 @@ export const updateConfigBody = z.strictObject({
     revision: z.string().optional().describe("the revision this edit is based on (from GET); refused if the file changed since"),
 });
 
-export const setTeamBody = z.strictObject({ team: z.string().min(1).max(100) });
+export const setTeamBody = z.strictObject({ team: teamName });
 
 export const createRunBody = z.strictObject({
     operation,
@@ -48,7 +52,7 @@ export const deleteStackQuery = z.object({ confirm: z.string().optional().descri
 
 export const workspaceBody = z.strictObject({
     id: workspaceId,
-    team: z.string().min(1).max(100).optional(),
+    team: teamName.optional(),
     quota: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional(), pods: z.int().min(1).optional() }).optional(),
     egressCidrs: z.array(z.string()).optional(),
     secrets: z.array(z.strictObject({ name: z.string(), remoteKey: z.string(), property: z.string().optional() })).optional(),
@@ -79,7 +83,7 @@ export const auditQuery = z.object({
 
 export const createTokenBody = z.strictObject({
     name: z.string().regex(/^[a-z0-9][-a-z0-9_.]{0,62}$/, { error: "must be a short lower-case name, e.g. portal" }),
-    teams: z.array(z.string().min(1)).default([]),
+    teams: z.array(teamName).default([]),
     admin: z.boolean().default(false),
 });
 

@@ -13,6 +13,7 @@ import { z } from "zod";
 import { projectRoot } from "../engine/project";
 import { buildApp } from "./app";
 import type { OidcSettings } from "./auth";
+import { createLogger, logLevels } from "./log";
 import { Deployer, type DeployerOptions } from "./service";
 
 const int = (fallback: number, min: number) => z.coerce.number().int().min(min).default(fallback);
@@ -29,7 +30,7 @@ export const settingsSchema = z.object({
     X1_DEPLOYER_RUN_TIMEOUT_SECONDS: int(1800, 10),
     X1_DEPLOYER_STALE_SECONDS: int(20, 3),
     X1_DEPLOYER_SHUTDOWN_GRACE_SECONDS: int(25, 0),
-    X1_DEPLOYER_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    X1_DEPLOYER_LOG_LEVEL: z.enum(logLevels).default("info"),
     X1_OIDC_ISSUER: z.url().optional(),
     X1_OIDC_AUDIENCE: z.string().optional(),
     X1_OIDC_JWKS_URL: z.url().optional(),
@@ -72,7 +73,7 @@ export function deployerOptions(settings: Settings): DeployerOptions {
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const settings = readSettings(env);
     const deployer = await Deployer.start(deployerOptions(settings));
-    const app = await buildApp({ deployer, logger: { level: settings.X1_DEPLOYER_LOG_LEVEL } });
+    const app = await buildApp({ deployer, logger: createLogger({ level: settings.X1_DEPLOYER_LOG_LEVEL }) });
 
     // First start: no token exists yet. Issue an admin token into a 0600 file
     // (never into the log) so an operator can create the portal's tokens.

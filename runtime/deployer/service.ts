@@ -5,17 +5,18 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { projectRoot, listStackNames } from "../engine/project";
 import type { Operation } from "../engine/stack-runner";
 import { type StackConfig } from "../../stacks/schema";
-import { ConfigError } from "../../stacks/validate";
+import { CONFIG_NAMESPACE, ConfigError } from "../../stacks/validate";
 import { Authenticator, issueToken, type IssuedToken, type OidcSettings, type Principal } from "./auth";
 import { type Database, type DatabaseOptions, openDatabase } from "./db";
 import { engineLock } from "./engine-lock";
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnprocessableError } from "./errors";
 import type { StoredEvent } from "./events";
 import { isTerminal, RunQueue, type RunRow } from "./queue";
-import { redactDeep, registerEnvironmentSecrets } from "./redact";
+import { redact, redactDeep, registerEnvironmentSecrets } from "./redact";
 import {
     createStackFile,
     readStackText,
@@ -157,12 +158,12 @@ export class Deployer {
         await this.db
             .insertInto("audit")
             .values({
-                actor: caller?.principal.subject ?? "anonymous",
-                teams: JSON.stringify(caller?.principal.teams ?? []),
-                action,
-                target,
+                actor: auditText(caller?.principal.subject ?? "anonymous"),
+                teams: auditText(JSON.stringify(caller?.principal.teams ?? [])),
+                action: auditText(action),
+                target: auditText(target),
                 outcome,
-                reason: reason ?? null,
+                reason: reason === undefined ? null : auditText(redact(reason)),
                 request_id: caller?.requestId ?? null,
                 remote: caller?.remote ?? null,
             })
@@ -171,10 +172,7 @@ export class Deployer {
 
     /** Records a refused request (no or bad credentials) in the audit log. */
     async auditUnauthenticated(action: string, target: string, reason: string, requestId?: string, remote?: string): Promise<void> {
-        await this.db
-            .insertInto("audit")
-            .values({ actor: "anonymous", teams: "[]", action, target, outcome: "denied", reason, request_id: requestId ?? null, remote: remote ?? null })
-            .execute();
+        await this.audit({ principal: { subject: "anonymous", teams: [], admin: false }, requestId, remote }, action, target, "denied", reason);
     }
 
     private async deny(caller: Caller, action: string, target: string, reason: string): Promise<never> {
@@ -284,28 +282,41 @@ export class Deployer {
         };
     }
 
-    /** Creates stacks/Pulumi.<name>.yaml from an example stack's file (comments kept), owned by `team`. */
+    /**
+     * Creates stacks/Pulumi.<name>.yaml from another stack's file (comments
+     * kept), owned by `team`. The source is read like any stack: an example
+     * (a stack file no team owns) or a stack the caller may read. A failed
+     * create leaves nothing behind.
+     */
     async createStack(caller: Caller, args: { name: string; from: string; team: string }): Promise<StackDetail> {
         const p = caller.principal;
         if (!p.admin && !p.teams.includes(args.team)) {
             await this.deny(caller, "create-stack", `stack:${args.name}`, `${p.subject} may only create stacks for its own teams (${teamsText(p)}), not '${args.team}'`);
         }
         const example = readStackText(args.from);
+        const source = await this.ownerOf(args.from);
+        if (source && !this.canSee(p, source.team)) {
+            await this.deny(
+                caller,
+                "create-stack",
+                `stack:${args.name}`,
+                `copying stack '${args.from}' reads it, and it belongs to team '${source.team}'; ${p.subject} is in ${teamsText(p)}: copy an example stack (one no team owns, e.g. local) or one of your own`,
+            );
+        }
         const created = createStackFile(args.name, example.text);
         try {
-            validateText(args.name, created.text);
+            validateOrThrow(args.name, created.text);
+            await this.db
+                .insertInto("stack_owners")
+                .values({ stack: args.name, team: args.team, created_by: p.subject, deployer_created: true })
+                .onConflict((oc) => oc.column("stack").doUpdateSet({ team: args.team, created_by: p.subject, deployer_created: true }))
+                .execute();
         } catch (err) {
-            // The example itself is wrong: do not leave a half-made stack behind.
+            // The source itself is wrong, or the database refused: do not leave a half-made stack behind.
             removeStackFile(args.name);
-            if (err instanceof ConfigError) throw new UnprocessableError(err.message, { problems: err.problems });
             throw err;
         }
-        await this.db
-            .insertInto("stack_owners")
-            .values({ stack: args.name, team: args.team, created_by: p.subject, deployer_created: true })
-            .onConflict((oc) => oc.column("stack").doUpdateSet({ team: args.team, created_by: p.subject, deployer_created: true }))
-            .execute();
-        await this.audit(caller, "create-stack", `stack:${args.name}`, "ok", `from example '${args.from}' for team '${args.team}'`);
+        await this.audit(caller, "create-stack", `stack:${args.name}`, "ok", `from '${args.from}'${source ? ` (team '${source.team}')` : " (example)"} for team '${args.team}'`);
         return this.getStack(caller, args.name);
     }
 
@@ -335,11 +346,42 @@ export class Deployer {
         if (args.revision && args.revision !== current.revision) {
             throw new ConflictError(`stack '${name}' changed since revision ${args.revision} (now ${current.revision}): read it again and re-apply your change`);
         }
-        const next = withConfig(current.text, name, args.config);
+        const stored = x1ConfigOf(current.text, name);
+        const config = restoreMasked(args.config, stored);
+        await this.refuseGatedChanges(caller, name, stored, config);
+        const next = withConfig(current.text, name, config);
         validateOrThrow(name, next);
         writeStackFile(name, next, current.revision);
         await this.audit(caller, "update-config", `stack:${name}`, "ok", `revision ${current.revision} -> ${createHash("sha256").update(next).digest("hex").slice(0, 16)}`);
         return this.getStack(caller, name);
+    }
+
+    /**
+     * Workspaces and the secrets tier change only through their own requests
+     * (team checks, a preview, an approved up); a config edit that changes
+     * them is refused, whoever sends it.
+     */
+    private async refuseGatedChanges(caller: Caller, stack: string, stored: Record<string, unknown>, next: Record<string, unknown>): Promise<void> {
+        const gated = [
+            {
+                changed: !isDeepStrictEqual(stored.workspaces ?? [], next.workspaces ?? []),
+                what: "workspaces",
+                how: `POST /v1/stacks/${stack}/workspaces and DELETE /v1/stacks/${stack}/workspaces/{id}`,
+            },
+            {
+                changed: (stored.secrets as { tier?: unknown } | undefined)?.tier !== (next.secrets as { tier?: unknown } | undefined)?.tier,
+                what: "secrets.tier",
+                how: `POST /v1/stacks/${stack}/secrets-tier`,
+            },
+        ];
+        for (const g of gated.filter((x) => x.changed)) {
+            await this.deny(
+                caller,
+                "update-config",
+                `stack:${stack}`,
+                `a config edit may not change ${g.what}: it changes only through ${g.how}, which check the teams involved and preview the change before an approved up applies it; send ${g.what} unchanged`,
+            );
+        }
     }
 
     /** Destroys the stack's resources, then removes the stack (state and file); needs `confirm` = the stack name. */
@@ -655,6 +697,50 @@ export class Deployer {
             worker: r.worker_host && r.worker_pid !== null ? { host: r.worker_host, pid: r.worker_pid } : null,
         };
     }
+}
+
+/** What `redact` puts in place of a secret; a value holding one came from a masked GET. */
+const maskMarkers = ["****", "[redacted]", "[redacted token]", "[redacted private key]"];
+
+/**
+ * The edited config with every masked placeholder replaced by the stored
+ * value it masks, so a GET -> edit -> PUT round trip keeps secrets. A
+ * placeholder that masks nothing stored there (moved, or edited around) is
+ * refused: a masked value is never written.
+ */
+function restoreMasked(edited: Record<string, unknown>, stored: Record<string, unknown>): Record<string, unknown> {
+    const problems: { key: string; value: string; message: string }[] = [];
+    const walk = (value: unknown, before: unknown, key: string): unknown => {
+        if (typeof value === "string") {
+            if (!maskMarkers.some((m) => value.includes(m))) return value;
+            if (typeof before === "string" && redact(before) === value) return before;
+            problems.push({
+                key,
+                value: JSON.stringify(value),
+                message: "holds a masked placeholder from a GET that does not match the stored value: send the real value, or the placeholder unchanged to keep the stored one",
+            });
+            return value;
+        }
+        if (Array.isArray(value)) return value.map((v, i) => walk(v, Array.isArray(before) ? before[i] : undefined, `${key}[${i}]`));
+        if (value && typeof value === "object") {
+            const b = before && typeof before === "object" && !Array.isArray(before) ? (before as Record<string, unknown>) : {};
+            return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, b[k], `${key}.${k}`)]));
+        }
+        return value;
+    };
+    const out = Object.fromEntries(Object.entries(edited).map(([k, v]) => [k, walk(v, stored[k], `${CONFIG_NAMESPACE}:${k}`)]));
+    if (problems.length > 0) {
+        throw new UnprocessableError(
+            `the config edit holds ${problems.length} masked value(s); nothing was written:\n${problems.map((p) => `  - ${p.key} = ${p.value}: ${p.message}`).join("\n")}`,
+            { problems },
+        );
+    }
+    return out;
+}
+
+/** Text as the audit log stores it: PostgreSQL text cannot hold NUL, and a refusal must be recorded whatever its input. */
+function auditText(text: string): string {
+    return text.replace(/\0/g, "\\0");
 }
 
 function teamsText(p: Principal): string {

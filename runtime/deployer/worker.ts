@@ -19,7 +19,7 @@ import { engineEnv, pulumiCommand, runOperation, type Operation, type RunResult 
 import { type Db, processAlive } from "./db";
 import { clearStaleEngineLock, engineLock } from "./engine-lock";
 import { stopProcessesOfWorker, workerIdVariable } from "./orphans";
-import { EventDigest, EventRecorder, projectEvent } from "./events";
+import { type ChangeCounts, EventDigest, EventRecorder, projectEvent } from "./events";
 import { type RunQueue, type RunRow, type WorkerIdentity } from "./queue";
 import { redact } from "./redact";
 import { proposedConfigFile, readStackText, removeStackFile, writeStackFile } from "./stack-files";
@@ -267,7 +267,21 @@ export class Worker {
             }
             const status = entry.reason === "timeout" ? "timed_out" : entry.reason === "cancel" ? "cancelled" : entry.reason === "shutdown" ? "interrupted" : "failed";
             const canceller = entry.reason === "cancel" ? await this.cancelledBy(run.id) : null;
-            await this.finish(run, status, { error: describeFailure(err, digest, entry.reason, run, canceller), message }, digest, policy, recorder);
+            // An up or destroy that stopped early has changed what it reached: say what, and what to do.
+            const counts = digest.counts();
+            const partial = (operation === "up" || operation === "destroy") && counts.create + counts.update + counts.delete + counts.replace > 0;
+            await this.finish(
+                run,
+                status,
+                {
+                    counts_json: JSON.stringify(counts),
+                    error: describeFailure(err, digest, entry.reason, run, canceller),
+                    message: partial ? partlyApplied(operation, counts) : message,
+                },
+                digest,
+                policy,
+                recorder,
+            );
         } finally {
             clearTimeout(timer);
             proposed?.cleanup();
@@ -363,6 +377,12 @@ function isConcurrentUpdate(err: unknown): boolean {
     return err?.constructor?.name === "ConcurrentUpdateError" || /currently locked by|Another update is currently in progress/.test(text);
 }
 
+/** The run's message when an up or destroy stopped after changing resources. */
+function partlyApplied(operation: Operation, counts: ChangeCounts): string {
+    const did = `${counts.create} created, ${counts.update} updated, ${counts.replace} replaced, ${counts.delete} deleted`;
+    return `the stack is partly ${operation === "up" ? "applied" : "destroyed"}: the engine ${did} before the ${operation} stopped; fix the cause in the error, then run a preview to see what is left and ${operation} again`;
+}
+
 /** A short, secret-free account of why a run did not succeed. */
 function describeFailure(err: unknown, digest: EventDigest, reason: AbortReason | undefined, run: RunRow, canceller: string | null): string {
     if (reason === "cancel") return `cancelled by ${canceller ?? "request"}; the engine stopped cleanly and released the stack`;
@@ -370,7 +390,14 @@ function describeFailure(err: unknown, digest: EventDigest, reason: AbortReason 
     if (reason === "shutdown") return "the deployer shut down during this run; the engine was cancelled cleanly; start the run again";
     const mandatory = digest.policy.filter((p) => p.enforcement === "mandatory");
     if (mandatory.length > 0) {
-        return `policy violations (${mandatory.length} mandatory): ${mandatory.map((p) => `${p.policy}: ${p.message.split("\n")[0]}`).join("; ")}`;
+        // One line per policy and message, naming the resources it was found on.
+        const byCause = new Map<string, string[]>();
+        for (const p of mandatory) {
+            const cause = `${p.policy}: ${p.message.split("\n")[0]}`;
+            byCause.set(cause, [...(byCause.get(cause) ?? []), p.resource ? (p.resource.split("::").pop() ?? p.resource) : "the stack"]);
+        }
+        const lines = [...byCause].map(([cause, on]) => `- ${cause} (on ${[...new Set(on)].join(", ")})`);
+        return `policy violations (${mandatory.length} mandatory):\n${lines.join("\n")}`;
     }
     if (digest.errors.length > 0) {
         // The engine repeats one cause per resource: say each distinct one once, with how often.

@@ -3,9 +3,8 @@
  * same program `pulumi up` runs (the project folder, not an inline copy).
  * The CLI (`x1`) and the deployer both go through here.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import {
     type EngineEvent,
     LocalWorkspace,
@@ -13,6 +12,7 @@ import {
     PulumiCommand,
     type Stack,
 } from "@pulumi/pulumi/automation";
+import { backendUrl } from "./backend";
 import { projectRoot, readStackFile, validateStack } from "./project";
 import { recordAfterUp, recordBeforeRun } from "../../policies/tier-state";
 
@@ -61,8 +61,6 @@ export interface RunOptions {
     configFile?: string;
 }
 
-/** Default state backend: a file backend in the project, `.pulumi-state/`. */
-export const defaultBackendUrl = `file://${path.join(projectRoot, ".pulumi-state")}`;
 
 /**
  * Passphrase of the `local` stack's secrets provider. It protects nothing:
@@ -100,14 +98,7 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
 
 /** Environment for every Pulumi process this project starts. */
 export function engineEnv(stackName: string): Record<string, string> {
-    const env: Record<string, string> = {
-        PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? defaultBackendUrl,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-    };
-    // A file backend's folder must exist before the CLI can open it (a fresh clone has no .pulumi-state/).
-    if (env.PULUMI_BACKEND_URL!.startsWith("file://")) {
-        mkdirSync(fileURLToPath(env.PULUMI_BACKEND_URL!.replace(/^file:\/\/(?!\/)/, "file:///")), { recursive: true });
-    }
+    const env: Record<string, string> = { PULUMI_BACKEND_URL: backendUrl(), PULUMI_SKIP_UPDATE_CHECK: "true" };
     const secretsProvider = readStackFile(stackName).secretsProvider;
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
         if (stackName !== "local") {

@@ -9,6 +9,17 @@ export const k8sName = z
     })
     .max(63, { error: "must be at most 63 characters (a Kubernetes name)" });
 
+/**
+ * A URL that carries no credentials: `user:password@` would sit in plain
+ * text in the stack file, Pulumi's state and the rendered manifests, and
+ * the deployer shows it only masked. Credentials come from Secret
+ * references, like every other secret field.
+ */
+export const credentialFreeUrl = (params?: Parameters<typeof z.url>[0]) =>
+    z.url(params).refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u), {
+        error: "must not carry credentials (user:password@ is stored in plain text in the stack file, the state and the manifests): write the URL without them; a credential comes only from a Secret reference",
+    });
+
 /** A Kubernetes resource quantity such as `500m`, `1`, `256Mi`, `10Gi`. */
 export const quantity = z
     .union([z.string(), z.number()])

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { names, secretTiers } from "../../policies/lib/names";
-import { k8sName } from "./common";
+import { credentialFreeUrl, k8sName } from "./common";
 
 /** Which kind of cluster the stack targets; decides the cloud pieces that may exist. */
 export const clusterProviders = ["local", "eks", "gke", "aks", "self-managed"] as const;
@@ -61,7 +61,7 @@ export const cloud = z.strictObject({
             resourceGroup: z.string().min(1),
             location: z.string().min(1),
             /** The AKS cluster's OIDC issuer URL (`az aks show --query oidcIssuerProfile.issuerUrl`). */
-            oidcIssuerUrl: z.url({ error: "must be the cluster's OIDC issuer URL" }),
+            oidcIssuerUrl: credentialFreeUrl({ error: "must be the cluster's OIDC issuer URL" }),
         })
         .optional(),
 });
@@ -93,7 +93,7 @@ export const secrets = z.strictObject({
     uiMode: z.enum(["capture", "bind"]).optional(),
     vault: z
         .strictObject({
-            server: z.url({ error: "must be the Vault server URL, e.g. https://vault.example.com" }),
+            server: credentialFreeUrl({ error: "must be the Vault server URL, e.g. https://vault.example.com" }),
             /** KV mount path. */
             path: z.string().min(1).default("secret"),
             version: z.enum(["v1", "v2"]).default("v2"),
@@ -111,7 +111,7 @@ export const secrets = z.strictObject({
     azure: z
         .strictObject({
             /** The one Key Vault x1agent secrets live in, e.g. https://x1agent-prod.vault.azure.net. */
-            vaultUrl: z.url().regex(/^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/?$/, {
+            vaultUrl: credentialFreeUrl().regex(/^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/?$/, {
                 error: "must be a Key Vault URL: https://<name>.vault.azure.net",
             }),
             /** Resource id of that Key Vault (for the role assignment scope). */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { addon, k8sName, quantity, secretKeyRef } from "./common";
+import { addon, credentialFreeUrl, k8sName, quantity, secretKeyRef } from "./common";
 
 const hostname = z
     .string()
@@ -23,7 +23,7 @@ export const ingress = z.strictObject({
              */
             type: z.enum(["acme", "selfSigned", "existing"]).default("acme"),
             email: z.email({ error: "must be the e-mail address ACME registers the account with" }).optional(),
-            server: z.url().default("https://acme-v02.api.letsencrypt.org/directory"),
+            server: credentialFreeUrl().default("https://acme-v02.api.letsencrypt.org/directory"),
             /** ClusterIssuer name for `existing`. */
             name: k8sName.optional(),
         })
@@ -77,7 +77,7 @@ export const auth = z.strictObject({
         .optional(),
     oidc: z
         .strictObject({
-            issuer: z.url(),
+            issuer: credentialFreeUrl(),
             clientIdSecret: k8sName,
             clientSecretSecret: k8sName,
         })

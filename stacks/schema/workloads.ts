@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hpa, image, k8sName, quantity, resources } from "./common";
+import { credentialFreeUrl, hpa, image, k8sName, quantity, resources } from "./common";
 
 const cidr = z.cidrv4({ error: "must be an IPv4 CIDR such as 10.0.0.0/8" });
 
@@ -50,12 +50,12 @@ export const observability = z.strictObject({
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
     logFormat: z.enum(["json", "text"]).default("json"),
     /** OTEL_EXPORTER_OTLP_ENDPOINT for the api; tracing is off when unset. */
-    otlpEndpoint: z.url().optional(),
+    otlpEndpoint: credentialFreeUrl().optional(),
 });
 
 export const proxy = z.strictObject({
     /** Proxy for agent-to-agent and agent-to-tool traffic (kagent's proxy.url). */
-    url: z.url().optional(),
+    url: credentialFreeUrl().optional(),
     noProxy: z.array(z.string()).default([]),
 });
 
