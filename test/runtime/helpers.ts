@@ -12,6 +12,7 @@ import pg from "pg";
 import { projectRoot, stacksDir } from "../../runtime/engine/project";
 import { buildApp } from "../../runtime/deployer/app";
 import type { DatabaseOptions } from "../../runtime/deployer/db";
+import { createLogger } from "../../runtime/deployer/log";
 import { Deployer, type DeployerOptions } from "../../runtime/deployer/service";
 
 export type BackendName = "embedded" | "postgres";
@@ -56,19 +57,24 @@ export interface Service {
     url: string;
     deployer: Deployer;
     adminToken: string;
+    /** Every line the deployer logged so far (JSON, as in production). */
+    log(): string[];
     close(): Promise<void>;
 }
 
-/** The deployer library plus its HTTP API, listening on a free loopback port. */
+/** The deployer library plus its HTTP API, listening on a free loopback port, logging at debug level into memory. */
 export async function startService(options: DeployerOptions): Promise<Service> {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "debug", stream: { write: (line: string) => void lines.push(line) } });
     const deployer = await Deployer.start(options);
-    const app = await buildApp({ deployer });
+    const app = await buildApp({ deployer, logger });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     const adminToken = (await deployer.bootstrapToken(`admin-${randomBytes(3).toString("hex")}`)).token;
     return {
         url,
         deployer,
         adminToken,
+        log: () => [...lines],
         close: async () => {
             await app.close();
             await deployer.stop(5_000);
