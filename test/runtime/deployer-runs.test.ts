@@ -119,6 +119,27 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         expect(everything).not.toContain(token);
     });
 
+    it("records what a policy-failed up changed, and says the stack is partly applied", async () => {
+        // Tier 1 without etcd encryption passes the schema and fails a mandatory stack policy, checked after the resources.
+        const before = (await call(svc.url, "GET", `/v1/stacks/${a}`, { token })).body;
+        const edit = await call(svc.url, "PUT", `/v1/stacks/${a}/config`, { token, body: { config: { ...before.config, etcdEncryption: { enabled: false } }, revision: before.revision } });
+        expect(edit.status, JSON.stringify(edit.body)).toBe(200);
+        const up = await call(svc.url, "POST", `/v1/stacks/${a}/runs`, { token, body: { operation: "up" } });
+        const done = await waitForRun(svc.url, token, up.body.run.id);
+        expect(done.status).toBe("failed");
+        expect(done.counts.create).toBeGreaterThan(5);
+        expect(done.message).toBe(
+            `the stack is partly applied: the engine ${done.counts.create} created, ${done.counts.update} updated, ${done.counts.replace} replaced, ${done.counts.delete} deleted before the up stopped; fix the cause in the error, then run a preview to see what is left and up again`,
+        );
+        // Each cause once, naming where it was found.
+        const lines = (done.error as string).split("\n");
+        expect(lines[0]).toMatch(/^policy violations \(\d+ mandatory\):$/);
+        expect(lines.filter((l) => l.startsWith("- tier1-requires-etcd-encryption: "))).toHaveLength(1);
+        expect(new Set(lines).size).toBe(lines.length);
+        expect(lines.slice(1).every((l) => /\(on [^)]+\)$/.test(l))).toBe(true);
+        console.log(`[runtime tier] ${backend}: policy-failed up: counts ${JSON.stringify(done.counts)}; error: ${done.error}`);
+    });
+
     it("cancels a running up cleanly: the run says so and the stack is left unlocked", async () => {
         const up = await call(svc.url, "POST", `/v1/stacks/${b}/runs`, { token, body: { operation: "up" } });
         const id = up.body.run.id;
