@@ -147,10 +147,10 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
 
         const wrong = await call(svc.url, "PUT", `/v1/stacks/${stackA}/config`, {
             token: teamA,
-            body: { config: { ...config, secrets: { tier: "valt" }, nats: { replicas: 2 } } },
+            body: { config: { ...config, ingress: { ...config.ingress, host: "https://x1agent.example.com" }, nats: { replicas: 2 } } },
         });
         expect(wrong.status).toBe(422);
-        expect(wrong.body.problems.map((p: any) => p.key)).toEqual(["x1agent:secrets.tier", "x1agent:nats.replicas"]);
+        expect(wrong.body.problems.map((p: any) => p.key)).toEqual(["x1agent:ingress.host", "x1agent:nats.replicas"]);
         expect(wrong.body.message).toMatch(/nothing was deployed/);
 
         const file = path.join(stacksDir, `Pulumi.${stackA}.yaml`);
