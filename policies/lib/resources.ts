@@ -4,6 +4,7 @@
  * metadata, pod specs of every workload kind, and walking values without
  * tripping over the ones a preview does not know.
  */
+import type { IContainer, IEphemeralContainer, IPodSpec } from "kubernetes-models/v1";
 import { isUnknownValueError, type Res } from "./policy";
 
 /** Stands for a value the preview does not know yet, in `entriesOf` walks. */
@@ -98,8 +99,18 @@ export function isWorkload(r: Pick<Res, "type">): boolean {
     return podSpecPath(r) !== undefined;
 }
 
+/**
+ * The props of a Kubernetes object, typed as the model the caller names
+ * (kubernetes-models: `IConfigMap`, `IRole`, ...) once the kind is checked.
+ * Typing only: the values are what the engine sent, so fields a preview does
+ * not know still throw on read (see policy.ts).
+ */
+export function objectOf<T>(r: Pick<Res, "props">): T {
+    return r.props as T;
+}
+
 /** The pod spec of a workload (undefined for anything else). */
-export function podSpec(r: Pick<Res, "type" | "props">): any {
+export function podSpec(r: Pick<Res, "type" | "props">): IPodSpec | undefined {
     const p = podSpecPath(r);
     return p ? get(r.props, ...p) : undefined;
 }
@@ -111,13 +122,39 @@ export function podLabels(r: Pick<Res, "type" | "props">): Record<string, string
     return get(r.props, ...p.slice(0, -1), "metadata", "labels") ?? {};
 }
 
-/** Containers of a pod spec, with where they sit (`containers` or `initContainers`). */
-export function containers(spec: unknown): { c: any; field: "containers" | "initContainers" | "ephemeralContainers" }[] {
+/** One container of a pod spec and where it sits. */
+export interface PodContainer {
+    c: IContainer | IEphemeralContainer;
+    field: "containers" | "initContainers" | "ephemeralContainers";
+}
+
+/** Containers of a pod spec, with where they sit (`containers`, `initContainers` or `ephemeralContainers`). */
+export function containers(spec: IPodSpec | undefined): PodContainer[] {
     return [
-        ...list(spec, "containers").map((c) => ({ c, field: "containers" as const })),
-        ...list(spec, "initContainers").map((c) => ({ c, field: "initContainers" as const })),
-        ...list(spec, "ephemeralContainers").map((c) => ({ c, field: "ephemeralContainers" as const })),
+        ...list(spec, "containers").map((c: IContainer) => ({ c, field: "containers" as const })),
+        ...list(spec, "initContainers").map((c: IContainer) => ({ c, field: "initContainers" as const })),
+        ...list(spec, "ephemeralContainers").map((c: IEphemeralContainer) => ({ c, field: "ephemeralContainers" as const })),
     ];
+}
+
+/** A workload as the workload rules walk it: how messages name it, its pod spec, and each container with how messages name it. */
+export interface WorkloadView {
+    /** `Kind namespace/name`, the form `exclude` lists use too. */
+    id: string;
+    spec: IPodSpec | undefined;
+    containers: (PodContainer & { at: string })[];
+}
+
+/**
+ * The one container walk of the workload rules: a workload (any kind with a
+ * pod spec) not listed in `exclude`, else undefined.
+ */
+export function workloadOf(r: Pick<Res, "type" | "props" | "name">, exclude: readonly string[] = []): WorkloadView | undefined {
+    if (!isWorkload(r)) return undefined;
+    const id = describe(r);
+    if (exclude.includes(id)) return undefined;
+    const spec = podSpec(r);
+    return { id, spec, containers: containers(spec).map((pc) => ({ ...pc, at: `${id} ${pc.field} ${String(pc.c.name)}` })) };
 }
 
 /** `kind namespace/name`, how messages name a Kubernetes object. */

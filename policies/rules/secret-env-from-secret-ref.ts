@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
 import { resourcePolicy } from "../lib/policy";
-import { containers, describe, entriesOf, failUnknown, get, isWorkload, list, podSpec, UNKNOWN } from "../lib/resources";
+import { entriesOf, failUnknown, get, list, UNKNOWN, workloadOf } from "../lib/resources";
 
 /**
  * A credential in a pod's env comes from a Secret (`valueFrom.secretKeyRef`),
@@ -21,11 +21,9 @@ export const secretEnvFromSecretRef = resourcePolicy(
             "2. Replace `value:` with `valueFrom: { secretKeyRef: { name: <secret>, key: <key> } }` (in stack config: a { secretName, key } field).",
     },
     (r, { report }) => {
-        if (!isWorkload(r)) return;
-        for (const { c, field } of containers(podSpec(r))) {
-            const where = `${describe(r)} ${field} ${String(get(c, "name"))}`;
-            for (const e of list(c, "env")) {
-                const name = String(get(e, "name"));
+        for (const { c, at: where } of workloadOf(r)?.containers ?? []) {
+            for (const e of list(c, "env") as NonNullable<typeof c.env>) {
+                const name = String(e.name);
                 const fields = new Map(entriesOf(e));
                 const value = fields.get("value");
                 const from = fields.get("valueFrom");

@@ -21,7 +21,7 @@ export const secretsNamespaceNoWorkloads = resourcePolicy(
     },
     (r, { report }) => {
         if (!isWorkload(r) || meta(r).namespace !== names.secretsNamespace) return;
-        const account = get(podSpec(r), "serviceAccountName");
+        const account = podSpec(r)?.serviceAccountName;
         report(
             `${describe(r)} runs in ${names.secretsNamespace}${account === undefined ? "" : ` as ServiceAccount ${String(account)}`}, where a pod can mount every Tier 1 Secret: ` +
                 `nothing runs there; move it to its own namespace`,

@@ -1,5 +1,6 @@
 import { guarded, stackPolicy } from "../lib/policy";
-import { containers, describe, get, isKind, isWorkload, list, podSpec } from "../lib/resources";
+import type { IConfigMap } from "kubernetes-models/v1";
+import { describe, get, isKind, list, objectOf, workloadOf } from "../lib/resources";
 import { declaredTier, platformResource, stackResource, x1Stores } from "../lib/stores";
 import { storeOfTier, tierLabel, uiModeOf } from "../lib/names";
 
@@ -64,15 +65,15 @@ export const secretsTierUiModeConsistent = stackPolicy(
             guarded(r, report, () => {
                 // Only the two watched names are read: other env values may be unknown and are none of this policy's business.
                 const envs: { where: string; name: string; value: () => unknown }[] = [];
-                if (isWorkload(r)) {
-                    for (const { c } of containers(podSpec(r))) {
-                        for (const e of list(c, "env")) {
-                            const name = get(e, "name");
-                            if (watched.has(name)) envs.push({ where: `${describe(r)} container ${get(c, "name")}`, name, value: () => get(e, "value") });
+                const workload = workloadOf(r);
+                if (workload) {
+                    for (const { c } of workload.containers) {
+                        for (const e of list(c, "env") as NonNullable<typeof c.env>) {
+                            if (watched.has(e.name)) envs.push({ where: `${workload.id} container ${c.name}`, name: e.name, value: () => e.value });
                         }
                     }
                 } else if (isKind(r, "core", "ConfigMap")) {
-                    const data = get(r.props, "data") ?? {};
+                    const data: Record<string, string> = objectOf<IConfigMap>(r).data ?? {};
                     for (const key of watched) if (key in data) envs.push({ where: describe(r), name: key, value: () => data[key] });
                 }
                 for (const e of envs) {

@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { containers, describe, get, isWorkload, list, podSpec, podSpecPath } from "../lib/resources";
+import { list, podSpecPath, workloadOf } from "../lib/resources";
 
 interface Config {
     /** Workloads to skip, as `Kind namespace/name`. */
@@ -36,22 +36,19 @@ export const workloadNonRootReadOnly = resourcePolicy<Config>(
         },
     },
     (r, { report, config }) => {
-        if (!isWorkload(r)) return;
-        const id = describe(r);
-        if (config.exclude.includes(id)) return;
-        const spec = podSpec(r);
-        const pod = get(spec, "securityContext") ?? {};
-        for (const { c, field } of containers(spec)) {
-            const sc = get(c, "securityContext") ?? {};
-            const at = `${id} ${field} ${String(get(c, "name"))}`;
+        const workload = workloadOf(r, config.exclude);
+        if (!workload) return;
+        const pod = workload.spec?.securityContext ?? {};
+        for (const { c, at } of workload.containers) {
+            const sc = c.securityContext ?? {};
             const problems: string[] = [];
-            const nonRoot = get(sc, "runAsNonRoot") ?? get(pod, "runAsNonRoot");
-            const user = get(sc, "runAsUser") ?? get(pod, "runAsUser");
+            const nonRoot = sc.runAsNonRoot ?? pod.runAsNonRoot;
+            const user = sc.runAsUser ?? pod.runAsUser;
             if (nonRoot !== true) problems.push("runAsNonRoot is not true");
             if (user === 0) problems.push("runAsUser is 0 (root)");
-            if (get(sc, "privileged") === true) problems.push("privileged is true");
-            if (get(sc, "readOnlyRootFilesystem") !== true) problems.push("readOnlyRootFilesystem is not true");
-            if (get(sc, "allowPrivilegeEscalation") !== false) problems.push("allowPrivilegeEscalation is not false");
+            if (sc.privileged === true) problems.push("privileged is true");
+            if (sc.readOnlyRootFilesystem !== true) problems.push("readOnlyRootFilesystem is not true");
+            if (sc.allowPrivilegeEscalation !== false) problems.push("allowPrivilegeEscalation is not false");
             if (!list(sc, "capabilities", "drop").map(String).includes("ALL")) problems.push("capabilities.drop does not include ALL");
             if (problems.length > 0) {
                 report(`${at}: ${problems.join("; ")}. Set securityContext { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }`);

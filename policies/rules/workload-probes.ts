@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { describe, get, isKind, list, podSpec } from "../lib/resources";
+import { isKind, workloadOf } from "../lib/resources";
 
 interface Config {
     /** Workloads to skip, as `Kind namespace/name` (e.g. an upstream chart's). */
@@ -37,12 +37,13 @@ export const workloadProbes = resourcePolicy<Config>(
     },
     (r, { report, config }) => {
         if (!controllers.some(([g, k]) => isKind(r, g, k))) return;
-        const id = describe(r);
-        if (config.exclude.includes(id)) return;
-        for (const c of list(podSpec(r), "containers")) {
-            const missing = ["readinessProbe", "livenessProbe"].filter((p) => get(c, p) === undefined);
+        const workload = workloadOf(r, config.exclude);
+        if (!workload) return;
+        for (const { c, field } of workload.containers) {
+            if (field !== "containers") continue; // init containers run to completion; ephemeral ones are for debugging
+            const missing = (["readinessProbe", "livenessProbe"] as const).filter((p) => c[p] === undefined);
             if (missing.length > 0) {
-                report(`${id} container ${String(get(c, "name"))} has no ${missing.join(" and no ")}: add ${missing.join(" and ")} (e.g. httpGet /readyz and /healthz on the http port)`);
+                report(`${workload.id} container ${String(c.name)} has no ${missing.join(" and no ")}: add ${missing.join(" and ")} (e.g. httpGet /readyz and /healthz on the http port)`);
             }
         }
     },

@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { containers, describe, get, isWorkload, podSpec } from "../lib/resources";
+import { workloadOf } from "../lib/resources";
 
 interface Config {
     /** Workloads to skip, as `Kind namespace/name`. */
@@ -29,21 +29,18 @@ export const workloadResources = resourcePolicy<Config>(
         },
     },
     (r, { report, config }) => {
-        if (!isWorkload(r)) return;
-        const id = describe(r);
-        if (config.exclude.includes(id)) return;
-        for (const { c, field } of containers(podSpec(r))) {
+        for (const { c, field, at } of workloadOf(r, config.exclude)?.containers ?? []) {
             if (field === "ephemeralContainers") continue; // debug containers take no resources
-            const res = get(c, "resources");
+            const res = c.resources;
             const missing = [
-                ["requests", "cpu"],
-                ["requests", "memory"],
-                ["limits", "memory"],
+                ["requests.cpu", res?.requests?.cpu],
+                ["requests.memory", res?.requests?.memory],
+                ["limits.memory", res?.limits?.memory],
             ]
-                .filter(([a, b]) => get(res, a!, b!) === undefined)
-                .map(([a, b]) => `${a}.${b}`);
+                .filter(([, value]) => value === undefined)
+                .map(([key]) => key);
             if (missing.length > 0) {
-                report(`${id} ${field} ${String(get(c, "name"))} sets no resources.${missing.join(", resources.")}: set requests.cpu, requests.memory and limits.memory`);
+                report(`${at} sets no resources.${missing.join(", resources.")}: set requests.cpu, requests.memory and limits.memory`);
             }
         }
     },

@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { containers, describe, get, isWorkload, list, meta, podSpec } from "../lib/resources";
+import { get, list, meta, workloadOf } from "../lib/resources";
 import { runtimeNames, workspaceIdOf } from "../lib/names";
 
 /** Volume types Pod Security `restricted` admits; every other one (hostPath, nfs, iscsi, ...) reaches outside the pod. */
@@ -30,21 +30,21 @@ export const workspacePodConfined = resourcePolicy(
             "3. Replace hostPath (and other node volumes) by emptyDir, configMap, secret or a PersistentVolumeClaim.",
     },
     (r, { report }) => {
-        if (!isWorkload(r) || workspaceIdOf(meta(r).namespace) === undefined) return;
-        const spec = podSpec(r);
-        const id = describe(r);
+        const workload = workspaceIdOf(meta(r).namespace) === undefined ? undefined : workloadOf(r);
+        if (!workload) return;
+        const { id, spec } = workload;
         const problems: string[] = [];
-        const account = get(spec, "serviceAccountName") ?? get(spec, "serviceAccount");
+        const account = spec?.serviceAccountName ?? spec?.serviceAccount;
         if (account !== runtimeNames.sessionServiceAccount) {
             problems.push(`runs as ServiceAccount ${account === undefined ? "default (serviceAccountName unset)" : String(account)}, not ${runtimeNames.sessionServiceAccount}`);
         }
-        if (get(spec, "automountServiceAccountToken") === true) problems.push("mounts a ServiceAccount token (automountServiceAccountToken: true)");
-        for (const field of ["hostNetwork", "hostPID", "hostIPC"]) if (get(spec, field) === true) problems.push(`sets ${field}: true`);
-        for (const { c, field } of containers(spec)) {
-            if (list(c, "ports").some((p) => get(p, "hostPort") !== undefined)) problems.push(`${field} ${String(get(c, "name"))} binds a hostPort`);
+        if (spec?.automountServiceAccountToken === true) problems.push("mounts a ServiceAccount token (automountServiceAccountToken: true)");
+        for (const field of ["hostNetwork", "hostPID", "hostIPC"] as const) if (spec?.[field] === true) problems.push(`sets ${field}: true`);
+        for (const { c, field } of workload.containers) {
+            if (list(c, "ports").some((p) => get(p, "hostPort") !== undefined)) problems.push(`${field} ${String(c.name)} binds a hostPort`);
         }
-        for (const v of list(spec, "volumes")) {
-            const name = String(get(v, "name"));
+        for (const v of list(spec, "volumes") as NonNullable<NonNullable<typeof spec>["volumes"]>) {
+            const name = String(v.name);
             const type = Object.keys(v).find((k) => k !== "name");
             if (type !== undefined && !restrictedVolumeTypes.has(type)) problems.push(`volume ${name} is a ${type} volume`);
             if (list(v, "projected", "sources").some((s) => get(s, "serviceAccountToken") !== undefined)) problems.push(`volume ${name} projects a ServiceAccount token`);

@@ -2,8 +2,9 @@
  * The policy pack is published on its own (`pulumi policy publish policies/`
  * uploads that folder, and the service installs the dependencies its
  * package.json names), so nothing in it may reach outside the folder or use
- * a package it does not declare. The names the program and the pack share
- * live in the pack for that reason (policies/lib/names.ts).
+ * a package it does not declare: at run time a `dependencies` entry, for
+ * types only (`import type`) a `devDependencies` one. The names the program
+ * and the pack share live in the pack for that reason (policies/lib/names.ts).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -20,11 +21,11 @@ function sourcesOf(dir: string): string[] {
     });
 }
 
-/** Every module specifier a file imports or re-exports, statically or dynamically. */
-function specifiers(source: string): string[] {
-    const found: string[] = [];
-    const patterns = [/\b(?:import|export)\b[^'";]*?\bfrom\s*["']([^"']+)["']/g, /\bimport\s*["']([^"']+)["']/g, /\b(?:import|require)\s*\(\s*["']([^"']+)["']\s*\)/g];
-    for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1] as string);
+/** Every module specifier a file imports or re-exports, statically or dynamically, and whether only for its types. */
+function specifiers(source: string): { spec: string; typeOnly: boolean }[] {
+    const found: { spec: string; typeOnly: boolean }[] = [];
+    const patterns = [/\b(?:import|export)\b([^'";]*?)\bfrom\s*["']([^"']+)["']/g, /\bimport()\s*["']([^"']+)["']/g, /\b(?:import|require)()\s*\(\s*["']([^"']+)["']\s*\)/g];
+    for (const re of patterns) for (const m of source.matchAll(re)) found.push({ spec: m[2] as string, typeOnly: /^\s*type\b/.test(m[1] ?? "") });
     return found;
 }
 
@@ -35,8 +36,12 @@ function packageOf(spec: string): string {
 }
 
 describe("the policy pack stands on its own", () => {
-    const manifest = JSON.parse(readFileSync(path.join(packDir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
-    const declared = new Set(Object.keys(manifest.dependencies ?? {}));
+    const manifest = JSON.parse(readFileSync(path.join(packDir, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+    };
+    const runtime = new Set(Object.keys(manifest.dependencies ?? {}));
+    const typesOnly = new Set([...runtime, ...Object.keys(manifest.devDependencies ?? {})]);
     const files = sourcesOf(packDir);
 
     it("finds the pack's sources", () => {
@@ -47,12 +52,12 @@ describe("the policy pack stands on its own", () => {
         const problems: string[] = [];
         for (const file of files) {
             const rel = path.relative(packDir, file);
-            for (const spec of specifiers(readFileSync(file, "utf8"))) {
+            for (const { spec, typeOnly } of specifiers(readFileSync(file, "utf8"))) {
                 if (spec.startsWith(".")) {
                     const target = path.resolve(path.dirname(file), spec);
                     if (path.relative(packDir, target).startsWith("..")) problems.push(`${rel} imports ${spec}, outside the pack`);
-                } else if (!spec.startsWith("node:") && !builtinModules.includes(spec) && !declared.has(packageOf(spec))) {
-                    problems.push(`${rel} imports ${spec}, which policies/package.json does not declare`);
+                } else if (!spec.startsWith("node:") && !builtinModules.includes(spec) && !(typeOnly ? typesOnly : runtime).has(packageOf(spec))) {
+                    problems.push(`${rel} imports ${spec}${typeOnly ? " (types)" : ""}, which policies/package.json does not declare${typeOnly ? " (dependencies or devDependencies)" : " in dependencies"}`);
                 }
             }
         }
