@@ -137,6 +137,19 @@ export function containers(spec: IPodSpec | undefined): PodContainer[] {
     ];
 }
 
+/** The config every workload rule takes: workloads it skips. */
+export interface WorkloadRuleConfig {
+    /** Workloads to skip, as `Kind namespace/name` (e.g. an upstream chart's), the form `WorkloadView.id` has. */
+    exclude: string[];
+}
+
+/** The policy config schema of `WorkloadRuleConfig`. */
+export const workloadRuleConfigSchema = {
+    properties: {
+        exclude: { type: "array" as const, items: { type: "string" as const }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
+    },
+};
+
 /** A workload as the workload rules walk it: how messages name it, its pod spec, and each container with how messages name it. */
 export interface WorkloadView {
     /** `Kind namespace/name`, the form `exclude` lists use too. */

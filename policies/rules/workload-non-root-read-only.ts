@@ -1,10 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { list, podSpecPath, workloadOf } from "../lib/resources";
-
-interface Config {
-    /** Workloads to skip, as `Kind namespace/name`. */
-    exclude: string[];
-}
+import { list, podSpecPath, workloadOf, type WorkloadRuleConfig, workloadRuleConfigSchema } from "../lib/resources";
 
 /**
  * Every container runs as a non-root user, on a read-only root filesystem,
@@ -18,7 +13,7 @@ interface Config {
  * capabilities.drop: [ALL]. A workload that needs a writable path gets an
  * emptyDir mount from its author, not a writable root.
  */
-export const workloadNonRootReadOnly = resourcePolicy<Config>(
+export const workloadNonRootReadOnly = resourcePolicy<WorkloadRuleConfig>(
     {
         name: "workload-non-root-read-only",
         family: "production-checklist",
@@ -29,11 +24,7 @@ export const workloadNonRootReadOnly = resourcePolicy<Config>(
             "1. Pod: securityContext { runAsNonRoot: true, runAsUser: <non-zero>, seccompProfile: { type: RuntimeDefault } }.\n" +
             "2. Each container: securityContext { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }; mount an emptyDir where it must write.\n" +
             "3. With enforcementLevel remediate, missing fields are filled in automatically.",
-        configSchema: {
-            properties: {
-                exclude: { type: "array", items: { type: "string" }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
-            },
-        },
+        configSchema: workloadRuleConfigSchema,
     },
     (r, { report, config }) => {
         const workload = workloadOf(r, config.exclude);

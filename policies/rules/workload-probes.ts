@@ -1,10 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { isKind, workloadOf } from "../lib/resources";
-
-interface Config {
-    /** Workloads to skip, as `Kind namespace/name` (e.g. an upstream chart's). */
-    exclude: string[];
-}
+import { isKind, workloadOf, type WorkloadRuleConfig, workloadRuleConfigSchema } from "../lib/resources";
 
 /** Long-running controllers: batch Jobs and bare Pods have no probes to speak of. */
 const controllers = [
@@ -19,7 +14,7 @@ const controllers = [
  * without a readinessProbe a rollout sends traffic to a pod that is still
  * starting; without a livenessProbe a hung process is never restarted.
  */
-export const workloadProbes = resourcePolicy<Config>(
+export const workloadProbes = resourcePolicy<WorkloadRuleConfig>(
     {
         name: "workload-probes",
         family: "production-checklist",
@@ -29,11 +24,7 @@ export const workloadProbes = resourcePolicy<Config>(
         remediationSteps:
             "1. Add readinessProbe { httpGet: { path: /readyz, port: http } } and livenessProbe { httpGet: { path: /healthz, port: http } } (or the chart's probe values).\n" +
             "2. For an upstream chart that ships none, set them through addons.<name>.values, or list the workload in this policy's exclude config with the reason.",
-        configSchema: {
-            properties: {
-                exclude: { type: "array", items: { type: "string" }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
-            },
-        },
+        configSchema: workloadRuleConfigSchema,
     },
     (r, { report, config }) => {
         if (!controllers.some(([g, k]) => isKind(r, g, k))) return;

@@ -1,10 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { workloadOf } from "../lib/resources";
-
-interface Config {
-    /** Workloads to skip, as `Kind namespace/name`. */
-    exclude: string[];
-}
+import { workloadOf, type WorkloadRuleConfig, workloadRuleConfigSchema } from "../lib/resources";
 
 /**
  * Every container declares what it needs (CPU and memory requests, for
@@ -12,7 +7,7 @@ interface Config {
  * container cannot take its node down). A CPU limit is not required: it
  * throttles more than it protects.
  */
-export const workloadResources = resourcePolicy<Config>(
+export const workloadResources = resourcePolicy<WorkloadRuleConfig>(
     {
         name: "workload-resources",
         family: "production-checklist",
@@ -22,11 +17,7 @@ export const workloadResources = resourcePolicy<Config>(
         remediationSteps:
             "1. Set resources: { requests: { cpu, memory }, limits: { memory } } on the container (stack config: api/app/worker.resources, or the chart's resources values).\n" +
             "2. Size requests from observed usage; the memory limit at the peak you accept.",
-        configSchema: {
-            properties: {
-                exclude: { type: "array", items: { type: "string" }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
-            },
-        },
+        configSchema: workloadRuleConfigSchema,
     },
     (r, { report, config }) => {
         for (const { c, field, at } of workloadOf(r, config.exclude)?.containers ?? []) {
