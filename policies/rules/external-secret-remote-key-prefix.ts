@@ -10,7 +10,16 @@ import { remoteKeyPrefix, tierOfStore, workspaceIdOf } from "../lib/names";
  * schema's rule: `x1agent/<id>/` in bind mode on Vault and AWS,
  * `x1agent-<id>-` on GCP and Azure (their names cannot hold '/'), `<id>-`
  * Secret names in Tier 1.
+ *
+ * A `dataFrom.find` is a search, held to the prefix by its `path`, and only
+ * Vault and AWS search by path: ESO's Kubernetes provider ignores find.path
+ * and lists every Secret of x1agent-secrets (every workspace's) that matches
+ * the name or labels, and GCP/Azure names are not paths. There a find is
+ * refused whatever its path says.
  */
+/** Tiers whose ESO provider limits a find to `find.path`. */
+const pathSearchTiers = new Set(["vault", "aws"]);
+
 export const externalSecretRemoteKeyPrefix = resourcePolicy(
     {
         name: "external-secret-remote-key-prefix",
@@ -20,7 +29,7 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. Store the workspace's secrets under its prefix in the backend (x1agent/<id>/anthropic in Vault/AWS, x1agent-<id>-anthropic in GCP/Azure, <id>-anthropic in Tier 1) and set workspaces[].secrets[].remoteKey to it.\n" +
-            "2. Replace dataFrom.find without a path (a search of the whole backend) by explicit keys or a find.path under the prefix.",
+            "2. Replace dataFrom.find without a path (a search of the whole backend) by explicit keys or a find.path under the prefix; in Tier 1, GCP and Azure list the keys explicitly (no find).",
     },
     (r, { report }) => {
         if (!isExternalSecret(r)) return;
@@ -35,6 +44,14 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
                 continue;
             }
             if (tier === undefined) continue; // not an x1 store: external-secret-store-allowed reports it
+            if (find && !pathSearchTiers.has(tier)) {
+                report(
+                    `${where} uses ${path.slice(0, -".path".length)} against ${String(storeName)} (tier ${tier}), whose provider does not search by path` +
+                        `${tier === "kubernetes" ? " (ESO's Kubernetes provider ignores find.path and lists every Secret in x1agent-secrets, every workspace's)" : ""}: ` +
+                        "list the workspace's keys explicitly (data[].remoteRef.key or dataFrom[].extract.key)",
+                );
+                continue;
+            }
             const prefix = remoteKeyPrefix(tier, id);
             const k = String(key ?? "");
             if (!k.startsWith(prefix) || k.split("/").includes("..")) {

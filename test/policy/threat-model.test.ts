@@ -11,6 +11,7 @@ import { Platform } from "../../components";
 import { cloudIdentityApiOnly } from "../../policies/rules/cloud-identity-api-only";
 import { esoKindAllowed, esoKinds } from "../../policies/rules/eso-kind-allowed";
 import { externalSecretRemoteKeyOwnWorkspace } from "../../policies/rules/external-secret-remote-key-own-workspace";
+import { externalSecretRemoteKeyPrefix } from "../../policies/rules/external-secret-remote-key-prefix";
 import { externalSecretStoreAllowed } from "../../policies/rules/external-secret-store-allowed";
 import { externalSecretTargetSecret } from "../../policies/rules/external-secret-target-secret";
 import { noServiceAccountTokenSecrets } from "../../policies/rules/no-service-account-token-secrets";
@@ -28,6 +29,7 @@ import { azureIdentity, container, deployment, externalSecret, gcpIdentity, irsa
 expectEachPolicyBothWays([
     "eso-kind-allowed",
     "external-secret-store-allowed",
+    "external-secret-remote-key-prefix",
     "external-secret-remote-key-own-workspace",
     "rbac-no-indirect-secret-access",
     "no-service-account-token-secrets",
@@ -137,6 +139,21 @@ describe("external-secret-store-allowed: generators", () => {
         expect((await runResource(policy, es)).map((x) => x.message)).toEqual([
             "ExternalSecret x1agent-ws-demo/a takes spec.dataFrom[0] from generator ClusterGenerator ecr: a generator acts with ESO's identity or credentials nothing here reviews; read the value from x1-local, x1-vault, x1-aws, x1-gcp, x1-azure instead",
         ]);
+    });
+});
+
+describe("external-secret-remote-key-prefix: finds", () => {
+    const policy = externalSecretRemoteKeyPrefix();
+    it("passes a find under the workspace's path where the provider searches by path (Vault, AWS)", async () => {
+        expect(await runResource(policy, externalSecret("x1agent-ws-demo", "e", "x1-aws", [], { dataFrom: [{ find: { path: "x1agent/demo/", name: { regexp: ".*" } } }] }))).toEqual([]);
+    });
+    it("fails a Tier 1 find whose path looks scoped: the Kubernetes provider ignores path and lists every workspace's Secret", async () => {
+        const es = externalSecret("x1agent-ws-demo", "e", "x1-local", [], { dataFrom: [{ find: { path: "demo-", name: { regexp: ".*" } } }] });
+        expect((await runResource(policy, es)).map((x) => x.message)).toEqual([
+            "ExternalSecret x1agent-ws-demo/e uses spec.dataFrom[0].find against x1-local (tier kubernetes), whose provider does not search by path (ESO's Kubernetes provider ignores find.path and lists every Secret in x1agent-secrets, every workspace's): list the workspace's keys explicitly (data[].remoteRef.key or dataFrom[].extract.key)",
+        ]);
+        const gcp = externalSecret("x1agent-ws-demo", "e", "x1-gcp", [], { dataFrom: [{ find: { path: "x1agent-demo-", tags: { team: "a" } } }] });
+        expect((await runResource(policy, gcp))[0]!.message).toMatch(/against x1-gcp \(tier gcp\), whose provider does not search by path: list/);
     });
 });
 
