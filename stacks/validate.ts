@@ -56,13 +56,35 @@ export function validateStackConfig(stack: string, raw: Record<string, unknown>)
     for (const [key, schema] of Object.entries(sections)) {
         const result = (schema as z.ZodType).safeParse(input[key]);
         if (result.success) parsed[key] = result.data;
-        else problems.push(...toProblems(result.error, input, [key]));
+        else {
+            problems.push(...toProblems(result.error, input, [key]));
+            // A list with a bad entry still has its good ones: the rules that
+            // compare entries (unique ids, quotas) run on those, each at its index.
+            const entries = validEntries(schema as z.core.$ZodType, input[key]);
+            if (entries) parsed[key] = entries;
+        }
     }
     for (const p of crossFieldProblems(parsed)) {
         problems.push({ key: formatKey(p.path), value: render(p.path, valueAt(input, p.path)), message: p.message });
     }
     if (problems.length > 0) throw new ConfigError(stack, problems);
     return settle(parsed as Parameters<typeof settle>[0]);
+}
+
+/**
+ * For a list section whose parse failed: its valid entries at their own
+ * indexes (a sparse array: the rules iterate with forEach, which skips the
+ * holes), or undefined when the section is not a list.
+ */
+function validEntries(schema: z.core.$ZodType, value: unknown): unknown[] | undefined {
+    const def = unwrap(schema)._zod.def as { type: string; element?: z.core.$ZodType };
+    if (def.type !== "array" || !def.element || !Array.isArray(value)) return undefined;
+    const out: unknown[] = new Array(value.length);
+    value.forEach((entry, i) => {
+        const r = z.safeParse(def.element as z.core.$ZodType, entry);
+        if (r.success) out[i] = r.data;
+    });
+    return out;
 }
 
 function splitKey(fullKey: string): [string, string | undefined] {
@@ -116,7 +138,76 @@ function explain(issue: z.core.$ZodIssue, value: unknown): string {
     if (issue.code === "invalid_value" && "values" in issue) {
         return `must be one of ${issue.values.map((v) => String(v)).join(", ")}`;
     }
-    return issue.message;
+    // The schema's own messages say what to write; zod's defaults ("Too small:
+    // expected number to be >=1") do not, so they are said again in plain words.
+    const zodDefault = z.config().localeError?.({ ...issue, input: value } as never);
+    const defaultText = typeof zodDefault === "string" ? zodDefault : zodDefault?.message;
+    return issue.message !== defaultText ? issue.message : plainly(issue, value);
+}
+
+/** What a zod issue the schema gave no message of its own means, and what to write instead. */
+function plainly(issue: z.core.$ZodIssue, value: unknown): string {
+    switch (issue.code) {
+        case "too_small":
+        case "too_big": {
+            const small = issue.code === "too_small";
+            const bound = Number(small ? issue.minimum : issue.maximum);
+            const inclusive = issue.inclusive !== false;
+            const relation = small ? (inclusive ? "at least" : "more than") : inclusive ? "at most" : "less than";
+            switch (issue.origin) {
+                case "string":
+                    return small && bound === 1
+                        ? "must not be empty: write a value, or remove the key to take the default"
+                        : `must be ${relation} ${bound} characters long (it has ${String(value).length})`;
+                case "array":
+                case "set":
+                    return small && bound === 1 ? "must list at least one entry" : `must list ${relation} ${bound} entries`;
+                default:
+                    return `must be ${relation} ${bound}: write a number ${small ? (inclusive ? ">=" : ">") : inclusive ? "<=" : "<"} ${bound}`;
+            }
+        }
+        case "invalid_type":
+            return `must be ${expectedKind(issue.expected)}, not ${kindOf(value)}`;
+        case "invalid_format":
+            switch (issue.format) {
+                case "url":
+                    return "must be a URL with its scheme, such as https://host.example.com";
+                case "email":
+                    return "must be an e-mail address such as ops@example.com";
+                case "uuid":
+                    return "must be a UUID such as 8f2b1c3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+                case "regex":
+                    return `has the wrong form: it must match ${"pattern" in issue ? String(issue.pattern) : "the documented pattern"}`;
+                default:
+                    return `must be a valid ${issue.format}`;
+            }
+        case "not_multiple_of":
+            return `must be a multiple of ${String(issue.divisor)}`;
+        case "invalid_union":
+            return "matches none of the forms this key accepts; see README \"Stack configuration\"";
+        default:
+            return `is not valid here (${issue.code}); see README "Stack configuration"`;
+    }
+}
+
+function expectedKind(expected: string): string {
+    const kinds: Record<string, string> = {
+        boolean: "true or false",
+        int: "a whole number",
+        number: "a number",
+        string: "a string",
+        object: "a mapping (key: value)",
+        array: "a list",
+    };
+    return kinds[expected] ?? `a ${expected}`;
+}
+
+function kindOf(value: unknown): string {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "a list";
+    if (typeof value === "number") return Number.isInteger(value) ? "a whole number" : "a number with a fraction";
+    if (typeof value === "object") return "a mapping";
+    return `a ${typeof value}`;
 }
 
 function formatKey(path: PropertyKey[]): string {

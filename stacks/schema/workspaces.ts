@@ -45,7 +45,9 @@ export const workspace = z.strictObject({
         .array(
             z.strictObject({
                 /** Name of the Secret materialized in the workspace namespace. */
-                name: z.string().regex(dnsLabel),
+                name: z.string().regex(dnsLabel, {
+                    error: "must be a Kubernetes Secret name: lower-case letters, digits and '-', starting and ending with a letter or digit",
+                }),
                 remoteKey: z.string().min(1),
                 property: z.string().min(1).optional(),
             }),

@@ -105,4 +105,36 @@ describe("stack config", () => {
         const problems = problemsOf({ ...required, "x1agent:workspaces": [{ id: "a" }, { id: "a" }] });
         expect(problems).toEqual([expect.objectContaining({ key: "x1agent:workspaces[1].id" })]);
     });
+
+    it("still finds a duplicate workspace id when an unrelated workspace is invalid", () => {
+        const problems = problemsOf({ ...required, "x1agent:workspaces": [{ id: "a" }, { id: "b", quota: { pods: 0 } }, { id: "a" }] });
+        expect(problems.map((p) => p.key)).toEqual(["x1agent:workspaces[1].quota.pods", "x1agent:workspaces[2].id"]);
+        expect(problems[1]!.message).toMatch(/duplicates workspaces\[0\]\.id/);
+    });
+
+    it("says what to write for every mistake, never a validator's own words", () => {
+        const problems = problemsOf({
+            ...required,
+            "x1agent:cluster": { provider: "local", name: "x1agent-test", kubeContext: "" },
+            "x1agent:api": { replicas: -1, hpa: { enabled: true, minReplicas: 0, targetCPUUtilization: 150 } },
+            "x1agent:postgres": { bundled: { instances: 9 }, maxConnections: 0 },
+            "x1agent:cronJobs": [{ name: "vacuum", schedule: "0 4 * * *", args: [] }],
+            "x1agent:workspaces": [{ id: "a", secrets: [{ name: "Bad Name", remoteKey: "" }] }],
+            "x1agent:observability": { otlpEndpoint: "the collector" },
+            "x1agent:sessions": { admissionPolicy: "yes" },
+        });
+        const byKey = Object.fromEntries(problems.map((p) => [p.key, p.message]));
+        expect(byKey).toMatchObject({
+            "x1agent:cluster.kubeContext": "must not be empty: write a value, or remove the key to take the default",
+            "x1agent:api.replicas": "must be at least 0: write a number >= 0",
+            "x1agent:api.hpa.targetCPUUtilization": "must be at most 100: write a number <= 100",
+            "x1agent:postgres.bundled.instances": "must be at most 5: write a number <= 5",
+            "x1agent:cronJobs[0].args": "must list at least one entry",
+            "x1agent:observability.otlpEndpoint": "must be a URL with its scheme, such as https://host.example.com",
+            "x1agent:sessions.admissionPolicy": "must be true or false, not a string",
+        });
+        expect(byKey["x1agent:workspaces[0].secrets[0].name"]).toMatch(/^must be a Kubernetes Secret name/);
+        // zod's defaults read "Too small: expected number to be >=1", "Invalid URL", "Invalid input: ...".
+        for (const p of problems) expect(p.message, p.key).not.toMatch(/^(Too (small|big)|Invalid)\b/);
+    });
 });
