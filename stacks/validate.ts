@@ -286,15 +286,14 @@ function closest(word: string, candidates: string[]): string | undefined {
 }
 
 function levenshtein(a: string, b: string): number {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    // Edit distance, one row at a time; every index read is inside the rows built here.
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
-        let prev = row[0]!;
-        row[0] = i;
+        const row = [i];
         for (let j = 1; j <= b.length; j++) {
-            const tmp = row[j]!;
-            row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-            prev = tmp;
+            row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
         }
+        prev = row;
     }
-    return row[b.length]!;
+    return prev[b.length] ?? 0;
 }

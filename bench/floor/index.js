@@ -36,7 +36,7 @@ const provider = new k8s.Provider("floor-k8s", {
 for (const file of walk(manifests).sort()) {
     for (const doc of parseAllDocuments(fs.readFileSync(file, "utf8"))) {
         const o = doc.toJS();
-        if (!o || !o.kind) continue;
+        if (!o?.kind) continue;
         const name = [o.kind, o.metadata.namespace, o.metadata.name].filter(Boolean).join("-");
         new pulumi.CustomResource(tokenOf(o), name, o, { provider });
     }

@@ -264,7 +264,9 @@ export function encryptionConfiguration(endpoint: string): string {
 }
 
 function parseVaultId(id: string): { resourceGroup: string; name: string } {
-    const m = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i.exec(id);
-    if (!m) throw new pulumi.RunError(`${id} is not a Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>`);
-    return { resourceGroup: m[1]!, name: m[2]! };
+    const [, resourceGroup, name] = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i.exec(id) ?? [];
+    if (!resourceGroup || !name) {
+        throw new pulumi.RunError(`${id} is not a Key Vault resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>`);
+    }
+    return { resourceGroup, name };
 }

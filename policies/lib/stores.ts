@@ -5,7 +5,7 @@
  */
 import type { Res } from "./policy";
 import { get, isKind, k8sType, meta } from "./resources";
-import { isTier, storeOfTier, tierLabel, tierOfStore, tierRank, type SecretTier } from "./names";
+import { isTier, tierLabel, tierOfStore, tierRank, type SecretTier } from "./names";
 
 export const esoGroup = "external-secrets.io";
 /** The group of ESO's generators (ECR/STS/GCR tokens, Webhook, VaultDynamicSecret, ...). */

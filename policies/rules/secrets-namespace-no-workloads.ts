@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { describe, get, isWorkload, meta, podSpec } from "../lib/resources";
+import { describe, isWorkload, meta, podSpec } from "../lib/resources";
 import { names } from "../lib/names";
 
 /**

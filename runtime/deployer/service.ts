@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { projectRoot, listStackNames } from "../engine/project";
 import type { Operation } from "../engine/stack-runner";
-import { type StackConfig } from "../../stacks/schema";
+import type { StackConfig } from "../../stacks/schema";
 import { CONFIG_NAMESPACE, ConfigError } from "../../stacks/validate";
 import { Authenticator, issueToken, type IssuedToken, type OidcSettings, type Principal } from "./auth";
 import { type Database, type DatabaseOptions, openDatabase } from "./db";

@@ -19,7 +19,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Document, isMap, isSeq, parseDocument } from "yaml";
+import { type Document, isMap, isSeq, parseDocument } from "yaml";
 import { listStackNames, stacksDir, UnknownStackError } from "../engine/project";
 import { secretTiers, type SecretTier, type StackConfig, tierRank } from "../../stacks/schema";
 import { CONFIG_NAMESPACE, validateStackConfig } from "../../stacks/validate";

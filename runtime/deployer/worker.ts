@@ -20,7 +20,7 @@ import { type Db, processAlive } from "./db";
 import { clearStaleEngineLock, engineLock } from "./engine-lock";
 import { stopProcessesOfWorker, workerIdVariable } from "./orphans";
 import { type ChangeCounts, EventDigest, EventRecorder, projectEvent } from "./events";
-import { type RunQueue, type RunRow, type WorkerIdentity } from "./queue";
+import type { RunQueue, RunRow, WorkerIdentity } from "./queue";
 import { redact } from "./redact";
 import { proposedConfigFile, readStackText, removeStackFile, writeStackFile } from "./stack-files";
 

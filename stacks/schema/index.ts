@@ -7,7 +7,7 @@
  * which connection is used.
  */
 import { z } from "zod";
-import { bindPrefix, capturePrefix, type CloudTier, dnsLabel, names, storeOfTier, tierRank, uiModeOf } from "../../policies/lib/names";
+import { type CloudTier, dnsLabel, names, remoteKeyPrefix, storeOfTier, tierRank, uiModeOf } from "../../policies/lib/names";
 import { auth, addons, ingress, nats, postgres } from "./services";
 import { cloud, cluster, etcdEncryption, secrets } from "./platform";
 import { api, app, backup, cronJob, images, network, objectStorage, observability, proxy, sessions, worker } from "./workloads";
@@ -138,19 +138,19 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
 
     if (c.workspaces && c.secrets) {
         const tier = c.secrets.tier;
-        c.workspaces.forEach((w, i) =>
+        c.workspaces.forEach((w, i) => {
+            // A workspace reaches only its own part of the backend: the store serves every workspace.
+            const prefix = remoteKeyPrefix(tier, w.id);
             w.secrets.forEach((s, j) => {
                 const path = ["workspaces", i, "secrets", j, "remoteKey"];
-                if (tier !== "kubernetes" && !s.remoteKey.startsWith(bindPrefix(tier, w.id))) {
-                    // A workspace reaches only its own part of the backend: the store serves every workspace.
-                    const prefix = bindPrefix(tier, w.id);
+                if (tier !== "kubernetes" && !s.remoteKey.startsWith(prefix)) {
                     problem(path, `must sit under this workspace's prefix ${prefix} in bind mode (tier ${tier}): write ${prefix}${s.name}`);
                 }
-                if (tier === "kubernetes" && !(s.remoteKey.startsWith(capturePrefix(w.id)) && dnsLabel.test(s.remoteKey) && s.remoteKey.length <= 253)) {
-                    problem(path, `must name a Secret in ${names.secretsNamespace} starting with ${capturePrefix(w.id)} in capture mode (Tier 1), e.g. ${capturePrefix(w.id)}${s.name}`);
+                if (tier === "kubernetes" && !(s.remoteKey.startsWith(prefix) && dnsLabel.test(s.remoteKey) && s.remoteKey.length <= 253)) {
+                    problem(path, `must name a Secret in ${names.secretsNamespace} starting with ${prefix} in capture mode (Tier 1), e.g. ${prefix}${s.name}`);
                 }
-            }),
-        );
+            });
+        });
     }
     c.workspaces?.forEach((w, i) => {
         for (const r of ["cpu", "memory"] as const) {

@@ -62,7 +62,8 @@ const quantityUnits: Record<string, number> = {
 
 /** A Kubernetes quantity (as the schema accepts it) as a number, for comparisons in cross-field rules. */
 export function quantityValue(q: string): number {
-    const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/.exec(q);
-    if (!m) throw new Error(`not a quantity: ${q}`);
-    return Number(m[1]) * quantityUnits[m[2] ?? ""]!;
+    const [, amount, suffix] = /^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/.exec(q) ?? [];
+    const unit = quantityUnits[suffix ?? ""];
+    if (amount === undefined || unit === undefined) throw new Error(`not a quantity: ${q}`);
+    return Number(amount) * unit;
 }

@@ -12,7 +12,6 @@ import { stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
 import { type EngineSandbox, engineSandbox, renderedFiles } from "../helpers/engine";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any; [k: string]: any };
 
 let sandbox: EngineSandbox;

@@ -11,7 +11,6 @@ export interface RegisteredResource {
     type: string;
     name: string;
     // Inputs as the provider would receive them: plain JSON.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     inputs: Record<string, any>;
 }
 

@@ -18,7 +18,7 @@ import { type EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackResult } from "../../policies/report";
-import { listStackNames, projectRoot, validateStack } from "../../runtime/engine/project";
+import { projectRoot, validateStack } from "../../runtime/engine/project";
 import { pulumiCommand } from "../../runtime/engine/stack-runner";
 import { chartSkipReason, checkStack, exampleStacks, findingsFrom, policyPackPath, skipReason } from "../../scripts/policy-check";
 import { migrationTag, recordAfterUp, recordBeforeRun, tierFloorTag } from "../../policies/tier-state";

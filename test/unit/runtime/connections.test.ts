@@ -71,7 +71,6 @@ describe("the database connection follows urlFile > url > bundled, always from a
     });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function api(template: any) {
     const c = template.spec.containers[0];
     return { env: envOf(c), mounts: c.volumeMounts, volumes: template.spec.volumes };

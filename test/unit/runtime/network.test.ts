@@ -4,7 +4,6 @@ import { ageRecipient, named, render } from "./render";
 
 beforeAll(() => setupMocks());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Rule = { from?: any[]; to?: any[]; ports?: { port: number; protocol: string }[] };
 const portsOf = (rules: Rule[] | undefined) => (rules ?? []).flatMap((r) => (r.ports ?? []).map((p) => p.port));
 const appPeer = (name: string) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": name } } });

@@ -25,7 +25,6 @@ export interface PodTemplateOf {
     /** `Deployment/x1agent-api`, `CronJob/x1agent-backup-postgres`, ... */
     owner: string;
     kind: "Deployment" | "CronJob";
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     template: any;
 }
 
@@ -38,15 +37,12 @@ export function podTemplates(all: RegisteredResource[]): PodTemplateOf[] {
 }
 
 /** The pod template of one Deployment. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function deploymentTemplate(all: RegisteredResource[], name: string): any {
     return named(all, "Deployment", name).inputs.spec.template;
 }
 
 /** A container's env as name -> EnvVar. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function envOf(container: any): Record<string, any> {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e]));
 }
 

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { SecretsBackend } from "../../../components/secrets/secrets-backend";
 import { ofKind, resetRegistered, settled, setupMocks, stackConfig } from "../../helpers/mocks";
 
