@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 const packDir = path.resolve(__dirname, "../../policies");
 
@@ -62,5 +63,12 @@ describe("the policy pack stands on its own", () => {
             }
         }
         expect(problems).toEqual([]);
+    });
+
+    it("declares what its PulumiPolicy.yaml runtime loads (nodeargs --import <package>)", () => {
+        const project = parse(readFileSync(path.join(packDir, "PulumiPolicy.yaml"), "utf8")) as { runtime?: { options?: { nodeargs?: string } } };
+        const imported = [...(project.runtime?.options?.nodeargs ?? "").matchAll(/--(?:import|require)[= ]+(\S+)/g)].map((m) => packageOf(m[1] as string));
+        expect(imported).toEqual(["tsx"]);
+        for (const name of imported) expect(runtime.has(name), `${name} in policies/package.json dependencies`).toBe(true);
     });
 });
