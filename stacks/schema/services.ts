@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { dnsLabelPattern } from "../../policies/lib/names";
 import { addon, credentialFreeUrl, k8sName, quantity, secretKeyRef } from "./common";
 
 const hostname = z
     .string()
-    .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    .regex(new RegExp(`^(\\*\\.)?${dnsLabelPattern}(\\.${dnsLabelPattern})*$`), {
         error: "must be a DNS host name such as x1agent.example.com (no scheme, no path)",
     });
 
