@@ -1,5 +1,8 @@
+import type { IDeployment, IStatefulSet } from "kubernetes-models/apps/v1";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { describe, get, isKind, list, meta, podLabels } from "../lib/resources";
+import { describe, get, isKind, list, meta, objectOf, podLabels } from "../lib/resources";
 
 /** Does a label selector (matchLabels + matchExpressions) select these labels? */
 export function selects(selector: unknown, labels: Record<string, string>): boolean {
@@ -31,11 +34,12 @@ export function selects(selector: unknown, labels: Record<string, string>): bool
 function replicasOf(w: Res, hpas: Res[]): number {
     const m = meta(w);
     const kind = describe(w).split(" ")[0];
-    const declared = get(w.props, "spec", "replicas") ?? 1;
-    const hpa = hpas.find(
-        (h) => meta(h).namespace === m.namespace && get(h.props, "spec", "scaleTargetRef", "kind") === kind && get(h.props, "spec", "scaleTargetRef", "name") === m.name,
-    );
-    const min = hpa ? (get(hpa.props, "spec", "minReplicas") ?? 1) : 0;
+    const declared = objectOf<IDeployment | IStatefulSet>(w).spec?.replicas ?? 1;
+    const hpa = hpas.find((h) => {
+        const target = objectOf<IHorizontalPodAutoscaler>(h).spec?.scaleTargetRef;
+        return meta(h).namespace === m.namespace && target?.kind === kind && target.name === m.name;
+    });
+    const min = hpa ? (objectOf<IHorizontalPodAutoscaler>(hpa).spec?.minReplicas ?? 1) : 0;
     return Math.max(Number(declared), Number(min));
 }
 
@@ -65,7 +69,7 @@ export const pdbForMultiReplica = stackPolicy(
                 if (replicas <= 1) return;
                 const ns = meta(w).namespace;
                 const labels = podLabels(w);
-                const covered = pdbs.some((p) => meta(p).namespace === ns && selects(get(p.props, "spec", "selector"), labels));
+                const covered = pdbs.some((p) => meta(p).namespace === ns && selects(objectOf<IPodDisruptionBudget>(p).spec?.selector, labels));
                 if (!covered) {
                     report(
                         `${describe(w)} runs ${replicas} replicas but no PodDisruptionBudget in ${ns} selects its pods (labels ${JSON.stringify(labels)}): ` +

@@ -1,12 +1,13 @@
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { guarded, isUnknownValueError, type Res, stackPolicy } from "../lib/policy";
-import { get, isKind, list, meta } from "../lib/resources";
+import { isKind, list, meta, objectOf } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 
 /** Is this NetworkPolicy's podSelector empty (every pod in the namespace)? */
-function selectsAll(np: unknown): boolean {
-    const sel = get(np, "spec", "podSelector");
+function selectsAll(np: INetworkPolicy): boolean {
+    const sel = np.spec?.podSelector;
     if (sel === undefined || sel === null) return false;
-    return Object.keys(get(sel, "matchLabels") ?? {}).length === 0 && list(sel, "matchExpressions").length === 0;
+    return Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel, "matchExpressions").length === 0;
 }
 
 /**
@@ -66,11 +67,12 @@ export const workspaceDefaultDenyNetworkPolicy = stackPolicy(
                 const name = meta(ns).name;
                 if (workspaceIdOf(name) === undefined) return;
                 const denies = { Ingress: false, Egress: false };
-                for (const np of inNamespace(name)) {
-                    if (meta(np).namespace !== name || !selectsAll(np.props)) continue;
-                    const types = list(np.props, "spec", "policyTypes").map(String);
-                    if (types.includes("Ingress") && list(np.props, "spec", "ingress").length === 0) denies.Ingress = true;
-                    if (types.includes("Egress") && list(np.props, "spec", "egress").length === 0) denies.Egress = true;
+                for (const r of inNamespace(name)) {
+                    const np = objectOf<INetworkPolicy>(r);
+                    if (meta(r).namespace !== name || !selectsAll(np)) continue;
+                    const types = list(np, "spec", "policyTypes").map(String);
+                    if (types.includes("Ingress") && list(np, "spec", "ingress").length === 0) denies.Ingress = true;
+                    if (types.includes("Egress") && list(np, "spec", "egress").length === 0) denies.Egress = true;
                 }
                 const missing = (Object.keys(denies) as (keyof typeof denies)[]).filter((t) => !denies[t]);
                 if (missing.length > 0) {
