@@ -21,13 +21,15 @@ tc="${X1_TOOLCHAIN_DIR:-$root/.pulumi-toolchain}"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
-check_sources=""
+check_sources="" cluster_only=""
 case "${1:-}" in
   "") ;;
   --check-sources) check_sources=1 ;;
+  cluster) cluster_only=1 ;;
   -h | --help)
-    echo "usage: bash scripts/toolchain.sh [--check-sources]"
+    echo "usage: bash scripts/toolchain.sh [cluster | --check-sources]"
     echo "  (no argument)    make the toolchain available (cached in \$X1_TOOLCHAIN_DIR, default .pulumi-toolchain/)"
+    echo "  cluster          only the local cluster's binaries (etcd, control plane, kwok, KMS plugin)"
     echo "  --check-sources  download everything the offline build needs into empty temporary caches, build nothing"
     exit 0 ;;
   *) die "unknown argument '$1': run with --help" ;;
@@ -49,10 +51,10 @@ k8s_sdk_pin="$(pin dependencies '@pulumi/kubernetes')"
   die "package.json pins @pulumi/kubernetes $k8s_sdk_pin but x1agentToolchain.kubernetesProvider $k8s_version: make them equal"
 
 case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) os=linux; arch=x64 ;;
-  Linux-aarch64) os=linux; arch=arm64 ;;
-  Darwin-x86_64) os=darwin; arch=x64 ;;
-  Darwin-arm64) os=darwin; arch=arm64 ;;
+  Linux-x86_64) os=linux; arch=x64; goarch=amd64 ;;
+  Linux-aarch64) os=linux; arch=arm64; goarch=arm64 ;;
+  Darwin-x86_64) os=darwin; arch=x64; goarch=amd64 ;;
+  Darwin-arm64) os=darwin; arch=arm64; goarch=arm64 ;;
   *) die "unsupported platform $(uname -s)-$(uname -m)" ;;
 esac
 
@@ -63,7 +65,7 @@ version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ];
 # prints the log's tail. Long builds must show they are alive.
 with_progress() {
   local what="$1" logfile="$2"; shift 2
-  local start=$SECONDS
+  local start=$SECONDS cpu_before; children_cpu_seconds; cpu_before=$cpu
   "$@" >"$logfile" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
@@ -78,7 +80,16 @@ with_progress() {
     tail -n 30 "$logfile" >&2
     die "$what failed after $((SECONDS - start))s; full log: $logfile"
   fi
-  log "  $what done in $((SECONDS - start))s"
+  children_cpu_seconds
+  log "  $what done in $((SECONDS - start))s, $((cpu - cpu_before)) CPU-seconds"
+}
+# children_cpu_seconds: sets $cpu to the user+system seconds of this shell's
+# finished children (bash `times`, which must run in this shell, not in $(...)).
+children_cpu_seconds() {
+  local f; f="$(mktemp)"
+  times >"$f"
+  cpu="$(tail -n1 "$f" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d\n", t }')"
+  rm -f "$f"
 }
 
 # ---- Sources -----------------------------------------------------------------
@@ -87,7 +98,7 @@ with_progress() {
 # for a module nothing has fetched yet, which is how a warm cache once hid a
 # missing download from CI. `--check-sources` runs the same downloads into
 # empty temporary caches and builds nothing.
-go_builds=(pulumi language-nodejs kubernetes) # toolchain/<name>/go.mod
+go_builds=(pulumi language-nodejs kubernetes kube-control-plane etcd kwok kms-plugin) # toolchain/<name>/go.mod
 provider_module=github.com/pulumi/pulumi-kubernetes/provider/v4
 # The provider's main package, copied out of its module to generate its schema.
 provider_sources=(main.go generate.go schema.json terraform-mapping.json)
@@ -144,6 +155,122 @@ if [ -n "$check_sources" ]; then
     exit 1
   fi
   log "every source of the offline build resolves and downloads from nothing"
+  exit 0
+fi
+
+# ---- Local Kubernetes cluster (scripts/cluster.sh) ---------------------------
+# etcd, the control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl), kwok and the KMS v2 test-double plugin, into
+# $tc/bin. Versions are those of toolchain/<piece>/go.mod, for downloads as for
+# builds. Each piece is the upstream release binary when the network allows
+# (checksum-verified) and otherwise built from its pinned Go modules; the KMS
+# plugin is this project's own code and always built. A piece is redone only
+# when its toolchain/<piece>/ files change (pinned versions or code).
+cluster_pieces=(etcd kube-control-plane kwok kms-plugin)
+piece_binaries() {
+  case "$1" in
+    etcd) echo "etcd etcdctl" ;;
+    kube-control-plane) echo "kube-apiserver kube-controller-manager kube-scheduler kubectl" ;;
+    kwok) echo "kwok" ;;
+    kms-plugin) echo "kms-plugin" ;;
+  esac
+}
+# module_version PIECE MODULE: MODULE's version as toolchain/PIECE/go.mod requires it.
+module_version() { sed -n "s#^[[:space:]]*\(require \)\{0,1\}$2 \(v[^ ]*\).*#\2#p" "$root/toolchain/$1/go.mod" | head -n1; }
+# piece_stamp PIECE: what the cached binaries were made from.
+piece_stamp() { cat "$root/toolchain/$1"/* | sha256sum | cut -c1-16; }
+
+# download_verified URL SUMS_URL FILE: fetch URL to FILE and check it against the
+# sha256 SUMS_URL publishes (a bare digest, or "digest  name" lines).
+download_verified() {
+  local url="$1" sums="$2" out="$3" want got
+  [ -z "${X1_TOOLCHAIN_OFFLINE:-}" ] || return 1
+  curl -fsSL --connect-timeout 10 --max-time 600 "$url" -o "$out" 2>/dev/null || { rm -f "$out"; return 1; }
+  want="$(curl -fsSL --connect-timeout 10 --max-time 60 "$sums" 2>/dev/null | awk -v n="${url##*/}" 'NF == 1 || $2 == n { print $1; exit }')"
+  got="$(sha256sum "$out" | cut -d' ' -f1)"
+  [ -n "$want" ] && [ "$want" = "$got" ] || { log "  $url: checksum ${want:-missing} does not match $got; building instead"; rm -f "$out"; return 1; }
+}
+
+# download_piece PIECE VERSION: the upstream release binaries into $tc/bin.
+download_piece() {
+  local piece="$1" v="$2" b dl="$tc/downloads"
+  rm -rf "$dl" && mkdir -p "$dl"
+  case "$piece" in
+    kube-control-plane)
+      for b in $(piece_binaries "$piece"); do
+        download_verified "https://dl.k8s.io/release/$v/bin/$os/$goarch/$b" \
+          "https://dl.k8s.io/release/$v/bin/$os/$goarch/$b.sha256" "$dl/$b" || return 1
+      done ;;
+    etcd)
+      local base="https://github.com/etcd-io/etcd/releases/download/$v" name="etcd-$v-$os-$goarch"
+      local ext=tar.gz; [ "$os" = darwin ] && ext=zip
+      download_verified "$base/$name.$ext" "$base/SHA256SUMS" "$dl/etcd.$ext" || return 1
+      if [ "$ext" = zip ]; then unzip -q "$dl/etcd.zip" -d "$dl"; else tar -xzf "$dl/etcd.tar.gz" -C "$dl"; fi
+      mv "$dl/$name/etcd" "$dl/$name/etcdctl" "$dl/" ;;
+    kwok)
+      local base="https://github.com/kubernetes-sigs/kwok/releases/download/$v"
+      download_verified "$base/kwok-$os-$goarch" "$base/checksums.txt" "$dl/kwok" || return 1 ;;
+    *) return 1 ;;
+  esac
+  for b in $(piece_binaries "$piece"); do chmod +x "$dl/$b" && mv "$dl/$b" "$tc/bin/$b"; done
+  rm -rf "$dl"
+}
+
+# build_piece PIECE VERSION: go build from toolchain/PIECE, as the other builds.
+build_piece() {
+  local piece="$1" v="$2" dir="$root/toolchain/$1" ldflags="-s -w" pkgs=()
+  case "$piece" in
+    kube-control-plane)
+      # As upstream's hack/lib/version.sh stamps it: otherwise every component reports v0.0.0.
+      local minor="${v#v1.}"; minor="${minor%%.*}"
+      for kv in gitVersion="$v" gitMajor=1 gitMinor="$minor" gitTreeState=archive; do
+        for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do ldflags+=" -X $pkg.$kv"; done
+      done
+      for b in $(piece_binaries "$piece"); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done ;;
+    etcd) pkgs=(go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3) ;;
+    kwok) pkgs=(sigs.k8s.io/kwok/cmd/kwok) ;;
+    kms-plugin) pkgs=(.) ;;
+  esac
+  fetch_go_modules "$piece" || die "${missing[*]}"
+  rm -rf "$tc/build/$piece" && mkdir -p "$tc/build/$piece"
+  with_progress "$piece ${v:-(own code)}" "$tc/logs/$piece.log" \
+    go build -C "$dir" -v -trimpath -ldflags "$ldflags" -o "$tc/build/$piece/" "${pkgs[@]}"
+  # go build names a binary after its package path (go.etcd.io/etcd/server/v3: "server").
+  if [ "$piece" = etcd ]; then mv "$tc/build/$piece/server" "$tc/build/$piece/etcd"; fi
+  for b in $(piece_binaries "$piece"); do mv "$tc/build/$piece/$b" "$tc/bin/$b"; done
+  rm -rf "$tc/build/$piece"
+}
+
+install_cluster() {
+  mkdir -p "$tc/stamps"
+  local piece v b ok
+  for piece in "${cluster_pieces[@]}"; do
+    case "$piece" in
+      kube-control-plane) v="$(module_version "$piece" k8s.io/kubernetes)" ;;
+      etcd) v="$(module_version "$piece" go.etcd.io/etcd/server/v3)" ;;
+      kwok) v="$(module_version "$piece" sigs.k8s.io/kwok)" ;;
+      kms-plugin) v="" ;;
+    esac
+    ok=1
+    for b in $(piece_binaries "$piece"); do [ -x "$tc/bin/$b" ] || ok=""; done
+    if [ -n "$ok" ] && [ "$(cat "$tc/stamps/$piece" 2>/dev/null)" = "$(piece_stamp "$piece")" ]; then
+      log "$piece ${v:+$v }cached ($(piece_binaries "$piece"))"
+      continue
+    fi
+    rm -f "$tc/stamps/$piece"
+    if [ -n "$v" ] && download_piece "$piece" "$v"; then
+      log "installed $piece $v release binaries ($(piece_binaries "$piece"))"
+    else
+      command -v go >/dev/null || die "$piece ${v:-} cannot be downloaded and Go is not installed to build it: install Go >= 1.26 and run again"
+      log "building $piece ${v:+$v }from Go modules ($(piece_binaries "$piece"))"
+      build_piece "$piece" "$v"
+    fi
+    piece_stamp "$piece" >"$tc/stamps/$piece"
+  done
+}
+if [ -n "$cluster_only" ]; then
+  install_cluster
+  log "local cluster binaries ready in $tc/bin"
   exit 0
 fi
 
@@ -280,6 +407,8 @@ else
     >"$tc/logs/plugin-install.log" 2>&1 || { cat "$tc/logs/plugin-install.log" >&2; die "registering the kubernetes provider failed"; }
   log "registered kubernetes provider v$k8s_version (built from source)"
 fi
+
+install_cluster
 
 # ---- Environment for everything else ---------------------------------------
 {
