@@ -5,6 +5,7 @@
  *   x1 validate <stack>           check a stack's config without starting Pulumi
  *   x1 preview|up|refresh|destroy <stack> [--watch]
  *   x1 outputs <stack>
+ *   x1 encryption-config <stack>  the API server EncryptionConfiguration the stack outputs, without a run
  *   x1 runs [stack] | x1 cancel <run>   (through the deployer)
  *   x1 deployer serve | x1 deployer token <name> [--team T]... [--admin]
  *
@@ -28,6 +29,7 @@ const usage = `usage: x1 <command> [stack]
   validate <stack>               validate a stack's config (no Pulumi run)
   preview|up|refresh|destroy <stack> [--watch]
   outputs <stack>                print the stack's outputs
+  encryption-config <stack>      print the EncryptionConfiguration (KMS v2) the stack outputs, without a run
   runs [stack]                   run history (deployer)
   cancel <run>                   cancel a queued or running run (deployer)
   deployer serve                 start the deployer service (HTTP API + console)
@@ -58,6 +60,20 @@ async function main(argv: string[]): Promise<number> {
     if (command === "validate") {
         const c = validateStack(stack);
         console.log(`stack '${stack}' config is valid: ${c.cluster.provider} cluster, secrets tier ${c.secrets.tier} (store ${c.secrets.storeName}, uiMode ${c.secrets.uiMode}), ${c.workspaces.length} workspace(s)`);
+        return 0;
+    }
+    if (command === "encryption-config") {
+        const e = validateStack(stack).etcdEncryption;
+        if (e.mechanism === "none") {
+            console.error(`stack '${stack}' sets etcdEncryption.enabled: false, so it outputs no EncryptionConfiguration: set it to true`);
+            return 1;
+        }
+        if (e.mechanism !== "kms-v2-plugin") {
+            console.error(`stack '${stack}' is a managed cluster: its cloud encrypts etcd (${e.mechanism}), and the stack outputs the key and the command that wires it, not an EncryptionConfiguration`);
+            return 1;
+        }
+        // The same document the EtcdEncryption component puts into the stack output `etcdEncryption`.
+        process.stdout.write(encryptionConfiguration(e.kmsPluginEndpoint));
         return 0;
     }
     if (command === "outputs") {
