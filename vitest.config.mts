@@ -14,6 +14,8 @@ export default defineConfig({
             { test: { name: "policy", include: ["test/policy/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
             { test: { name: "engine", include: ["test/engine/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
             { test: { name: "runtime", include: ["test/runtime/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
+            // Against the local cluster (scripts/cluster.sh); the global set-up starts one when none runs.
+            { test: { name: "cluster", include: ["test/cluster/**/*.test.ts"], globalSetup: ["test/cluster/global-setup.ts"], testTimeout: 600_000, hookTimeout: 900_000, fileParallelism: false } },
         ],
     },
 });
