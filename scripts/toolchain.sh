@@ -67,11 +67,13 @@ with_progress() {
   local what="$1" logfile="$2"; shift 2
   local start=$SECONDS cpu_before; children_cpu_seconds; cpu_before=$cpu
   "$@" >"$logfile" 2>&1 &
-  local pid=$!
+  local pid=$! beat=0
   while kill -0 "$pid" 2>/dev/null; do
     sleep 5
     local el=$((SECONDS - start))
-    if [ $((el % 30)) -lt 5 ] && [ "$el" -ge 30 ]; then
+    # Every 30 s of wall time, however late a loaded machine wakes this loop.
+    if [ $((el - beat)) -ge 30 ]; then
+      beat=$el
       local n; n="$(grep -c . "$logfile" 2>/dev/null || true)"
       log "  ... $what: ${el}s, ${n:-0} packages compiled so far (log: $logfile)"
     fi
