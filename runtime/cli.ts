@@ -16,6 +16,7 @@
 import { readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { encryptionConfiguration } from "../components/encryption/etcd-encryption";
 import { ConfigError } from "../stacks/validate";
 import { DeployerClient, describeEvent } from "./deployer/client";
 import { deployerOptions, readSettings, serve } from "./deployer/server";

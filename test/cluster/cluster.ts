@@ -8,8 +8,9 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { projectRoot } from "../../runtime/engine/project";
 
-export const root = path.resolve(import.meta.dirname, "../..");
+export const root = projectRoot;
 export const clusterDir = process.env.X1_CLUSTER_DIR ?? path.join(root, ".x1", "cluster");
 export const kubeconfig = path.join(clusterDir, "kubeconfig");
 export const context = "x1agent-local";
