@@ -11,7 +11,11 @@ import { clusterDir, clusterScript, kubectl, run, uniqueName } from "./cluster";
 
 const components = ["kms-plugin", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
 const pids = () => components.map((c) => Number(readFileSync(path.join(clusterDir, "pids", `${c}.pid`), "utf8").trim()));
-const alive = async (pid: number) => (await run("kill", ["-0", String(pid)])).code === 0;
+/** A live process, not a zombie waiting for init to reap it (its exit is what counts). */
+const alive = async (pid: number) => {
+    const ps = await run("ps", ["-o", "stat=", "-p", String(pid)]);
+    return ps.code === 0 && !ps.stdout.trim().startsWith("Z");
+};
 
 describe("the local cluster's lifecycle", () => {
     it("up reuses the running cluster, down stops every process, and up again keeps the cluster's data", async () => {
