@@ -15,7 +15,16 @@ export default defineConfig({
             { test: { name: "engine", include: ["test/engine/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
             { test: { name: "runtime", include: ["test/runtime/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
             // Against the local cluster (scripts/cluster.sh); the global set-up starts one when none runs.
-            { test: { name: "cluster", include: ["test/cluster/**/*.test.ts"], globalSetup: ["test/cluster/global-setup.ts"], testTimeout: 600_000, hookTimeout: 900_000, fileParallelism: false } },
+            {
+                test: {
+                    name: "cluster",
+                    include: ["test/cluster/**/*.test.ts"],
+                    globalSetup: ["test/cluster/global-setup.ts"],
+                    testTimeout: 600_000,
+                    hookTimeout: 900_000,
+                    fileParallelism: false,
+                },
+            },
         ],
     },
 });

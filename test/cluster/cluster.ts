@@ -67,7 +67,9 @@ export async function etcdctl(args: string[]): Promise<Buffer> {
         child.stdout.on("data", (d: Buffer) => out.push(d));
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`etcdctl ${args.join(" ")} exited ${code}: ${stderr.trim()}`))));
+        child.on("close", (code) =>
+            code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`etcdctl ${args.join(" ")} exited ${code}: ${stderr.trim()}`)),
+        );
     });
 }
 

@@ -52,7 +52,14 @@ describe("the local cluster's control plane", () => {
                     metadata: { labels: { app: "web" } },
                     spec: {
                         // The real scheduler has to honour this: one pod per zone at most.
-                        topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "web" } } }],
+                        topologySpreadConstraints: [
+                            {
+                                maxSkew: 1,
+                                topologyKey: "topology.kubernetes.io/zone",
+                                whenUnsatisfiable: "DoNotSchedule",
+                                labelSelector: { matchLabels: { app: "web" } },
+                            },
+                        ],
                         containers: [{ name: "web", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "100m", memory: "64Mi" } } }],
                     },
                 },

@@ -16,7 +16,13 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
     console.log("[cluster tier] starting the local cluster (bash scripts/cluster.sh up)");
     const up = await clusterScript("up");
     if (up.code !== 0) throw new Error(`bash scripts/cluster.sh up exited ${up.code}:\n${up.stderr}${up.stdout}`);
-    console.log(up.stderr.trim().split("\n").filter((l) => /ready|started/.test(l)).join("\n"));
+    console.log(
+        up.stderr
+            .trim()
+            .split("\n")
+            .filter((l) => /ready|started/.test(l))
+            .join("\n"),
+    );
     return async () => {
         const down = await clusterScript("down");
         if (down.code !== 0) throw new Error(`bash scripts/cluster.sh down exited ${down.code}:\n${down.stderr}`);
