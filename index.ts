@@ -3,26 +3,35 @@
  * any resource is registered), choose where manifests go, compose the
  * platform. `pulumi up`, the deployer and the tests all run this file.
  */
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./components";
+import { chartMirrorVariable } from "./components/addons/chart-source";
 import { loadStackConfig } from "./stacks/load";
+import { appliesToCluster } from "./stacks/schema";
 
 const config = loadStackConfig();
 const stack = pulumi.getStack();
 
-// No kube context: nothing touches a cluster; the real provider renders every
-// manifest to a directory. A kube context: apply to that cluster.
+// No kube context or kubeconfig: nothing touches a cluster; the real provider
+// renders every manifest to a directory. Otherwise: apply to that cluster.
 // X1_RENDER_ROOT moves the default folder (tests and the deployer keep runs apart).
 const renderRoot = process.env.X1_RENDER_ROOT ?? ".rendered";
-const renderDir = config.cluster.kubeContext ? undefined : path.resolve(config.cluster.renderDir ?? path.join(renderRoot, stack));
+if (config.cluster.kubeconfig && !existsSync(config.cluster.kubeconfig)) {
+    throw new Error(
+        `x1agent:cluster.kubeconfig = "${config.cluster.kubeconfig}": no such file; start the cluster it belongs to ` +
+            "(the local one: npm run cluster -- up), or point the key at the cluster's kubeconfig",
+    );
+}
+const renderDir = appliesToCluster(config.cluster) ? undefined : path.resolve(config.cluster.renderDir ?? path.join(renderRoot, stack));
 const kubernetes = new k8s.Provider("x1agent-k8s", {
-    ...(renderDir ? { renderYamlToDirectory: renderDir } : { context: config.cluster.kubeContext }),
+    ...(renderDir ? { renderYamlToDirectory: renderDir } : { context: config.cluster.kubeContext, kubeconfig: config.cluster.kubeconfig && path.resolve(config.cluster.kubeconfig) }),
     enableServerSideApply: true,
 });
 
-const platform = new Platform("x1agent", { config }, { providers: { kubernetes } });
+const platform = new Platform("x1agent", { config, chartMirror: process.env[chartMirrorVariable] || undefined }, { providers: { kubernetes } });
 
 export const tier = platform.tier;
 export const storeName = platform.storeName;

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { isCloudSecrets, type StackConfig } from "../stacks/schema";
 import { CertManager } from "./addons/cert-manager";
+import { withChartMirror } from "./addons/chart-source";
 import { ExternalSecrets } from "./addons/external-secrets";
 import { IngressCertificate } from "./addons/ingress-certificate";
 import { Nats, natsClientCertificateSpec, natsEndpoint, natsNames } from "./addons/nats";
 import { Postgres, bundledDatabaseEndpoint } from "./addons/postgres";
+import { withoutAdmissionWebhooks } from "./addons/simulated-cluster";
 import { EtcdEncryption, type EtcdEncryptionOutput } from "./encryption/etcd-encryption";
 import { WorkloadIdentity } from "./identity/workload-identity";
 import { sections } from "./inputs";
@@ -18,6 +20,13 @@ import { Workspaces } from "./workspaces/workspaces";
 export interface PlatformArgs {
     /** The validated stack config (stacks/schema). */
     config: StackConfig;
+    /**
+     * A chart mirror every add-on installs from unless the stack's
+     * `addons.<name>.chart` says otherwise (`X1_CHART_MIRROR`, read by the
+     * program): a folder of packaged charts or a Helm repository URL. Unset:
+     * the upstream repositories.
+     */
+    chartMirror?: string;
 }
 
 /**
@@ -46,11 +55,19 @@ export class Platform extends pulumi.ComponentResource {
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:index:Platform", name, args, opts);
         const { config } = args;
+        const addons = withChartMirror(config.addons, args.chartMirror, {
+            externalSecrets: config.addons.externalSecrets.install,
+            certManager: config.addons.certManager.install,
+            nats: config.addons.nats.install,
+            postgresOperator: config.addons.postgresOperator.install && config.postgres.bundled.enabled,
+        });
+        // On a simulated cluster nothing answers the charts' admission webhooks (see withoutAdmissionWebhooks).
+        const addonOpts: pulumi.ComponentResourceOptions = { parent: this, transforms: config.cluster.simulated ? [withoutAdmissionWebhooks] : [] };
 
         // Add-ons whose CRDs others' custom resources use come first; each
         // `ready` is empty when the add-on was installed beforehand.
-        const eso = new ExternalSecrets(`${name}-external-secrets`, { addon: config.addons.externalSecrets }, { parent: this });
-        const certManager = new CertManager(`${name}-cert-manager`, { addon: config.addons.certManager, ingress: config.ingress }, { parent: this });
+        const eso = new ExternalSecrets(`${name}-external-secrets`, { addon: addons.externalSecrets }, addonOpts);
+        const certManager = new CertManager(`${name}-cert-manager`, { addon: addons.certManager, ingress: config.ingress }, addonOpts);
         const identity = isCloudSecrets(config.secrets)
             ? new WorkloadIdentity(`${name}-identity`, { secrets: config.secrets, clusterName: config.cluster.name }, { parent: this })
             : undefined;
@@ -92,18 +109,18 @@ export class Platform extends pulumi.ComponentResource {
         new Nats(
             `${name}-nats`,
             {
-                addon: config.addons.nats,
+                addon: addons.nats,
                 nats: config.nats,
                 selfSignedIssuer: certManager.selfSignedIssuer,
                 certManagerReady: certManager.ready,
                 appNamespace: runtime.namespace,
             },
-            { parent: this },
+            addonOpts,
         );
         new Postgres(
             `${name}-postgres`,
-            { addon: config.addons.postgresOperator, postgres: config.postgres, registry: config.images.registry, appNamespace: runtime.namespace },
-            { parent: this },
+            { addon: addons.postgresOperator, postgres: config.postgres, registry: config.images.registry, appNamespace: runtime.namespace },
+            addonOpts,
         );
 
         const workspaces = new Workspaces(

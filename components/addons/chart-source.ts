@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
-import type { ChartSource } from "../../stacks/schema";
+import * as pulumi from "@pulumi/pulumi";
+import type { Addon, ChartSource, StackConfig } from "../../stacks/schema";
 
 /** A chart in a Helm repository (HTTP index or `oci://` registry) at one exact version. */
 export interface PinnedChart {
@@ -16,9 +18,14 @@ export interface PinnedChart {
  * here). Chosen as the newest release of each line that had been out for a
  * while when pinned; bump deliberately and read the upstream release notes.
  *
- * - External Secrets Operator 2.12.0: serves the `external-secrets.io/v1`
- *   API this program writes (v1beta1 stopped being served in 0.17); 2.0
- *   only removed the unmaintained Alibaba and Device42 providers.
+ * - External Secrets Operator 2.9.0: serves the `external-secrets.io/v1`
+ *   API this program writes (v1beta1 stopped being served in 0.17, and in
+ *   2.9.0 only with `crds.unsafeServeV1Beta1`); 2.0 only removed the
+ *   unmaintained Alibaba and Device42 providers. 2.12.0 was pinned before,
+ *   but the chart mirror air-gapped sites and the test machines install from
+ *   has no release after 2.9.0, and a pin nobody can install is untested:
+ *   2.9.0's values keep what we set (`installCRDs`, `webhook.create`, the
+ *   CRDs as templates). Bump it together with the mirror.
  * - cert-manager v1.21.1 (jetstack's chart versions carry the `v`): 1.21.0
  *   crash-looped on `renewal.policy: Disabled`; 1.21.1 fixes that and
  *   dropped Secret informer events. CRDs come from the chart (`crds.enabled`).
@@ -28,11 +35,82 @@ export interface PinnedChart {
  *   (`crds.create`).
  */
 export const upstreamCharts = {
-    externalSecrets: { repo: "https://charts.external-secrets.io", name: "external-secrets", version: "2.12.0" },
+    externalSecrets: { repo: "https://charts.external-secrets.io", name: "external-secrets", version: "2.9.0" },
     certManager: { repo: "https://charts.jetstack.io", name: "cert-manager", version: "v1.21.1" },
     nats: { repo: "https://nats-io.github.io/k8s/helm/charts/", name: "nats", version: "2.12.3" },
     postgresOperator: { repo: "https://cloudnative-pg.github.io/charts", name: "cloudnative-pg", version: "0.27.1" },
 } as const satisfies Record<string, PinnedChart>;
+
+/** An add-on that installs a chart, by its key under `addons`. */
+export type ChartedAddon = keyof typeof upstreamCharts;
+
+/**
+ * The environment variable that points every add-on at a chart mirror, for
+ * offline and air-gapped sites: a folder of packaged charts
+ * (`<name>-<version>.tgz`, as `helm package` names them) or a Helm repository
+ * URL (`https://`, `http://`, `oci://`). A stack's own `addons.<name>.chart`
+ * wins over it; unset, every chart comes from its upstream repository.
+ */
+export const chartMirrorVariable = "X1_CHART_MIRROR";
+
+/**
+ * The stack's add-ons with each chart source settled: `addons.<name>.chart`
+ * when the stack sets it, else the mirror (`X1_CHART_MIRROR`), else nothing
+ * (the pinned upstream). A folder mirror must hold every chart this stack
+ * installs (`installs`): a missing one fails here, before anything is
+ * registered, naming the file and the fix.
+ */
+export function withChartMirror(
+    addons: StackConfig["addons"],
+    mirror: string | undefined,
+    installs: Record<ChartedAddon, boolean>,
+): StackConfig["addons"] {
+    if (!mirror) return addons;
+    const settled = { ...addons };
+    const missing: string[] = [];
+    for (const name of Object.keys(upstreamCharts) as ChartedAddon[]) {
+        const addon: Addon = addons[name];
+        if (addon.chart) continue;
+        const pinned = upstreamCharts[name];
+        const source = mirrorSource(mirror, pinned);
+        if (installs[name] && source.path && !existsSync(path.resolve(source.path))) missing.push(`${pinned.name}-${pinned.version}.tgz (addons.${name})`);
+        settled[name] = { ...addon, chart: source };
+    }
+    if (missing.length > 0) {
+        throw new Error(
+            `${chartMirrorVariable}=${mirror} is a folder without ${missing.join(", ")}: put the packaged chart${missing.length > 1 ? "s" : ""} there ` +
+                `(helm pull <repo>/<name> --version <version>), point ${chartMirrorVariable} at a Helm repository URL that serves ${missing.length > 1 ? "them" : "it"}, ` +
+                `or set addons.<name>.chart in the stack`,
+        );
+    }
+    return settled;
+}
+
+/** A mirror's source for one pinned chart: the same repository layout under another URL, or the packaged file in a folder. */
+function mirrorSource(mirror: string, pinned: PinnedChart): ChartSource {
+    if (/^(https?|oci):\/\//.test(mirror)) return { repo: mirror };
+    return { path: path.join(mirror, `${pinned.name}-${pinned.version}.tgz`) };
+}
+
+/**
+ * Says what to do when a chart cannot be had. helm.v4.Chart fetches and
+ * renders in the provider, and when the repository does not answer (no
+ * network, a mirror without the chart) the provider's error names neither
+ * the add-on nor the way out; this replaces it with one that does.
+ */
+export function explainChartFailure(chart: pulumi.Resource, addon: ChartedAddon, source: ChartSource | undefined): void {
+    const pinned = upstreamCharts[addon];
+    const from = source?.path ? path.resolve(source.path) : (source?.repo ?? pinned.repo);
+    const version = source?.path ? "" : ` ${source?.version ?? pinned.version}`;
+    pulumi.recover(chart.urn, (err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new Error(
+            `the ${addon} add-on's chart ${source?.name ?? pinned.name}${version} could not be had from ${from}: ${reason.replace(/^failed to register new resource [^:]*: /, "")}\n` +
+                `Without network, set ${chartMirrorVariable} to a folder of packaged charts or a Helm repository URL that holds it, ` +
+                `or set addons.${addon}.chart (repo or path) in the stack; addons.${addon}.install: false if the cluster runs it already.`,
+        );
+    });
+}
 
 /** The fields of `helm.v4.ChartArgs` that say where the chart comes from. */
 export type ChartLocation = Pick<k8s.helm.v4.ChartArgs, "chart" | "version" | "repositoryOpts">;

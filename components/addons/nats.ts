@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 import { certManagerNamespace } from "./cert-manager";
-import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+import { chartLocation, explainChartFailure, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * Names the NATS pieces agree on. The runtime reads them too (its env
@@ -22,6 +22,12 @@ export const natsNames = {
     serverSecret: "x1agent-nats-server-tls",
     /** The api's client certificate and its Secret (tls.crt, tls.key, ca.crt), in the app namespace. */
     apiClient: "x1agent-nats-client",
+    /**
+     * The cluster's DNS domain. Every name a NATS peer or client dials is
+     * fully qualified under it, and the server certificate names exactly those:
+     * nats-server checks a route's host against the peer's certificate.
+     */
+    clusterDomain: "cluster.local",
 } as const;
 
 /**
@@ -152,7 +158,7 @@ export class Nats extends pulumi.ComponentResource {
                     issuerRef,
                 },
             );
-            new k8s.helm.v4.Chart(
+            const chart = new k8s.helm.v4.Chart(
                 `${name}-chart`,
                 {
                     ...chartLocation(addon.chart, upstreamCharts.nats),
@@ -163,6 +169,7 @@ export class Nats extends pulumi.ComponentResource {
                 // The pods mount the server certificate's Secret: it must exist first.
                 { parent: this, dependsOn: [server] },
             );
+            explainChartFailure(chart, "nats", addon.chart);
         }
 
         this.endpoint = pulumi.output(natsEndpoint());
@@ -199,7 +206,7 @@ export function natsClientCertificateSpec(): Record<string, unknown> {
 /** The endpoint the chart's Services and pods give, for the release name we install. */
 export function natsEndpoint(): NatsEndpoint {
     return {
-        url: `tls://${natsNames.release}.${names.appNamespace}.svc.cluster.local:4222`,
+        url: `tls://${natsNames.release}.${names.appNamespace}.svc.${natsNames.clusterDomain}:4222`,
         serviceName: natsNames.release,
         podSelector: { "app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": natsNames.release },
         clientPort: 4222,
@@ -230,7 +237,13 @@ export function natsValues(nats: StackConfig["nats"]): Record<string, unknown> {
         reloader: { merge: { securityContext: restricted } },
         config: {
             nats: { tls: { ...tls, merge: { verify: nats.mtls } } },
-            cluster: nats.replicas > 1 ? { enabled: true, replicas: nats.replicas, tls } : { enabled: false },
+            // Routes dial `<pod>.<headless>.<namespace>.svc.<domain>` (useFQDN), a
+            // name the server certificate covers; the chart's default short
+            // `<pod>.<headless>` is not, and routes never connect.
+            cluster:
+                nats.replicas > 1
+                    ? { enabled: true, replicas: nats.replicas, tls, routeURLs: { useFQDN: true, k8sClusterDomain: natsNames.clusterDomain } }
+                    : { enabled: false },
             jetstream: nats.jetstream.enabled
                 ? { enabled: true, fileStore: { enabled: true, pvc: { enabled: true, size: nats.jetstream.storage } } }
                 : { enabled: false },
@@ -246,9 +259,9 @@ function verifiesClientCertificates(values: Record<string, unknown>): boolean {
     return tls?.enabled === true && tls.merge?.verify === true;
 }
 
-/** Names clients and cluster peers reach the servers by. */
+/** Names clients and cluster peers reach the servers by: the client Service and each pod under the headless Service. */
 function serverDnsNames(): string[] {
     const svc = `${natsNames.release}.${names.appNamespace}`;
     const headless = `${natsNames.release}-headless.${names.appNamespace}`;
-    return [natsNames.release, svc, `${svc}.svc`, `${svc}.svc.cluster.local`, `*.${headless}.svc`, `*.${headless}.svc.cluster.local`];
+    return [natsNames.release, svc, `${svc}.svc`, `${svc}.svc.${natsNames.clusterDomain}`, `*.${headless}.svc`, `*.${headless}.svc.${natsNames.clusterDomain}`];
 }

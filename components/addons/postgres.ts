@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
-import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+import { chartLocation, explainChartFailure, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * The bundled database's names. The runtime reads them too (the DSN Secret
@@ -91,18 +91,18 @@ export class Postgres extends pulumi.ComponentResource {
                     { metadata: { name: postgresNames.operatorNamespace, labels } },
                     { parent: this },
                 );
-                operator.push(
-                    new k8s.helm.v4.Chart(
-                        `${name}-operator`,
-                        {
-                            ...chartLocation(addon.chart, upstreamCharts.postgresOperator),
-                            name: "cnpg",
-                            namespace: ns.metadata.name,
-                            values: chartValues,
-                        },
-                        { parent: this },
-                    ),
+                const chart = new k8s.helm.v4.Chart(
+                    `${name}-operator`,
+                    {
+                        ...chartLocation(addon.chart, upstreamCharts.postgresOperator),
+                        name: "cnpg",
+                        namespace: ns.metadata.name,
+                        values: chartValues,
+                    },
+                    { parent: this },
                 );
+                explainChartFailure(chart, "postgresOperator", addon.chart);
+                operator.push(chart);
             }
             const flavour = postgres.vectorEnabled ? "standard" : "minimal";
             new k8s.apiextensions.CustomResource(

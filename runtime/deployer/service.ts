@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { projectRoot, listStackNames } from "../engine/project";
 import type { Operation } from "../engine/stack-runner";
-import type { StackConfig } from "../../stacks/schema";
+import { appliesToCluster, type StackConfig } from "../../stacks/schema";
 import { CONFIG_NAMESPACE, ConfigError } from "../../stacks/validate";
 import { Authenticator, issueToken, type IssuedToken, type OidcSettings, type Principal } from "./auth";
 import { type Database, type DatabaseOptions, openDatabase } from "./db";
@@ -405,9 +405,9 @@ export class Deployer {
         await this.authorizeStack(caller, args.operation, args.stack);
         const { text } = readStackText(args.stack);
         const config = validateOrThrow(args.stack, text);
-        if (args.operation === "refresh" && !config.cluster.kubeContext) {
+        if (args.operation === "refresh" && !appliesToCluster(config.cluster)) {
             throw new UnprocessableError(
-                `stack '${args.stack}' renders its manifests to a directory (no cluster.kubeContext): there is no live cluster to detect drift against. Set cluster.kubeContext to refresh against a cluster`,
+                `stack '${args.stack}' renders its manifests to a directory (no cluster.kubeContext or cluster.kubeconfig): there is no live cluster to detect drift against. Set cluster.kubeContext (and cluster.kubeconfig if it is not in your default kubeconfig) to refresh against a cluster`,
             );
         }
         return this.enqueue(caller, args);

@@ -14,7 +14,7 @@ import { api, app, backup, cronJob, images, network, objectStorage, observabilit
 import { quantityValue, workspace } from "./workspaces";
 
 export { secretTiers, tierRank, type SecretTier, type CloudTier } from "../../policies/lib/names";
-export { clusterProviders, type ClusterProvider } from "./platform";
+export { appliesToCluster, clusterProviders, type ClusterProvider } from "./platform";
 export type { SecretKeyRef, ChartSource, Addon, Resources, Image } from "./common";
 export type { Workspace } from "./workspaces";
 

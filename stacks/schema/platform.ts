@@ -18,12 +18,36 @@ export const cluster = z.strictObject({
     /** Cluster name, used in cloud resource names and outputs. */
     name: k8sName,
     /**
-     * The kube context to apply to. When unset, nothing touches a cluster: every
-     * manifest is rendered to `renderDir` through the real engine and provider.
+     * The kube context to apply to. When neither it nor `kubeconfig` is set,
+     * nothing touches a cluster: every manifest is rendered to `renderDir`
+     * through the real engine and provider.
      */
     kubeContext: z.string().min(1).optional(),
-    /** Where rendered manifests go when no `kubeContext` is set. Default `.rendered/<stack>`. */
+    /**
+     * The kubeconfig file to apply with, relative to the project (the local
+     * cluster's is `.x1/cluster/kubeconfig`). Unset: the usual lookup
+     * (`KUBECONFIG`, then `~/.kube/config`).
+     */
+    kubeconfig: z.string().min(1).optional(),
+    /** Where rendered manifests go when the stack applies to no cluster. Default `.rendered/<stack>`. */
     renderDir: z.string().min(1).optional(),
+    /**
+     * The Kubernetes version the stack targets, which Helm charts are rendered
+     * for when there is no cluster to ask (a chart may require a minimum, as
+     * cert-manager's does). Applying to a cluster uses the cluster's own.
+     */
+    kubernetesVersion: z
+        .string()
+        .regex(/^v?1\.[0-9]+(\.[0-9]+)?$/, { error: "must be a Kubernetes version such as 1.36 or v1.36.3" })
+        .default("1.36"),
+    /**
+     * The nodes are simulated (the local kwok cluster): the API server,
+     * admission and controllers are real, but no container runs, so nothing
+     * can answer the add-on charts' admission webhooks. Their webhook
+     * configurations are then applied with no webhooks. Only for
+     * `provider: local`; a real cluster keeps every webhook.
+     */
+    simulated: z.boolean().default(false),
     /**
      * `attach` (the only mode implemented): the cluster exists and is owned by
      * another stack or tool; this program installs onto it, creates the etcd
@@ -33,7 +57,20 @@ export const cluster = z.strictObject({
      * refused by validation: this program never creates or imports clusters.
      */
     ownership: z.enum(["attach", "own"]).default("attach"),
+}).superRefine((c, ctx) => {
+    if (c.simulated && c.provider !== "local") {
+        ctx.addIssue({
+            code: "custom",
+            path: ["simulated"],
+            message: `is only for the local simulated cluster, but cluster.provider is ${c.provider}: remove cluster.simulated (a real cluster's webhooks must answer)`,
+        });
+    }
 });
+
+/** Whether a stack applies to a cluster (a kube context or kubeconfig is named) rather than rendering manifests to a folder. */
+export function appliesToCluster(c: { kubeContext?: string; kubeconfig?: string }): boolean {
+    return c.kubeContext !== undefined || c.kubeconfig !== undefined;
+}
 
 const awsAccountId = z.string().regex(/^[0-9]{12}$/, { error: "must be a 12-digit AWS account id" });
 

@@ -57,7 +57,13 @@ describe("NATS", () => {
 
     it("replicas: 3 is a three-node JetStream cluster with TLS between the nodes", async () => {
         const values = chartOf(await nats({ nats: { replicas: 3 } }))!.inputs.values;
-        expect(values.config.cluster).toEqual({ enabled: true, replicas: 3, tls: { enabled: true, secretName: natsNames.serverSecret } });
+        expect(values.config.cluster).toEqual({
+            enabled: true,
+            replicas: 3,
+            tls: { enabled: true, secretName: natsNames.serverSecret },
+            // Routes dial fully qualified pod names, which the server certificate covers (test/engine/addons.test.ts reads them from the real chart).
+            routeURLs: { useFQDN: true, k8sClusterDomain: "cluster.local" },
+        });
         expect(values.config.jetstream.enabled).toBe(true);
     });
 
