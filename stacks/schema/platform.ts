@@ -32,15 +32,6 @@ export const cluster = z.strictObject({
     /** Where rendered manifests go when the stack applies to no cluster. Default `.rendered/<stack>`. */
     renderDir: z.string().min(1).optional(),
     /**
-     * The Kubernetes version the stack targets, which Helm charts are rendered
-     * for when there is no cluster to ask (a chart may require a minimum, as
-     * cert-manager's does). Applying to a cluster uses the cluster's own.
-     */
-    kubernetesVersion: z
-        .string()
-        .regex(/^v?1\.[0-9]+(\.[0-9]+)?$/, { error: "must be a Kubernetes version such as 1.36 or v1.36.3" })
-        .default("1.36"),
-    /**
      * The nodes are simulated (the local kwok cluster): the API server,
      * admission and controllers are real, but no container runs, so nothing
      * can answer the add-on charts' admission webhooks. Their webhook
