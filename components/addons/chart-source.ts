@@ -24,8 +24,9 @@ export interface PinnedChart {
  *   unmaintained Alibaba and Device42 providers. 2.12.0 was pinned before,
  *   but the chart mirror air-gapped sites and the test machines install from
  *   has no release after 2.9.0, and a pin nobody can install is untested:
- *   2.9.0's values keep what we set (`installCRDs`, `webhook.create`, the
- *   CRDs as templates). Bump it together with the mirror.
+ *   2.9.0's values keep every key we set (`installCRDs`, the
+ *   `process*` switches and `rbac.aggregateTo*` of hardenedValues), with the
+ *   same meaning. Bump it together with the mirror.
  * - cert-manager v1.21.1 (jetstack's chart versions carry the `v`): 1.21.0
  *   crash-looped on `renewal.policy: Disabled`; 1.21.1 fixes that and
  *   dropped Secret informer events. CRDs come from the chart (`crds.enabled`).
