@@ -14,3 +14,11 @@ export function commonLabels(component: string): Record<string, string> {
         "app.kubernetes.io/component": component,
     };
 }
+
+/** Namespace labels for Pod Security `restricted`: enforced at the latest version, and warned and audited too. */
+export const restrictedPodSecurityLabels: Record<string, string> = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+};

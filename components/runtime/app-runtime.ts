@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
-import { commonLabels, names } from "../names";
+import { commonLabels, names, restrictedPodSecurityLabels } from "../names";
 import { Api } from "./api";
 import { App } from "./app";
 import {
@@ -106,10 +106,7 @@ export class AppRuntime extends pulumi.ComponentResource {
                     name: names.appNamespace,
                     labels: {
                         ...labels,
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
+                        ...restrictedPodSecurityLabels,
                     },
                 },
             },

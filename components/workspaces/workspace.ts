@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig, Workspace as WorkspaceConfig } from "../../stacks/schema";
 import { natsClientCertificateUsages } from "../addons/nats";
-import { commonLabels, names } from "../names";
+import { commonLabels, names, restrictedPodSecurityLabels } from "../names";
 import type { NatsEndpoint } from "../runtime/connections";
 import type { IssuerRef } from "../runtime/ingress";
 import { ports, runtimeNames } from "../runtime/workload";
@@ -63,10 +63,7 @@ export class Workspace extends pulumi.ComponentResource {
                     name: names.workspaceNamespace(ws.id),
                     labels: {
                         ...labels,
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
+                        ...restrictedPodSecurityLabels,
                     },
                 },
             },
