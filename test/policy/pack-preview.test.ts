@@ -168,17 +168,22 @@ describe("faults the schema refuses, injected into the real program", () => {
     const faultsDir = path.join(__dirname, "programs", "faults");
 
     /** Previews the fault program (a temp copy: stack init writes next to its Pulumi.yaml) with the pack. */
-    async function previewFault(fault: string, policyConfig?: Record<string, unknown>): Promise<StackResult & { output: string }> {
+    async function previewFault(
+        fault: string,
+        policyConfig?: Record<string, unknown>,
+        editConfig: (config: Record<string, any>) => void = () => {},
+    ): Promise<StackResult & { output: string }> {
         const stackName = `fault-${fault}${policyConfig ? "-remediate" : ""}`;
         const dir = path.join(scratch, stackName);
         mkdirSync(dir, { recursive: true });
-        for (const f of ["Pulumi.yaml", "package.json", "index.ts", "fault-values.ts"]) copyFileSync(path.join(faultsDir, f), path.join(dir, f));
+        for (const f of ["Pulumi.yaml", "package.json", "index.ts", "fault-values.ts", "escapes.ts"]) copyFileSync(path.join(faultsDir, f), path.join(dir, f));
         symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
         // The stack's own settings file: stack init adds its passphrase salt there.
         writeFileSync(
             path.join(dir, `Pulumi.${stackName}.yaml`),
             configText("local", (c) => {
                 c["policytest:fault"] = fault;
+                editConfig(c);
             }),
         );
         const stack = await LocalWorkspace.createOrSelectStack(
@@ -236,6 +241,41 @@ describe("faults the schema refuses, injected into the real program", () => {
         expect(mandatory(r).map((f) => f.policy)).toEqual(["cluster-secret-store-scoped"]);
         expect(mandatory(r)[0]!.message).toMatch(/cannot be verified during preview: .* value at \.spec\.conditions can't be known during preview .*fails closed/);
         expect(r.findings.filter((f) => f.level === "advisory")).toEqual([]);
+    });
+
+    it("the escape set (docs/threat-model.md): every path around the older rules is named by the policy that closes it", async () => {
+        // Through stack config the schema accepts: workspace demo asks for demo-x's key, workspace eso for a name
+        // that can be eso-reader's token Secret, and demo's egress opens the cloud metadata endpoint.
+        const r = await previewFault("escape-set", undefined, (c) => {
+            c["x1agent:workspaces"] = [
+                { id: "demo", egressCidrs: ["0.0.0.0/0"], secrets: [{ name: "anthropic", remoteKey: "demo-anthropic" }, { name: "borrowed", remoteKey: "demo-x-anthropic" }] },
+                { id: "demo-x", secrets: [{ name: "anthropic", remoteKey: "demo-x-anthropic" }] },
+                { id: "eso", secrets: [{ name: "reader", remoteKey: "eso-reader-token" }] },
+            ];
+        });
+        expect(r.status, r.reason).toBe("failed");
+        const found = mandatory(r).map((f) => `${f.policy}: ${f.message}`);
+        const expected: [string, RegExp][] = [
+            ["eso-kind-allowed", /^SecretStore x1agent-ws-demo\/escape-secret-store: a SecretStore is a store with its own provider/],
+            ["eso-kind-allowed", /^ClusterExternalSecret escape-cluster-external-secret: a ClusterExternalSecret writes ExternalSecrets into every namespace/],
+            ["eso-kind-allowed", /^STSSessionToken x1agent-ws-demo\/escape-sts-token: a STSSessionToken mints AWS session credentials of ESO's AWS identity/],
+            ["external-secret-store-allowed", /^ExternalSecret x1agent-ws-demo\/escape-generated takes spec.dataFrom\[0\] from generator STSSessionToken escape-sts-token/],
+            ["external-secret-remote-key-prefix", /^ExternalSecret x1agent-ws-demo\/escape-find-all uses spec.dataFrom\[0\].find against x1-local \(tier kubernetes\), whose provider does not search by path/],
+            ["external-secret-target-secret", /^ExternalSecret x1agent-ws-demo\/escape-token-template sets spec.target.template.type kubernetes.io\/service-account-token/],
+            ["no-service-account-token-secrets", /^Secret x1agent\/escape-api-token is a kubernetes.io\/service-account-token Secret for ServiceAccount x1agent-api/],
+            ["rbac-no-indirect-secret-access", /^RoleBinding x1agent-ws-demo\/escape-debug lets ServiceAccount x1agent-ws-demo\/x1agent-session run commands in.*\(enter-pods, mint-tokens\)$/],
+            ["rbac-no-indirect-secret-access", /^ClusterRole escape-aggregated-view aggregates into view rules that read Secret values/],
+            ["workspace-pod-confined", /^Pod x1agent-ws-demo\/escape-host-path in a workspace volume pods is a hostPath volume/],
+            ["secrets-namespace-no-workloads", /^Deployment x1agent-secrets\/escape-dump runs in x1agent-secrets as ServiceAccount eso-reader/],
+            ["external-secret-remote-key-own-workspace", /^ExternalSecret x1agent-ws-demo\/borrowed reads 'demo-x-anthropic' .* under workspace demo-x's prefix demo-x-/],
+            ["external-secret-remote-key-own-workspace", /^ExternalSecret x1agent-ws-eso\/reader reads 'eso-reader-token' .* a name starting with ServiceAccount x1agent-secrets\/eso-reader/],
+            ["workspace-egress-no-metadata", /^NetworkPolicy x1agent-ws-demo\/allow-session-egress spec.egress\[3\].to\[0\] allows 0.0.0.0\/0, which covers the cloud metadata endpoint/],
+        ];
+        for (const [policy, message] of expected) {
+            expect(mandatory(r).filter((f) => f.policy === policy && message.test(f.message)), `${policy} ${message}\nfound:\n${found.join("\n")}`).toHaveLength(1);
+        }
+        // Nothing else: each escape is refused by the policy meant for it, and the program around it stays clean.
+        expect(mandatory(r), found.join("\n")).toHaveLength(expected.length);
     });
 
     it("a plaintext secret in a container's env", async () => {

@@ -8,11 +8,14 @@
  * - `unknown-conditions`: the store's conditions are unknown during the
  *   preview, as when a component computes them from a resource that does
  *   not exist yet.
+ * - `escape-set`: the objects of escapes.ts (docs/threat-model.md) added
+ *   next to the program, rendered by their own provider.
  *
  * Everything else is the program as shipped.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { addEscapes } from "./escapes";
 import { fakeApiKey } from "./fault-values";
 
 const fault = new pulumi.Config("policytest").require("fault");
@@ -56,3 +59,4 @@ const programRoot = process.env.X1_PROGRAM_ROOT;
 if (!programRoot) throw new pulumi.RunError("X1_PROGRAM_ROOT must name the project root (the folder with the real index.ts)");
 // Loaded after the transform is registered: a static import would run first.
 require(path.join(programRoot, "index"));
+if (fault === "escape-set") addEscapes(path.resolve(".rendered-escapes"));
