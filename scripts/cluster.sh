@@ -137,47 +137,58 @@ pick_ports() {
   for name in "${names[@]}"; do echo "$name=${!name}"; done >"$dir/ports"
 }
 
-# issue NAME SUBJECT EXTENSIONS: a key and a certificate signed by the cluster's CA.
+# new_ca NAME SUBJECT: a self-signed certificate authority.
+new_ca() {
+  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/pki/$1.key" 2>/dev/null
+  openssl req -x509 -new -key "$dir/pki/$1.key" -subj "$2" -days 3650 -out "$dir/pki/$1.crt" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+}
+# issue NAME SUBJECT EXTENSIONS [CA]: a key and a certificate signed by CA (default: the cluster's CA).
 issue() {
-  local name="$1" subject="$2" ext="$3"
+  local name="$1" subject="$2" ext="$3" ca="${4:-ca}"
   openssl ecparam -name prime256v1 -genkey -noout -out "$dir/pki/$name.key" 2>/dev/null
   openssl req -new -key "$dir/pki/$name.key" -subj "$subject" -out "$dir/pki/$name.csr" 2>/dev/null
   printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n%s\n' "$ext" >"$dir/pki/$name.ext"
-  openssl x509 -req -in "$dir/pki/$name.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+  openssl x509 -req -in "$dir/pki/$name.csr" -CA "$dir/pki/$ca.crt" -CAkey "$dir/pki/$ca.key" -set_serial "0x$(openssl rand -hex 16)" \
     -days 365 -extfile "$dir/pki/$name.ext" -out "$dir/pki/$name.crt" 2>/dev/null
   rm -f "$dir/pki/$name.csr" "$dir/pki/$name.ext"
 }
-client_certs=(admin kube-controller-manager kube-scheduler kwok apiserver-etcd-client)
-# pki: the cluster's own CA and every certificate and key, made once (again when one expires within a day).
+client_certs=(admin kube-controller-manager kube-scheduler kwok apiserver-etcd-client front-proxy-client)
+# pki: the cluster's own CAs and certificates, made again when one is missing or
+# expires within a day; the service-account signing key and the KMS key are made
+# once and never replaced (a new KMS key would leave every stored Secret unreadable).
 pki() {
   local c fresh=1
-  for c in ca apiserver etcd "${client_certs[@]}"; do
+  command -v openssl >/dev/null || die "openssl is needed to make the cluster's certificates: install it (Debian: apt-get install openssl)"
+  mkdir -p "$dir/pki" && chmod 700 "$dir/pki"
+  if [ ! -f "$dir/pki/sa.key" ]; then
+    openssl genrsa -out "$dir/pki/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$dir/pki/sa.key" -pubout -out "$dir/pki/sa.pub" 2>/dev/null
+  fi
+  # The KMS test double's AES-256 key (its only key; see toolchain/kms-plugin).
+  [ -f "$dir/pki/kms.key" ] || openssl rand 32 >"$dir/pki/kms.key"
+  for c in ca front-proxy-ca apiserver etcd "${client_certs[@]}"; do
     openssl x509 -checkend 86400 -noout -in "$dir/pki/$c.crt" >/dev/null 2>&1 || fresh=""
   done
-  [ -f "$dir/pki/sa.key" ] && [ -f "$dir/pki/kms.key" ] || fresh=""
-  [ -n "$fresh" ] && return 0
-  command -v openssl >/dev/null || die "openssl is needed to make the cluster's certificates: install it (Debian: apt-get install openssl)"
-  log "making the cluster's CA, certificates and keys ($dir/pki)"
-  rm -rf "$dir/pki" && mkdir -p "$dir/pki" && chmod 700 "$dir/pki"
-  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/pki/ca.key" 2>/dev/null
-  openssl req -x509 -new -key "$dir/pki/ca.key" -subj "/CN=x1agent-local-ca" -days 3650 -out "$dir/pki/ca.crt" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
-  local server="extendedKeyUsage=serverAuth,clientAuth" client="extendedKeyUsage=clientAuth"
-  issue apiserver "/CN=kube-apiserver" "$server
+  if [ -z "$fresh" ]; then
+    log "making the cluster's CAs and certificates ($dir/pki)"
+    new_ca ca "/CN=x1agent-local-ca"
+    # The aggregation layer's own CA: the API server proves itself to extension
+    # API servers with it (requestheader), and they trust no other client certificate for that.
+    new_ca front-proxy-ca "/CN=x1agent-local-front-proxy-ca"
+    local server="extendedKeyUsage=serverAuth,clientAuth" client="extendedKeyUsage=clientAuth"
+    issue apiserver "/CN=kube-apiserver" "$server
 subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-  issue etcd "/CN=etcd" "$server
+    issue etcd "/CN=etcd" "$server
 subjectAltName=IP:127.0.0.1,DNS:localhost"
-  issue admin "/O=system:masters/CN=x1agent-local-admin" "$client"
-  issue kube-controller-manager "/CN=system:kube-controller-manager" "$client"
-  issue kube-scheduler "/CN=system:kube-scheduler" "$client"
-  # kwok writes the status of every node and pod, as the kubelets it plays would (each for its own).
-  issue kwok "/O=system:masters/CN=kwok" "$client"
-  issue apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "$client"
-  # Service-account token signing key pair.
-  openssl genrsa -out "$dir/pki/sa.key" 2048 2>/dev/null
-  openssl rsa -in "$dir/pki/sa.key" -pubout -out "$dir/pki/sa.pub" 2>/dev/null
-  # The KMS test double's AES-256 key (its only key; see toolchain/kms-plugin).
-  openssl rand 32 >"$dir/pki/kms.key"
+    issue admin "/O=system:masters/CN=x1agent-local-admin" "$client"
+    issue kube-controller-manager "/CN=system:kube-controller-manager" "$client"
+    issue kube-scheduler "/CN=system:kube-scheduler" "$client"
+    # kwok writes the status of every node and pod, as the kubelets it plays would (each for its own).
+    issue kwok "/O=system:masters/CN=kwok" "$client"
+    issue apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "$client"
+    issue front-proxy-client "/CN=front-proxy-client" "$client" front-proxy-ca
+  fi
   chmod 600 "$dir/pki/"*.key
 }
 
@@ -333,6 +344,9 @@ EOF
   wait_for etcd 60 etcdctl_ endpoint health
   log "  etcd ready after $((SECONDS - t))s"
 
+  # Loopback only: the `kubernetes` Service's endpoints may not name a
+  # loopback address (the reconciler would fail every 10 s), and no pod runs
+  # that would dial them, hence --endpoint-reconciler-type none.
   start kube-apiserver "$bin/kube-apiserver" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
     --etcd-servers "https://127.0.0.1:$etcd_port" \
@@ -343,6 +357,11 @@ EOF
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --encryption-provider-config "$dir/encryption.yaml" \
+    --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
+    --endpoint-reconciler-type none \
     --profiling=false
   wait_for kube-apiserver 180 api_ready
   log "  API server ready after $((SECONDS - t))s"

@@ -1,7 +1,8 @@
 /**
  * `npm run cluster -- up|down|status` as scripts and people use it: `up`
  * reuses a running cluster, `down` leaves no process behind, a stale pid file
- * does not stop the next `up`, and etcd's data survives a restart. Leaves the
+ * does not stop the next `up`, and etcd's data (Secrets included, which only
+ * the kept KMS key decrypts) survives a restart. Leaves the
  * cluster running, as it found it.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -28,6 +29,8 @@ describe("the local cluster's lifecycle", () => {
         const ns = uniqueName("kept");
         await kubectl(["create", "namespace", ns]);
         await kubectl(["create", "configmap", "kept", "-n", ns, "--from-literal=k=v"]);
+        // A Secret is ciphertext under the KMS plugin's key: readable after a restart only if that key is kept.
+        await kubectl(["create", "secret", "generic", "kept", "-n", ns, "--from-literal=token=still-here"]);
 
         const down = await clusterScript("down");
         expect(down.code, down.stderr).toBe(0);
@@ -42,6 +45,8 @@ describe("the local cluster's lifecycle", () => {
         expect(up.code, up.stderr).toBe(0);
         expect(up.stderr).toMatch(/ready in \d+s/);
         expect(await kubectl(["get", "configmap", "kept", "-n", ns, "-o", "jsonpath={.data.k}"])).toBe("v");
+        const token = await kubectl(["get", "secret", "kept", "-n", ns, "-o", "jsonpath={.data.token}"]);
+        expect(Buffer.from(token, "base64").toString()).toBe("still-here");
         await kubectl(["delete", "namespace", ns, "--wait=false"]);
         expect((await clusterScript("status")).code).toBe(0);
     });
