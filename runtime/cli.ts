@@ -41,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
     const flags = argv.filter((a) => a.startsWith("--"));
     const [command, stack] = argv.filter((a, i) => !a.startsWith("--") && argv[i - 1] !== "--team");
     if (command === "deployer") return deployerCommand(argv.slice(1));
+    // Read from the stack file alone, never through the deployer: scripts/cluster.sh runs it before any cluster exists.
+    if (command === "encryption-config") return encryptionConfigCommand(stack);
     const deployerUrl = process.env.X1_DEPLOYER_URL;
     if (deployerUrl) return remote(new DeployerClient(deployerUrl, process.env.X1_DEPLOYER_TOKEN), command, stack, flags);
     if (command === "stacks") {
@@ -61,20 +63,6 @@ async function main(argv: string[]): Promise<number> {
     if (command === "validate") {
         const c = validateStack(stack);
         console.log(`stack '${stack}' config is valid: ${c.cluster.provider} cluster, secrets tier ${c.secrets.tier} (store ${c.secrets.storeName}, uiMode ${c.secrets.uiMode}), ${c.workspaces.length} workspace(s)`);
-        return 0;
-    }
-    if (command === "encryption-config") {
-        const e = validateStack(stack).etcdEncryption;
-        if (e.mechanism === "none") {
-            console.error(`stack '${stack}' sets etcdEncryption.enabled: false, so it outputs no EncryptionConfiguration: set it to true`);
-            return 1;
-        }
-        if (e.mechanism !== "kms-v2-plugin") {
-            console.error(`stack '${stack}' is a managed cluster: its cloud encrypts etcd (${e.mechanism}), and the stack outputs the key and the command that wires it, not an EncryptionConfiguration`);
-            return 1;
-        }
-        // The same document the EtcdEncryption component puts into the stack output `etcdEncryption`.
-        process.stdout.write(encryptionConfiguration(e.kmsPluginEndpoint));
         return 0;
     }
     if (command === "outputs") {
@@ -106,6 +94,26 @@ async function main(argv: string[]): Promise<number> {
         // Long outputs (the config, the EncryptionConfiguration) stay readable with `x1 outputs`.
         console.log(`  ${k}: ${text.length <= 100 ? text : `(${text.length} characters; npm run x1 -- outputs ${stack})`}`);
     }
+    return 0;
+}
+
+/** `x1 encryption-config <stack>`: the EncryptionConfiguration the stack outputs (self-managed and local clusters), without a run. */
+function encryptionConfigCommand(stack: string | undefined): number {
+    if (!stack) {
+        console.error(usage);
+        return 2;
+    }
+    const e = validateStack(stack).etcdEncryption;
+    if (e.mechanism === "none") {
+        console.error(`stack '${stack}' sets etcdEncryption.enabled: false, so it outputs no EncryptionConfiguration: set it to true`);
+        return 1;
+    }
+    if (e.mechanism !== "kms-v2-plugin") {
+        console.error(`stack '${stack}' is a managed cluster: its cloud encrypts etcd (${e.mechanism}), and the stack outputs the key and the command that wires it, not an EncryptionConfiguration`);
+        return 1;
+    }
+    // The same document the EtcdEncryption component puts into the stack output `etcdEncryption`.
+    process.stdout.write(encryptionConfiguration(e.kmsPluginEndpoint));
     return 0;
 }
 

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptionConfiguration } from "../../components/encryption/etcd-encryption";
 import { validateStack } from "../../runtime/engine/project";
-import { clusterDir, etcdctl, kubectl, uniqueName } from "./cluster";
+import { clusterDir, etcdctl, kubectl, root, run, uniqueName } from "./cluster";
 
 const ns = uniqueName("enc");
 
@@ -28,6 +28,19 @@ describe("Secrets at rest in the local cluster's etcd", () => {
         const running = readFileSync(path.join(clusterDir, "encryption.yaml"), "utf8");
         expect(running).toBe(encryptionConfiguration(local.etcdEncryption.kmsPluginEndpoint));
         expect(running).toContain("apiVersion: v2");
+    });
+
+    it("x1 encryption-config prints that document from the stack file alone, and refuses managed clusters", async () => {
+        const x1 = (stack: string) =>
+            run(process.execPath, ["--import", "tsx", path.join(root, "runtime", "cli.ts"), "encryption-config", stack], {
+                // Never through a deployer: the cluster script asks before any service runs.
+                env: { ...process.env, X1_DEPLOYER_URL: "http://127.0.0.1:9" },
+            });
+        const [local, prod] = await Promise.all([x1("local"), x1("prod")]);
+        expect(local.code, local.stderr).toBe(0);
+        expect(local.stdout).toBe(readFileSync(path.join(clusterDir, "encryption.yaml"), "utf8"));
+        expect(prod.code).toBe(1);
+        expect(prod.stderr).toContain("its cloud encrypts etcd (aws-kms)");
     });
 
     it("are stored as KMS v2 ciphertext, and the API still returns the value", async () => {
