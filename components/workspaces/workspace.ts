@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig, Workspace as WorkspaceConfig } from "../../stacks/schema";
 import { natsClientCertificateUsages } from "../addons/nats";
+import { metadataExcept } from "../../policies/lib/network";
 import { commonLabels, names, restrictedPodSecurityLabels } from "../names";
 import type { NatsEndpoint } from "../runtime/connections";
 import type { IssuerRef } from "../runtime/ingress";
@@ -83,7 +84,10 @@ export class Workspace extends pulumi.ComponentResource {
             { to: [{ ...appNs, podSelector: { matchLabels: args.nats.podSelector } }], ports: [{ protocol: "TCP", port: args.nats.clientPort }] },
             { to: [{ ...appNs, podSelector: { matchLabels: { "app.kubernetes.io/name": runtimeNames.api } } }], ports: [{ protocol: "TCP", port: ports.http }] },
         ];
-        if (ws.egressCidrs.length) egress.push({ to: ws.egressCidrs.map((cidr) => ({ ipBlock: { cidr } })) });
+        // A block that covers the cloud metadata endpoint excepts it: it hands out the node's cloud credentials.
+        if (ws.egressCidrs.length) {
+            egress.push({ to: ws.egressCidrs.map((cidr) => ({ ipBlock: { cidr, ...(metadataExcept(cidr).length ? { except: metadataExcept(cidr) } : {}) } })) });
+        }
         new k8s.networking.v1.NetworkPolicy(
             `${name}-default-deny`,
             { metadata: meta("default-deny"), spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } },

@@ -1,26 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
 import { describe, get, isKind, list, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
-
-/** The link-local instance metadata endpoint of AWS, GCP and Azure: it hands out the node's cloud credentials. */
-export const metadataAddress = "169.254.169.254";
-
-const toNumber = (ip: string): number | undefined => {
-    const parts = ip.split(".").map(Number);
-    if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
-    return parts.reduce((n, p) => n * 256 + p, 0);
-};
-
-/** Does an IPv4 CIDR contain an address? (Undefined when the CIDR is not IPv4.) */
-export function cidrContains(cidr: string, ip: string): boolean | undefined {
-    const [base, bits] = cidr.split("/");
-    const b = toNumber(base ?? "");
-    const a = toNumber(ip);
-    const prefix = bits === undefined ? 32 : Number(bits);
-    if (b === undefined || a === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-    const size = 2 ** (32 - prefix);
-    return Math.floor(a / size) === Math.floor(b / size);
-}
+import { cidrContains, metadataAddress } from "../lib/network";
 
 /**
  * A workspace's egress may open CIDRs (workspaces[].egressCidrs). One that
@@ -28,7 +9,8 @@ export function cidrContains(cidr: string, ip: string): boolean | undefined {
  * instance metadata service for the node's cloud credentials (the EKS node
  * role, a GCE service account, the AKS kubelet identity): a cloud identity
  * this program never granted the workspace, often with registry and
- * secret-manager rights.
+ * secret-manager rights. The Workspace component adds the `except` to the
+ * blocks it writes from `egressCidrs`; this checks every egress rule.
  */
 export const workspaceEgressNoMetadata = resourcePolicy(
     {
@@ -38,8 +20,8 @@ export const workspaceEgressNoMetadata = resourcePolicy(
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
-            `1. Narrow workspaces[].egressCidrs to the services agents need (a model API's ranges), not 0.0.0.0/0.\n` +
-            `2. Where a wide block is needed, add except: ["169.254.0.0/16"] to its ipBlock.`,
+            `1. In a NetworkPolicy of your own, add except: ["169.254.0.0/16"] to an ipBlock that covers ${metadataAddress} (the Workspace component does this for workspaces[].egressCidrs).\n` +
+            `2. Never list ${metadataAddress}/32 itself in workspaces[].egressCidrs.`,
     },
     (r, { report }) => {
         if (!isKind(r, "networking.k8s.io", "NetworkPolicy") || workspaceIdOf(meta(r).namespace) === undefined) return;

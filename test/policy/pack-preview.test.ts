@@ -245,10 +245,11 @@ describe("faults the schema refuses, injected into the real program", () => {
 
     it("the escape set (docs/threat-model.md): every path around the older rules is named by the policy that closes it", async () => {
         // Through stack config the schema accepts: workspace demo asks for demo-x's key, workspace eso for a name
-        // that can be eso-reader's token Secret, and demo's egress opens the cloud metadata endpoint.
+        // that can be eso-reader's token Secret, and demo's egress names the cloud metadata endpoint (0.0.0.0/0 passes:
+        // the component excepts the endpoint from it).
         const r = await previewFault("escape-set", undefined, (c) => {
             c["x1agent:workspaces"] = [
-                { id: "demo", egressCidrs: ["0.0.0.0/0"], secrets: [{ name: "anthropic", remoteKey: "demo-anthropic" }, { name: "borrowed", remoteKey: "demo-x-anthropic" }] },
+                { id: "demo", egressCidrs: ["0.0.0.0/0", "169.254.169.254/32"], secrets: [{ name: "anthropic", remoteKey: "demo-anthropic" }, { name: "borrowed", remoteKey: "demo-x-anthropic" }] },
                 { id: "demo-x", secrets: [{ name: "anthropic", remoteKey: "demo-x-anthropic" }] },
                 { id: "eso", secrets: [{ name: "reader", remoteKey: "eso-reader-token" }] },
             ];
@@ -269,7 +270,7 @@ describe("faults the schema refuses, injected into the real program", () => {
             ["secrets-namespace-no-workloads", /^Deployment x1agent-secrets\/escape-dump runs in x1agent-secrets as ServiceAccount eso-reader/],
             ["external-secret-remote-key-own-workspace", /^ExternalSecret x1agent-ws-demo\/borrowed reads 'demo-x-anthropic' .* under workspace demo-x's prefix demo-x-/],
             ["external-secret-remote-key-own-workspace", /^ExternalSecret x1agent-ws-eso\/reader reads 'eso-reader-token' .* a name starting with ServiceAccount x1agent-secrets\/eso-reader/],
-            ["workspace-egress-no-metadata", /^NetworkPolicy x1agent-ws-demo\/allow-session-egress spec.egress\[3\].to\[0\] allows 0.0.0.0\/0, which covers the cloud metadata endpoint/],
+            ["workspace-egress-no-metadata", /^NetworkPolicy x1agent-ws-demo\/allow-session-egress spec.egress\[3\].to\[1\] allows 169.254.169.254\/32, which covers the cloud metadata endpoint/],
         ];
         for (const [policy, message] of expected) {
             expect(mandatory(r).filter((f) => f.policy === policy && message.test(f.message)), `${policy} ${message}\nfound:\n${found.join("\n")}`).toHaveLength(1);

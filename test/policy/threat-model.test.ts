@@ -17,6 +17,7 @@ import { externalSecretTargetSecret } from "../../policies/rules/external-secret
 import { noServiceAccountTokenSecrets } from "../../policies/rules/no-service-account-token-secrets";
 import { rbacNoIndirectSecretAccess } from "../../policies/rules/rbac-no-indirect-secret-access";
 import { secretsNamespaceNoWorkloads } from "../../policies/rules/secrets-namespace-no-workloads";
+import { cidrContains, metadataAddress, metadataExcept } from "../../policies/lib/network";
 import { workspaceEgressNoMetadata } from "../../policies/rules/workspace-egress-no-metadata";
 import { workspacePodConfined } from "../../policies/rules/workspace-pod-confined";
 import { exampleStacks } from "../../scripts/policy-check";
@@ -343,6 +344,20 @@ describe("external-secret-target-secret", () => {
         expect((await runResource(policy, ces))[0]!.message).toBe(
             "ClusterExternalSecret x sets spec.externalSecretSpec.target.manifest (ConfigMap): the values would land outside a Secret, readable by view and unencrypted at rest; remove it and let ESO write a Secret",
         );
+    });
+});
+
+describe("the metadata endpoint in egress blocks (policies/lib/network)", () => {
+    it.each([
+        ["0.0.0.0/0", true, ["169.254.0.0/16"]],
+        ["169.254.0.0/16", true, ["169.254.169.254/32"]],
+        ["169.254.169.0/24", true, ["169.254.169.254/32"]],
+        ["169.254.169.254/32", true, []],
+        ["10.0.0.0/8", false, []],
+        ["169.255.0.0/16", false, []],
+    ] as const)("%s covers it: %s, except %j", (cidr, covers, except) => {
+        expect(cidrContains(cidr, metadataAddress)).toBe(covers);
+        expect(metadataExcept(cidr)).toEqual(except);
     });
 });
 

@@ -109,6 +109,15 @@ describe("workspace isolation", () => {
         expect(named(all, "NetworkPolicy", "allow-session-egress", "x1agent-ws-alpha").inputs.spec.egress).toHaveLength(3);
     });
 
+    it("keeps the cloud metadata endpoint out of every egress block, however wide", async () => {
+        const wide = await render({ workspaces: [{ id: "open", egressCidrs: ["0.0.0.0/0", "169.254.0.0/16", "10.0.0.0/8"] }] });
+        expect(named(wide, "NetworkPolicy", "allow-session-egress", "x1agent-ws-open").inputs.spec.egress[3].to).toEqual([
+            { ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.0.0/16"] } },
+            { ipBlock: { cidr: "169.254.0.0/16", except: ["169.254.169.254/32"] } },
+            { ipBlock: { cidr: "10.0.0.0/8" } },
+        ]);
+    });
+
     it("caps the namespace with a ResourceQuota and gives containers defaults through a LimitRange", () => {
         const quota = named(all, "ResourceQuota", "x1agent-workspace", "x1agent-ws-alpha").inputs.spec.hard;
         expect(quota).toMatchObject({ "requests.cpu": "8", "limits.memory": "16Gi", pods: "20", "services.loadbalancers": "0" });
