@@ -1,9 +1,8 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
-import { type WorkloadConfig, imageRef, runtimeNames } from "./workload";
+import { imageRef, runtimeNames, tokenlessServiceAccount, type WorkloadConfig } from "./workload";
 
 export interface AppArgs {
     /** The stack's `app`: replicas, resources, hpa, grace period. */
@@ -28,11 +27,7 @@ export class App extends pulumi.ComponentResource {
         super("x1agent:runtime:App", name, args, opts);
         const labels = { ...commonLabels("app"), "app.kubernetes.io/name": runtimeNames.app };
 
-        const sa = new k8s.core.v1.ServiceAccount(
-            `${name}-sa`,
-            { metadata: { name: runtimeNames.app, namespace: args.namespace, labels }, automountServiceAccountToken: false },
-            { parent: this },
-        );
+        const sa = tokenlessServiceAccount(`${name}-sa`, { name: runtimeNames.app, namespace: args.namespace, labels }, this);
         const deployment = new HardenedDeployment(
             `${name}-workload`,
             {

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SettledBackup, SettledPostgres, StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 import { type DatabaseEndpoint, databaseWiring, objectStorageWiring } from "./connections";
-import { type PodWiring, hardenedPodTemplate, imageRef, mergeWiring, noWiring, runtimeNames } from "./workload";
+import { hardenedPodTemplate, imageRef, mergeWiring, noWiring, type PodWiring, runtimeNames, tokenlessServiceAccount } from "./workload";
 
 export interface BackupsArgs {
     /** The stack's settled `backup`: schedule, retention, PVC size, resources, and the Tier 1 secrets export when there is Tier 1 data. */
@@ -121,20 +121,13 @@ export class Backups extends pulumi.ComponentResource {
             );
         };
 
-        const postgresSa = new k8s.core.v1.ServiceAccount(
-            `${name}-postgres-sa`,
-            { metadata: { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels }, automountServiceAccountToken: false },
-            { parent: this },
-        );
+        const postgresSa = tokenlessServiceAccount(`${name}-postgres-sa`, { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels }, this);
         cronJobs.push(cronJob("postgres", postgresSa.metadata.name, false, mergeWiring(databaseWiring(args.postgres, args.database), destination("postgres")), ["postgres", "--format=custom"]));
 
         if (backup.secretsExport) {
             const secretsNamespace = args.secretsNamespace ?? names.secretsNamespace;
-            const sa = new k8s.core.v1.ServiceAccount(
-                `${name}-secrets-sa`,
-                { metadata: { name: runtimeNames.secretsBackup, namespace: args.namespace, labels }, automountServiceAccountToken: false },
-                { parent: this },
-            );
+            // No token mounted by default: the pod mounts it explicitly (below), the only way to read the Secrets.
+            const sa = tokenlessServiceAccount(`${name}-secrets-sa`, { name: runtimeNames.secretsBackup, namespace: args.namespace, labels }, this);
             // Read Secrets in x1agent-secrets only: a Role there, bound to this one ServiceAccount.
             const role = new k8s.rbac.v1.Role(
                 `${name}-secrets-role`,

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
-import { type PodWiring, hardenedPodTemplate, imageRef, runtimeNames } from "./workload";
+import { hardenedPodTemplate, imageRef, type PodWiring, runtimeNames, tokenlessServiceAccount } from "./workload";
 
 export interface MaintenanceJobsArgs {
     /** The stack's `cronJobs`: one CronJob per entry. */
@@ -31,11 +31,7 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
         super("x1agent:runtime:MaintenanceJobs", name, args, opts);
         const labels = { ...commonLabels("maintenance"), "app.kubernetes.io/name": runtimeNames.maintenance };
 
-        const sa = new k8s.core.v1.ServiceAccount(
-            `${name}-sa`,
-            { metadata: { name: runtimeNames.maintenance, namespace: args.namespace, labels }, automountServiceAccountToken: false },
-            { parent: this },
-        );
+        const sa = tokenlessServiceAccount(`${name}-sa`, { name: runtimeNames.maintenance, namespace: args.namespace, labels }, this);
         const jobs = args.cronJobs.map((job) => {
             const jobLabels = { ...labels, "x1agent.dev/job": job.name };
             return new k8s.batch.v1.CronJob(

@@ -1,9 +1,8 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
 import { HardenedDeployment } from "./deployment";
-import { type PodWiring, type WorkloadConfig, imageRef, runtimeNames } from "./workload";
+import { imageRef, type PodWiring, runtimeNames, tokenlessServiceAccount, type WorkloadConfig } from "./workload";
 
 export interface WorkerArgs {
     /** The stack's `worker`: replicas, resources, hpa, grace period. */
@@ -31,11 +30,7 @@ export class Worker extends pulumi.ComponentResource {
         super("x1agent:runtime:Worker", name, args, opts);
         const labels = { ...commonLabels("worker"), "app.kubernetes.io/name": runtimeNames.worker };
 
-        const sa = new k8s.core.v1.ServiceAccount(
-            `${name}-sa`,
-            { metadata: { name: runtimeNames.worker, namespace: args.namespace, labels }, automountServiceAccountToken: false },
-            { parent: this },
-        );
+        const sa = tokenlessServiceAccount(`${name}-sa`, { name: runtimeNames.worker, namespace: args.namespace, labels }, this);
         const deployment = new HardenedDeployment(
             `${name}-workload`,
             {

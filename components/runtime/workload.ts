@@ -5,7 +5,7 @@
  * components in this folder call them and own the resources.
  */
 import { createHash } from "node:crypto";
-import type * as k8s from "@pulumi/kubernetes";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeNames } from "../../policies/lib/names";
 import type { StackConfig } from "../../stacks/schema";
@@ -241,6 +241,20 @@ export function reloaderAnnotations(secrets: SecretUse[], configMaps: string[]):
             ...(configMaps.length ? { [rolloutAnnotations.reloaderConfigMaps]: [...configMaps].sort().join(",") } : {}),
         };
     });
+}
+
+/**
+ * A workload's own ServiceAccount, mounting no token: the pods of every
+ * x1agent workload but the api (and the Tier 1 secrets backup, which mounts
+ * its token explicitly) never call the Kubernetes API. `name` is the Pulumi
+ * resource name, `metadata.name` the object's.
+ */
+export function tokenlessServiceAccount(
+    name: string,
+    metadata: { name: string; namespace: pulumi.Input<string>; labels: Record<string, string> },
+    parent: pulumi.Resource,
+): k8s.core.v1.ServiceAccount {
+    return new k8s.core.v1.ServiceAccount(name, { metadata, automountServiceAccountToken: false }, { parent });
 }
 
 /** Whether a Deployment can have more than one pod (fixed replicas or an HPA's ceiling). */
