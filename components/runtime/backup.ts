@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SettledBackup, SettledPostgres, StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 import { type DatabaseEndpoint, databaseWiring, objectStorageWiring } from "./connections";
-import { hardenedPodTemplate, imageRef, mergeWiring, noWiring, type PodWiring, runtimeNames, tokenlessServiceAccount } from "./workload";
+import { hardenedPodTemplate, imageRef, mergeWiring, noWiring, type PodWiring, runtimeNames, scheduledJobSpec, tokenlessServiceAccount } from "./workload";
 
 export interface BackupsArgs {
     /** The stack's settled `backup`: schedule, retention, PVC size, resources, and the Tier 1 secrets export when there is Tier 1 data. */
@@ -81,41 +81,32 @@ export class Backups extends pulumi.ComponentResource {
                 `${name}-${what}`,
                 {
                     metadata: { name: `${runtimeNames.backup}-${what}`, namespace: args.namespace, labels: jobLabels },
-                    spec: {
+                    spec: scheduledJobSpec({
                         schedule: backup.schedule,
-                        concurrencyPolicy: "Forbid",
+                        labels: jobLabels,
                         startingDeadlineSeconds: 3600,
-                        successfulJobsHistoryLimit: 3,
-                        failedJobsHistoryLimit: 3,
-                        jobTemplate: {
-                            metadata: { labels: jobLabels },
-                            spec: {
-                                backoffLimit: 2,
-                                ttlSecondsAfterFinished: 86_400,
-                                template: hardenedPodTemplate({
-                                    imagePullSecrets: args.images.pullSecrets,
-                                    appName: runtimeNames.backup,
-                                    labels: jobLabels,
-                                    serviceAccountName,
-                                    automountServiceAccountToken: token,
-                                    containers: [
-                                        {
-                                            name: what,
-                                            image: imageRef(args.images, "backup"),
-                                            args: jobArgs,
-                                            resources: backup.resources,
-                                            env: [{ name: "X1AGENT_BACKUP_RETENTION_DAYS", value: String(backup.retentionDays) }, ...wiring.env],
-                                            volumeMounts: wiring.volumeMounts,
-                                        },
-                                    ],
-                                    volumes: wiring.volumes,
-                                    configData: args.configData,
-                                    secrets: wiring.secrets,
-                                    kind: "job",
-                                }),
-                            },
-                        },
-                    },
+                        pod: hardenedPodTemplate({
+                            imagePullSecrets: args.images.pullSecrets,
+                            appName: runtimeNames.backup,
+                            labels: jobLabels,
+                            serviceAccountName,
+                            automountServiceAccountToken: token,
+                            containers: [
+                                {
+                                    name: what,
+                                    image: imageRef(args.images, "backup"),
+                                    args: jobArgs,
+                                    resources: backup.resources,
+                                    env: [{ name: "X1AGENT_BACKUP_RETENTION_DAYS", value: String(backup.retentionDays) }, ...wiring.env],
+                                    volumeMounts: wiring.volumeMounts,
+                                },
+                            ],
+                            volumes: wiring.volumes,
+                            configData: args.configData,
+                            secrets: wiring.secrets,
+                            kind: "job",
+                        }),
+                    }),
                 },
                 { parent: this },
             );

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
-import { hardenedPodTemplate, imageRef, type PodWiring, runtimeNames, tokenlessServiceAccount } from "./workload";
+import { hardenedPodTemplate, imageRef, type PodWiring, runtimeNames, scheduledJobSpec, tokenlessServiceAccount } from "./workload";
 
 export interface MaintenanceJobsArgs {
     /** The stack's `cronJobs`: one CronJob per entry. */
@@ -38,42 +38,33 @@ export class MaintenanceJobs extends pulumi.ComponentResource {
                 `${name}-${job.name}`,
                 {
                     metadata: { name: `x1agent-${job.name}`, namespace: args.namespace, labels: jobLabels },
-                    spec: {
+                    spec: scheduledJobSpec({
                         schedule: job.schedule,
-                        concurrencyPolicy: "Forbid",
+                        labels: jobLabels,
                         startingDeadlineSeconds: 300,
-                        successfulJobsHistoryLimit: 3,
-                        failedJobsHistoryLimit: 3,
-                        jobTemplate: {
-                            metadata: { labels: jobLabels },
-                            spec: {
-                                backoffLimit: 2,
-                                activeDeadlineSeconds: job.activeDeadlineSeconds,
-                                ttlSecondsAfterFinished: 86_400,
-                                template: hardenedPodTemplate({
-                                    imagePullSecrets: args.images.pullSecrets,
-                                    appName: runtimeNames.maintenance,
-                                    labels: jobLabels,
-                                    serviceAccountName: sa.metadata.name,
-                                    automountServiceAccountToken: false,
-                                    containers: [
-                                        {
-                                            name: "maintenance",
-                                            image: imageRef(args.images, "api"),
-                                            args: job.args,
-                                            resources: job.resources,
-                                            env: args.wiring.env,
-                                            volumeMounts: args.wiring.volumeMounts,
-                                        },
-                                    ],
-                                    volumes: args.wiring.volumes,
-                                    configData: args.configData,
-                                    secrets: args.wiring.secrets,
-                                    kind: "job",
-                                }),
-                            },
-                        },
-                    },
+                        activeDeadlineSeconds: job.activeDeadlineSeconds,
+                        pod: hardenedPodTemplate({
+                            imagePullSecrets: args.images.pullSecrets,
+                            appName: runtimeNames.maintenance,
+                            labels: jobLabels,
+                            serviceAccountName: sa.metadata.name,
+                            automountServiceAccountToken: false,
+                            containers: [
+                                {
+                                    name: "maintenance",
+                                    image: imageRef(args.images, "api"),
+                                    args: job.args,
+                                    resources: job.resources,
+                                    env: args.wiring.env,
+                                    volumeMounts: args.wiring.volumeMounts,
+                                },
+                            ],
+                            volumes: args.wiring.volumes,
+                            configData: args.configData,
+                            secrets: args.wiring.secrets,
+                            kind: "job",
+                        }),
+                    }),
                 },
                 { parent: this },
             );

@@ -243,6 +243,43 @@ export function reloaderAnnotations(secrets: SecretUse[], configMaps: string[]):
     });
 }
 
+/** What differs between x1agent's scheduled jobs (maintenance, backups); the rest of their CronJob spec is shared. */
+export interface ScheduledJobArgs {
+    schedule: string;
+    /** Labels of the Jobs (and, through `pod`, their pods). */
+    labels: Record<string, string>;
+    /** A run that could not start within this many seconds of its time is skipped. */
+    startingDeadlineSeconds: number;
+    /** A run still going after this many seconds is stopped. Default: no limit. */
+    activeDeadlineSeconds?: number;
+    /** The pod (`hardenedPodTemplate` with kind `job`). */
+    pod: k8s.types.input.core.v1.PodTemplateSpec;
+}
+
+/**
+ * The CronJob spec of every x1agent scheduled job: runs never overlap, three
+ * finished Jobs of each outcome are kept, a failed run is retried twice, and a
+ * finished Job is cleaned up after a day.
+ */
+export function scheduledJobSpec(args: ScheduledJobArgs): k8s.types.input.batch.v1.CronJobSpec {
+    return {
+        schedule: args.schedule,
+        concurrencyPolicy: "Forbid",
+        startingDeadlineSeconds: args.startingDeadlineSeconds,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+            metadata: { labels: args.labels },
+            spec: {
+                backoffLimit: 2,
+                ...(args.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: args.activeDeadlineSeconds } : {}),
+                ttlSecondsAfterFinished: 86_400,
+                template: args.pod,
+            },
+        },
+    };
+}
+
 /**
  * A workload's own ServiceAccount, mounting no token: the pods of every
  * x1agent workload but the api (and the Tier 1 secrets backup, which mounts
