@@ -13,6 +13,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import { sseMessages } from "../runtime/deployer/client";
 import { projectRoot, stacksDir } from "../runtime/engine/project";
 import { benchPassphrase } from "./preview";
 import { type Summary, sleep, summarize } from "./stats";
@@ -102,21 +103,12 @@ async function follow(svc: Service, runId: string): Promise<{ firstEvent?: numbe
     if (!res.ok || !res.body) throw new Error(`SSE for run ${runId} answered ${res.status}`);
     let firstEvent: number | undefined;
     let firstResource: number | undefined;
-    let buf = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            if (event === "end") return { firstEvent, firstResource, end: performance.now() };
-            // `run` messages are the deployer's own status lines; `engine` ones come from the engine.
-            if (event !== "engine") continue;
-            firstEvent ??= performance.now();
-            if (!firstResource && /"kind":"resource-pre"/.test(block)) firstResource = performance.now();
-        }
+    for await (const m of sseMessages(res.body)) {
+        if (m.event === "end") return { firstEvent, firstResource, end: performance.now() };
+        // `run` messages are the deployer's own status lines; `engine` ones come from the engine.
+        if (m.event !== "engine") continue;
+        firstEvent ??= performance.now();
+        if (!firstResource && /"kind":"resource-pre"/.test(m.data)) firstResource = performance.now();
     }
     return { firstEvent, firstResource, end: performance.now() };
 }

@@ -20,11 +20,10 @@ import { encryptionConfiguration } from "../components/encryption/etcd-encryptio
 import { ConfigError } from "../stacks/validate";
 import { DeployerClient, describeEvent } from "./deployer/client";
 import { deployerOptions, readSettings, serve } from "./deployer/server";
-import { Deployer, type RunView, type StackSummary } from "./deployer/service";
+import { Deployer, type RunView, type StackSummary } from "./deployer/deployer";
 import { listStackNames, UnknownStackError, validateStack } from "./engine/project";
-import { type ChangeCounts, type Operation, runOperation, stackOutputs } from "./engine/stack-runner";
+import { type ChangeCounts, type Operation, operations, runOperation, stackOutputs } from "./engine/stack-runner";
 
-const operations: Operation[] = ["preview", "up", "refresh", "destroy"];
 const usage = `usage: x1 <command> [stack]
   stacks                         list stacks and whether their config validates
   validate <stack>               validate a stack's config (no Pulumi run)
@@ -179,7 +178,8 @@ async function remote(client: DeployerClient, command: string | undefined, stack
         console.error(usage);
         return 2;
     }
-    const { run } = await client.call<{ run: RunView }>("POST", `/v1/stacks/${stack}/runs`, { operation: command });
+    // Naming the stack on the command line is the confirmation a destroy needs.
+    const { run } = await client.call<{ run: RunView }>("POST", `/v1/stacks/${stack}/runs`, { operation: command, ...(command === "destroy" ? { confirm: stack } : {}) });
     console.log(`x1 ${command} ${stack}: run ${run.id} ${run.queue ? `queued (#${run.queue.position}, waiting for ${run.queue.waitingFor})` : run.status} on ${client.url}`);
     if (!flags.includes("--watch")) {
         console.log(`follow it with: x1 ${command} ${stack} --watch, or GET ${client.url}/v1/runs/${run.id}`);

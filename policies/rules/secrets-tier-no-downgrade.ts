@@ -24,9 +24,9 @@ export const secretsTierNoDowngrade = stackPolicy<Config>(
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. If the downgrade is a mistake: set secrets.tier back to the floor's tier (or higher).\n" +
-            "2. If it is intended: run this one update with policy config {\"secrets-tier-no-downgrade\": {\"allowDowngradeTo\": \"<tier>\"}} " +
-            "(pulumi preview/up --policy-pack-config <file>, or the deployer's downgrade override); after the up the deployer lowers x1agent:tier-floor " +
-            "(CLI: pulumi stack tag set x1agent:tier-floor <tier>).",
+            "2. If it is intended: run this one update with the CLI and policy config {\"secrets-tier-no-downgrade\": {\"allowDowngradeTo\": \"<tier>\"}} " +
+            "(pulumi preview/up --policy-pack-config <file>), then lower the floor: pulumi stack tag set x1agent:tier-floor <tier>. " +
+            "The deployer never downgrades (its secrets-tier requests only go up).",
         configSchema: {
             properties: {
                 allowDowngradeTo: {

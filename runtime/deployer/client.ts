@@ -3,8 +3,31 @@
  * X1_DEPLOYER_URL is set: JSON calls with the bearer token from
  * X1_DEPLOYER_TOKEN, and the SSE stream of a run's events.
  */
-import type { StoredEvent } from "./events";
-import type { RunView } from "./service";
+import type { RunView, StoredEvent } from "./http/schemas";
+
+/** One Server-Sent Events message as the deployer writes them (http/sse.ts). */
+export interface SseMessage {
+    event: string;
+    id?: string;
+    data: string;
+}
+
+/** The messages of an SSE response body, in order; ends when the stream does. */
+export async function* sseMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const event = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (event && data !== undefined) yield { event, id: /^id: (.*)$/m.exec(block)?.[1], data };
+        }
+    }
+}
 
 export class DeployerClient {
     readonly url: string;
@@ -39,24 +62,13 @@ export class DeployerClient {
                 headers: { authorization: `Bearer ${this.token}`, accept: "text/event-stream", "last-event-id": String(last) },
             });
             if (!res.ok || !res.body) throw new Error(`deployer answered ${res.status} for the event stream of run ${runId}`);
-            const decoder = new TextDecoder();
-            let buf = "";
-            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-                buf += decoder.decode(chunk, { stream: true });
-                let i: number;
-                while ((i = buf.indexOf("\n\n")) >= 0) {
-                    const block = buf.slice(0, i);
-                    buf = buf.slice(i + 2);
-                    const type = /^event: (.*)$/m.exec(block)?.[1];
-                    const data = /^data: (.*)$/m.exec(block)?.[1];
-                    if (!type || !data) continue;
-                    if (type === "engine") {
-                        const e = JSON.parse(data) as StoredEvent;
-                        last = e.seq;
-                        onEvent(e);
-                    } else if (type === "run") onRun(JSON.parse(data) as RunView);
-                    else if (type === "end") return JSON.parse(data) as RunView;
-                }
+            for await (const m of sseMessages(res.body)) {
+                if (m.event === "engine") {
+                    const e = JSON.parse(m.data) as StoredEvent;
+                    last = e.seq;
+                    onEvent(e);
+                } else if (m.event === "run") onRun(JSON.parse(m.data) as RunView);
+                else if (m.event === "end") return JSON.parse(m.data) as RunView;
             }
         }
     }

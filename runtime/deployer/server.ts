@@ -11,10 +11,11 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { projectRoot } from "../engine/project";
-import { buildApp } from "./app";
-import type { OidcSettings } from "./auth";
+import type { OidcSettings } from "./core/tokens";
+import { defaultMaxTimeoutSeconds, Deployer, type DeployerOptions, runLimits } from "./deployer";
+import { buildApp } from "./http/app";
 import { createLogger, logLevels } from "./log";
-import { Deployer, type DeployerOptions } from "./service";
+import { deployerPaths } from "./paths";
 
 const int = (fallback: number, min: number) => z.coerce.number().int().min(min).default(fallback);
 
@@ -26,8 +27,11 @@ export const settingsSchema = z.object({
         .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL; leave it unset for the embedded database" })
         .optional(),
     X1_DEPLOYER_DATA_DIR: z.string().default(path.join(projectRoot, ".x1", "deployer")),
+    /** The project the deployer runs (its stacks/ and policies/ inside); default this repository. */
+    X1_DEPLOYER_PROJECT_DIR: z.string().default(projectRoot),
     X1_DEPLOYER_MAX_RUNS: int(2, 1),
     X1_DEPLOYER_RUN_TIMEOUT_SECONDS: int(1800, 10),
+    X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS: int(defaultMaxTimeoutSeconds, 10),
     X1_DEPLOYER_STALE_SECONDS: int(20, 3),
     X1_DEPLOYER_SHUTDOWN_GRACE_SECONDS: int(25, 0),
     X1_DEPLOYER_LOG_LEVEL: z.enum(logLevels).default("info"),
@@ -45,6 +49,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         throw new Error(`deployer settings are invalid:\n${r.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`).join("\n")}`);
     }
     if (r.data.X1_OIDC_ISSUER && !r.data.X1_OIDC_AUDIENCE) throw new Error("deployer settings are invalid:\n  - X1_OIDC_AUDIENCE: is required with X1_OIDC_ISSUER");
+    try {
+        runLimits(deployerOptions(r.data));
+    } catch (err) {
+        throw new Error(`deployer settings are invalid:\n  - ${(err as Error).message}`);
+    }
     return r.data;
 }
 
@@ -62,8 +71,10 @@ export function deployerOptions(settings: Settings): DeployerOptions {
         database: settings.X1_DEPLOYER_DATABASE_URL
             ? { kind: "postgres", url: settings.X1_DEPLOYER_DATABASE_URL }
             : { kind: "embedded", dir: path.join(settings.X1_DEPLOYER_DATA_DIR, "db") },
+        paths: deployerPaths(settings.X1_DEPLOYER_PROJECT_DIR),
         maxConcurrentRuns: settings.X1_DEPLOYER_MAX_RUNS,
         defaultTimeoutSeconds: settings.X1_DEPLOYER_RUN_TIMEOUT_SECONDS,
+        maxTimeoutSeconds: settings.X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS,
         staleAfterSeconds: settings.X1_DEPLOYER_STALE_SECONDS,
         oidc,
     };
@@ -72,8 +83,9 @@ export function deployerOptions(settings: Settings): DeployerOptions {
 /** Runs the deployer until SIGTERM/SIGINT. */
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const settings = readSettings(env);
-    const deployer = await Deployer.start(deployerOptions(settings));
-    const app = await buildApp({ deployer, logger: createLogger({ level: settings.X1_DEPLOYER_LOG_LEVEL }) });
+    const logger = createLogger({ level: settings.X1_DEPLOYER_LOG_LEVEL });
+    const deployer = await Deployer.start({ ...deployerOptions(settings), logger });
+    const app = await buildApp({ deployer });
 
     // First start: no token exists yet. Issue an admin token into a 0600 file
     // (never into the log) so an operator can create the portal's tokens.

@@ -24,9 +24,9 @@ export class UnknownStackError extends Error {
     }
 }
 
-/** Stack names with a stacks/Pulumi.<name>.yaml file. */
-export function listStackNames(): string[] {
-    return readdirSync(stacksDir)
+/** Stack names with a Pulumi.<name>.yaml file in `dir` (default stacks/). */
+export function listStackNames(dir = stacksDir): string[] {
+    return readdirSync(dir)
         .map((f) => /^Pulumi\.([a-z0-9][-a-z0-9_.]*)\.yaml$/.exec(f)?.[1])
         .filter((n): n is string => n !== undefined)
         .sort();
@@ -41,7 +41,7 @@ export interface StackFile {
 
 /** Reads stacks/Pulumi.<stack>.yaml, or `file` when given (a proposed copy the deployer previews). */
 export function readStackFile(stackName: string, file = path.join(stacksDir, `Pulumi.${stackName}.yaml`)): StackFile {
-    if (!existsSync(file)) throw new UnknownStackError(stackName, listStackNames());
+    if (!existsSync(file)) throw new UnknownStackError(stackName, listStackNames(path.dirname(file)));
     const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown>; secretsprovider?: string };
     return { config: doc.config ?? {}, secretsProvider: doc.secretsprovider };
 }

@@ -13,19 +13,45 @@ import {
     type Stack,
 } from "@pulumi/pulumi/automation";
 import { backendUrl } from "./backend";
-import { projectRoot, readStackFile, validateStack } from "./project";
+import type { StackConfig } from "../../stacks/schema";
+import { validateStackConfig } from "../../stacks/validate";
+import { projectRoot, readStackFile } from "./project";
 import { recordAfterUp, recordBeforeRun } from "../../policies/tier-state";
 
-export type Operation = "preview" | "up" | "refresh" | "destroy";
+/** The operations a run may be; declared once for the engine, the API and the CLI. */
+export const operations = ["preview", "up", "refresh", "destroy"] as const;
+export type Operation = (typeof operations)[number];
 
-/** Resource change counts of one run, by kind of change. */
-export interface ChangeCounts {
-    create: number;
-    update: number;
-    same: number;
-    delete: number;
-    replace: number;
+/**
+ * One stack, read and validated once, with everything the engine needs to
+ * run it: where the project is, the validated config, the secrets provider,
+ * the config file (when not the stack's own) and the engine environment.
+ */
+export interface StackTarget {
+    name: string;
+    /** The project folder (Pulumi.yaml) the engine runs. */
+    workDir: string;
+    config: StackConfig;
+    secretsProvider?: string;
+    /** pulumi --config-file: a proposed copy of the stack file the deployer runs before touching the stack file. */
+    configFile?: string;
+    /** Environment of every Pulumi process started for this stack. */
+    env: Record<string, string>;
 }
+
+/** Reads and validates a stack's file once (throws ConfigError listing every problem) and builds its engine environment. */
+export function prepareStack(stackName: string, where: { projectRoot?: string; stacksDir?: string; configFile?: string } = {}): StackTarget {
+    const workDir = where.projectRoot ?? projectRoot;
+    const file = where.configFile ?? path.join(where.stacksDir ?? path.join(workDir, "stacks"), `Pulumi.${stackName}.yaml`);
+    const stackFile = readStackFile(stackName, file);
+    const config = validateStackConfig(stackName, stackFile.config);
+    return { name: stackName, workDir, config, secretsProvider: stackFile.secretsProvider, configFile: where.configFile, env: engineEnv(stackName, stackFile.secretsProvider) };
+}
+
+/** The kinds of change the engine counts, in the order runs report them. */
+export const changeKinds = ["create", "update", "same", "delete", "replace"] as const;
+/** Resource change counts of one run, by kind of change. */
+export type ChangeCounts = Record<(typeof changeKinds)[number], number>;
 
 export interface RunResult {
     stack: string;
@@ -45,19 +71,9 @@ export interface RunOptions {
     policyPacks?: string[];
     /** Policy pack config files, parallel to policyPacks. */
     policyPackConfigs?: string[];
-    /**
-     * This run's downgrade below the stack's tier floor was allowed explicitly
-     * (with the pack's `secrets-tier-no-downgrade.allowDowngradeTo`): a
-     * successful up then lowers the floor.
-     */
-    downgradeAllowed?: boolean;
     /** Abort the run (the engine is asked to cancel; the stack is left unlocked). */
     signal?: AbortSignal;
-    /**
-     * Run with this stack config file instead of stacks/Pulumi.<stack>.yaml
-     * (pulumi --config-file): the deployer previews a proposed config change
-     * from a copy before it touches the stack file.
-     */
+    /** Run with this stack config file instead of stacks/Pulumi.<stack>.yaml (pulumi --config-file). */
     configFile?: string;
 }
 
@@ -96,10 +112,9 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
     }
 }
 
-/** Environment for every Pulumi process this project starts. */
-export function engineEnv(stackName: string): Record<string, string> {
+/** Environment for every Pulumi process this project starts; `secretsProvider` as the stack file names it. */
+export function engineEnv(stackName: string, secretsProvider = readStackFile(stackName).secretsProvider): Record<string, string> {
     const env: Record<string, string> = { PULUMI_BACKEND_URL: backendUrl(), PULUMI_SKIP_UPDATE_CHECK: "true" };
-    const secretsProvider = readStackFile(stackName).secretsProvider;
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
         if (stackName !== "local") {
             throw new Error(
@@ -112,22 +127,22 @@ export function engineEnv(stackName: string): Record<string, string> {
 }
 
 /**
- * Opens (creating on first use) a stack of this project. The stack's config
- * is validated first: a bad config never reaches Pulumi.
+ * Opens (creating on first use) a stack of this project. A stack named by
+ * its name is read and validated first: a bad config never reaches Pulumi.
  */
-export async function openStack(stackName: string, configFile?: string): Promise<Stack> {
-    validateStack(stackName, configFile);
-    const secretsProvider = readStackFile(stackName).secretsProvider;
+export async function openStack(stack: string | StackTarget, configFile?: string): Promise<Stack> {
+    const target = typeof stack === "string" ? prepareStack(stack, { configFile }) : stack;
     return LocalWorkspace.createOrSelectStack(
-        { stackName, workDir: projectRoot },
-        { pulumiCommand: await pulumiCommand(), envVars: engineEnv(stackName), secretsProvider },
+        { stackName: target.name, workDir: target.workDir },
+        { pulumiCommand: await pulumiCommand(), envVars: target.env, secretsProvider: target.secretsProvider },
     );
 }
 
 /** Runs one operation on a stack and returns what changed. */
-export async function runOperation(stackName: string, operation: Operation, options: RunOptions = {}): Promise<RunResult> {
-    const { secrets } = validateStack(stackName, options.configFile);
-    const stack = await openStack(stackName, options.configFile);
+export async function runOperation(stack: string | StackTarget, operation: Operation, options: RunOptions = {}): Promise<RunResult> {
+    const target = typeof stack === "string" ? prepareStack(stack, { configFile: options.configFile }) : stack;
+    const { secrets } = target.config;
+    const opened = await openStack(target);
     // Cancelled while the stack was being opened: the engine never starts (an already-aborted signal would not reach it).
     options.signal?.throwIfAborted();
     const started = Date.now();
@@ -135,7 +150,7 @@ export async function runOperation(stackName: string, operation: Operation, opti
         onEvent: options.onEvent,
         onOutput: options.onOutput,
         signal: options.signal,
-        configFile: options.configFile,
+        configFile: target.configFile,
         color: "never" as const,
     };
     const policy = { policyPacks: options.policyPacks, policyPackConfigs: options.policyPackConfigs };
@@ -145,34 +160,34 @@ export async function runOperation(stackName: string, operation: Operation, opti
     // open tier migration travel as stack tags, which every preview and up
     // records on purpose (policies/tier-state.ts, docs/policies.md).
     if (operation === "preview" || operation === "up") {
-        await recordBeforeRun(stack, secrets);
+        await recordBeforeRun(opened, secrets);
         options.signal?.throwIfAborted();
     }
     switch (operation) {
         case "preview": {
-            const r = await stack.preview({ ...common, ...policy, diff: true });
+            const r = await opened.preview({ ...common, ...policy, diff: true });
             changes = r.changeSummary;
             break;
         }
         case "up": {
-            const r = await stack.up({ ...common, ...policy, diff: true });
+            const r = await opened.up({ ...common, ...policy, diff: true });
             changes = r.summary.resourceChanges;
             outputs = maskOutputs(r.outputs);
-            await recordAfterUp(stack, secrets, { downgradeAllowed: options.downgradeAllowed });
+            await recordAfterUp(opened, secrets);
             break;
         }
         case "refresh": {
-            const r = await stack.refresh({ ...common });
+            const r = await opened.refresh({ ...common });
             changes = r.summary.resourceChanges;
             break;
         }
         case "destroy": {
-            const r = await stack.destroy({ ...common });
+            const r = await opened.destroy({ ...common });
             changes = r.summary.resourceChanges;
             break;
         }
     }
-    return { stack: stackName, operation, counts: countChanges(changes), outputs, durationMs: Date.now() - started };
+    return { stack: target.name, operation, counts: countChanges(changes), outputs, durationMs: Date.now() - started };
 }
 
 /** Current outputs of a stack, secret values masked. */
@@ -182,14 +197,8 @@ export async function stackOutputs(stackName: string): Promise<Record<string, un
 }
 
 export function countChanges(changes: OpMap | undefined): ChangeCounts {
-    const c = changes ?? {};
-    return {
-        create: c.create ?? 0,
-        update: c.update ?? 0,
-        same: c.same ?? 0,
-        delete: c.delete ?? 0,
-        replace: c.replace ?? 0,
-    };
+    const c: OpMap = changes ?? {};
+    return Object.fromEntries(changeKinds.map((k) => [k, c[k] ?? 0])) as ChangeCounts;
 }
 
 function maskOutputs(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {

@@ -28,8 +28,7 @@ describe("x1 CLI through the deployer", () => {
     let sandbox: EngineSandbox;
     let svc: Service;
     let env: Record<string, string>;
-    const stacks = tempStackNames("cli", 1);
-    const stack = stacks.names[0]!;
+    const stack = tempStackNames("cli", 1)[0]!;
 
     beforeAll(async () => {
         sandbox = await engineSandbox("runtime-cli");
@@ -42,7 +41,6 @@ describe("x1 CLI through the deployer", () => {
 
     afterAll(async () => {
         await svc?.close();
-        stacks.remove();
         sandbox?.cleanup();
     });
 

@@ -28,8 +28,7 @@ describe("the deployer console in Debian's chromium", () => {
     let page: Page;
     let profile: string;
     let token: string;
-    const stacks = tempStackNames("ui", 1);
-    const stack = stacks.names[0]!;
+    const stack = tempStackNames("ui", 1)[0]!;
     const shots = path.join(projectRoot, "test-results");
 
     beforeAll(async () => {
@@ -52,7 +51,6 @@ describe("the deployer console in Debian's chromium", () => {
     afterAll(async () => {
         await context?.close();
         await svc?.close();
-        stacks.remove();
         sandbox?.cleanup();
         if (profile) rmSync(profile, { recursive: true, force: true });
     });

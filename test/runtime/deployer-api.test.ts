@@ -10,14 +10,13 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stacksDir } from "../../runtime/engine/project";
-import { backendNames, call, freshDatabase, type Service, startService, tempStackNames } from "./helpers";
+import { readSettings } from "../../runtime/deployer/server";
+import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, twoTeams } from "./helpers";
 
 describe.each(backendNames)("deployer API (%s database)", (backend) => {
     let svc: Service;
     let dbCleanup: () => Promise<void>;
-    const stacks = tempStackNames("api", 2);
-    const [stackA, stackB] = stacks.names as [string, string];
+    const [stackA, stackB] = tempStackNames("api", 2) as [string, string];
     let teamA: string;
     let teamB: string;
     let jwksServer: Server;
@@ -41,18 +40,12 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
             runWorker: false,
             oidc: { issuer, audience: "x1-deployer", jwksUrl: `http://127.0.0.1:${port}/jwks`, teamsClaim: "groups" },
         });
-        for (const [name, team] of [[stackA, "team-a"], [stackB, "team-b"]] as const) {
-            const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team } });
-            expect(r.status, JSON.stringify(r.body)).toBe(201);
-        }
-        teamA = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: `a-${backend}`, teams: ["team-a"] } })).body.token;
-        teamB = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: `b-${backend}`, teams: ["team-b"] } })).body.token;
+        ({ teamA, teamB } = await twoTeams(svc, [stackA, stackB], backend));
     });
 
     afterAll(async () => {
         await svc?.close();
         await dbCleanup?.();
-        stacks.remove();
         jwksServer?.close();
     });
 
@@ -95,6 +88,36 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         const audit = await call(svc.url, "GET", "/v1/audit?outcome=denied", { token: svc.adminToken });
         const mine = audit.body.entries.filter((e: any) => e.actor === `token:b-${backend}`);
         expect(mine.map((e: any) => `${e.action} ${e.target}`)).toEqual(expect.arrayContaining([`read stack:${stackA}`, `up stack:${stackA}`, "read stack:local"]));
+    });
+
+    it("does not remember a presented credential as a secret: a wrong token never masks the words it happens to be", async () => {
+        // Two dots: read as a JWT and refused. Were it registered for masking, the stack's own host name would show as [redacted].
+        const host = "x1agent.localtest.me";
+        expect((await call(svc.url, "GET", "/v1/stacks", { token: host })).status).toBe(401);
+        const stack = await call(svc.url, "GET", `/v1/stacks/${stackA}`, { token: teamA });
+        expect(stack.body.config.ingress.host).toBe(host);
+    });
+
+    it("has one run timeout limit: the API, the default and the start-up check agree", async () => {
+        const long = await call(svc.url, "POST", `/v1/stacks/${stackA}/runs`, { token: teamA, body: { operation: "preview", timeoutSeconds: 9000 } });
+        expect(long.status).toBe(400);
+        expect(long.body.message).toBe("timeoutSeconds 9000 is over this deployer's limit of 7200 (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)");
+        expect(() => readSettings({ X1_DEPLOYER_RUN_TIMEOUT_SECONDS: "10800" })).toThrow(
+            /the default run timeout 10800s \(X1_DEPLOYER_RUN_TIMEOUT_SECONDS\) is over the longest allowed, 7200s \(X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS\)/,
+        );
+        expect(readSettings({ X1_DEPLOYER_RUN_TIMEOUT_SECONDS: "10800", X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS: "14400" }).X1_DEPLOYER_RUN_TIMEOUT_SECONDS).toBe(10800);
+    });
+
+    it("queues a destroy only when the request names the stack it destroys", async () => {
+        const route = `/v1/stacks/${stackA}/runs`;
+        const bare = await call(svc.url, "POST", route, { token: teamA, body: { operation: "destroy" } });
+        expect(bare.status).toBe(400);
+        expect(bare.body.message).toBe(`a destroy removes every resource stack '${stackA}' manages: repeat the stack's name as confirm: "${stackA}"`);
+        const wrong = await call(svc.url, "POST", route, { token: teamA, body: { operation: "destroy", confirm: stackB } });
+        expect(wrong.status).toBe(400);
+        const named = await call(svc.url, "POST", route, { token: teamA, body: { operation: "destroy", confirm: stackA } });
+        expect(named.status).toBe(202);
+        await call(svc.url, "POST", `/v1/runs/${named.body.run.id}/cancel`, { token: teamA });
     });
 
     it("accepts OIDC tokens from the configured issuer, with teams from the groups claim", async () => {
@@ -153,7 +176,7 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(wrong.body.problems.map((p: any) => p.key)).toEqual(["x1agent:ingress.host", "x1agent:nats.replicas"]);
         expect(wrong.body.message).toMatch(/nothing was deployed/);
 
-        const file = path.join(stacksDir, `Pulumi.${stackA}.yaml`);
+        const file = svc.stackFile(stackA);
         const ok = await call(svc.url, "PUT", `/v1/stacks/${stackA}/config`, {
             token: teamA,
             body: { config: { ...config, observability: { logLevel: "debug" } }, revision: before.body.revision },
@@ -208,7 +231,7 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(ok.status).toBe(202);
         expect(ok.body.run).toMatchObject({ operation: "preview", status: "queued", change: { kind: "workspace-add", summary: "add workspace 'ml' for team 'team-a'" } });
         // Proposing does not touch the stack file: the change waits for its preview and an approval.
-        expect(readFileSync(path.join(stacksDir, `Pulumi.${stackA}.yaml`), "utf8")).not.toMatch(/id: ml/);
+        expect(readFileSync(svc.stackFile(stackA), "utf8")).not.toMatch(/id: ml/);
         const early = await call(svc.url, "POST", `/v1/runs/${ok.body.run.id}/approve`, { token: teamA });
         expect(early.status).toBe(409);
         expect(early.body.message).toMatch(/only a succeeded preview can be approved/);

@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../runtime/engine/project";
-import { engineLock } from "../../runtime/deployer/engine-lock";
-import { processesWithEnvironment } from "../../runtime/deployer/orphans";
+import { engineLock } from "../../runtime/deployer/worker/engine-lock";
+import { processesWithEnvironment } from "../../runtime/deployer/worker/orphans";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
-import { backendNames, call, freshDatabase, tempStackNames, waitFor, waitForRun } from "./helpers";
+import { backendNames, call, freshDatabase, projectCopy, tempStackNames, waitFor, waitForRun } from "./helpers";
 
 let sandbox: EngineSandbox;
 beforeAll(async () => {
@@ -47,8 +47,8 @@ async function startServer(env: Record<string, string>): Promise<Child> {
 }
 
 describe.each(backendNames)("a deployer killed mid-run and restarted (%s database)", (backend) => {
-    const stacks = tempStackNames(backend === "embedded" ? "ke" : "kp", 1);
-    const stack = stacks.names[0]!;
+    const stack = tempStackNames(backend === "embedded" ? "ke" : "kp", 1)[0]!;
+    const project = projectCopy("crash");
     let dataDir: string;
     let env: Record<string, string>;
     let dbCleanup: () => Promise<void>;
@@ -58,13 +58,13 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         dataDir = mkdtempSync(path.join(tmpdir(), "x1-deployer-crash-"));
         const db = await freshDatabase(backend, path.join(dataDir, "db"));
         dbCleanup = db.cleanup;
-        env = { X1_DEPLOYER_DATA_DIR: dataDir, X1_DEPLOYER_STALE_SECONDS: "5", ...(db.options.kind === "postgres" ? { X1_DEPLOYER_DATABASE_URL: db.options.url } : {}) };
+        env = { X1_DEPLOYER_DATA_DIR: dataDir, X1_DEPLOYER_PROJECT_DIR: project.paths.projectRoot, X1_DEPLOYER_STALE_SECONDS: "5", ...(db.options.kind === "postgres" ? { X1_DEPLOYER_DATABASE_URL: db.options.url } : {}) };
     });
 
     afterAll(async () => {
         child?.proc.kill("SIGKILL");
         await dbCleanup?.();
-        stacks.remove();
+        project.remove();
         rmSync(dataDir, { recursive: true, force: true });
     });
 

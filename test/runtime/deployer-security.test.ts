@@ -8,19 +8,16 @@
  * (runWorker: false).
  */
 import { existsSync, readFileSync } from "node:fs";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stacksDir } from "../../runtime/engine/project";
-import { backendNames, call, freshDatabase, type Service, startService, tempStackNames } from "./helpers";
+import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, twoTeams } from "./helpers";
 
 describe.each(backendNames)("deployer abuse cases (%s database)", (backend) => {
     let svc: Service;
     let dbCleanup: () => Promise<void>;
-    const stacks = tempStackNames("sec", 4);
-    const [stackA, stackB, copyTarget, nulTarget] = stacks.names as [string, string, string, string];
+    const [stackA, stackB, copyTarget, nulTarget] = tempStackNames("sec", 4) as [string, string, string, string];
     let teamA: string;
     let teamB: string;
-    const fileOf = (stack: string) => path.join(stacksDir, `Pulumi.${stack}.yaml`);
+    const fileOf = (stack: string) => svc.stackFile(stack);
     const denied = async (actor: string) =>
         (await call(svc.url, "GET", "/v1/audit?outcome=denied&limit=1000", { token: svc.adminToken })).body.entries.filter((e: any) => e.actor === actor);
 
@@ -28,18 +25,12 @@ describe.each(backendNames)("deployer abuse cases (%s database)", (backend) => {
         const db = await freshDatabase(backend);
         dbCleanup = db.cleanup;
         svc = await startService({ database: db.options, runWorker: false });
-        for (const [name, team] of [[stackA, "team-a"], [stackB, "team-b"]] as const) {
-            const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team } });
-            expect(r.status, JSON.stringify(r.body)).toBe(201);
-        }
-        teamA = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: `a-${backend}`, teams: ["team-a"] } })).body.token;
-        teamB = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: `b-${backend}`, teams: ["team-b"] } })).body.token;
+        ({ teamA, teamB } = await twoTeams(svc, [stackA, stackB], backend));
     });
 
     afterAll(async () => {
         await svc?.close();
         await dbCleanup?.();
-        stacks.remove();
     });
 
     it("copies only an example stack or one the caller may read, and audits a refused copy", async () => {

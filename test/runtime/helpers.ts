@@ -1,19 +1,23 @@
 /**
  * The runtime tier's harness: the deployer served over real HTTP on
  * loopback, against both database backends (embedded PGlite and a real
- * PostgreSQL from scripts/postgres.sh), with temp stacks copied from the
- * `local` example and removed afterwards.
+ * PostgreSQL from scripts/postgres.sh), on a temporary copy of the project
+ * (its stacks/ included), so the repository's stacks/ is never written.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pg from "pg";
-import { projectRoot, stacksDir } from "../../runtime/engine/project";
-import { buildApp } from "../../runtime/deployer/app";
-import type { DatabaseOptions } from "../../runtime/deployer/db";
+import { sseMessages } from "../../runtime/deployer/client";
+import { Deployer, type DeployerOptions } from "../../runtime/deployer/deployer";
+import { buildApp } from "../../runtime/deployer/http/app";
 import { createLogger } from "../../runtime/deployer/log";
-import { Deployer, type DeployerOptions } from "../../runtime/deployer/service";
+import { type DeployerPaths, deployerPaths } from "../../runtime/deployer/paths";
+import type { DatabaseOptions } from "../../runtime/deployer/store/db";
+import { terminalStatuses } from "../../runtime/deployer/store/runs";
+import { projectRoot } from "../../runtime/engine/project";
 
 export type BackendName = "embedded" | "postgres";
 export const backendNames: BackendName[] = ["embedded", "postgres"];
@@ -53,33 +57,67 @@ export async function freshDatabase(backend: BackendName, dir?: string): Promise
     };
 }
 
+/** What a copy of the project holds: the program, its stacks, the policy pack; node_modules is linked. */
+const projectParts = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "stacks", "policies", "runtime"];
+
+/** A temporary copy of the project for one test file; `remove` deletes it. */
+export function projectCopy(label: string): { paths: DeployerPaths; stackFile: (stack: string) => string; remove: () => void } {
+    const root = mkdtempSync(path.join(tmpdir(), `x1-project-${label}-`));
+    for (const part of projectParts) {
+        cpSync(path.join(projectRoot, part), path.join(root, part), { recursive: true, filter: (src) => !/[\\/](node_modules|\.rendered)$/.test(src) });
+    }
+    symlinkSync(path.join(projectRoot, "node_modules"), path.join(root, "node_modules"));
+    const paths = deployerPaths(root);
+    return { paths, stackFile: (stack) => path.join(paths.stacksDir, `Pulumi.${stack}.yaml`), remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
 export interface Service {
     url: string;
     deployer: Deployer;
     adminToken: string;
+    /** The project copy this service works on. */
+    paths: DeployerPaths;
+    stackFile(stack: string): string;
     /** Every line the deployer logged so far (JSON, as in production). */
     log(): string[];
     close(): Promise<void>;
 }
 
-/** The deployer library plus its HTTP API, listening on a free loopback port, logging at debug level into memory. */
+/**
+ * The deployer library plus its HTTP API, listening on a free loopback port,
+ * on its own copy of the project, logging at debug level into memory.
+ */
 export async function startService(options: DeployerOptions): Promise<Service> {
     const lines: string[] = [];
     const logger = createLogger({ level: "debug", stream: { write: (line: string) => void lines.push(line) } });
-    const deployer = await Deployer.start(options);
-    const app = await buildApp({ deployer, logger });
+    const copy = options.paths ? undefined : projectCopy("service");
+    const deployer = await Deployer.start({ paths: copy?.paths, ...options, logger });
+    const app = await buildApp({ deployer });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     const adminToken = (await deployer.bootstrapToken(`admin-${randomBytes(3).toString("hex")}`)).token;
     return {
         url,
         deployer,
         adminToken,
+        paths: deployer.paths,
+        stackFile: (stack) => path.join(deployer.paths.stacksDir, `Pulumi.${stack}.yaml`),
         log: () => [...lines],
         close: async () => {
             await app.close();
             await deployer.stop(5_000);
+            copy?.remove();
         },
     };
+}
+
+/** Two teams' stacks (copies of `local`) and their tokens, as most abuse and API tests start. */
+export async function twoTeams(svc: Service, names: [string, string], label: string): Promise<{ teamA: string; teamB: string }> {
+    for (const [name, team] of [[names[0], "team-a"], [names[1], "team-b"]] as const) {
+        const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team } });
+        if (r.status !== 201) throw new Error(`creating ${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    }
+    const token = async (name: string, team: string) => (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name, teams: [team] } })).body.token as string;
+    return { teamA: await token(`a-${label}`, "team-a"), teamB: await token(`b-${label}`, "team-b") };
 }
 
 export interface Reply<T = Record<string, unknown>> {
@@ -103,16 +141,10 @@ export async function call<T = Record<string, any>>(
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
 }
 
-/** Temp stacks (copies of `local`) with a per-file prefix; `remove` deletes their files. */
-export function tempStackNames(label: string, count: number): { names: string[]; remove: () => void } {
+/** Stack names with a per-file prefix (the stacks live in the service's project copy). */
+export function tempStackNames(label: string, count: number): string[] {
     const prefix = `rt${randomBytes(2).toString("hex")}-${label}`;
-    const names = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
-    return {
-        names,
-        remove: () => {
-            for (const n of names) rmSync(path.join(stacksDir, `Pulumi.${n}.yaml`), { force: true });
-        },
-    };
+    return Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 300_000, everyMs = 250): Promise<T> {
@@ -125,7 +157,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     }
 }
 
-export const terminal = ["succeeded", "failed", "cancelled", "interrupted", "timed_out"];
+export const terminal: readonly string[] = terminalStatuses;
 
 /** Polls a run until it ends; returns its final view. */
 export async function waitForRun(url: string, token: string, id: string, timeoutMs = 600_000): Promise<Record<string, any>> {
@@ -149,20 +181,9 @@ export async function readSse(url: string, token: string, runId: string, headers
     const res = await fetch(`${url}/v1/runs/${runId}/events`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", ...headers } });
     if (!res.ok || !res.body) throw new Error(`SSE answered ${res.status}: ${await res.text()}`);
     const out: SseMessage[] = [];
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (!event || !data) continue;
-            out.push({ event, id: /^id: (.*)$/m.exec(block)?.[1], data: JSON.parse(data), at: Date.now() - opened });
-            if (event === "end") return out;
-        }
+    for await (const m of sseMessages(res.body)) {
+        out.push({ event: m.event, id: m.id, data: JSON.parse(m.data), at: Date.now() - opened });
+        if (m.event === "end") break;
     }
     return out;
 }

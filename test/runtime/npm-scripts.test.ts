@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { defaultBackendUrl } from "../../runtime/engine/backend";
 import { projectRoot } from "../../runtime/engine/project";
-import { processesWithEnvironment } from "../../runtime/deployer/orphans";
+import { processesWithEnvironment } from "../../runtime/deployer/worker/orphans";
 import { waitFor } from "./helpers";
 
 /** The environment of a fresh shell: no backend chosen, no Pulumi Cloud credentials. */

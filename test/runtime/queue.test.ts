@@ -9,8 +9,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../../runtime/deployer/db";
-import { RunQueue } from "../../runtime/deployer/queue";
+import { type Database, openDatabase } from "../../runtime/deployer/store/db";
+import { RunQueue } from "../../runtime/deployer/worker/queue";
 import { backendNames, freshDatabase } from "./helpers";
 
 describe.each(backendNames)("the shared run queue (%s database)", (backend) => {

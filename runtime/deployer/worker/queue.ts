@@ -18,15 +18,10 @@
  * a dozen lines of SQL that run the same on PGlite and PostgreSQL.
  */
 import { hostname } from "node:os";
-import { type Selectable, sql } from "kysely";
-import type { Db, RunsTable } from "./db";
-import { processAlive } from "./db";
-
-export type RunRow = Selectable<RunsTable>;
-
-export const runStatuses = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "timed_out"] as const;
-export type RunStatus = (typeof runStatuses)[number];
-export const terminalStatuses: RunStatus[] = ["succeeded", "failed", "cancelled", "interrupted", "timed_out"];
+import { sql } from "kysely";
+import type { Db } from "../store/db";
+import { activeStatuses, type RunRow } from "../store/runs";
+import { processAlive } from "./orphans";
 
 export interface WorkerIdentity {
     id: string;
@@ -97,7 +92,7 @@ export class RunQueue {
             .selectFrom("runs")
             .select(["id", "status"])
             .where("stack", "=", run.stack)
-            .where("status", "in", ["queued", "running"])
+            .where("status", "in", activeStatuses)
             .where("seq", "<", run.seq)
             .orderBy("seq")
             .execute();
@@ -168,8 +163,4 @@ export class RunQueue {
             .where("worker_id", "=", worker.id)
             .execute();
     }
-}
-
-export function isTerminal(status: string): boolean {
-    return (terminalStatuses as string[]).includes(status);
 }

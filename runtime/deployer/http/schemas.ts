@@ -1,11 +1,14 @@
 /**
  * Request and response schemas of the deployer's HTTP API (zod). They
- * validate every request at the edge and generate the OpenAPI document.
+ * validate every request at the edge and generate the OpenAPI document;
+ * every API type the deployer uses is z.infer of one of them.
  */
 import { z } from "zod";
-import { secretTiers } from "../../stacks/schema";
-import { workspaceId } from "../../stacks/schema/workspaces";
-import { stackNamePattern } from "./stack-files";
+import { operations } from "../../engine/stack-runner";
+import { secretTiers } from "../../../stacks/schema";
+import { workspaceId } from "../../../stacks/schema/workspaces";
+import { stackNamePattern } from "../store/stack-files";
+import { runStatuses } from "../store/runs";
 
 export const stackName = z.string().regex(stackNamePattern, { error: "must be a stack name: lower-case letters, digits, '-', '_' or '.', at most 40" });
 export const runId = z.uuid({ error: "must be a run id (a UUID)" });
@@ -13,7 +16,8 @@ export const runId = z.uuid({ error: "must be a run id (a UUID)" });
 export const teamName = z.string().regex(/^[A-Za-z0-9_.@/:-]{1,100}$/, {
     error: "must be a team name: 1-100 letters, digits or _ . @ / : - (no spaces, no control characters)",
 });
-export const operation = z.enum(["preview", "up", "refresh", "destroy"], { error: "must be one of preview, up, refresh, destroy" });
+export const operation = z.enum(operations, { error: `must be one of ${operations.join(", ")}` });
+export const runStatus = z.enum(runStatuses, { error: `must be one of ${runStatuses.join(", ")}` });
 
 export const errorBody = z
     .object({
@@ -45,8 +49,14 @@ export const setTeamBody = z.strictObject({ team: teamName });
 
 export const createRunBody = z.strictObject({
     operation,
-    timeoutSeconds: z.int().min(10).max(86_400).optional().describe("cancel the run cleanly after this long (default 1800)"),
+    timeoutSeconds: z
+        .int()
+        .min(10)
+        .optional()
+        .describe("cancel the run cleanly after this long (default X1_DEPLOYER_RUN_TIMEOUT_SECONDS, at most X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)"),
+    confirm: z.string().optional().describe("destroy only: the stack's name again, since a destroy removes every resource it manages"),
 });
+export type CreateRunBody = z.infer<typeof createRunBody>;
 
 export const deleteStackQuery = z.object({ confirm: z.string().optional().describe("the stack's name again: deleting destroys its resources") });
 
@@ -58,6 +68,8 @@ export const workspaceBody = z.strictObject({
     secrets: z.array(z.strictObject({ name: z.string(), remoteKey: z.string(), property: z.string().optional() })).optional(),
 });
 
+export type WorkspaceBody = z.infer<typeof workspaceBody>;
+
 export const workspaceParams = z.object({ stack: stackName, workspace: workspaceId });
 
 export const tierUpgradeBody = z.strictObject({
@@ -67,17 +79,21 @@ export const tierUpgradeBody = z.strictObject({
     gcp: z.record(z.string(), z.unknown()).optional(),
     azure: z.record(z.string(), z.unknown()).optional(),
 });
+export type TierUpgradeBody = z.infer<typeof tierUpgradeBody>;
 
 export const listRunsQuery = z.object({
     stack: stackName.optional(),
-    status: z.enum(["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "timed_out"]).optional(),
+    status: runStatus.optional(),
     limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 
 export const eventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
 
+export const auditOutcomes = ["allowed", "denied", "ok", "error"] as const;
+export type AuditOutcome = (typeof auditOutcomes)[number];
+
 export const auditQuery = z.object({
-    outcome: z.enum(["allowed", "denied", "ok", "error"]).optional(),
+    outcome: z.enum(auditOutcomes).optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
@@ -87,16 +103,41 @@ export const createTokenBody = z.strictObject({
     admin: z.boolean().default(false),
 });
 
+export type CreateTokenBody = z.infer<typeof createTokenBody>;
+
 export const tokenParams = z.object({ id: z.uuid() });
 
-const change = z.object({ op: z.string(), type: z.string(), name: z.string(), urn: z.string(), diffs: z.array(z.string()) });
+export const resourceChange = z.object({ op: z.string(), type: z.string(), name: z.string(), urn: z.string(), diffs: z.array(z.string()).describe("top-level properties that change") });
+export type ResourceChange = z.infer<typeof resourceChange>;
+
+export const policyResult = z.object({
+    policyPack: z.string(),
+    policy: z.string(),
+    enforcement: z.string(),
+    message: z.string(),
+    resource: z.string().nullable().optional().describe("the URN of the resource it was found on; none for a stack policy"),
+});
+export type PolicyResult = z.infer<typeof policyResult>;
+
+export const policyRecord = z.object({
+    applied: z.boolean().describe("whether the policy pack ran with this run"),
+    pack: z.string().nullable(),
+    note: z.string().optional(),
+    results: z.array(policyResult),
+    mandatory: z.number(),
+    advisory: z.number(),
+});
+export type PolicyRecord = z.infer<typeof policyRecord>;
+
+export const configChangeKind = z.enum(["workspace-add", "workspace-remove", "tier-upgrade"]);
+export const configChangeView = z.object({ kind: configChangeKind, summary: z.string(), baseRevision: z.string() });
 
 export const runView = z
     .object({
         id: z.string(),
         stack: z.string(),
-        operation: z.string(),
-        status: z.string().describe("queued, running, succeeded, failed, cancelled, interrupted, timed_out"),
+        operation,
+        status: runStatus,
         requestedBy: z.string(),
         createdAt: z.string(),
         startedAt: z.string().nullable(),
@@ -106,19 +147,10 @@ export const runView = z
         cancelRequestedBy: z.string().nullable(),
         counts: z.record(z.string(), z.number()).nullable(),
         outputs: z.record(z.string(), z.unknown()).nullable(),
-        changes: z.array(change),
-        policy: z
-            .object({
-                applied: z.boolean(),
-                pack: z.string().nullable(),
-                note: z.string().optional(),
-                results: z.array(z.object({ policyPack: z.string(), policy: z.string(), enforcement: z.string(), message: z.string(), resource: z.string().nullable().optional() })),
-                mandatory: z.number(),
-                advisory: z.number(),
-            })
-            .nullable(),
-        drift: z.array(change).nullable(),
-        change: z.object({ kind: z.string(), summary: z.string(), baseRevision: z.string() }).nullable(),
+        changes: z.array(resourceChange),
+        policy: policyRecord.nullable(),
+        drift: z.array(resourceChange).nullable(),
+        change: configChangeView.nullable(),
         approval: z.object({ approvedBy: z.string(), upRunId: z.string() }).nullable(),
         approvesRunId: z.string().nullable(),
         error: z.string().nullable(),
@@ -129,9 +161,11 @@ export const runView = z
     })
     .describe("a run: one Pulumi operation on one stack");
 
+export type RunView = z.infer<typeof runView>;
+
 export const runResponse = z.object({ run: runView });
 
-const stackSummary = z.object({
+export const stackSummary = z.object({
     name: z.string(),
     team: z.string().nullable(),
     valid: z.boolean(),
@@ -141,6 +175,8 @@ const stackSummary = z.object({
     lastRun: runView.nullable(),
     activeRuns: z.number(),
 });
+
+export type StackSummary = z.infer<typeof stackSummary>;
 
 export const stackList = z.object({ stacks: z.array(stackSummary) });
 
@@ -159,7 +195,13 @@ export const stackDetail = stackSummary.extend({
     }),
 });
 
+export type StackDetail = z.infer<typeof stackDetail>;
+export type ConfigProblem = StackDetail["problemList"][number];
+
+export const storedEvent = z.object({ seq: z.number(), at: z.string(), kind: z.string(), data: z.record(z.string(), z.unknown()) });
+export type StoredEvent = z.infer<typeof storedEvent>;
+
 export const eventList = z.object({
     run: runView,
-    events: z.array(z.object({ seq: z.number(), at: z.string(), kind: z.string(), data: z.record(z.string(), z.unknown()) })),
+    events: z.array(storedEvent),
 });

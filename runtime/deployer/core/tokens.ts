@@ -9,12 +9,16 @@
  *   claim (default `groups`).
  *
  * A principal belongs to teams; `admin` sees every stack and manages tokens.
+ * A presented credential is never remembered: the token patterns of
+ * redact.ts mask deployer tokens and bearer headers wherever they appear.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
-import type { Db } from "./db";
-import { UnauthorizedError } from "./errors";
-import { registerSecret } from "./redact";
+import { ConflictError, NotFoundError, UnauthorizedError } from "../errors";
+import type { CreateTokenBody } from "../http/schemas";
+import type { TokensRepository, TokenView } from "../store/tokens";
+import type { Access, Caller } from "./access";
+import type { AuditLog } from "./audit";
 
 export interface Principal {
     /** Token name (`token:<name>`) or OIDC subject (`oidc:<sub>`). */
@@ -49,24 +53,56 @@ export interface IssuedToken {
     token: string;
 }
 
-export async function issueToken(db: Db, args: { name: string; teams: string[]; admin: boolean; createdBy: string }): Promise<IssuedToken> {
-    const token = tokenPrefix + randomBytes(32).toString("base64url");
-    const id = randomUUID();
-    await db
-        .insertInto("tokens")
-        .values({ id, name: args.name, hash: hashToken(token), teams: JSON.stringify(args.teams), admin: args.admin, created_by: args.createdBy })
-        .execute();
-    return { id, name: args.name, teams: args.teams, admin: args.admin, token };
-}
-
-export class Authenticator {
-    private readonly db: Db;
+/** Tokens: issued, listed and revoked by admins; and who a presented credential is. */
+export class Tokens {
+    private readonly repo: TokensRepository;
+    private readonly access: Access;
+    private readonly audit: AuditLog;
     private readonly oidc?: OidcSettings;
     private jwks?: ReturnType<typeof createRemoteJWKSet>;
 
-    constructor(db: Db, oidc?: OidcSettings) {
-        this.db = db;
+    constructor(repo: TokensRepository, access: Access, audit: AuditLog, oidc?: OidcSettings) {
+        this.repo = repo;
+        this.access = access;
+        this.audit = audit;
         this.oidc = oidc;
+    }
+
+    async create(caller: Caller, args: CreateTokenBody): Promise<IssuedToken> {
+        await this.access.requireAdmin(caller, "create-token", `token:${args.name}`);
+        if (await this.repo.nameTaken(args.name)) throw new ConflictError(`a token named '${args.name}' exists; revoke it or pick another name`);
+        const issued = await this.issue({ ...args, createdBy: caller.principal.subject });
+        await this.audit.record(caller, "create-token", `token:${args.name}`, "ok", `teams ${args.teams.join(",") || "(none)"}${args.admin ? ", admin" : ""}`);
+        return issued;
+    }
+
+    async list(caller: Caller): Promise<TokenView[]> {
+        await this.access.requireAdmin(caller, "list-tokens", "tokens");
+        return this.repo.list();
+    }
+
+    async revoke(caller: Caller, id: string): Promise<void> {
+        await this.access.requireAdmin(caller, "revoke-token", `token:${id}`);
+        if (!(await this.repo.revoke(id))) throw new NotFoundError(`no active token '${id}'`);
+        await this.audit.record(caller, "revoke-token", `token:${id}`, "ok");
+    }
+
+    /** Issues a token without a caller: for the first start and the CLI (`x1 deployer token`). */
+    async bootstrap(name: string, teams: string[] = [], admin = true): Promise<IssuedToken> {
+        const issued = await this.issue({ name, teams, admin, createdBy: "bootstrap" });
+        await this.audit.record({ principal: { subject: "bootstrap", teams: [], admin: true } }, "create-token", `token:${name}`, "ok", admin ? "admin" : undefined);
+        return issued;
+    }
+
+    liveCount(): Promise<number> {
+        return this.repo.liveCount();
+    }
+
+    private async issue(args: { name: string; teams: string[]; admin: boolean; createdBy: string }): Promise<IssuedToken> {
+        const token = tokenPrefix + randomBytes(32).toString("base64url");
+        const id = randomUUID();
+        await this.repo.insert({ id, name: args.name, hash: hashToken(token), teams: args.teams, admin: args.admin, createdBy: args.createdBy });
+        return { id, name: args.name, teams: args.teams, admin: args.admin, token };
     }
 
     /** The caller behind an Authorization header, or UnauthorizedError saying what is wrong. */
@@ -74,17 +110,15 @@ export class Authenticator {
         const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
         if (!m?.[1]) throw new UnauthorizedError("missing bearer token: send 'Authorization: Bearer <token>'");
         const credential = m[1];
-        registerSecret(credential);
         if (credential.startsWith(tokenPrefix)) return this.fromToken(credential);
         if (credential.split(".").length === 3) return this.fromJwt(credential);
         throw new UnauthorizedError("unrecognised bearer token: use a deployer token (x1d_...) or an OIDC JWT");
     }
 
     private async fromToken(token: string): Promise<Principal> {
-        const row = await this.db.selectFrom("tokens").selectAll().where("hash", "=", hashToken(token)).executeTakeFirst();
-        if (!row || row.revoked_at) throw new UnauthorizedError("unknown or revoked deployer token");
-        await this.db.updateTable("tokens").set({ last_used_at: new Date() }).where("id", "=", row.id).execute();
-        return { subject: `token:${row.name}`, teams: JSON.parse(row.teams) as string[], admin: row.admin };
+        const row = await this.repo.use(hashToken(token));
+        if (!row) throw new UnauthorizedError("unknown or revoked deployer token");
+        return { subject: `token:${row.name}`, teams: row.teams, admin: row.admin };
     }
 
     private async fromJwt(jwt: string): Promise<Principal> {

@@ -18,10 +18,9 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { projectRoot } from "../engine/project";
-import { backendUrl, fileBackendDir } from "../engine/backend";
-import { engineEnv, pulumiCommand } from "../engine/stack-runner";
-import { processAlive } from "./db";
+import { backendUrl, fileBackendDir } from "../../engine/backend";
+import { pulumiCommand, type StackTarget } from "../../engine/stack-runner";
+import { processAlive } from "./orphans";
 
 export interface LockHolder {
     pid: number;
@@ -41,8 +40,8 @@ export interface EngineLockState {
 
 const projectName = "x1agent-platform";
 
-export function engineLock(stack: string): EngineLockState {
-    const dir = fileBackendDir(backendUrl());
+export function engineLock(stack: string, url = backendUrl()): EngineLockState {
+    const dir = fileBackendDir(url);
     if (!dir) return { inspectable: false, holders: [] };
     const holders: LockHolder[] = [];
     for (const lockDir of [path.join(dir, ".pulumi", "locks", "organization", projectName, stack), path.join(dir, ".pulumi", "locks", stack)]) {
@@ -90,9 +89,10 @@ export interface LockClearResult {
 
 /**
  * Clears the stack's engine lock left by an interrupted run, unless a live
- * process still holds it.
+ * process still holds it. `target` is how to run `pulumi cancel` for
+ * backends without inspectable locks.
  */
-export async function clearStaleEngineLock(stack: string): Promise<LockClearResult> {
+export async function clearStaleEngineLock(stack: string, target: () => StackTarget): Promise<LockClearResult> {
     const state = engineLock(stack);
     if (state.inspectable) {
         if (state.holders.length === 0) return { cleared: true, note: "the engine released its lock" };
@@ -106,9 +106,10 @@ export async function clearStaleEngineLock(stack: string): Promise<LockClearResu
         return { cleared: true, note: `removed the engine lock left by pid ${pids} (no longer running)` };
     }
     const cmd = await pulumiCommand();
+    const t = target();
     await promisify(execFile)(cmd.command, ["cancel", "--yes", "--non-interactive", "--stack", stack], {
-        cwd: projectRoot,
-        env: { ...process.env, ...engineEnv(stack) },
+        cwd: t.workDir,
+        env: { ...process.env, ...t.env },
         timeout: 120_000,
     });
     return { cleared: true, note: "cleared the engine lock with `pulumi cancel` (the worker holding it stopped beating)" };

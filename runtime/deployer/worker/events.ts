@@ -6,32 +6,11 @@
  * The recorder stores them in order and wakes live SSE readers.
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
-import type { Db } from "./db";
-import { redact, redactDeep } from "./redact";
-
-export interface StoredEvent {
-    seq: number;
-    at: string;
-    kind: string;
-    data: Record<string, unknown>;
-}
-
-export interface ResourceChange {
-    op: string;
-    type: string;
-    name: string;
-    urn: string;
-    /** Top-level properties that change. */
-    diffs: string[];
-}
-
-export interface PolicyResult {
-    policyPack: string;
-    policy: string;
-    enforcement: string;
-    message: string;
-    resource?: string;
-}
+import { type ChangeCounts, changeKinds } from "../../engine/stack-runner";
+import type { PolicyResult, ResourceChange } from "../http/schemas";
+import type { Logger } from "../log";
+import { redact, redactDeep } from "../redact";
+import type { EventsRepository } from "../store/events";
 
 function step(meta: StepEventMetadata) {
     return {
@@ -80,9 +59,6 @@ export function projectEvent(e: EngineEvent): { kind: string; data: Record<strin
     return undefined;
 }
 
-/** The kinds of change the engine counts, in the order runs report them. */
-export const changeKinds = ["create", "update", "same", "delete", "replace"] as const;
-export type ChangeCounts = Record<(typeof changeKinds)[number], number>;
 
 /** What a run's events add up to: the diff, the policy results, the drift, what the engine did. */
 export class EventDigest {
@@ -97,8 +73,9 @@ export class EventDigest {
 
     /** Resource changes the engine made, as far as its events tell. */
     counts(): ChangeCounts {
-        if (!this.summary) return { ...this.done };
-        return Object.fromEntries(changeKinds.map((k) => [k, this.summary![k] ?? 0])) as ChangeCounts;
+        const summary = this.summary;
+        if (!summary) return { ...this.done };
+        return Object.fromEntries(changeKinds.map((k) => [k, summary[k] ?? 0])) as ChangeCounts;
     }
 
     add(kind: string, data: Record<string, unknown>, operation: string): void {
@@ -126,23 +103,29 @@ function change(data: Record<string, unknown>): ResourceChange {
 /**
  * Stores a run's events in arrival order, in small batches (one insert per
  * batch, at most every 150 ms), and tells listeners when new ones landed.
+ * A batch that fails to store is kept and tried again with the next one, so
+ * one database hiccup loses nothing and does not stop later writes; `flush`
+ * reports the failure to the caller.
  */
 export class EventRecorder {
-    private readonly db: Db;
-    private readonly runId: string;
-    private readonly notify: () => void;
-    private buffer: { run_id: string; seq: number; at: Date; kind: string; data: string }[] = [];
+    private pending: { run_id: string; seq: number; at: Date; kind: string; data: string }[] = [];
     private seq: number;
     private timer?: NodeJS.Timeout;
-    private flushing: Promise<void> = Promise.resolve();
+    private writing: Promise<void> = Promise.resolve();
     /** When the first engine event arrived (ms since epoch). */
     firstEventAt?: number;
 
-    constructor(db: Db, runId: string, startSeq: number, notify: () => void) {
-        this.db = db;
+    private readonly events: EventsRepository;
+    private readonly runId: string;
+    private readonly notify: () => void;
+    private readonly log: Logger;
+
+    constructor(events: EventsRepository, runId: string, startSeq: number, notify: () => void, log: Logger) {
+        this.events = events;
         this.runId = runId;
-        this.seq = startSeq;
         this.notify = notify;
+        this.log = log;
+        this.seq = startSeq;
     }
 
     get count(): number {
@@ -152,28 +135,33 @@ export class EventRecorder {
     push(kind: string, data: Record<string, unknown>): void {
         this.firstEventAt ??= Date.now();
         this.seq += 1;
-        this.buffer.push({ run_id: this.runId, seq: this.seq, at: new Date(), kind, data: JSON.stringify(redactDeep(data)) });
+        this.pending.push({ run_id: this.runId, seq: this.seq, at: new Date(), kind, data: JSON.stringify(redactDeep(data)) });
         this.timer ??= setTimeout(() => {
             this.timer = undefined;
-            // A failed write surfaces at the run's final flush, which fails the run.
-            this.flush().catch(() => undefined);
+            this.flush().catch((err: unknown) => this.log.warn({ err }, "storing engine events failed; they are kept and tried again with the next batch"));
         }, 150);
     }
 
-    /** Writes what is buffered; resolves when every event pushed so far is stored. */
+    /** Writes what is pending; resolves when every event pushed so far is stored, rejects (keeping them) when the database refused. */
     flush(): Promise<void> {
         if (this.timer) {
             clearTimeout(this.timer);
             this.timer = undefined;
         }
-        const batch = this.buffer;
-        this.buffer = [];
-        this.flushing = this.flushing.then(async () => {
+        const write = this.writing.then(async () => {
+            const batch = this.pending;
             if (batch.length === 0) return;
-            await this.db.insertInto("run_events").values(batch).execute();
-            await this.db.updateTable("runs").set({ event_count: batch[batch.length - 1]!.seq }).where("id", "=", this.runId).execute();
+            this.pending = [];
+            try {
+                await this.events.append(this.runId, batch);
+            } catch (err) {
+                this.pending = [...batch, ...this.pending];
+                throw err;
+            }
             this.notify();
         });
-        return this.flushing;
+        // The chain goes on after a failure: the next flush tries again.
+        this.writing = write.catch(() => undefined);
+        return write;
     }
 }

@@ -56,3 +56,13 @@ export function stopProcessesOfWorker(workerId: string): EngineProcess[] {
     }
     return found;
 }
+
+/** Whether a process with this pid exists (EPERM: it exists, run by someone else). */
+export function processAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}

@@ -20,16 +20,13 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, 
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type Document, isMap, isSeq, parseDocument } from "yaml";
-import { listStackNames, stacksDir, UnknownStackError } from "../engine/project";
-import { secretTiers, type SecretTier, type StackConfig, tierRank } from "../../stacks/schema";
-import { CONFIG_NAMESPACE, validateStackConfig } from "../../stacks/validate";
-import { ConflictError, NotFoundError, UnprocessableError } from "./errors";
+import { listStackNames, UnknownStackError } from "../../engine/project";
+import { secretTiers, type SecretTier, type StackConfig, tierRank } from "../../../stacks/schema";
+import { CONFIG_NAMESPACE, validateStackConfig } from "../../../stacks/validate";
+import { ConflictError, NotFoundError, UnprocessableError } from "../errors";
+import type { TierUpgradeBody, WorkspaceBody } from "../http/schemas";
 
 export const stackNamePattern = /^[a-z0-9][-a-z0-9_.]{0,39}$/;
-
-export function stackFilePath(stack: string): string {
-    return path.join(stacksDir, `Pulumi.${stack}.yaml`);
-}
 
 export interface StackText {
     text: string;
@@ -46,15 +43,6 @@ const saltLine = /^encryptionsalt:.*\n?/m;
 
 export function revisionOf(text: string): string {
     return createHash("sha256").update(text.replace(saltLine, "")).digest("hex").slice(0, 16);
-}
-
-export function readStackText(stack: string): StackText {
-    const file = stackFilePath(stack);
-    if (!stackNamePattern.test(stack) || !existsSync(file)) {
-        throw new NotFoundError(new UnknownStackError(stack, listStackNames()).message);
-    }
-    const text = readFileSync(file, "utf8");
-    return { text, revision: revisionOf(text) };
 }
 
 function parse(text: string, stack: string): Document {
@@ -107,13 +95,8 @@ export function withConfig(text: string, stack: string, config: Record<string, u
     return doc.toString();
 }
 
-export interface WorkspaceSpec {
-    id: string;
-    team?: string;
-    quota?: { cpu?: string; memory?: string; pods?: number };
-    egressCidrs?: string[];
-    secrets?: { name: string; remoteKey: string; property?: string }[];
-}
+/** A workspace as the API takes it (http/schemas.ts). */
+export type WorkspaceSpec = WorkspaceBody;
 
 export function workspacesOf(text: string, stack: string): WorkspaceSpec[] {
     const list = x1ConfigOf(text, stack).workspaces;
@@ -146,13 +129,7 @@ export function withWorkspaceRemoved(text: string, stack: string, id: string): s
     return doc.toString();
 }
 
-export interface TierUpgrade {
-    tier: SecretTier;
-    vault?: Record<string, unknown>;
-    aws?: Record<string, unknown>;
-    gcp?: Record<string, unknown>;
-    azure?: Record<string, unknown>;
-}
+export type TierUpgrade = TierUpgradeBody;
 
 /**
  * Moves the stack to a higher secrets tier in one consistent config change:
@@ -184,47 +161,76 @@ export function withTierUpgrade(text: string, stack: string, upgrade: TierUpgrad
     return doc.toString();
 }
 
-/** Writes a stack file atomically, refusing when it changed since `expectedRevision`. */
-export function writeStackFile(stack: string, text: string, expectedRevision?: string): StackText {
-    const file = stackFilePath(stack);
-    const currentText = existsSync(file) ? readFileSync(file, "utf8") : undefined;
-    if (expectedRevision !== undefined) {
-        const current = currentText === undefined ? "(deleted)" : revisionOf(currentText);
-        if (current !== expectedRevision) {
-            throw new ConflictError(
-                `stacks/Pulumi.${stack}.yaml changed since revision ${expectedRevision} (now ${current}): read the stack again and re-apply your change`,
-            );
+/**
+ * The stack files of one project folder: read with their revision, written
+ * atomically, created from another stack's text, removed. Paths come from
+ * the deployer's settings, so tests work on a copy of the project.
+ */
+export class StackFiles {
+    /** The folder holding Pulumi.<stack>.yaml files. */
+    readonly dir: string;
+
+    constructor(dir: string) {
+        this.dir = dir;
+    }
+
+    path(stack: string): string {
+        return path.join(this.dir, `Pulumi.${stack}.yaml`);
+    }
+
+    names(): string[] {
+        return listStackNames(this.dir);
+    }
+
+    /** The stack's text and revision; NotFoundError naming the known stacks when there is no such file. */
+    read(stack: string): StackText {
+        const file = this.path(stack);
+        if (!stackNamePattern.test(stack) || !existsSync(file)) throw new NotFoundError(new UnknownStackError(stack, this.names()).message);
+        const text = readFileSync(file, "utf8");
+        return { text, revision: revisionOf(text) };
+    }
+
+    /** Writes a stack file atomically, refusing when it changed since `expectedRevision`. */
+    write(stack: string, text: string, expectedRevision?: string): StackText {
+        const file = this.path(stack);
+        const currentText = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+        if (expectedRevision !== undefined) {
+            const current = currentText === undefined ? "(deleted)" : revisionOf(currentText);
+            if (current !== expectedRevision) {
+                throw new ConflictError(
+                    `stacks/Pulumi.${stack}.yaml changed since revision ${expectedRevision} (now ${current}): read the stack again and re-apply your change`,
+                );
+            }
         }
+        const salt = currentText ? saltLine.exec(currentText)?.[0] : undefined;
+        const out = salt && !saltLine.test(text) ? `${text.endsWith("\n") ? text : `${text}\n`}${salt.endsWith("\n") ? salt : `${salt}\n`}` : text;
+        const temp = path.join(this.dir, `.Pulumi.${stack}.yaml.${randomUUID()}.tmp`);
+        writeFileSync(temp, out, { flag: "wx" });
+        renameSync(temp, file);
+        return { text: out, revision: revisionOf(out) };
     }
-    const salt = currentText ? saltLine.exec(currentText)?.[0] : undefined;
-    const out = salt && !saltLine.test(text) ? `${text.endsWith("\n") ? text : `${text}\n`}${salt.endsWith("\n") ? salt : `${salt}\n`}` : text;
-    const temp = path.join(stacksDir, `.Pulumi.${stack}.yaml.${randomUUID()}.tmp`);
-    writeFileSync(temp, out, { flag: "wx" });
-    renameSync(temp, file);
-    return { text: out, revision: revisionOf(out) };
-}
 
-/** Creates a new stack file from an example's text; fails if the stack exists. */
-export function createStackFile(stack: string, text: string): StackText {
-    if (!stackNamePattern.test(stack)) {
-        throw new UnprocessableError(`stack name '${stack}' must be 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit`);
+    /** Creates a new stack file from another stack's text; fails if the stack exists. */
+    create(stack: string, text: string): StackText {
+        if (!stackNamePattern.test(stack)) {
+            throw new UnprocessableError(`stack name '${stack}' must be 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit`);
+        }
+        const body = `# Created by the x1agent deployer.\n${text.replace(saltLine, "")}`;
+        try {
+            writeFileSync(this.path(stack), body, { flag: "wx" });
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new ConflictError(`stack '${stack}' already exists (stacks/Pulumi.${stack}.yaml)`);
+            throw err;
+        }
+        return { text: body, revision: revisionOf(body) };
     }
-    const header = `# Created by the x1agent deployer.\n`;
-    const body = header + text.replace(saltLine, "");
-    try {
-        writeFileSync(stackFilePath(stack), body, { flag: "wx" });
-    } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new ConflictError(`stack '${stack}' already exists (stacks/Pulumi.${stack}.yaml)`);
-        throw err;
-    }
-    return { text: body, revision: revisionOf(body) };
-}
 
-export function removeStackFile(stack: string): void {
-    try {
-        unlinkSync(stackFilePath(stack));
-    } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    remove(stack: string): void {
+        try {
+            unlinkSync(this.path(stack));
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        }
     }
 }
 
@@ -235,4 +241,3 @@ export function proposedConfigFile(stack: string, text: string): { file: string;
     writeFileSync(file, text, { mode: 0o600 });
     return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
-

@@ -16,10 +16,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { type Generated, Kysely, PostgresDialect, sql } from "kysely";
-import { type Migration, Migrator } from "kysely/migration";
+import { type Generated, Kysely, PostgresDialect } from "kysely";
+import { Migrator } from "kysely/migration";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
+import { processAlive } from "../worker/orphans";
+import type { Logger } from "../log";
+import { migrations } from "./migrations";
 
 export interface RunsTable {
     id: string;
@@ -59,6 +62,8 @@ export interface RunsTable {
     event_count: Generated<number>;
     /** An interrupted run whose engine lock is still held by a live process: recovery checks it again. */
     lock_pending: Generated<boolean>;
+    /** The id of the HTTP request that created the run: its log lines and the worker's carry it. */
+    request_id: string | null;
 }
 
 export interface RunEventsTable {
@@ -127,12 +132,12 @@ export interface Database {
     close(): Promise<void>;
 }
 
-export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+export async function openDatabase(options: DatabaseOptions, log?: Logger): Promise<Database> {
     let database: Database;
     if (options.kind === "postgres") {
         const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
         // A dropped idle connection must not crash the service; the pool reconnects.
-        pool.on("error", () => undefined);
+        pool.on("error", (err) => log?.warn({ err }, "database: an idle connection failed; the pool reconnects"));
         const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
         database = { db, kind: "postgres", location: options.url.replace(/(:\/\/[^/:@]+:)[^@]*@/, "$1****@"), close: () => db.destroy() };
     } else {
@@ -180,107 +185,6 @@ function claimDataDir(dir: string): () => void {
     };
 }
 
-export function processAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (err) {
-        return (err as NodeJS.ErrnoException).code === "EPERM";
-    }
-}
-
-const migrations: Record<string, Migration> = {
-    "0001_history_queue_audit": {
-        async up(db: Kysely<unknown>) {
-            await sql`
-                CREATE TABLE runs (
-                    id text PRIMARY KEY,
-                    seq integer GENERATED ALWAYS AS IDENTITY UNIQUE,
-                    stack text NOT NULL,
-                    operation text NOT NULL,
-                    status text NOT NULL,
-                    requested_by text NOT NULL,
-                    team text,
-                    created_at timestamptz NOT NULL DEFAULT now(),
-                    started_at timestamptz,
-                    finished_at timestamptz,
-                    idempotency_key text,
-                    request_hash text NOT NULL,
-                    timeout_seconds integer NOT NULL,
-                    cancel_requested_by text,
-                    worker_id text,
-                    worker_host text,
-                    worker_pid integer,
-                    heartbeat_at timestamptz,
-                    attempts integer NOT NULL DEFAULT 0,
-                    not_before timestamptz,
-                    change_json text,
-                    approves_run_id text,
-                    approved_by text,
-                    approved_run_id text,
-                    remove_stack boolean NOT NULL DEFAULT false,
-                    counts_json text,
-                    outputs_json text,
-                    changes_json text,
-                    policy_json text,
-                    drift_json text,
-                    error text,
-                    message text,
-                    first_event_ms integer,
-                    event_count integer NOT NULL DEFAULT 0,
-                    lock_pending boolean NOT NULL DEFAULT false
-                )`.execute(db);
-            // The database itself refuses a second running run on a stack, whatever a replica believes.
-            await sql`CREATE UNIQUE INDEX runs_one_running_per_stack ON runs (stack) WHERE status = 'running'`.execute(db);
-            await sql`CREATE UNIQUE INDEX runs_idempotency ON runs (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL`.execute(db);
-            await sql`CREATE INDEX runs_by_status ON runs (status, seq)`.execute(db);
-            await sql`CREATE INDEX runs_by_stack ON runs (stack, seq)`.execute(db);
-            await sql`
-                CREATE TABLE run_events (
-                    run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-                    seq integer NOT NULL,
-                    at timestamptz NOT NULL,
-                    kind text NOT NULL,
-                    data text NOT NULL,
-                    PRIMARY KEY (run_id, seq)
-                )`.execute(db);
-            await sql`
-                CREATE TABLE audit (
-                    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                    at timestamptz NOT NULL DEFAULT now(),
-                    actor text NOT NULL,
-                    teams text NOT NULL,
-                    action text NOT NULL,
-                    target text NOT NULL,
-                    outcome text NOT NULL,
-                    reason text,
-                    request_id text,
-                    remote text
-                )`.execute(db);
-            await sql`CREATE INDEX audit_by_time ON audit (at)`.execute(db);
-            await sql`
-                CREATE TABLE tokens (
-                    id text PRIMARY KEY,
-                    name text NOT NULL UNIQUE,
-                    hash text NOT NULL UNIQUE,
-                    teams text NOT NULL,
-                    admin boolean NOT NULL,
-                    created_at timestamptz NOT NULL DEFAULT now(),
-                    created_by text NOT NULL,
-                    last_used_at timestamptz,
-                    revoked_at timestamptz
-                )`.execute(db);
-            await sql`
-                CREATE TABLE stack_owners (
-                    stack text PRIMARY KEY,
-                    team text NOT NULL,
-                    created_by text NOT NULL,
-                    created_at timestamptz NOT NULL DEFAULT now(),
-                    deployer_created boolean NOT NULL
-                )`.execute(db);
-        },
-    },
-};
 
 /** Brings the schema up to date; Kysely's migrator locks, so replicas starting together migrate once. */
 async function migrate(db: Db): Promise<void> {

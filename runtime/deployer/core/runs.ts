@@ -1,0 +1,213 @@
+/**
+ * Runs: queued on request (idempotently), read, listed, cancelled, and the
+ * approval that turns a config change's preview into the `up` that applies
+ * it. The worker (worker/) executes them.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Operation } from "../../engine/stack-runner";
+import { appliesToCluster } from "../../../stacks/schema";
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from "../errors";
+import type { CreateRunBody, RunView, StoredEvent } from "../http/schemas";
+import type { Logger } from "../log";
+import type { EventsRepository } from "../store/events";
+import type { OwnersRepository } from "../store/owners";
+import { changeOf, isTerminal, type RunFilter, type RunRow, runView, type RunsRepository } from "../store/runs";
+import type { StackFiles } from "../store/stack-files";
+import type { RunBus } from "../worker/bus";
+import type { RunQueue } from "../worker/queue";
+import type { Access, Caller } from "./access";
+import type { AuditLog } from "./audit";
+import type { ConfigChange } from "./proposals";
+import { validateOrThrow } from "./stacks";
+
+/** How long runs may take. One setting for the maximum: the API, the default and the service agree. */
+export interface RunLimits {
+    /** Timeout of a run whose request names none. */
+    defaultTimeoutSeconds: number;
+    /** The longest timeout a request may ask for; at least the default (checked at start-up). */
+    maxTimeoutSeconds: number;
+}
+
+/** What the worker offers the services: look for work now, stop a run it executes. */
+export interface RunControl {
+    wake(): void;
+    abort(runId: string, reason: "cancel"): boolean;
+}
+
+export interface EnqueueArgs {
+    stack: string;
+    operation: Operation;
+    timeoutSeconds?: number;
+    idempotencyKey?: string;
+    change?: ConfigChange;
+    removeStack?: boolean;
+    approves?: string;
+}
+
+export type Queued = { run: RunView; created: boolean };
+
+export class Runs {
+    private readonly repo: RunsRepository;
+    private readonly events: EventsRepository;
+    private readonly owners: OwnersRepository;
+    private readonly files: StackFiles;
+    private readonly access: Access;
+    private readonly audit: AuditLog;
+    private readonly queue: RunQueue;
+    private readonly control: RunControl;
+    private readonly bus: RunBus;
+    private readonly limits: RunLimits;
+    private readonly log: Logger;
+
+    constructor(repo: RunsRepository, events: EventsRepository, owners: OwnersRepository, files: StackFiles, access: Access, audit: AuditLog, queue: RunQueue, control: RunControl, bus: RunBus, limits: RunLimits, log: Logger) {
+        this.repo = repo;
+        this.events = events;
+        this.owners = owners;
+        this.files = files;
+        this.access = access;
+        this.audit = audit;
+        this.queue = queue;
+        this.control = control;
+        this.bus = bus;
+        this.limits = limits;
+        this.log = log;
+    }
+
+    async create(caller: Caller, stack: string, args: CreateRunBody & { idempotencyKey?: string }): Promise<Queued> {
+        await this.access.stack(caller, args.operation, stack);
+        const config = validateOrThrow(stack, this.files.read(stack).text);
+        if (args.operation === "destroy" && args.confirm !== stack) {
+            throw new BadRequestError(`a destroy removes every resource stack '${stack}' manages: repeat the stack's name as confirm: "${stack}"`);
+        }
+        if (args.operation === "refresh" && !appliesToCluster(config.cluster)) {
+            throw new UnprocessableError(
+                `stack '${stack}' renders its manifests to a directory (no cluster.kubeContext or cluster.kubeconfig): there is no live cluster to detect drift against. Set cluster.kubeContext (and cluster.kubeconfig if it is not in your default kubeconfig) to refresh against a cluster`,
+            );
+        }
+        return this.enqueue(caller, { stack, operation: args.operation, timeoutSeconds: args.timeoutSeconds, idempotencyKey: args.idempotencyKey });
+    }
+
+    /** Queues a run (authorization is the caller's job); an Idempotency-Key already used returns its run. */
+    async enqueue(caller: Caller, args: EnqueueArgs): Promise<Queued> {
+        const timeout = args.timeoutSeconds ?? this.limits.defaultTimeoutSeconds;
+        if (timeout > this.limits.maxTimeoutSeconds) {
+            throw new BadRequestError(`timeoutSeconds ${timeout} is over this deployer's limit of ${this.limits.maxTimeoutSeconds} (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)`);
+        }
+        const requestHash = createHash("sha256")
+            .update(JSON.stringify({ stack: args.stack, operation: args.operation, change: args.change ?? null, remove: args.removeStack ?? false, approves: args.approves ?? null }))
+            .digest("hex");
+        const by = caller.principal.subject;
+        const key = args.idempotencyKey;
+        if (key) {
+            const existing = await this.repo.byIdempotencyKey(by, key);
+            if (existing) return this.replay(existing, requestHash, key);
+        }
+        const id = randomUUID();
+        try {
+            await this.repo.insert({
+                id,
+                stack: args.stack,
+                operation: args.operation,
+                status: "queued",
+                requested_by: by,
+                team: (await this.owners.of(args.stack))?.team ?? null,
+                idempotency_key: key ?? null,
+                request_hash: requestHash,
+                timeout_seconds: timeout,
+                change_json: args.change ? JSON.stringify(args.change) : null,
+                remove_stack: args.removeStack ?? false,
+                approves_run_id: args.approves ?? null,
+                request_id: caller.requestId ?? null,
+            });
+        } catch (err) {
+            // Two requests with one key at once: the second sees the first's run.
+            const existing = key ? await this.repo.byIdempotencyKey(by, key) : undefined;
+            if (existing) return this.replay(existing, requestHash, key!);
+            throw err;
+        }
+        await this.audit.record(caller, args.operation, `stack:${args.stack}`, "ok", `run ${id}${args.change ? `: ${args.change.summary}` : ""}`);
+        this.log.info({ reqId: caller.requestId, runId: id, stack: args.stack, operation: args.operation, by }, "run queued");
+        this.control.wake();
+        return { run: await this.now(id), created: true };
+    }
+
+    private async replay(existing: RunRow, requestHash: string, key: string): Promise<Queued> {
+        if (existing.request_hash !== requestHash) {
+            throw new ConflictError(`Idempotency-Key '${key}' was already used for a different request (run ${existing.id}); use a new key`, { runId: existing.id });
+        }
+        return { run: await this.view(existing), created: false };
+    }
+
+    async get(caller: Caller, id: string): Promise<RunView> {
+        const row = await this.row(id);
+        await this.access.run(caller, "read", row);
+        return this.view(row);
+    }
+
+    async list(caller: Caller, filter: Omit<RunFilter, "teams">): Promise<RunView[]> {
+        if (filter.stack) await this.access.stack(caller, "read", filter.stack);
+        const rows = await this.repo.list({ ...filter, teams: caller.principal.admin ? undefined : caller.principal.teams });
+        return Promise.all(rows.map((r) => this.view(r)));
+    }
+
+    /** Cancels a queued run at once; asks the engine of a running run to stop cleanly. */
+    async cancel(caller: Caller, id: string): Promise<RunView> {
+        const row = await this.row(id);
+        await this.access.run(caller, "cancel", row);
+        if (isTerminal(row.status)) throw new ConflictError(`run ${id} already ended (${row.status}); nothing to cancel`);
+        const by = caller.principal.subject;
+        if (!(await this.repo.cancelQueued(id, by))) {
+            await this.repo.requestCancel(id, by);
+            this.control.abort(id, "cancel");
+        }
+        await this.audit.record(caller, "cancel", `run:${id}`, "ok");
+        this.log.info({ reqId: caller.requestId, runId: id, by }, "run cancel requested");
+        this.bus.changed(id);
+        this.control.wake();
+        return this.now(id);
+    }
+
+    /** Approves a succeeded preview of a config change: queues the `up` that applies it. */
+    async approve(caller: Caller, id: string, idempotencyKey?: string): Promise<Queued> {
+        const row = await this.row(id);
+        await this.access.run(caller, "approve", row);
+        const change = changeOf(row);
+        if (row.operation !== "preview" || !change) throw new ConflictError(`run ${id} is not the preview of a config change; only those are approved`);
+        if (row.status !== "succeeded") throw new ConflictError(`run ${id} is ${row.status}: only a succeeded preview can be approved`);
+        if (row.approved_run_id) return { run: await this.now(row.approved_run_id), created: false };
+        const current = this.files.read(row.stack);
+        if (current.revision !== change.baseRevision) {
+            throw new ConflictError(`stacks/Pulumi.${row.stack}.yaml changed since this preview (revision ${change.baseRevision}, now ${current.revision}): propose the change again`);
+        }
+        const result = await this.enqueue(caller, { stack: row.stack, operation: "up", change, approves: id, idempotencyKey });
+        await this.repo.markApproved(id, caller.principal.subject, result.run.id);
+        return result;
+    }
+
+    /** Stored events of a run after `after` (its sequence numbers start at 1). */
+    async eventsOf(caller: Caller, id: string, after: number, limit = 500): Promise<{ run: RunView; events: StoredEvent[] }> {
+        const row = await this.row(id);
+        await this.access.run(caller, "read", row);
+        return { run: await this.view(row), events: await this.events.after(id, after, limit) };
+    }
+
+    /** Events after `after`, for a stream already authorized. */
+    eventsAfter(id: string, after: number, limit = 500): Promise<StoredEvent[]> {
+        return this.events.after(id, after, limit);
+    }
+
+    /** The run as it stands now, for a caller already authorized. */
+    async now(id: string): Promise<RunView> {
+        return this.view(await this.row(id));
+    }
+
+    async view(row: RunRow): Promise<RunView> {
+        return runView(row, row.status === "queued" ? await this.queue.place(row) : undefined);
+    }
+
+    private async row(id: string): Promise<RunRow> {
+        const row = /^[0-9a-f-]{36}$/.test(id) ? await this.repo.byId(id) : undefined;
+        if (!row) throw new NotFoundError(`no run '${id}'`);
+        return row;
+    }
+}

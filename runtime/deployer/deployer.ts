@@ -1,0 +1,134 @@
+/**
+ * The deployer as a library, the one entry point the HTTP API, the CLI and
+ * the tests use: it opens the database, composes the services (core/),
+ * their repositories (store/) and the worker (worker/), recovers runs a
+ * crash interrupted and works the queue.
+ */
+import type { OidcSettings } from "./core/tokens";
+import { Access, type Caller } from "./core/access";
+import { AuditLog } from "./core/audit";
+import { Proposals } from "./core/proposals";
+import { type Queued, type RunLimits, Runs } from "./core/runs";
+import { Stacks } from "./core/stacks";
+import { type IssuedToken, Tokens } from "./core/tokens";
+import type { CreateRunBody } from "./http/schemas";
+import { createLogger, type Logger } from "./log";
+import { type DeployerPaths, deployerPaths } from "./paths";
+import { registerEnvironmentSecrets } from "./redact";
+import { AuditRepository } from "./store/audit";
+import { type Database, type DatabaseOptions, openDatabase } from "./store/db";
+import { EventsRepository } from "./store/events";
+import { OwnersRepository } from "./store/owners";
+import { RunsRepository } from "./store/runs";
+import { StackFiles } from "./store/stack-files";
+import { TokensRepository } from "./store/tokens";
+import { RunBus } from "./worker/bus";
+import { RunQueue } from "./worker/queue";
+import { Worker } from "./worker/worker";
+
+export type { Caller } from "./core/access";
+export type { RunView, StackDetail, StackSummary } from "./http/schemas";
+
+/** The longest run timeout by default; a request may not ask for more. */
+export const defaultMaxTimeoutSeconds = 7200;
+
+export interface DeployerOptions {
+    database: DatabaseOptions;
+    /** The project, its stacks and the policy pack (paths.ts); default this repository. */
+    paths?: DeployerPaths;
+    /** Runs in progress at once across every replica sharing the database. Default 2. */
+    maxConcurrentRuns?: number;
+    /** Timeout of a run when the request names none. Default 1800 s. */
+    defaultTimeoutSeconds?: number;
+    /** Longest timeout a request may ask for; at least the default. Default 7200 s. */
+    maxTimeoutSeconds?: number;
+    /** A replica silent this long is presumed dead. Default 20 s. */
+    staleAfterSeconds?: number;
+    oidc?: OidcSettings;
+    /** Default 1000 ms. */
+    pollIntervalMs?: number;
+    /** Work the queue in this process (default true); false serves the API only, leaving runs to other replicas. */
+    runWorker?: boolean;
+    /** The structured log (log.ts); default info level on stdout. */
+    logger?: Logger;
+}
+
+export class Deployer {
+    readonly database: Database;
+    readonly paths: DeployerPaths;
+    readonly log: Logger;
+    readonly bus = new RunBus();
+    readonly queue: RunQueue;
+    readonly worker: Worker;
+    readonly files: StackFiles;
+    readonly audit: AuditLog;
+    readonly access: Access;
+    readonly tokens: Tokens;
+    readonly runs: Runs;
+    readonly stacks: Stacks;
+    readonly proposals: Proposals;
+
+    private constructor(database: Database, options: DeployerOptions, log: Logger, limits: RunLimits) {
+        this.database = database;
+        this.log = log;
+        this.paths = options.paths ?? deployerPaths();
+        const db = database.db;
+        const runsRepo = new RunsRepository(db);
+        const events = new EventsRepository(db);
+        const owners = new OwnersRepository(db);
+        this.files = new StackFiles(this.paths.stacksDir);
+        this.queue = new RunQueue(db, options.maxConcurrentRuns ?? 2);
+        this.worker = new Worker(
+            { db, queue: this.queue, events, owners, files: this.files, bus: this.bus, paths: this.paths, log },
+            { staleAfterSeconds: options.staleAfterSeconds ?? 20, pollIntervalMs: options.pollIntervalMs ?? 1000, lockedRetries: 60 },
+        );
+        this.audit = new AuditLog(new AuditRepository(db));
+        this.access = new Access(owners, this.files, this.audit);
+        this.tokens = new Tokens(new TokensRepository(db), this.access, this.audit, options.oidc);
+        this.runs = new Runs(runsRepo, events, owners, this.files, this.access, this.audit, this.queue, this.worker, this.bus, limits, log);
+        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.access, this.audit);
+        this.proposals = new Proposals(this.files, this.runs, this.access);
+    }
+
+    /** Checks the limits, opens the database, recovers runs interrupted by a crash, and starts working the queue. */
+    static async start(options: DeployerOptions): Promise<Deployer> {
+        const limits = runLimits(options);
+        registerEnvironmentSecrets();
+        const log = options.logger ?? createLogger();
+        const database = await openDatabase(options.database, log);
+        const deployer = new Deployer(database, options, log, limits);
+        if (options.runWorker ?? true) await deployer.worker.start();
+        return deployer;
+    }
+
+    /** Stops taking work, lets runs finish for `graceMs` (then cancels them cleanly), closes the database. */
+    async stop(graceMs = 25_000): Promise<void> {
+        await this.worker.stop(graceMs);
+        await this.database.close();
+    }
+
+    /** Queues a run on a stack for a caller (as POST /v1/stacks/{stack}/runs does). */
+    createRun(caller: Caller, stack: string, args: CreateRunBody & { idempotencyKey?: string }): Promise<Queued> {
+        return this.runs.create(caller, stack, args);
+    }
+
+    /** Issues a token without a caller: for the first start and the CLI (`x1 deployer token`). */
+    bootstrapToken(name: string, teams: string[] = [], admin = true): Promise<IssuedToken> {
+        return this.tokens.bootstrap(name, teams, admin);
+    }
+
+    tokenCount(): Promise<number> {
+        return this.tokens.liveCount();
+    }
+}
+
+/** The run timeouts, checked once: a default over the maximum would refuse every run that names none. */
+export function runLimits(options: Pick<DeployerOptions, "defaultTimeoutSeconds" | "maxTimeoutSeconds">): RunLimits {
+    const limits = { defaultTimeoutSeconds: options.defaultTimeoutSeconds ?? 1800, maxTimeoutSeconds: options.maxTimeoutSeconds ?? defaultMaxTimeoutSeconds };
+    if (limits.defaultTimeoutSeconds > limits.maxTimeoutSeconds) {
+        throw new Error(
+            `the default run timeout ${limits.defaultTimeoutSeconds}s (X1_DEPLOYER_RUN_TIMEOUT_SECONDS) is over the longest allowed, ${limits.maxTimeoutSeconds}s (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS): lower the first or raise the second`,
+        );
+    }
+    return limits;
+}

@@ -1,0 +1,95 @@
+/**
+ * The deployer's HTTP API: Fastify with zod schemas at the edge (also the
+ * OpenAPI document at /openapi.json), one error mapping (errors.ts), the
+ * console page, and one route plugin per resource under /v1, every one of
+ * them authenticated once per request (auth.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import fastifySwagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Deployer } from "../deployer";
+import type { Logger } from "../log";
+import { authenticate, refuseCredentialsInUrls } from "./auth";
+import { sendError } from "./errors";
+import { auditRoutes } from "./routes/audit";
+import { runRoutes } from "./routes/runs";
+import { stackRoutes } from "./routes/stacks";
+import { tokenRoutes } from "./routes/tokens";
+import { workspaceRoutes } from "./routes/workspaces";
+
+export interface AppOptions {
+    deployer: Deployer;
+    /** The request log; default the deployer's own logger. Every line carries the request's id (`reqId`). */
+    logger?: Logger;
+}
+
+const consoleHtml = () => readFileSync(path.join(__dirname, "..", "console", "index.html"), "utf8");
+
+export async function buildApp({ deployer, logger = deployer.log }: AppOptions): Promise<FastifyInstance> {
+    const app = Fastify({
+        loggerInstance: logger as FastifyBaseLogger,
+        genReqId: () => randomUUID(),
+        bodyLimit: 1024 * 1024,
+        // Long-lived SSE streams must not keep a shutdown waiting.
+        forceCloseConnections: true,
+    }).withTypeProvider<ZodTypeProvider>();
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+
+    await app.register(fastifySwagger, {
+        openapi: {
+            info: {
+                title: "x1agent deployer",
+                version: "1",
+                description: "Preview, up, refresh and destroy x1agent stacks through the Automation API; queued per stack, with live events, history and audit.",
+            },
+            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+            security: [{ bearer: [] }],
+        },
+        transform: jsonSchemaTransform,
+    });
+
+    app.decorateRequest("caller", null);
+    app.setErrorHandler((err, req, reply) => sendError(deployer, err, req, reply));
+    app.setNotFoundHandler((req, reply) =>
+        reply.code(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}; see /openapi.json`, requestId: req.id }),
+    );
+    refuseCredentialsInUrls(app, deployer);
+
+    let closing = false;
+    app.addHook("onClose", async () => {
+        closing = true;
+    });
+
+    // ---- unauthenticated: health, OpenAPI, the console page ----
+    app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
+    app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
+        if (closing) return reply.code(503).send({ ok: false, reason: "shutting down" });
+        return { ok: true, database: deployer.database.kind, runsInProgress: deployer.worker.activeCount };
+    });
+    app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    app.get("/", { schema: { hide: true } }, async (_req, reply) => reply.redirect("/console/"));
+    app.get("/console/", { schema: { hide: true } }, async (_req, reply) =>
+        reply
+            .type("text/html; charset=utf-8")
+            .header("content-security-policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'")
+            .send(consoleHtml()),
+    );
+
+    // ---- /v1: every route authenticated, one plugin per resource ----
+    await app.register(
+        async (v1) => {
+            authenticate(v1, deployer);
+            await v1.register(stackRoutes, { deployer });
+            await v1.register(workspaceRoutes, { deployer });
+            await v1.register(runRoutes, { deployer, closing: () => closing });
+            await v1.register(tokenRoutes, { deployer });
+            await v1.register(auditRoutes, { deployer });
+        },
+        { prefix: "/v1" },
+    );
+    return app;
+}
