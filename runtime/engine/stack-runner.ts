@@ -45,7 +45,7 @@ export function prepareStack(stackName: string, where: { projectRoot?: string; s
     const file = where.configFile ?? path.join(where.stacksDir ?? path.join(workDir, "stacks"), `Pulumi.${stackName}.yaml`);
     const stackFile = readStackFile(stackName, file);
     const config = validateStackConfig(stackName, stackFile.config);
-    return { name: stackName, workDir, config, secretsProvider: stackFile.secretsProvider, configFile: where.configFile, env: engineEnv(stackName, stackFile.secretsProvider) };
+    return { name: stackName, workDir, config, secretsProvider: stackFile.secretsProvider, configFile: where.configFile, env: stackEnv(stackName, stackFile.secretsProvider) };
 }
 
 /** The kinds of change the engine counts, in the order runs report them. */
@@ -112,8 +112,13 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
     }
 }
 
-/** Environment for every Pulumi process this project starts; `secretsProvider` as the stack file names it. */
-export function engineEnv(stackName: string, secretsProvider = readStackFile(stackName).secretsProvider): Record<string, string> {
+/** Environment for every Pulumi process this project starts for a stack of stacks/. */
+export function engineEnv(stackName: string): Record<string, string> {
+    return stackEnv(stackName, readStackFile(stackName).secretsProvider);
+}
+
+/** The engine environment of a stack whose file names `secretsProvider` (none: the passphrase provider). */
+function stackEnv(stackName: string, secretsProvider: string | undefined): Record<string, string> {
     const env: Record<string, string> = { PULUMI_BACKEND_URL: backendUrl(), PULUMI_SKIP_UPDATE_CHECK: "true" };
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
         if (stackName !== "local") {

@@ -7,7 +7,6 @@
  */
 import { createServer, type Server } from "node:http";
 import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../runtime/deployer/server";

@@ -11,18 +11,15 @@ import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { type ChangeCounts, type Operation, prepareStack, pulumiCommand, runOperation, type StackTarget } from "../../engine/stack-runner";
 import type { PolicyRecord } from "../http/schemas";
-import type { Logger } from "../log";
 import type { DeployerPaths } from "../paths";
 import { redact } from "../redact";
 import type { Db } from "../store/db";
-import type { EventsRepository } from "../store/events";
-import type { OwnersRepository } from "../store/owners";
 import { changeOf, type RunRow } from "../store/runs";
-import { proposedConfigFile, type StackFiles } from "../store/stack-files";
-import type { RunBus } from "./bus";
+import { proposedConfigFile } from "../store/stack-files";
 import { clearStaleEngineLock, engineLock } from "./engine-lock";
 import { EventDigest, EventRecorder, projectEvent } from "./events";
-import type { RunQueue, WorkerIdentity } from "./queue";
+import type { WorkerIdentity } from "./queue";
+import type { WorkerDeps } from "./worker";
 
 export type AbortReason = "cancel" | "timeout" | "shutdown";
 
@@ -34,16 +31,8 @@ export interface ActiveRun {
 
 class LockedByOtherProcess extends Error {}
 
-export interface ExecutorDeps {
-    db: Db;
-    queue: RunQueue;
-    events: EventsRepository;
-    owners: OwnersRepository;
-    files: StackFiles;
-    bus: RunBus;
-    paths: DeployerPaths;
+export interface ExecutorDeps extends WorkerDeps {
     identity: WorkerIdentity;
-    log: Logger;
     /** Retries while something outside the deployer holds the stack's lock (5 s apart). */
     lockedRetries: number;
 }
