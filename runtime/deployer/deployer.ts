@@ -85,7 +85,19 @@ export class Deployer {
         this.audit = new AuditLog(new AuditRepository(db));
         this.access = new Access(owners, this.files, this.audit);
         this.tokens = new Tokens(new TokensRepository(db), this.access, this.audit, options.oidc);
-        this.runs = new Runs(runsRepo, events, owners, this.files, this.access, this.audit, this.queue, this.worker, this.bus, limits, log);
+        this.runs = new Runs({
+            repo: runsRepo,
+            events,
+            owners,
+            files: this.files,
+            access: this.access,
+            audit: this.audit,
+            queue: this.queue,
+            control: this.worker,
+            bus: this.bus,
+            limits,
+            log,
+        });
         this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.access, this.audit);
         this.proposals = new Proposals(this.files, this.runs, this.access);
     }

@@ -46,36 +46,31 @@ export interface EnqueueArgs {
 
 export type Queued = { run: RunView; created: boolean };
 
-export class Runs {
-    private readonly repo: RunsRepository;
-    private readonly events: EventsRepository;
-    private readonly owners: OwnersRepository;
-    private readonly files: StackFiles;
-    private readonly access: Access;
-    private readonly audit: AuditLog;
-    private readonly queue: RunQueue;
-    private readonly control: RunControl;
-    private readonly bus: RunBus;
-    private readonly limits: RunLimits;
-    private readonly log: Logger;
+/** What the run service works with. */
+export interface RunsDeps {
+    repo: RunsRepository;
+    events: EventsRepository;
+    owners: OwnersRepository;
+    files: StackFiles;
+    access: Access;
+    audit: AuditLog;
+    queue: RunQueue;
+    control: RunControl;
+    bus: RunBus;
+    limits: RunLimits;
+    log: Logger;
+}
 
-    constructor(repo: RunsRepository, events: EventsRepository, owners: OwnersRepository, files: StackFiles, access: Access, audit: AuditLog, queue: RunQueue, control: RunControl, bus: RunBus, limits: RunLimits, log: Logger) {
-        this.repo = repo;
-        this.events = events;
-        this.owners = owners;
-        this.files = files;
-        this.access = access;
-        this.audit = audit;
-        this.queue = queue;
-        this.control = control;
-        this.bus = bus;
-        this.limits = limits;
-        this.log = log;
+export class Runs {
+    private readonly d: RunsDeps;
+
+    constructor(deps: RunsDeps) {
+        this.d = deps;
     }
 
     async create(caller: Caller, stack: string, args: CreateRunBody & { idempotencyKey?: string }): Promise<Queued> {
-        await this.access.stack(caller, args.operation, stack);
-        const config = validateOrThrow(stack, this.files.read(stack).text);
+        await this.d.access.stack(caller, args.operation, stack);
+        const config = validateOrThrow(stack, this.d.files.read(stack).text);
         if (args.operation === "destroy" && args.confirm !== stack) {
             throw new BadRequestError(`a destroy removes every resource stack '${stack}' manages: repeat the stack's name as confirm: "${stack}"`);
         }
@@ -89,9 +84,9 @@ export class Runs {
 
     /** Queues a run (authorization is the caller's job); an Idempotency-Key already used returns its run. */
     async enqueue(caller: Caller, args: EnqueueArgs): Promise<Queued> {
-        const timeout = args.timeoutSeconds ?? this.limits.defaultTimeoutSeconds;
-        if (timeout > this.limits.maxTimeoutSeconds) {
-            throw new BadRequestError(`timeoutSeconds ${timeout} is over this deployer's limit of ${this.limits.maxTimeoutSeconds} (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)`);
+        const timeout = args.timeoutSeconds ?? this.d.limits.defaultTimeoutSeconds;
+        if (timeout > this.d.limits.maxTimeoutSeconds) {
+            throw new BadRequestError(`timeoutSeconds ${timeout} is over this deployer's limit of ${this.d.limits.maxTimeoutSeconds} (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)`);
         }
         const requestHash = createHash("sha256")
             .update(JSON.stringify({ stack: args.stack, operation: args.operation, change: args.change ?? null, remove: args.removeStack ?? false, approves: args.approves ?? null }))
@@ -99,18 +94,18 @@ export class Runs {
         const by = caller.principal.subject;
         const key = args.idempotencyKey;
         if (key) {
-            const existing = await this.repo.byIdempotencyKey(by, key);
+            const existing = await this.d.repo.byIdempotencyKey(by, key);
             if (existing) return this.replay(existing, requestHash, key);
         }
         const id = randomUUID();
         try {
-            await this.repo.insert({
+            await this.d.repo.insert({
                 id,
                 stack: args.stack,
                 operation: args.operation,
                 status: "queued",
                 requested_by: by,
-                team: (await this.owners.of(args.stack))?.team ?? null,
+                team: (await this.d.owners.of(args.stack))?.team ?? null,
                 idempotency_key: key ?? null,
                 request_hash: requestHash,
                 timeout_seconds: timeout,
@@ -121,13 +116,13 @@ export class Runs {
             });
         } catch (err) {
             // Two requests with one key at once: the second sees the first's run.
-            const existing = key ? await this.repo.byIdempotencyKey(by, key) : undefined;
+            const existing = key ? await this.d.repo.byIdempotencyKey(by, key) : undefined;
             if (existing) return this.replay(existing, requestHash, key!);
             throw err;
         }
-        await this.audit.record(caller, args.operation, `stack:${args.stack}`, "ok", `run ${id}${args.change ? `: ${args.change.summary}` : ""}`);
-        this.log.info({ reqId: caller.requestId, runId: id, stack: args.stack, operation: args.operation, by }, "run queued");
-        this.control.wake();
+        await this.d.audit.record(caller, args.operation, `stack:${args.stack}`, "ok", `run ${id}${args.change ? `: ${args.change.summary}` : ""}`);
+        this.d.log.info({ reqId: caller.requestId, runId: id, stack: args.stack, operation: args.operation, by }, "run queued");
+        this.d.control.wake();
         return { run: await this.now(id), created: true };
     }
 
@@ -140,60 +135,60 @@ export class Runs {
 
     async get(caller: Caller, id: string): Promise<RunView> {
         const row = await this.row(id);
-        await this.access.run(caller, "read", row);
+        await this.d.access.run(caller, "read", row);
         return this.view(row);
     }
 
     async list(caller: Caller, filter: Omit<RunFilter, "teams">): Promise<RunView[]> {
-        if (filter.stack) await this.access.stack(caller, "read", filter.stack);
-        const rows = await this.repo.list({ ...filter, teams: caller.principal.admin ? undefined : caller.principal.teams });
+        if (filter.stack) await this.d.access.stack(caller, "read", filter.stack);
+        const rows = await this.d.repo.list({ ...filter, teams: caller.principal.admin ? undefined : caller.principal.teams });
         return Promise.all(rows.map((r) => this.view(r)));
     }
 
     /** Cancels a queued run at once; asks the engine of a running run to stop cleanly. */
     async cancel(caller: Caller, id: string): Promise<RunView> {
         const row = await this.row(id);
-        await this.access.run(caller, "cancel", row);
+        await this.d.access.run(caller, "cancel", row);
         if (isTerminal(row.status)) throw new ConflictError(`run ${id} already ended (${row.status}); nothing to cancel`);
         const by = caller.principal.subject;
-        if (!(await this.repo.cancelQueued(id, by))) {
-            await this.repo.requestCancel(id, by);
-            this.control.abort(id, "cancel");
+        if (!(await this.d.repo.cancelQueued(id, by))) {
+            await this.d.repo.requestCancel(id, by);
+            this.d.control.abort(id, "cancel");
         }
-        await this.audit.record(caller, "cancel", `run:${id}`, "ok");
-        this.log.info({ reqId: caller.requestId, runId: id, by }, "run cancel requested");
-        this.bus.changed(id);
-        this.control.wake();
+        await this.d.audit.record(caller, "cancel", `run:${id}`, "ok");
+        this.d.log.info({ reqId: caller.requestId, runId: id, by }, "run cancel requested");
+        this.d.bus.changed(id);
+        this.d.control.wake();
         return this.now(id);
     }
 
     /** Approves a succeeded preview of a config change: queues the `up` that applies it. */
     async approve(caller: Caller, id: string, idempotencyKey?: string): Promise<Queued> {
         const row = await this.row(id);
-        await this.access.run(caller, "approve", row);
+        await this.d.access.run(caller, "approve", row);
         const change = changeOf(row);
         if (row.operation !== "preview" || !change) throw new ConflictError(`run ${id} is not the preview of a config change; only those are approved`);
         if (row.status !== "succeeded") throw new ConflictError(`run ${id} is ${row.status}: only a succeeded preview can be approved`);
         if (row.approved_run_id) return { run: await this.now(row.approved_run_id), created: false };
-        const current = this.files.read(row.stack);
+        const current = this.d.files.read(row.stack);
         if (current.revision !== change.baseRevision) {
             throw new ConflictError(`stacks/Pulumi.${row.stack}.yaml changed since this preview (revision ${change.baseRevision}, now ${current.revision}): propose the change again`);
         }
         const result = await this.enqueue(caller, { stack: row.stack, operation: "up", change, approves: id, idempotencyKey });
-        await this.repo.markApproved(id, caller.principal.subject, result.run.id);
+        await this.d.repo.markApproved(id, caller.principal.subject, result.run.id);
         return result;
     }
 
     /** Stored events of a run after `after` (its sequence numbers start at 1). */
     async eventsOf(caller: Caller, id: string, after: number, limit = 500): Promise<{ run: RunView; events: StoredEvent[] }> {
         const row = await this.row(id);
-        await this.access.run(caller, "read", row);
-        return { run: await this.view(row), events: await this.events.after(id, after, limit) };
+        await this.d.access.run(caller, "read", row);
+        return { run: await this.view(row), events: await this.d.events.after(id, after, limit) };
     }
 
     /** Events after `after`, for a stream already authorized. */
     eventsAfter(id: string, after: number, limit = 500): Promise<StoredEvent[]> {
-        return this.events.after(id, after, limit);
+        return this.d.events.after(id, after, limit);
     }
 
     /** The run as it stands now, for a caller already authorized. */
@@ -202,11 +197,11 @@ export class Runs {
     }
 
     async view(row: RunRow): Promise<RunView> {
-        return runView(row, row.status === "queued" ? await this.queue.place(row) : undefined);
+        return runView(row, row.status === "queued" ? await this.d.queue.place(row) : undefined);
     }
 
     private async row(id: string): Promise<RunRow> {
-        const row = /^[0-9a-f-]{36}$/.test(id) ? await this.repo.byId(id) : undefined;
+        const row = /^[0-9a-f-]{36}$/.test(id) ? await this.d.repo.byId(id) : undefined;
         if (!row) throw new NotFoundError(`no run '${id}'`);
         return row;
     }
