@@ -184,7 +184,7 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(ok.body.revision).not.toBe(before.body.revision);
         const text = readFileSync(file, "utf8");
         expect(text).toMatch(/# The embedded default/);
-        expect(text).toMatch(/# A local cluster \(kind, k3d\)/);
+        expect(text).toMatch(/# The API server EncryptionConfiguration \(KMS v2\) is a stack output/);
         expect(text).toMatch(/logLevel: debug/);
 
         const stale = await call(svc.url, "PUT", `/v1/stacks/${stackA}/config`, { token: teamA, body: { config, revision: before.body.revision } });

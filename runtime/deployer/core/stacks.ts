@@ -13,7 +13,7 @@ import type { OwnersRepository } from "../store/owners";
 import type { RunsRepository } from "../store/runs";
 import { type StackFiles, type StackText, validateText, withConfig, workspacesOf, x1ConfigOf } from "../store/stack-files";
 import { engineLock } from "../worker/engine-lock";
-import { type Access, type Caller } from "./access";
+import type { Access, Caller } from "./access";
 import type { AuditLog } from "./audit";
 import { restoreMasked } from "./masked";
 import type { Queued, Runs } from "./runs";
