@@ -107,6 +107,15 @@ export const image = z.strictObject({
 });
 export type Image = z.infer<typeof image>;
 
+/**
+ * The `when` of a refinement that compares keys of one object: it runs as
+ * long as the keys it reads parsed, whatever else in the object is wrong (zod
+ * skips a refinement on an object with any issue otherwise).
+ */
+export function whenValid(...keys: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+    return { when: (payload) => payload.issues.every((issue) => !keys.includes(String(issue.path?.[0]))) };
+}
+
 export const hpa = z
     .strictObject({
         enabled: z.boolean().default(false),
@@ -114,4 +123,8 @@ export const hpa = z
         maxReplicas: z.number().int().min(1).default(5),
         targetCPUUtilization: z.number().int().min(1).max(100).default(70),
     })
-    .refine((h) => h.maxReplicas >= h.minReplicas, { error: "maxReplicas must be >= minReplicas" });
+    .refine((h) => h.maxReplicas >= h.minReplicas, {
+        path: ["maxReplicas"],
+        error: "must be at least minReplicas: raise maxReplicas or lower minReplicas",
+        ...whenValid("minReplicas", "maxReplicas"),
+    });

@@ -162,12 +162,6 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
             }
         }
     });
-    for (const name of ["api", "app", "worker"] as const) {
-        const w = c[name];
-        if (w?.hpa.enabled && (w.replicas < w.hpa.minReplicas || w.replicas > w.hpa.maxReplicas)) {
-            problem([name, "replicas"], `${w.replicas} is outside ${name}.hpa ${w.hpa.minReplicas}..${w.hpa.maxReplicas}; the HPA owns the count: set replicas within that range (it is the starting size)`);
-        }
-    }
     const jobNames = new Map<string, number>();
     c.cronJobs?.forEach((j, i) => {
         const first = jobNames.get(j.name);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { credentialFreeUrl, hpa, image, k8sName, quantity, resources } from "./common";
+import { credentialFreeUrl, hpa, image, k8sName, quantity, resources, whenValid } from "./common";
 
 const cidr = z.cidrv4({ error: "must be an IPv4 CIDR such as 10.0.0.0/8" });
 
@@ -8,21 +8,39 @@ const defaultResources = {
     limits: { cpu: "500m", memory: "1Gi" },
 };
 
-/** A stateless Deployment of ours: api, app or worker. */
-const workload = (replicas: number) =>
-    z.strictObject({
-        replicas: z.number().int().min(0).default(replicas),
-        resources: resources.default(defaultResources),
-        hpa: hpa.default({ enabled: false, minReplicas: 2, maxReplicas: 5, targetCPUUtilization: 70 }),
-        /** Seconds a pod gets to drain (preStop `/drain`, then SIGTERM) before it is killed. */
-        terminationGracePeriodSeconds: z.number().int().min(5).max(3600).default(30),
-    });
+/** The replicas and HPA keys of a stateless Deployment of ours; `workload` adds the rule between them. */
+const workloadShape = (replicas: number) => ({
+    replicas: z.number().int().min(0).default(replicas),
+    resources: resources.default(defaultResources),
+    hpa: hpa.default({ enabled: false, minReplicas: 2, maxReplicas: 5, targetCPUUtilization: 70 }),
+    /** Seconds a pod gets to drain (preStop `/drain`, then SIGTERM) before it is killed. */
+    terminationGracePeriodSeconds: z.number().int().min(5).max(3600).default(30),
+});
 
-export const api = workload(1);
-export const app = workload(1);
+interface ReplicasAndHpa {
+    replicas: number;
+    hpa: { enabled: boolean; minReplicas: number; maxReplicas: number };
+}
+
+/** With an HPA, `replicas` is the starting size and must lie within its range (the HPA owns the count). */
+const replicasWithinHpa = (w: ReplicasAndHpa) => !w.hpa.enabled || (w.replicas >= w.hpa.minReplicas && w.replicas <= w.hpa.maxReplicas);
+const replicasWithinHpaIssue = (name: string) => ({
+    path: ["replicas"],
+    error: (issue: { input?: unknown }) => {
+        const w = issue.input as ReplicasAndHpa;
+        return `${w.replicas} is outside ${name}.hpa ${w.hpa.minReplicas}..${w.hpa.maxReplicas}; the HPA owns the count: set replicas within that range (it is the starting size)`;
+    },
+    ...whenValid("replicas", "hpa"),
+});
+
+/** A stateless Deployment of ours: api, app or worker (`name`, for messages). */
+const workload = (name: string, replicas: number) => z.strictObject(workloadShape(replicas)).refine(replicasWithinHpa, replicasWithinHpaIssue(name));
+
+export const api = workload("api", 1);
+export const app = workload("app", 1);
 
 /** The optional background worker (the seeds' embedding worker). */
-export const worker = workload(1).extend({ enabled: z.boolean().default(false) });
+export const worker = z.strictObject({ ...workloadShape(1), enabled: z.boolean().default(false) }).refine(replicasWithinHpa, replicasWithinHpaIssue("worker"));
 
 export const cronJob = z.strictObject({
     /** The CronJob is `x1agent-<name>`; CronJob names are limited to 52 characters. */

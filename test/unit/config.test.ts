@@ -112,6 +112,17 @@ describe("stack config", () => {
         expect(problems[1]!.message).toMatch(/duplicates workspaces\[0\]\.id/);
     });
 
+    it("still compares api.replicas with its HPA range when another api key is invalid", () => {
+        const problems = problemsOf({
+            ...required,
+            "x1agent:api": { replicas: 9, terminationGracePeriodSeconds: 1, hpa: { enabled: true, minReplicas: 2, maxReplicas: 4 } },
+        });
+        expect(problems.map((p) => [p.key, p.message])).toEqual([
+            ["x1agent:api.terminationGracePeriodSeconds", "must be at least 5: write a number >= 5"],
+            ["x1agent:api.replicas", "9 is outside api.hpa 2..4; the HPA owns the count: set replicas within that range (it is the starting size)"],
+        ]);
+    });
+
     it("says what to write for every mistake, never a validator's own words", () => {
         const problems = problemsOf({
             ...required,
