@@ -2,7 +2,7 @@ import { resourcePolicy } from "../lib/policy";
 import { get } from "../lib/resources";
 
 /** Roles that read secret payloads (or grant themselves that). */
-const secretReadingRoles = new Set([
+export const secretReadingRoles = new Set([
     "roles/secretmanager.secretAccessor",
     "roles/secretmanager.admin",
     "roles/secretmanager.secretVersionManager",

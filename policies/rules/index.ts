@@ -29,6 +29,7 @@ import { noServiceAccountTokenSecrets } from "./no-service-account-token-secrets
 import { pdbForMultiReplica } from "./pdb-for-multi-replica";
 import { rbacNoIndirectSecretAccess } from "./rbac-no-indirect-secret-access";
 import { secretEnvFromSecretRef } from "./secret-env-from-secret-ref";
+import { secretGrantsNotPublic } from "./secret-grants-not-public";
 import { secretsNamespaceNoWorkloads } from "./secrets-namespace-no-workloads";
 import { secretsNamespaceRbacScoped } from "./secrets-namespace-rbac-scoped";
 import { secretsTierNoDowngrade } from "./secrets-tier-no-downgrade";
@@ -78,6 +79,7 @@ export const policyFactories: ((options?: PolicyOptions) => X1Policy)[] = [
     secretsNamespaceNoWorkloads,
     workspaceEgressNoMetadata,
     cloudIdentityApiOnly,
+    secretGrantsNotPublic,
     kmsKeyRotation,
     // No plaintext secrets
     secretEnvFromSecretRef,

@@ -16,6 +16,7 @@ import { externalSecretStoreAllowed } from "../../policies/rules/external-secret
 import { externalSecretTargetSecret } from "../../policies/rules/external-secret-target-secret";
 import { noServiceAccountTokenSecrets } from "../../policies/rules/no-service-account-token-secrets";
 import { rbacNoIndirectSecretAccess } from "../../policies/rules/rbac-no-indirect-secret-access";
+import { secretGrantsNotPublic } from "../../policies/rules/secret-grants-not-public";
 import { secretsNamespaceNoWorkloads } from "../../policies/rules/secrets-namespace-no-workloads";
 import { cidrContains, metadataAddress, metadataExcept } from "../../policies/lib/network";
 import { workspaceEgressNoMetadata } from "../../policies/rules/workspace-egress-no-metadata";
@@ -39,6 +40,7 @@ expectEachPolicyBothWays([
     "workspace-egress-no-metadata",
     "secrets-namespace-no-workloads",
     "cloud-identity-api-only",
+    "secret-grants-not-public",
 ]);
 
 const threatModelPolicies = [
@@ -51,6 +53,7 @@ const threatModelPolicies = [
     secretsNamespaceNoWorkloads,
     workspaceEgressNoMetadata,
     cloudIdentityApiOnly,
+    secretGrantsNotPublic,
 ];
 
 describe("the program as shipped (every example stack, cloud ones included, under mocks)", () => {
@@ -467,5 +470,29 @@ describe("cloud-identity-api-only", () => {
         expect((await runStack(policy, [sa, namespace("x1agent-ws-demo")]))[0]!.message).toBe(
             "ServiceAccount x1agent-ws-demo/x1agent-session carries iam.gke.io/gcp-service-account, a cloud identity: only x1agent/x1agent-api may hold one; remove the annotation",
         );
+    });
+});
+
+describe("secret-grants-not-public", () => {
+    const policy = secretGrantsNotPublic();
+    const secretPolicy = (principal: unknown): FakeResource => ({
+        type: "aws:secretsmanager/secretPolicy:SecretPolicy",
+        name: "x1agent-demo-policy",
+        props: { secretArn: "arn:aws:secretsmanager:us-east-1:2:secret:x1agent/demo/a", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Principal: principal, Action: "secretsmanager:GetSecretValue", Resource: "*" }] }) },
+    });
+    it("passes the program's GCP grant and a resource policy for one account", async () => {
+        expect(await run(policy, [...gcpIdentity(), secretPolicy({ AWS: "arn:aws:iam::222222222222:role/x1agent-prod-x1agent-api" })])).toEqual([]);
+    });
+    it("fails a secret role for allUsers and a resource policy for Principal *, even on x1agent secrets", async () => {
+        const publicGrant: FakeResource = {
+            type: "gcp:secretmanager/secretIamMember:SecretIamMember",
+            name: "public",
+            props: { secretId: "projects/p/secrets/x1agent-demo-a", role: "roles/secretmanager.secretAccessor", member: "allUsers" },
+        };
+        expect((await run(policy, [publicGrant, secretPolicy("*"), secretPolicy({ AWS: ["*"] })])).map((x) => x.message)).toEqual([
+            "gcp:secretmanager/secretIamMember:SecretIamMember 'public' grants roles/secretmanager.secretAccessor to allUsers: anyone could read the secrets it covers; grant it to x1agent's Google service account only",
+            expect.stringMatching(/^aws:secretsmanager\/secretPolicy:SecretPolicy 'x1agent-demo-policy' statement 0 allows Principal "\*"/),
+            expect.stringMatching(/^aws:secretsmanager\/secretPolicy:SecretPolicy 'x1agent-demo-policy' statement 0 allows Principal "\*"/),
+        ]);
     });
 });
