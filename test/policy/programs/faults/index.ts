@@ -8,6 +8,9 @@
  * - `unknown-conditions`: the store's conditions are unknown during the
  *   preview, as when a component computes them from a resource that does
  *   not exist yet.
+ * - `proxy-credentials`: the runtime ConfigMap gets a proxy URL with a
+ *   user and password in it, as a hand edit or an older schema let through
+ *   (the stack schema now refuses credentials inside URLs).
  * - `escape-set`: the objects of escapes.ts (docs/threat-model.md) added
  *   next to the program, rendered by their own provider.
  *
@@ -16,7 +19,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { addEscapes } from "./escapes";
-import { fakeApiKey } from "./fault-values";
+import { fakeApiKey, proxyWithCredentials } from "./fault-values";
 
 const fault = new pulumi.Config("policytest").require("fault");
 
@@ -49,6 +52,10 @@ pulumi.runtime.registerStackTransformation((args) => {
             },
         }));
         return { props: { ...props, spec }, opts: args.opts };
+    }
+    if (fault === "proxy-credentials" && args.type === "kubernetes:core/v1:ConfigMap" && props.metadata?.name === "x1agent-config") {
+        const data = pulumi.output(props.data).apply((d: Record<string, string>) => ({ ...d, HTTPS_PROXY: proxyWithCredentials }));
+        return { props: { ...props, data }, opts: args.opts };
     }
     return undefined;
 });
