@@ -115,20 +115,6 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         problem(["etcdEncryption", "keyVaultId"], "is required on AKS to hold the etcd encryption key: name the Key Vault's resource id, or set etcdEncryption.existingKeyId");
     }
 
-    if (c.postgres && !c.postgres.bundled.enabled && !c.postgres.url && !c.postgres.urlFile) {
-        problem(["postgres"], "has the bundled database disabled and no connection: set postgres.urlFile or postgres.url to a Secret with the DSN, or postgres.bundled.enabled: true");
-    }
-
-    if (c.ingress) {
-        const issuer = c.ingress.issuer;
-        if (c.ingress.enabled && issuer.type === "acme" && !issuer.email) {
-            problem(["ingress", "issuer", "email"], "is required for an ACME issuer: write the address ACME should send expiry notices to, or use type: selfSigned for local");
-        }
-        if (issuer.type === "existing" && !issuer.name) {
-            problem(["ingress", "issuer", "name"], "is required with type: existing: name the ClusterIssuer you run");
-        }
-    }
-
     const seen = new Map<string, number>();
     c.workspaces?.forEach((w, i) => {
         const first = seen.get(w.id);
@@ -172,12 +158,6 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         problem(["backup", "secretsRecipient"], "is required with backup.enabled while Secrets live in x1agent-secrets (Tier 1): the export holds secret values and is encrypted to this age public key (create one with age-keygen; keep the private key offline)");
     }
 
-    if (c.objectStorage && c.objectStorage.driver !== "none" && !c.objectStorage.bucket) {
-        problem(["objectStorage", "bucket"], `is required for driver ${c.objectStorage.driver}: name the bucket`);
-    }
-    if (c.auth && !c.auth.google && !c.auth.oidc && !c.auth.password.enabled) {
-        problem(["auth"], "enables no sign-in method: set auth.password.enabled: true, or configure auth.google or auth.oidc");
-    }
     return out;
 }
 

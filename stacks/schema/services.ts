@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { dnsLabelPattern } from "../../policies/lib/names";
-import { addon, credentialFreeUrl, k8sName, quantity, secretKeyRef } from "./common";
+import { addon, credentialFreeUrl, k8sName, quantity, secretKeyRef, whenValid } from "./common";
 
 const hostname = z
     .string()
@@ -8,7 +8,8 @@ const hostname = z
         error: "must be a DNS host name such as x1agent.example.com (no scheme, no path)",
     });
 
-export const ingress = z.strictObject({
+export const ingress = z
+    .strictObject({
     enabled: z.boolean().default(true),
     host: hostname,
     /** IngressClass; the cluster default when unset. */
@@ -30,7 +31,17 @@ export const ingress = z.strictObject({
         })
         .default({ type: "acme", server: "https://acme-v02.api.letsencrypt.org/directory" }),
     annotations: z.record(z.string(), z.string()).default({}),
-});
+})
+    .refine((i) => !(i.enabled && i.issuer.type === "acme" && !i.issuer.email), {
+        path: ["issuer", "email"],
+        error: "is required for an ACME issuer: write the address ACME should send expiry notices to, or use type: selfSigned for local",
+        ...whenValid("enabled", "issuer"),
+    })
+    .refine((i) => !(i.issuer.type === "existing" && !i.issuer.name), {
+        path: ["issuer", "name"],
+        error: "is required with type: existing: name the ClusterIssuer you run",
+        ...whenValid("issuer"),
+    });
 
 /** A Secret mounted as a file whose path the api reads (kagent's `urlFile`). */
 const secretFile = secretKeyRef.extend({
@@ -56,6 +67,9 @@ export const postgres = z.strictObject({
     /** The database has (or the bundled image ships) pgvector. */
     vectorEnabled: z.boolean().default(false),
     maxConnections: z.number().int().min(1).default(20),
+}).refine((p) => p.bundled.enabled || p.url !== undefined || p.urlFile !== undefined, {
+    error: "has the bundled database disabled and no connection: set postgres.urlFile or postgres.url to a Secret with the DSN, or postgres.bundled.enabled: true",
+    ...whenValid("bundled", "url", "urlFile"),
 });
 
 export const nats = z.strictObject({
@@ -85,6 +99,9 @@ export const auth = z.strictObject({
         .optional(),
     password: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
     allowedDomains: z.array(hostname).default([]),
+}).refine((a) => a.google !== undefined || a.oidc !== undefined || a.password.enabled, {
+    error: "enables no sign-in method: set auth.password.enabled: true, or configure auth.google or auth.oidc",
+    ...whenValid("google", "oidc", "password"),
 });
 
 export const addons = z.strictObject({

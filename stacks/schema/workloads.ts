@@ -83,6 +83,10 @@ export const objectStorage = z.strictObject({
     region: z.string().min(1).optional(),
     /** Secret with the store's credentials when no workload identity is used. */
     credentialsSecret: k8sName.optional(),
+}).refine((o) => o.driver === "none" || o.bucket !== undefined, {
+    path: ["bucket"],
+    error: (issue) => `is required for driver ${(issue.input as { driver: string }).driver}: name the bucket`,
+    ...whenValid("driver", "bucket"),
 });
 
 export const backup = z.strictObject({
