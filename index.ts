@@ -27,7 +27,9 @@ if (config.cluster.kubeconfig && !existsSync(config.cluster.kubeconfig)) {
 }
 const renderDir = appliesToCluster(config.cluster) ? undefined : path.resolve(config.cluster.renderDir ?? path.join(renderRoot, stack));
 const kubernetes = new k8s.Provider("x1agent-k8s", {
-    ...(renderDir ? { renderYamlToDirectory: renderDir } : { context: config.cluster.kubeContext, kubeconfig: config.cluster.kubeconfig && path.resolve(config.cluster.kubeconfig) }),
+    ...(renderDir
+        ? { renderYamlToDirectory: renderDir }
+        : { context: config.cluster.kubeContext, kubeconfig: config.cluster.kubeconfig && path.resolve(config.cluster.kubeconfig) }),
     enableServerSideApply: true,
 });
 

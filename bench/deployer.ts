@@ -74,7 +74,12 @@ async function startDeployer(dir: string, maxRuns: number, log: (s: string) => v
         if (Date.now() > deadline) throw new Error(`the deployer did not listen within 120 s:\n${output}`);
         await sleep(100);
     }
-    log(`  deployer: ${output.trim().split("\n").find((l) => /listening on/.test(l))}`);
+    log(
+        `  deployer: ${output
+            .trim()
+            .split("\n")
+            .find((l) => /listening on/.test(l))}`,
+    );
     return {
         url: `http://127.0.0.1:${port}`,
         token: readFileSync(path.join(dataDir, "admin-token"), "utf8").trim(),
@@ -127,13 +132,24 @@ async function batch(svc: Service, stacks: string[]): Promise<Batch> {
             const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation: "preview" });
             const f = await follow(svc, r.run.id as string);
             const { run } = (await call(svc, "GET", `/v1/runs/${r.run.id}`)) as { run: { status: string; error?: string } };
-            return { firstEventMs: (f.firstEvent ?? f.end) - sent, firstResourceMs: (f.firstResource ?? f.end) - sent, end: f.end, status: run.status, error: run.error };
+            return {
+                firstEventMs: (f.firstEvent ?? f.end) - sent,
+                firstResourceMs: (f.firstResource ?? f.end) - sent,
+                end: f.end,
+                status: run.status,
+                error: run.error,
+            };
         }),
     );
     const failed = runs.filter((r) => r.status !== "succeeded");
     // A failed preview is not a throughput figure: stop with the reason.
-    if (failed.length > 0) throw new Error(`deployer preview(s) did not succeed: ${failed.map((r) => `${r.status}: ${r.error ?? "no error recorded"}`).join("; ")}`);
-    return { batchMs: Math.max(...runs.map((r) => r.end)) - t0, firstEventMs: runs.map((r) => r.firstEventMs), firstResourceMs: runs.map((r) => r.firstResourceMs) };
+    if (failed.length > 0)
+        throw new Error(`deployer preview(s) did not succeed: ${failed.map((r) => `${r.status}: ${r.error ?? "no error recorded"}`).join("; ")}`);
+    return {
+        batchMs: Math.max(...runs.map((r) => r.end)) - t0,
+        firstEventMs: runs.map((r) => r.firstEventMs),
+        firstResourceMs: runs.map((r) => r.firstResourceMs),
+    };
 }
 
 export async function benchDeployer(counts: number[], runs: number, log: (s: string) => void): Promise<DeployerRow[]> {
@@ -152,7 +168,9 @@ export async function benchDeployer(counts: number[], runs: number, log: (s: str
             for (let i = 0; i < runs; i++) {
                 const r = await batch(svc, names.slice(0, n));
                 b.push(r);
-                log(`  deployer ${n} stack(s) at once, run ${i + 1}/${runs}: ${r.batchMs.toFixed(0)} ms, first engine event after ${r.firstEventMs.map((x) => x.toFixed(0)).join("/")} ms, first resource event after ${r.firstResourceMs.map((x) => x.toFixed(0)).join("/")} ms`);
+                log(
+                    `  deployer ${n} stack(s) at once, run ${i + 1}/${runs}: ${r.batchMs.toFixed(0)} ms, first engine event after ${r.firstEventMs.map((x) => x.toFixed(0)).join("/")} ms, first resource event after ${r.firstResourceMs.map((x) => x.toFixed(0)).join("/")} ms`,
+                );
             }
             rows.push({
                 stacks: n,

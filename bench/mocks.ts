@@ -53,7 +53,9 @@ export async function benchMocks(sizes: number[], runs: number, log: (s: string)
         const samples: MocksSample[] = [];
         for (let i = 0; i < runs; i++) {
             const s = await mocksSample(n);
-            log(`  mocks ${n} workspaces, run ${i + 1}/${runs}: ${s.wallMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms), ${s.resources} resources, ${s.peakRssMiB.toFixed(0)} MiB`);
+            log(
+                `  mocks ${n} workspaces, run ${i + 1}/${runs}: ${s.wallMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms), ${s.resources} resources, ${s.peakRssMiB.toFixed(0)} MiB`,
+            );
             samples.push(s);
         }
         const wall = summarize(samples.map((s) => s.wallMs));

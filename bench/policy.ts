@@ -184,7 +184,9 @@ export async function benchPolicyPreview(sizes: number[], runs: number, log: (s:
                     resources = a.resources;
                     without.push(a.wallMs);
                     withPack.push(b.wallMs);
-                    log(`  policy (preview) ${workspaces} workspaces, run ${i + 1}/${runs}: without ${a.wallMs.toFixed(0)} ms, with the pack ${b.wallMs.toFixed(0)} ms`);
+                    log(
+                        `  policy (preview) ${workspaces} workspaces, run ${i + 1}/${runs}: without ${a.wallMs.toFixed(0)} ms, with the pack ${b.wallMs.toFixed(0)} ms`,
+                    );
                 }
                 const w = summarize(withPack);
                 const wo = summarize(without);
@@ -198,6 +200,7 @@ export async function benchPolicyPreview(sizes: number[], runs: number, log: (s:
     }
     const first = rows[0]!;
     const last = rows[rows.length - 1]!;
-    const marginalMsPer1000 = rows.length > 1 && last.resources > first.resources ? ((last.overheadMs - first.overheadMs) / (last.resources - first.resources)) * 1000 : undefined;
+    const marginalMsPer1000 =
+        rows.length > 1 && last.resources > first.resources ? ((last.overheadMs - first.overheadMs) / (last.resources - first.resources)) * 1000 : undefined;
     return { rows, marginalMsPer1000 };
 }

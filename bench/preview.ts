@@ -152,7 +152,9 @@ export async function benchPreview(sizes: number[], runs: number, profile: boole
                 if (profile) {
                     const p = await profiledPreview(bench.name, scratch.dir, n);
                     profiles.push({ workspaces: n, ...p });
-                    log(`  preview ${n} workspaces under --cpu-prof: ${p.previewMs.toFixed(0)} ms, CPU ${p.previewCpuMs.toFixed(0)} ms of which the program ${p.program.busyMs.toFixed(0)} ms\n${formatProfile(p.program)}`);
+                    log(
+                        `  preview ${n} workspaces under --cpu-prof: ${p.previewMs.toFixed(0)} ms, CPU ${p.previewCpuMs.toFixed(0)} ms of which the program ${p.program.busyMs.toFixed(0)} ms\n${formatProfile(p.program)}`,
+                    );
                 }
             } finally {
                 bench.remove();
@@ -199,8 +201,6 @@ async function profiledPreview(stackName: string, scratch: string, n: number): P
     const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
     if (files.length === 0) throw new Error(`no CPU profile was written to ${dir}: did NODE_OPTIONS reach the program?`);
     // The biggest profile is the program's (the language host may start node for short helper runs too).
-    const biggest = files
-        .map((f) => ({ f, s: summarizeProfile(path.join(dir, f)) }))
-        .sort((a, b) => b.s.totalMs - a.s.totalMs)[0]!;
+    const biggest = files.map((f) => ({ f, s: summarizeProfile(path.join(dir, f)) })).sort((a, b) => b.s.totalMs - a.s.totalMs)[0]!;
     return { previewMs: s.wallMs, previewCpuMs: s.cpuMs, program: biggest.s };
 }

@@ -49,7 +49,8 @@ interface Options {
     profile: boolean;
 }
 
-const usage = "usage: npm run bench -- [--only mocks,preview,policy,deployer] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--profile]";
+const usage =
+    "usage: npm run bench -- [--only mocks,preview,policy,deployer] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--profile]";
 
 function parseArgs(argv: string[]): Options {
     const o: Options = {
@@ -81,7 +82,15 @@ function parseArgs(argv: string[]): Options {
             if (bad.length) throw new Error(`--only: unknown part ${bad.join(", ")}; parts are ${parts.join(", ")}`);
             o.only = want as Part[];
         } else if (a === "--quick") {
-            Object.assign(o, { runs: 2, engineRuns: 1, sizes: [1, 10], previewSizes: [1], policyWorkspaces: [10], policyPreviewWorkspaces: [1], deployerStacks: [1, 2] });
+            Object.assign(o, {
+                runs: 2,
+                engineRuns: 1,
+                sizes: [1, 10],
+                previewSizes: [1],
+                policyWorkspaces: [10],
+                policyPreviewWorkspaces: [1],
+                deployerStacks: [1, 2],
+            });
         } else if (a === "--runs") o.runs = list(value(), a)[0]!;
         else if (a === "--engine-runs") o.engineRuns = list(value(), a)[0]!;
         else if (a === "--sizes") o.sizes = list(value(), a);
@@ -141,7 +150,9 @@ function printMocks(r: MocksResult): void {
             `\ngrowth ${r.growth.from} -> ${r.growth.to} workspaces: time per workspace ratio ${r.growth.ratio.toFixed(2)}, CPU per workspace ratio ${r.growth.cpuRatio.toFixed(2)} (${verdict}; 1.00 = linear)`,
         );
         if (r.growth.marginalRatio !== undefined) {
-            console.log(`cost of each added workspace, ${r.growth.from}..${r.growth.to} over the size below: ratio ${r.growth.marginalRatio.toFixed(2)} (the stack's fixed part taken out; 1.00 = linear)`);
+            console.log(
+                `cost of each added workspace, ${r.growth.from}..${r.growth.to} over the size below: ratio ${r.growth.marginalRatio.toFixed(2)} (the stack's fixed part taken out; 1.00 = linear)`,
+            );
         }
     }
 }
@@ -150,7 +161,17 @@ function printPreview(r: PreviewBench): void {
     console.log("\n(2) Real preview of the local stack vs the engine floor (same manifests as plain YAML; median (min–max))\n");
     console.log(
         table([
-            ["workspaces", "resources ours/floor", "ours ms", "floor ms", "ours/floor", "CPU ours/floor ms", "CPU ratio", "first resource event ours/floor ms", "up ms (once)"],
+            [
+                "workspaces",
+                "resources ours/floor",
+                "ours ms",
+                "floor ms",
+                "ours/floor",
+                "CPU ours/floor ms",
+                "CPU ratio",
+                "first resource event ours/floor ms",
+                "up ms (once)",
+            ],
             ...r.rows.map((x) => [
                 String(x.workspaces),
                 `${x.ours.resources}/${x.floor.resources}`,
@@ -176,7 +197,12 @@ function printPolicy(r: NonNullable<Results["policy"]>): void {
     console.log("\n(3) Policy pack evaluation (median (min–max))\n");
     const violations = r.direct
         .filter((d) => Object.keys(d.violations).length > 0)
-        .map((d) => `${d.workspaces} workspaces: ${Object.entries(d.violations).map(([p, n]) => `${p} ${n}`).join(", ")}`);
+        .map(
+            (d) =>
+                `${d.workspaces} workspaces: ${Object.entries(d.violations)
+                    .map(([p, n]) => `${p} ${n}`)
+                    .join(", ")}`,
+        );
     console.log(
         table([
             ["how", "workspaces", "resources", "total ms", "ms per 1000 resources", "slowest policies (ms)"],
@@ -186,7 +212,10 @@ function printPolicy(r: NonNullable<Results["policy"]>): void {
                 String(d.resources),
                 fmt(d.totalMs, 1),
                 fmt(d.msPer1000, 1),
-                d.slowest.slice(0, 3).map((s) => `${s.policy} ${s.ms.toFixed(1)}`).join(", "),
+                d.slowest
+                    .slice(0, 3)
+                    .map((s) => `${s.policy} ${s.ms.toFixed(1)}`)
+                    .join(", "),
             ]),
             ...(r.preview?.rows ?? []).map((p) => [
                 "real preview with vs without the pack",
@@ -199,7 +228,9 @@ function printPolicy(r: NonNullable<Results["policy"]>): void {
         ]),
     );
     if (r.preview?.marginalMsPer1000 !== undefined) {
-        console.log(`\nreal preview: the pack adds ${r.preview.marginalMsPer1000.toFixed(0)} ms per 1000 more resources (beyond its fixed start-up of ${r.preview.rows[0]!.overheadMs.toFixed(0)} ms)`);
+        console.log(
+            `\nreal preview: the pack adds ${r.preview.marginalMsPer1000.toFixed(0)} ms per 1000 more resources (beyond its fixed start-up of ${r.preview.rows[0]!.overheadMs.toFixed(0)} ms)`,
+        );
     }
     if (violations.length) console.log(`violations under mocks' inputs (not a preview's): ${violations.join("; ")}`);
 }
@@ -237,7 +268,9 @@ async function main(): Promise<void> {
     };
     const [l1] = results.loadAverage.start;
     console.log(`x1agent bench: ${results.machine.cpus} CPUs (${results.machine.cpuModel}), node ${results.machine.node}, pulumi ${results.machine.pulumi}`);
-    console.log(`load average at start: ${results.loadAverage.start.join(" ")}${l1 >= 1 ? "  (busy machine: figures will be slower and noisier than on an idle one)" : ""}`);
+    console.log(
+        `load average at start: ${results.loadAverage.start.join(" ")}${l1 >= 1 ? "  (busy machine: figures will be slower and noisier than on an idle one)" : ""}`,
+    );
 
     if (options.only.includes("mocks")) {
         log("\nmeasuring (1) program construction under mocks ...");
@@ -266,7 +299,9 @@ async function main(): Promise<void> {
     }
     results.loadAverage.end = loadAverage();
 
-    console.log(`\n=== x1agent bench, ${results.startedAt}; load average ${results.loadAverage.start.join(" ")} at start, ${results.loadAverage.end.join(" ")} at end ===`);
+    console.log(
+        `\n=== x1agent bench, ${results.startedAt}; load average ${results.loadAverage.start.join(" ")} at start, ${results.loadAverage.end.join(" ")} at end ===`,
+    );
     if (results.mocks) printMocks(results.mocks);
     if (results.preview) printPreview(results.preview);
     if (results.policy) printPolicy(results.policy);

@@ -32,7 +32,11 @@ export function loadAverage(): [number, number, number] {
 /** A plain text table: the first row is the header. */
 export function table(rows: string[][]): string {
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+    const line = (r: string[]) =>
+        r
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join("  ")
+            .trimEnd();
     return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
 }
 

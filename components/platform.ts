@@ -71,7 +71,11 @@ export class Platform extends pulumi.ComponentResource {
         const identity = isCloudSecrets(config.secrets)
             ? new WorkloadIdentity(`${name}-identity`, { secrets: config.secrets, clusterName: config.cluster.name }, { parent: this })
             : undefined;
-        const etcd = new EtcdEncryption(`${name}-etcd-encryption`, { clusterName: config.cluster.name, etcdEncryption: config.etcdEncryption }, { parent: this });
+        const etcd = new EtcdEncryption(
+            `${name}-etcd-encryption`,
+            { clusterName: config.cluster.name, etcdEncryption: config.etcdEncryption },
+            { parent: this },
+        );
 
         // The runtime gets the add-ons' names as plain values: NATS, its client
         // certificate and the bundled database are created below, in the

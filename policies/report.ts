@@ -63,13 +63,20 @@ function cell(s: string): string {
 export function toMarkdown(report: CheckReport): string {
     const lines: string[] = [];
     const verdict = report.failed ? "❌ **Policy check failed**" : "✅ **Policy check passed**";
-    lines.push(`## x1agent policy check`, "", `${verdict}: pack \`${report.pack.name}@${report.pack.version}\` (${report.pack.policies} policies) on a real \`pulumi preview\` of each stack.`, "");
+    lines.push(
+        `## x1agent policy check`,
+        "",
+        `${verdict}: pack \`${report.pack.name}@${report.pack.version}\` (${report.pack.policies} policies) on a real \`pulumi preview\` of each stack.`,
+        "",
+    );
     lines.push("| stack | result | mandatory | advisory | resources | note |", "|---|---|---|---|---|---|");
     for (const s of report.stacks) {
         const mandatory = s.findings.filter((f) => f.level === "mandatory").length;
         const advisory = s.findings.length - mandatory;
         const resources = s.counts ? Object.values(s.counts).reduce((a, b) => a + b, 0) : "";
-        lines.push(`| \`${s.stack}\` | ${icon[s.status]} ${s.status} | ${s.status === "skipped" ? "" : mandatory} | ${s.status === "skipped" ? "" : advisory} | ${resources} | ${cell(s.reason ?? "")} |`);
+        lines.push(
+            `| \`${s.stack}\` | ${icon[s.status]} ${s.status} | ${s.status === "skipped" ? "" : mandatory} | ${s.status === "skipped" ? "" : advisory} | ${resources} | ${cell(s.reason ?? "")} |`,
+        );
     }
     for (const s of report.stacks.filter((x) => x.findings.length > 0)) {
         lines.push("", `### \`${s.stack}\``, "", "| level | severity | policy | resource | what to change |", "|---|---|---|---|---|");
@@ -80,7 +87,10 @@ export function toMarkdown(report: CheckReport): string {
     }
     const skipped = report.stacks.filter((s) => s.status === "skipped");
     if (skipped.length > 0) {
-        lines.push("", "Skipped stacks were **not checked** by a preview here (the reason is in the table); the pack's unit tests (test/policy) cover their cloud resources with fake policy arguments.");
+        lines.push(
+            "",
+            "Skipped stacks were **not checked** by a preview here (the reason is in the table); the pack's unit tests (test/policy) cover their cloud resources with fake policy arguments.",
+        );
     }
     lines.push("", "How to fix each policy: docs/policies.md. Override a level for one run: `--policy-pack-config` (see README, Policy pack).", "");
     return lines.join("\n");

@@ -61,7 +61,9 @@ async function main(argv: string[]): Promise<number> {
     }
     if (command === "validate") {
         const c = validateStack(stack);
-        console.log(`stack '${stack}' config is valid: ${c.cluster.provider} cluster, secrets tier ${c.secrets.tier} (store ${c.secrets.storeName}, uiMode ${c.secrets.uiMode}), ${c.workspaces.length} workspace(s)`);
+        console.log(
+            `stack '${stack}' config is valid: ${c.cluster.provider} cluster, secrets tier ${c.secrets.tier} (store ${c.secrets.storeName}, uiMode ${c.secrets.uiMode}), ${c.workspaces.length} workspace(s)`,
+        );
         return 0;
     }
     if (command === "outputs") {
@@ -108,7 +110,9 @@ function encryptionConfigCommand(stack: string | undefined): number {
         return 1;
     }
     if (e.mechanism !== "kms-v2-plugin") {
-        console.error(`stack '${stack}' is a managed cluster: its cloud encrypts etcd (${e.mechanism}), and the stack outputs the key and the command that wires it, not an EncryptionConfiguration`);
+        console.error(
+            `stack '${stack}' is a managed cluster: its cloud encrypts etcd (${e.mechanism}), and the stack outputs the key and the command that wires it, not an EncryptionConfiguration`,
+        );
         return 1;
     }
     // The same document the EtcdEncryption component puts into the stack output `etcdEncryption`.
@@ -160,7 +164,9 @@ async function remote(client: DeployerClient, command: string | undefined, stack
         const { stacks } = await client.call<{ stacks: StackSummary[] }>("GET", "/v1/stacks");
         for (const s of stacks) {
             const last = s.lastRun ? `last ${s.lastRun.operation} ${s.lastRun.status}` : "no runs";
-            console.log(`${s.name.padEnd(14)} ${(s.team ?? "-").padEnd(10)} ${s.valid ? `tier ${s.tier}` : `INVALID (${s.problems})`}  ${s.workspaces} workspace(s)  ${last}${s.activeRuns ? `, ${s.activeRuns} active` : ""}`);
+            console.log(
+                `${s.name.padEnd(14)} ${(s.team ?? "-").padEnd(10)} ${s.valid ? `tier ${s.tier}` : `INVALID (${s.problems})`}  ${s.workspaces} workspace(s)  ${last}${s.activeRuns ? `, ${s.activeRuns} active` : ""}`,
+            );
         }
         return 0;
     }
@@ -179,8 +185,13 @@ async function remote(client: DeployerClient, command: string | undefined, stack
         return 2;
     }
     // Naming the stack on the command line is the confirmation a destroy needs.
-    const { run } = await client.call<{ run: RunView }>("POST", `/v1/stacks/${stack}/runs`, { operation: command, ...(command === "destroy" ? { confirm: stack } : {}) });
-    console.log(`x1 ${command} ${stack}: run ${run.id} ${run.queue ? `queued (#${run.queue.position}, waiting for ${run.queue.waitingFor})` : run.status} on ${client.url}`);
+    const { run } = await client.call<{ run: RunView }>("POST", `/v1/stacks/${stack}/runs`, {
+        operation: command,
+        ...(command === "destroy" ? { confirm: stack } : {}),
+    });
+    console.log(
+        `x1 ${command} ${stack}: run ${run.id} ${run.queue ? `queued (#${run.queue.position}, waiting for ${run.queue.waitingFor})` : run.status} on ${client.url}`,
+    );
     if (!flags.includes("--watch")) {
         console.log(`follow it with: x1 ${command} ${stack} --watch, or GET ${client.url}/v1/runs/${run.id}`);
         return 0;
@@ -200,14 +211,20 @@ async function remote(client: DeployerClient, command: string | undefined, stack
                 if (line) console.log(line);
             },
             (r) => {
-                if (r.status !== status || r.queue) console.log(`  run ${r.status}${r.queue ? `: #${r.queue.position}, waiting for ${r.queue.waitingFor}` : ""}`);
+                if (r.status !== status || r.queue)
+                    console.log(`  run ${r.status}${r.queue ? `: #${r.queue.position}, waiting for ${r.queue.waitingFor}` : ""}`);
                 status = r.status;
             },
         )
         .finally(() => clearInterval(ticker));
     if (end.counts) console.log(`\n${summaryLine(command as Operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
     else console.log(`\nrun ${end.status}`);
-    if (end.policy) console.log(end.policy.applied ? `policy: ${end.policy.mandatory} mandatory, ${end.policy.advisory} advisory result(s)` : `policy: not applied (${end.policy.note ?? ""})`);
+    if (end.policy)
+        console.log(
+            end.policy.applied
+                ? `policy: ${end.policy.mandatory} mandatory, ${end.policy.advisory} advisory result(s)`
+                : `policy: not applied (${end.policy.note ?? ""})`,
+        );
     if (end.error) console.log(end.error);
     return end.status === "succeeded" ? 0 : 1;
 }
@@ -235,7 +252,9 @@ async function deployerCommand(args: string[]): Promise<number> {
                 await deployer.stop(0);
             }
         }
-        console.error(`token '${issued.name}' for ${teams.length ? `team(s) ${teams.join(", ")}` : "no team"}${admin ? ", admin" : ""}; it is shown once, store it now:`);
+        console.error(
+            `token '${issued.name}' for ${teams.length ? `team(s) ${teams.join(", ")}` : "no team"}${admin ? ", admin" : ""}; it is shown once, store it now:`,
+        );
         console.log(issued.token);
         return 0;
     }

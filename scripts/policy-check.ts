@@ -277,7 +277,14 @@ async function previewWithPack(runAs: string, stack: string, options: CheckStack
 /** The part of a failed preview's output that says why, without the engine's noise. */
 function previewError(err: unknown, output: string[]): string {
     const text = [(err as Error).message ?? String(err), ...output].join("\n");
-    const lines = [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => /^error:|Error:|RunError/.test(l)))];
+    const lines = [
+        ...new Set(
+            text
+                .split("\n")
+                .map((l) => l.trim())
+                .filter((l) => /^error:|Error:|RunError/.test(l)),
+        ),
+    ];
     return (lines.slice(0, 4).join(" / ") || (err as Error).message || "preview failed").slice(0, 800);
 }
 
@@ -298,7 +305,9 @@ async function main(argv: string[]): Promise<number> {
         // The isolated backend holds nothing: a throwaway passphrase for stacks without a KMS secrets provider.
         if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) process.env.PULUMI_CONFIG_PASSPHRASE = "x1agent-policy-check";
     } else if (Object.keys(args.tags).length > 0) {
-        console.error("policy:check: --tag only applies to the isolated backend; with PULUMI_BACKEND_URL set the stacks' recorded tags are used (this check never writes tags there)");
+        console.error(
+            "policy:check: --tag only applies to the isolated backend; with PULUMI_BACKEND_URL set the stacks' recorded tags are used (this check never writes tags there)",
+        );
         return 2;
     }
     process.env.X1_RENDER_ROOT = path.join(sandbox, "rendered");
@@ -324,7 +333,9 @@ async function main(argv: string[]): Promise<number> {
             console.error(`[policy:check] ${stack}: preview with the policy pack...`);
             const r = await checkStack(stack, { policyConfig: args.policyConfig, tags: args.tags, isolated: ownState });
             const mandatory = r.findings.filter((f) => f.level === "mandatory").length;
-            console.error(`[policy:check] ${stack}: ${r.status}, ${mandatory} mandatory, ${r.findings.length - mandatory} advisory, in ${((r.durationMs ?? 0) / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}`);
+            console.error(
+                `[policy:check] ${stack}: ${r.status}, ${mandatory} mandatory, ${r.findings.length - mandatory} advisory, in ${((r.durationMs ?? 0) / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}`,
+            );
             results.push(r);
         }
     } finally {

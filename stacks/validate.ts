@@ -184,7 +184,7 @@ function plainly(issue: z.core.$ZodIssue, value: unknown): string {
         case "not_multiple_of":
             return `must be a multiple of ${String(issue.divisor)}`;
         case "invalid_union":
-            return "matches none of the forms this key accepts; see README \"Stack configuration\"";
+            return 'matches none of the forms this key accepts; see README "Stack configuration"';
         default:
             return `is not valid here (${issue.code}); see README "Stack configuration"`;
     }

@@ -100,7 +100,11 @@ export class CertManager extends pulumi.ComponentResource {
         // server-side dry run instead of failing with "no matches for kind".
         // Rendering to a directory needs neither.
         const cr = (suffix: string, apiVersion: string, kind: string, metadata: Record<string, unknown>, spec: Record<string, unknown>) =>
-            new k8s.apiextensions.CustomResource(`${name}-${suffix}`, { apiVersion, kind, metadata: { ...metadata, labels }, spec }, { parent: this, dependsOn: this.ready });
+            new k8s.apiextensions.CustomResource(
+                `${name}-${suffix}`,
+                { apiVersion, kind, metadata: { ...metadata, labels }, spec },
+                { parent: this, dependsOn: this.ready },
+            );
 
         const selfSigned = cr("selfsigned-issuer", "cert-manager.io/v1", "ClusterIssuer", { name: issuerNames.selfSigned }, { selfSigned: {} });
         this.selfSignedIssuer = selfSigned.metadata.name;

@@ -61,11 +61,7 @@ export const chartMirrorVariable = "X1_CHART_MIRROR";
  * installs (`installs`): a missing one fails here, before anything is
  * registered, naming the file and the fix.
  */
-export function withChartMirror(
-    addons: StackConfig["addons"],
-    mirror: string | undefined,
-    installs: Record<ChartedAddon, boolean>,
-): StackConfig["addons"] {
+export function withChartMirror(addons: StackConfig["addons"], mirror: string | undefined, installs: Record<ChartedAddon, boolean>): StackConfig["addons"] {
     if (!mirror) return addons;
     const settled = { ...addons };
     const missing: string[] = [];

@@ -66,7 +66,6 @@ export interface NatsArgs {
      * api's client certificate is issued there, so both wait for it.
      */
     appNamespace: pulumi.Input<string>;
-
 }
 
 /**
@@ -140,7 +139,12 @@ export class Nats extends pulumi.ComponentResource {
         const chartValues = mergeValues(natsValues(nats), addon.values);
         new k8s.apiextensions.CustomResource(
             `${name}-api-client-certificate`,
-            { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: natsNames.apiClient, namespace: args.appNamespace, labels }, spec: clientSpec },
+            {
+                apiVersion: "cert-manager.io/v1",
+                kind: "Certificate",
+                metadata: { name: natsNames.apiClient, namespace: args.appNamespace, labels },
+                spec: clientSpec,
+            },
             { parent: this, dependsOn: [...args.certManagerReady, issuer] },
         );
 
@@ -231,7 +235,9 @@ export function natsValues(nats: StackConfig["nats"]): Record<string, unknown> {
     const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true };
     return {
         podTemplate: {
-            merge: { spec: { securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } } } },
+            merge: {
+                spec: { securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } } },
+            },
         },
         container: { merge: { securityContext: restricted } },
         reloader: { merge: { securityContext: restricted } },

@@ -192,10 +192,12 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
             { parent: this },
         );
         return {
-            annotations: identity.clientId.apply((clientId): Record<string, string> => ({
-                "azure.workload.identity/client-id": clientId,
-                "azure.workload.identity/tenant-id": cloud.tenantId,
-            })),
+            annotations: identity.clientId.apply(
+                (clientId): Record<string, string> => ({
+                    "azure.workload.identity/client-id": clientId,
+                    "azure.workload.identity/tenant-id": cloud.tenantId,
+                }),
+            ),
             principal: identity.clientId,
         };
     }
@@ -203,6 +205,9 @@ export class WorkloadIdentity extends pulumi.ComponentResource {
 
 /** A Google service account id: 6-30 characters, lower case, starting with a letter. */
 export function gsaAccountId(clusterName: string): string {
-    const id = `${clusterName}-api`.replace(/[^a-z0-9-]/g, "-").slice(0, 30).replace(/-+$/, "");
+    const id = `${clusterName}-api`
+        .replace(/[^a-z0-9-]/g, "-")
+        .slice(0, 30)
+        .replace(/-+$/, "");
     return /^[a-z]/.test(id) && id.length >= 6 ? id : `x1-${id}`.slice(0, 30);
 }

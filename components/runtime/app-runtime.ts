@@ -149,10 +149,18 @@ export class AppRuntime extends pulumi.ComponentResource {
         );
         new App(`${name}-app`, { app: config.app, images, namespace, configData: data }, children);
         if (config.worker.enabled) {
-            new Worker(`${name}-worker`, { worker: config.worker, images, namespace, configData: data, wiring: mergeWiring(db, natsClient, objectStorage) }, children);
+            new Worker(
+                `${name}-worker`,
+                { worker: config.worker, images, namespace, configData: data, wiring: mergeWiring(db, natsClient, objectStorage) },
+                children,
+            );
         }
         if (config.cronJobs.length) {
-            new MaintenanceJobs(`${name}-maintenance`, { cronJobs: config.cronJobs, images, namespace, configData: data, wiring: mergeWiring(db, natsClient) }, children);
+            new MaintenanceJobs(
+                `${name}-maintenance`,
+                { cronJobs: config.cronJobs, images, namespace, configData: data, wiring: mergeWiring(db, natsClient) },
+                children,
+            );
         }
         if (config.ingress.enabled) {
             new AppIngress(`${name}-ingress`, { ingress: config.ingress, namespace, issuer: args.ingressIssuer }, { parent: this });

@@ -113,7 +113,12 @@ export class Backups extends pulumi.ComponentResource {
         };
 
         const postgresSa = tokenlessServiceAccount(`${name}-postgres-sa`, { name: `${runtimeNames.backup}-postgres`, namespace: args.namespace, labels }, this);
-        cronJobs.push(cronJob("postgres", postgresSa.metadata.name, false, mergeWiring(databaseWiring(args.postgres, args.database), destination("postgres")), ["postgres", "--format=custom"]));
+        cronJobs.push(
+            cronJob("postgres", postgresSa.metadata.name, false, mergeWiring(databaseWiring(args.postgres, args.database), destination("postgres")), [
+                "postgres",
+                "--format=custom",
+            ]),
+        );
 
         if (backup.secretsExport) {
             const secretsNamespace = args.secretsNamespace ?? names.secretsNamespace;

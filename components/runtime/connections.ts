@@ -155,7 +155,10 @@ const clusterNoProxy = [".svc", ".svc.cluster.local", ".cluster.local", "localho
  * values: those arrive by reference only.
  */
 /** The sections the shared ConfigMap is made from. */
-export type RuntimeConfigSources = Pick<StackConfig, "observability" | "ingress" | "secrets" | "nats" | "postgres" | "auth" | "objectStorage" | "images" | "proxy">;
+export type RuntimeConfigSources = Pick<
+    StackConfig,
+    "observability" | "ingress" | "secrets" | "nats" | "postgres" | "auth" | "objectStorage" | "images" | "proxy"
+>;
 
 export function runtimeConfigData(config: RuntimeConfigSources, nats: NatsEndpoint, natsClientSecretInWorkspaces: string | undefined): Record<string, string> {
     const data: Record<string, string> = {

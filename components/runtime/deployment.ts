@@ -130,7 +130,10 @@ export class HardenedDeployment extends pulumi.ComponentResource {
                         minReplicas: workload.hpa.minReplicas,
                         maxReplicas: workload.hpa.maxReplicas,
                         metrics: [
-                            { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: workload.hpa.targetCPUUtilization } } },
+                            {
+                                type: "Resource",
+                                resource: { name: "cpu", target: { type: "Utilization", averageUtilization: workload.hpa.targetCPUUtilization } },
+                            },
                         ],
                     },
                 },

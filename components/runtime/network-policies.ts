@@ -43,7 +43,9 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
         const app = (n: string) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": n } } });
         const fromNamespaces = (list: string[]): k8s.types.input.networking.v1.NetworkPolicyPeer[] =>
             list.length ? list.map((n) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } } })) : [{ namespaceSelector: {} }];
-        const workspaces: k8s.types.input.networking.v1.NetworkPolicyPeer = { namespaceSelector: { matchExpressions: [{ key: runtimeNames.workspaceLabel, operator: "Exists" }] } };
+        const workspaces: k8s.types.input.networking.v1.NetworkPolicyPeer = {
+            namespaceSelector: { matchExpressions: [{ key: runtimeNames.workspaceLabel, operator: "Exists" }] },
+        };
         const natsPods: k8s.types.input.networking.v1.NetworkPolicyPeer = { podSelector: { matchLabels: nats.podSelector } };
         const dbPods: k8s.types.input.networking.v1.NetworkPolicyPeer = { podSelector: { matchLabels: database.podSelector } };
 
@@ -56,7 +58,10 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
         const telemetryAndProxy: k8s.types.input.networking.v1.NetworkPolicyEgressRule[] = args.egressUrls.map((u) => ({ ports: [tcp(urlPort(u))] }));
         const toNats: k8s.types.input.networking.v1.NetworkPolicyEgressRule = { to: [natsPods], ports: [tcp(nats.clientPort)] };
         const toDb: k8s.types.input.networking.v1.NetworkPolicyEgressRule = { to: [dbPods], ports: [tcp(database.port)] };
-        const metricsFromMonitoring: k8s.types.input.networking.v1.NetworkPolicyIngressRule = { from: fromNamespaces(net.monitoringNamespaces), ports: [tcp(ports.metrics)] };
+        const metricsFromMonitoring: k8s.types.input.networking.v1.NetworkPolicyIngressRule = {
+            from: fromNamespaces(net.monitoringNamespaces),
+            ports: [tcp(ports.metrics)],
+        };
 
         const natsClients = [app(runtimeNames.api), app(runtimeNames.worker), app(runtimeNames.maintenance), workspaces];
         const dbClients = [app(runtimeNames.api), app(runtimeNames.worker), app(runtimeNames.maintenance), app(runtimeNames.backup), dbPods];
@@ -68,7 +73,12 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
                 policyTypes: ["Egress"],
                 egress: [
                     {
-                        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                        to: [
+                            {
+                                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                                podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                            },
+                        ],
                         ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
                     },
                 ],
@@ -76,7 +86,10 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
             api: {
                 ...app(runtimeNames.api),
                 policyTypes: ["Ingress", "Egress"],
-                ingress: [{ from: [...fromNamespaces(net.ingressControllerNamespaces), app(runtimeNames.app), workspaces], ports: [tcp(ports.http)] }, metricsFromMonitoring],
+                ingress: [
+                    { from: [...fromNamespaces(net.ingressControllerNamespaces), app(runtimeNames.app), workspaces], ports: [tcp(ports.http)] },
+                    metricsFromMonitoring,
+                ],
                 egress: [toNats, toDb, https, ...telemetryAndProxy],
             },
             app: {
@@ -117,7 +130,11 @@ export class RuntimeNetworkPolicies extends pulumi.ComponentResource {
             };
         }
         if (optional.maintenance) {
-            policies.maintenance = { ...app(runtimeNames.maintenance), policyTypes: ["Ingress", "Egress"], egress: [toNats, toDb, https, ...telemetryAndProxy] };
+            policies.maintenance = {
+                ...app(runtimeNames.maintenance),
+                policyTypes: ["Ingress", "Egress"],
+                egress: [toNats, toDb, https, ...telemetryAndProxy],
+            };
         }
         if (optional.backup) {
             policies.backup = { ...app(runtimeNames.backup), policyTypes: ["Ingress", "Egress"], egress: [toDb, https, ...telemetryAndProxy] };

@@ -211,19 +211,16 @@ export function hardenedPodTemplate(args: PodTemplateArgs): k8s.types.input.core
  * its spec). Values are never read: a value rotated in place under the same
  * name is the job of the Reloader annotations (`reloaderAnnotations`).
  */
-export function rolloutChecksums(
-    configData: pulumi.Input<Record<string, pulumi.Input<string>>>,
-    secrets: SecretUse[],
-): pulumi.Output<Record<string, string>> {
+export function rolloutChecksums(configData: pulumi.Input<Record<string, pulumi.Input<string>>>, secrets: SecretUse[]): pulumi.Output<Record<string, string>> {
     const identities = pulumi.all(
-        secrets.map((s) =>
-            pulumi.all([s.secretName, s.producer ?? null]).apply(([secretName, producer]) => ({ secretName, key: s.key ?? null, producer })),
-        ),
+        secrets.map((s) => pulumi.all([s.secretName, s.producer ?? null]).apply(([secretName, producer]) => ({ secretName, key: s.key ?? null, producer }))),
     );
-    return pulumi.all([pulumi.output(configData), identities]).apply(([data, ids]): Record<string, string> => ({
-        [rolloutAnnotations.config]: sha256(data),
-        [rolloutAnnotations.secrets]: sha256([...ids].sort((a, b) => stableJson(a).localeCompare(stableJson(b)))),
-    }));
+    return pulumi.all([pulumi.output(configData), identities]).apply(
+        ([data, ids]): Record<string, string> => ({
+            [rolloutAnnotations.config]: sha256(data),
+            [rolloutAnnotations.secrets]: sha256([...ids].sort((a, b) => stableJson(a).localeCompare(stableJson(b)))),
+        }),
+    );
 }
 
 /**

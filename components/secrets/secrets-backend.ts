@@ -148,7 +148,9 @@ function vaultProvider(vault: Extract<SettledSecrets, { tier: "vault" }>["vault"
             server: vault.server,
             path: vault.path,
             version: vault.version,
-            ...(vault.caConfigMap ? { caProvider: { type: "ConfigMap", name: vault.caConfigMap.name, key: vault.caConfigMap.key, namespace: names.appNamespace } } : {}),
+            ...(vault.caConfigMap
+                ? { caProvider: { type: "ConfigMap", name: vault.caConfigMap.name, key: vault.caConfigMap.key, namespace: names.appNamespace } }
+                : {}),
             auth: {
                 kubernetes: {
                     mountPath: vault.mountPath,

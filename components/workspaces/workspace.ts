@@ -75,18 +75,33 @@ export class Workspace extends pulumi.ComponentResource {
         const child = { parent: this };
 
         // Network: deny everything, then the few paths a session pod needs.
-        const appNs: k8s.types.input.networking.v1.NetworkPolicyPeer = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": names.appNamespace } } };
+        const appNs: k8s.types.input.networking.v1.NetworkPolicyPeer = {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": names.appNamespace } },
+        };
         const egress: k8s.types.input.networking.v1.NetworkPolicyEgressRule[] = [
             {
-                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-                ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                        podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                    },
+                ],
+                ports: [
+                    { protocol: "UDP", port: 53 },
+                    { protocol: "TCP", port: 53 },
+                ],
             },
             { to: [{ ...appNs, podSelector: { matchLabels: args.nats.podSelector } }], ports: [{ protocol: "TCP", port: args.nats.clientPort }] },
-            { to: [{ ...appNs, podSelector: { matchLabels: { "app.kubernetes.io/name": runtimeNames.api } } }], ports: [{ protocol: "TCP", port: ports.http }] },
+            {
+                to: [{ ...appNs, podSelector: { matchLabels: { "app.kubernetes.io/name": runtimeNames.api } } }],
+                ports: [{ protocol: "TCP", port: ports.http }],
+            },
         ];
         // A block that covers the cloud metadata endpoint excepts it: it hands out the node's cloud credentials.
         if (ws.egressCidrs.length) {
-            egress.push({ to: ws.egressCidrs.map((cidr) => ({ ipBlock: { cidr, ...(metadataExcept(cidr).length ? { except: metadataExcept(cidr) } : {}) } })) });
+            egress.push({
+                to: ws.egressCidrs.map((cidr) => ({ ipBlock: { cidr, ...(metadataExcept(cidr).length ? { except: metadataExcept(cidr) } : {}) } })),
+            });
         }
         new k8s.networking.v1.NetworkPolicy(
             `${name}-default-deny`,

@@ -51,7 +51,13 @@ export function parseDocument(doc: unknown): ParsedDocument {
 
 /** Does an IAM action pattern (with `*` and `?`) cover `action`? Case-insensitive, as IAM compares actions. */
 export function actionCovers(pattern: string, action: string): boolean {
-    const re = new RegExp(`^${pattern.split("").map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("")}$`, "i");
+    const re = new RegExp(
+        `^${pattern
+            .split("")
+            .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+            .join("")}$`,
+        "i",
+    );
     return re.test(action);
 }
 

@@ -92,9 +92,7 @@ export const storeOfTier: Record<SecretTier, string> = {
     azure: "x1-azure",
 };
 
-export const tierOfStore: Record<string, SecretTier> = Object.fromEntries(
-    Object.entries(storeOfTier).map(([tier, store]) => [store, tier as SecretTier]),
-);
+export const tierOfStore: Record<string, SecretTier> = Object.fromEntries(Object.entries(storeOfTier).map(([tier, store]) => [store, tier as SecretTier]));
 
 export type UiMode = "capture" | "bind";
 

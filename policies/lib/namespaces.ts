@@ -87,7 +87,8 @@ export function checkCondition(cond: Record<string, unknown>, index: number): Co
     });
     namespaces.forEach((raw, i) => {
         const ns = String(raw);
-        if (!isX1Namespace(ns)) out.push({ path: `${base}.namespaces[${i}]`, problem: `names ${ns}, which is not the app namespace or an x1agent-ws-* workspace` });
+        if (!isX1Namespace(ns))
+            out.push({ path: `${base}.namespaces[${i}]`, problem: `names ${ns}, which is not the app namespace or an x1agent-ws-* workspace` });
     });
     if (hasSelector) {
         // Labels are set by whoever creates a namespace; only the API server's own name label is trustworthy.
@@ -96,12 +97,13 @@ export function checkCondition(cond: Record<string, unknown>, index: number): Co
         const byName = exprs.find((e) => e.key === "kubernetes.io/metadata.name" && e.operator === "In");
         const nameLabel = labels["kubernetes.io/metadata.name"];
         const allowed = byName
-            ? (byName.values as unknown[] | undefined ?? []).every((v) => isX1Namespace(String(v)))
+            ? ((byName.values as unknown[] | undefined) ?? []).every((v) => isX1Namespace(String(v)))
             : typeof nameLabel === "string" && isX1Namespace(nameLabel);
         if (!allowed) {
             out.push({
                 path: `${base}.namespaceSelector`,
-                problem: "selects namespaces by labels, which anyone who can create or label a namespace controls; use namespaceRegexes (or select on kubernetes.io/metadata.name In x1agent namespaces)",
+                problem:
+                    "selects namespaces by labels, which anyone who can create or label a namespace controls; use namespaceRegexes (or select on kubernetes.io/metadata.name In x1agent namespaces)",
             });
         }
     }

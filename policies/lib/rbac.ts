@@ -43,7 +43,11 @@ const workloadWrite = ["create", "update", "patch"];
 
 /** Every way an RBAC rule reaches a Secret value or a credential, directly or through something else. */
 export const capabilities: Capability[] = [
-    { id: "read-secrets", what: "read Secret values (get/list/watch secrets)", grants: [{ groups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }] },
+    {
+        id: "read-secrets",
+        what: "read Secret values (get/list/watch secrets)",
+        grants: [{ groups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+    },
     {
         id: "write-secrets",
         what: "create Secrets, including a kubernetes.io/service-account-token Secret that the token controller fills with a long-lived token of any ServiceAccount there",
@@ -66,8 +70,16 @@ export const capabilities: Capability[] = [
             { groups: [""], resources: ["pods/ephemeralcontainers"], verbs: ["update", "patch"] },
         ],
     },
-    { id: "kubelet-api", what: "reach the kubelet API (nodes/proxy): exec into any pod on the node, past admission", grants: [{ groups: [""], resources: ["nodes/proxy"], verbs: [] }] },
-    { id: "mint-tokens", what: "request tokens for ServiceAccounts (serviceaccounts/token), and so act as eso-reader or the api's cloud identity", grants: [{ groups: [""], resources: ["serviceaccounts/token"], verbs: ["create"] }] },
+    {
+        id: "kubelet-api",
+        what: "reach the kubelet API (nodes/proxy): exec into any pod on the node, past admission",
+        grants: [{ groups: [""], resources: ["nodes/proxy"], verbs: [] }],
+    },
+    {
+        id: "mint-tokens",
+        what: "request tokens for ServiceAccounts (serviceaccounts/token), and so act as eso-reader or the api's cloud identity",
+        grants: [{ groups: [""], resources: ["serviceaccounts/token"], verbs: ["create"] }],
+    },
     {
         id: "impersonate",
         what: "impersonate users, groups or ServiceAccounts",
@@ -79,7 +91,9 @@ export const capabilities: Capability[] = [
     {
         id: "grant-rbac",
         what: "grant permissions (escalate/bind, or write Roles and bindings) to itself or to another subject",
-        grants: [{ groups: [rbacGroup], resources: ["roles", "clusterroles", "rolebindings", "clusterrolebindings"], verbs: ["escalate", "bind", ...workloadWrite] }],
+        grants: [
+            { groups: [rbacGroup], resources: ["roles", "clusterroles", "rolebindings", "clusterrolebindings"], verbs: ["escalate", "bind", ...workloadWrite] },
+        ],
     },
     {
         id: "change-admission",
@@ -87,18 +101,33 @@ export const capabilities: Capability[] = [
         grants: [
             {
                 groups: ["admissionregistration.k8s.io"],
-                resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings", "mutatingadmissionpolicies", "mutatingadmissionpolicybindings", "validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
+                resources: [
+                    "validatingadmissionpolicies",
+                    "validatingadmissionpolicybindings",
+                    "mutatingadmissionpolicies",
+                    "mutatingadmissionpolicybindings",
+                    "validatingwebhookconfigurations",
+                    "mutatingwebhookconfigurations",
+                ],
                 verbs: [...workloadWrite, "delete"],
             },
         ],
     },
-    { id: "relabel-namespaces", what: "relabel namespaces, dropping Pod Security restricted or the workspace label the session policy selects on", grants: [{ groups: [""], resources: ["namespaces"], verbs: ["update", "patch"] }] },
+    {
+        id: "relabel-namespaces",
+        what: "relabel namespaces, dropping Pod Security restricted or the workspace label the session policy selects on",
+        grants: [{ groups: [""], resources: ["namespaces"], verbs: ["update", "patch"] }],
+    },
     {
         id: "drive-eso",
         what: "create External Secrets objects, which ESO serves with its own cluster-wide access and the stores' identities",
         grants: [{ groups: ["external-secrets.io", "generators.external-secrets.io"], resources: ["*"], verbs: workloadWrite }],
     },
-    { id: "host-volumes", what: "create PersistentVolumes (a hostPath volume onto a node's kubelet directory)", grants: [{ groups: [""], resources: ["persistentvolumes"], verbs: ["create"] }] },
+    {
+        id: "host-volumes",
+        what: "create PersistentVolumes (a hostPath volume onto a node's kubelet directory)",
+        grants: [{ groups: [""], resources: ["persistentvolumes"], verbs: ["create"] }],
+    },
     {
         id: "sign-certificates",
         what: "approve certificate signing requests (a client certificate for any user)",

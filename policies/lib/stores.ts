@@ -118,7 +118,12 @@ export function remoteKeys(spec: unknown): RemoteKey[] {
         return Array.isArray(v) ? v : [];
     };
     items("data").forEach((item, i) => {
-        out.push({ path: `spec.data[${i}].remoteRef.key`, key: get(item, "remoteRef", "key"), find: false, storeName: get(item, "sourceRef", "storeRef", "name") ?? mainStore });
+        out.push({
+            path: `spec.data[${i}].remoteRef.key`,
+            key: get(item, "remoteRef", "key"),
+            find: false,
+            storeName: get(item, "sourceRef", "storeRef", "name") ?? mainStore,
+        });
     });
     items("dataFrom").forEach((item, i) => {
         if (get(item, "sourceRef", "generatorRef") !== undefined) return;
@@ -139,4 +144,3 @@ export function refKind(kind: unknown): string {
 export function isEsoObject(r: Pick<Res, "type">): boolean {
     return k8sType(r.type)?.group === esoGroup;
 }
-

@@ -14,11 +14,13 @@ const policyTypes: Record<string, (props: Record<string, unknown>) => { where: s
     "aws:iam/policy:Policy": (p) => [{ where: "policy", doc: get(p, "policy") }],
     "aws:iam/userPolicy:UserPolicy": (p) => [{ where: "policy", doc: get(p, "policy") }],
     "aws:iam/groupPolicy:GroupPolicy": (p) => [{ where: "policy", doc: get(p, "policy") }],
-    "aws:iam/role:Role": (p) => list(p, "inlinePolicies").map((ip, i) => ({ where: `inlinePolicies[${i}] (${String(get(ip, "name"))})`, doc: get(ip, "policy") })),
+    "aws:iam/role:Role": (p) =>
+        list(p, "inlinePolicies").map((ip, i) => ({ where: `inlinePolicies[${i}] (${String(get(ip, "name"))})`, doc: get(ip, "policy") })),
 };
 
 /** Does this statement reach Secrets Manager at all? */
-const touchesSecretsManager = (actions: string[]) => actions.some((a) => actionCovers(a, "secretsmanager:GetSecretValue") || a.toLowerCase().startsWith("secretsmanager:"));
+const touchesSecretsManager = (actions: string[]) =>
+    actions.some((a) => actionCovers(a, "secretsmanager:GetSecretValue") || a.toLowerCase().startsWith("secretsmanager:"));
 
 /**
  * Secrets Manager access only on `arn:aws:secretsmanager:*:*:secret:x1agent/*`
@@ -41,7 +43,10 @@ export const awsSecretAccessScoped = resourcePolicy(
         if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
             const arn = String(get(r.props, "policyArn") ?? "");
             const wide = wideManagedPolicies.find((p) => arn.endsWith(`:policy/${p}`));
-            if (wide) report(`RolePolicyAttachment ${r.name} attaches ${wide}, which reads and writes every secret in the account: attach an inline policy limited to ${x1agentSecretArn} instead`);
+            if (wide)
+                report(
+                    `RolePolicyAttachment ${r.name} attaches ${wide}, which reads and writes every secret in the account: attach an inline policy limited to ${x1agentSecretArn} instead`,
+                );
             return;
         }
         const docs = policyTypes[r.type];
@@ -56,17 +61,23 @@ export const awsSecretAccessScoped = resourcePolicy(
                 if (s.effect !== "Allow") return;
                 const at = `${r.type} '${r.name}' ${where} ${statementName(s, i)}`;
                 if (s.notActions.length > 0 || s.notResources.length > 0) {
-                    report(`${at} uses ${s.notActions.length > 0 ? "NotAction" : "NotResource"} with Allow, which grants everything not listed (Secrets Manager included): list Action and Resource explicitly`);
+                    report(
+                        `${at} uses ${s.notActions.length > 0 ? "NotAction" : "NotResource"} with Allow, which grants everything not listed (Secrets Manager included): list Action and Resource explicitly`,
+                    );
                     return;
                 }
                 if (!touchesSecretsManager(s.actions)) return;
                 const wildActions = s.actions.filter((a) => hasWildcard(a));
                 if (wildActions.length > 0) {
-                    report(`${at} grants ${wildActions.join(", ")}, a wildcard covering Secrets Manager: name the actions, e.g. "secretsmanager:GetSecretValue"`);
+                    report(
+                        `${at} grants ${wildActions.join(", ")}, a wildcard covering Secrets Manager: name the actions, e.g. "secretsmanager:GetSecretValue"`,
+                    );
                 }
                 const wide = s.resources.filter((res) => !x1agentSecretArnPattern.test(res));
                 if (wide.length > 0 || s.resources.length === 0) {
-                    report(`${at} allows Secrets Manager on ${wide.join(", ") || "no Resource (every resource)"}: x1agent may only reach ${x1agentSecretArn}; set Resource: ["${x1agentSecretArn}"]`);
+                    report(
+                        `${at} allows Secrets Manager on ${wide.join(", ") || "no Resource (every resource)"}: x1agent may only reach ${x1agentSecretArn}; set Resource: ["${x1agentSecretArn}"]`,
+                    );
                 }
             });
         }

@@ -24,7 +24,8 @@ export const azureSecretAccessScoped = resourcePolicy<Config>(
     {
         name: "azure-secret-access-scoped",
         family: "secret-scoping",
-        description: "Azure role assignments that read Key Vault secrets use Key Vault Secrets User, scoped to the one vault (or x1agent-* secrets in it), never a resource group or subscription.",
+        description:
+            "Azure role assignments that read Key Vault secrets use Key Vault Secrets User, scoped to the one vault (or x1agent-* secrets in it), never a resource group or subscription.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -38,7 +39,10 @@ export const azureSecretAccessScoped = resourcePolicy<Config>(
     },
     (r, { report, config }) => {
         if (r.type !== "azure-native:authorization:RoleAssignment") return;
-        const roleId = String(get(r.props, "roleDefinitionId") ?? "").split("/").pop()!.toLowerCase();
+        const roleId = String(get(r.props, "roleDefinitionId") ?? "")
+            .split("/")
+            .pop()!
+            .toLowerCase();
         const role = secretRoles[roleId];
         if (!role) return;
         const at = `RoleAssignment '${r.name}' (${role.name})`;

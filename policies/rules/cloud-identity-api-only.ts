@@ -63,7 +63,8 @@ export const cloudIdentityApiOnly = stackPolicy<Config>(
         },
     },
     (resources, { report: reportStack, config }) => {
-        for (const r of resources) guarded(r, reportStack, () => check(r, (message) => reportStack(message, r.urn), new Set([api, ...config.allowServiceAccounts])));
+        for (const r of resources)
+            guarded(r, reportStack, () => check(r, (message) => reportStack(message, r.urn), new Set([api, ...config.allowServiceAccounts])));
     },
 );
 
@@ -83,37 +84,54 @@ function check(r: Res, report: (message: string) => void, allowed: Set<string>):
             if (s.effect !== "Allow") return;
             const at = `aws:iam/role:Role '${r.name}' trust ${statementName(s, i)}`;
             if (!webIdentity(s.actions) || get(s.principal, "Federated") === undefined) {
-                report(`${at} lets ${JSON.stringify(s.principal ?? "anyone")} assume the workload-identity role (${s.actions.join(", ")}): remove the statement; ${fix}`);
+                report(
+                    `${at} lets ${JSON.stringify(s.principal ?? "anyone")} assume the workload-identity role (${s.actions.join(", ")}): remove the statement; ${fix}`,
+                );
                 return;
             }
-            const subs = Object.entries(s.condition.StringEquals ?? {}).filter(([k]) => k.endsWith(":sub")).flatMap(([, v]) => v);
+            const subs = Object.entries(s.condition.StringEquals ?? {})
+                .filter(([k]) => k.endsWith(":sub"))
+                .flatMap(([, v]) => v);
             const others = subs.filter(foreign);
             if (others.length > 0) report(`${at} trusts ${others.join(", ")}: that account would read x1agent's secrets as the api; ${fix}`);
         });
         return;
     }
     if (r.type === "aws:iam/accessKey:AccessKey" || r.type === "gcp:serviceaccount/key:Key") {
-        report(`${r.type} '${r.name}' creates a static cloud key, a credential that never expires and can be copied anywhere: delete it; x1agent authenticates by workload identity only`);
+        report(
+            `${r.type} '${r.name}' creates a static cloud key, a credential that never expires and can be copied anywhere: delete it; x1agent authenticates by workload identity only`,
+        );
         return;
     }
-    if (r.type === "gcp:serviceaccount/iAMMember:IAMMember" || r.type === "gcp:serviceaccount/iAMBinding:IAMBinding" || r.type === "gcp:projects/iAMMember:IAMMember") {
+    if (
+        r.type === "gcp:serviceaccount/iAMMember:IAMMember" ||
+        r.type === "gcp:serviceaccount/iAMBinding:IAMBinding" ||
+        r.type === "gcp:projects/iAMMember:IAMMember"
+    ) {
         const role = String(get(r.props, "role") ?? "");
         if (!actAsRoles.has(role)) return;
         const members = [get(r.props, "member"), ...list(r.props, "members")].filter((m): m is string => typeof m === "string");
         const at = `${r.type} '${r.name}' (${role})`;
         if (r.type === "gcp:projects/iAMMember:IAMMember") {
-            report(`${at} on the whole project lets ${members.join(", ")} act as every service account in it, x1agent's included: grant it on one service account, to ${api} only`);
+            report(
+                `${at} on the whole project lets ${members.join(", ")} act as every service account in it, x1agent's included: grant it on one service account, to ${api} only`,
+            );
             return;
         }
         const others = role === "roles/iam.workloadIdentityUser" ? members.filter(foreign) : members;
         if (others.length > 0) {
-            report(`${at} lets ${others.join(", ")} act as the Google service account: remove the grant; only <project>.svc.id.goog[${api}] may, through roles/iam.workloadIdentityUser`);
+            report(
+                `${at} lets ${others.join(", ")} act as the Google service account: remove the grant; only <project>.svc.id.goog[${api}] may, through roles/iam.workloadIdentityUser`,
+            );
         }
         return;
     }
     if (r.type === "azure-native:managedidentity:FederatedIdentityCredential") {
         const subject = String(get(r.props, "subject") ?? "");
-        if (foreign(subject)) report(`FederatedIdentityCredential '${r.name}' trusts subject ${subject}: that account would act as the managed identity; ${fix} (system:serviceaccount:${names.appNamespace}:${names.apiServiceAccount})`);
+        if (foreign(subject))
+            report(
+                `FederatedIdentityCredential '${r.name}' trusts subject ${subject}: that account would act as the managed identity; ${fix} (system:serviceaccount:${names.appNamespace}:${names.apiServiceAccount})`,
+            );
         return;
     }
     if (isKind(r, "core", "ServiceAccount")) {

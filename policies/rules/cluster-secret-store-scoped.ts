@@ -21,7 +21,8 @@ export const clusterSecretStoreScoped = resourcePolicy(
     {
         name: "cluster-secret-store-scoped",
         family: "secret-scoping",
-        description: "Every ClusterSecretStore has conditions admitting only the x1agent namespace and x1agent-ws-* workspaces, never x1agent-secrets or a system namespace.",
+        description:
+            "Every ClusterSecretStore has conditions admitting only the x1agent namespace and x1agent-ws-* workspaces, never x1agent-secrets or a system namespace.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -42,12 +43,16 @@ export const clusterSecretStoreScoped = resourcePolicy(
         }
         const findings = conditions.flatMap((c, i) => checkCondition(c, i));
         for (const f of findings) {
-            report(`ClusterSecretStore ${name}: ${f.path} ${f.problem}. Admit only ${names.appNamespace} and x1agent-ws-<id>, e.g. namespaceRegexes ${JSON.stringify(storeNamespaceRegexes)}`);
+            report(
+                `ClusterSecretStore ${name}: ${f.path} ${f.problem}. Admit only ${names.appNamespace} and x1agent-ws-<id>, e.g. namespaceRegexes ${JSON.stringify(storeNamespaceRegexes)}`,
+            );
         }
         if (findings.length === 0) {
             const missing = admittedSamples.filter((ns) => !conditionsAdmit(conditions, ns) && ns !== names.appNamespace);
             if (missing.length === admittedSamples.length - 1) {
-                report(`ClusterSecretStore ${name}: the conditions admit no workspace namespace (tried ${missing.join(", ")}), so no workspace can use the store: admit ${workspaceNamespacePattern}`);
+                report(
+                    `ClusterSecretStore ${name}: the conditions admit no workspace namespace (tried ${missing.join(", ")}), so no workspace can use the store: admit ${workspaceNamespacePattern}`,
+                );
             }
         }
     },

@@ -12,14 +12,21 @@ import { esoGeneratorsGroup, esoGroup } from "../lib/stores";
  * policies; every other kind is refused.
  */
 export const esoKinds: Record<string, { checked: string } | { risk: string }> = {
-    ClusterSecretStore: { checked: "cluster-secret-store-scoped, tier1-store-reads-only-secrets-namespace, tier3-store-has-cloud-identity; only the x1agent store names" },
-    ExternalSecret: { checked: "external-secret-namespace-allowed, external-secret-store-allowed, external-secret-remote-key-prefix, external-secret-remote-key-own-workspace" },
+    ClusterSecretStore: {
+        checked: "cluster-secret-store-scoped, tier1-store-reads-only-secrets-namespace, tier3-store-has-cloud-identity; only the x1agent store names",
+    },
+    ExternalSecret: {
+        checked:
+            "external-secret-namespace-allowed, external-secret-store-allowed, external-secret-remote-key-prefix, external-secret-remote-key-own-workspace",
+    },
     PushSecret: { checked: "no-push-secret-in-workspaces" },
     ClusterPushSecret: { checked: "no-push-secret-in-workspaces" },
     SecretStore: {
         risk: "is a store with its own provider and credentials that no policy reviews; a provider block without auth makes ESO use its own ambient identity (node role, its ServiceAccount's cloud identity), and a Webhook provider fetches any URL ESO can reach",
     },
-    ClusterExternalSecret: { risk: "writes ExternalSecrets into every namespace its selectors match, outside the per-workspace key prefix each workspace is held to" },
+    ClusterExternalSecret: {
+        risk: "writes ExternalSecrets into every namespace its selectors match, outside the per-workspace key prefix each workspace is held to",
+    },
     ClusterGenerator: { risk: "is a generator any namespace's ExternalSecret can use, with the credentials it names or ESO's own" },
     GeneratorState: { risk: "holds what a generator produced (tokens to revoke); only ESO writes it" },
     ECRAuthorizationToken: { risk: "mints an ECR registry token with ESO's AWS identity (or the ServiceAccount or keys it names)" },
@@ -27,7 +34,9 @@ export const esoKinds: Record<string, { checked: string } | { risk: string }> = 
     GCRAccessToken: { risk: "mints a Google access token through Workload Identity for the ServiceAccount it names, or ESO's own identity" },
     ACRAccessToken: { risk: "mints an Azure Container Registry token with a managed or workload identity" },
     VaultDynamicSecret: { risk: "calls any Vault path with any method, as the Vault identity it configures" },
-    Webhook: { risk: "makes ESO's controller fetch any URL it can reach (the Kubernetes API, cloud metadata, Vault) and store the answer in a Secret, past the workspace's NetworkPolicy" },
+    Webhook: {
+        risk: "makes ESO's controller fetch any URL it can reach (the Kubernetes API, cloud metadata, Vault) and store the answer in a Secret, past the workspace's NetworkPolicy",
+    },
     GithubAccessToken: { risk: "mints a GitHub App installation token from a private key in a Secret" },
     GitlabDeployToken: { risk: "creates GitLab deploy tokens with the API credentials it names" },
     QuayAccessToken: { risk: "mints a Quay robot-account token by federating a ServiceAccount token" },
@@ -67,7 +76,12 @@ export const esoKindAllowed = resourcePolicy<Config>(
             "3. A kind that is truly needed is reviewed in docs/threat-model.md first, then listed in this policy's allowKinds config.",
         configSchema: {
             properties: {
-                allowKinds: { type: "array", items: { type: "string" }, default: [], description: "ESO kinds reviewed for this stack beyond the ones x1agent uses." },
+                allowKinds: {
+                    type: "array",
+                    items: { type: "string" },
+                    default: [],
+                    description: "ESO kinds reviewed for this stack beyond the ones x1agent uses.",
+                },
             },
         },
     },
@@ -76,9 +90,13 @@ export const esoKindAllowed = resourcePolicy<Config>(
         if (!t || (t.group !== esoGroup && t.group !== esoGeneratorsGroup) || config.allowKinds.includes(t.kind)) return;
         const entry = esoKinds[t.kind];
         if (entry === undefined) {
-            report(`${describe(r)} is a ${t.group} kind this pack has not reviewed: remove it, or review what it lets its creator do (docs/threat-model.md) and add ${t.kind} to allowKinds`);
+            report(
+                `${describe(r)} is a ${t.group} kind this pack has not reviewed: remove it, or review what it lets its creator do (docs/threat-model.md) and add ${t.kind} to allowKinds`,
+            );
         } else if ("risk" in entry) {
-            report(`${describe(r)}: a ${t.kind} ${entry.risk}. x1agent reads secrets only through its x1-* ClusterSecretStore and workspace ExternalSecrets; remove it`);
+            report(
+                `${describe(r)}: a ${t.kind} ${entry.risk}. x1agent reads secrets only through its x1-* ClusterSecretStore and workspace ExternalSecrets; remove it`,
+            );
         } else if (t.kind === "ClusterSecretStore" && !(meta(r).name in tierOfStore)) {
             report(
                 `${describe(r)} is not one of the x1agent stores (${Object.keys(tierOfStore).join(", ")}): every store is a reader identity of its own; serve the tier through the SecretsBackend's store`,

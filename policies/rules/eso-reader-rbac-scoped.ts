@@ -33,10 +33,14 @@ export const esoReaderRbacScoped = resourcePolicy(
                 return;
             }
             if (m.namespace !== names.secretsNamespace) {
-                report(`RoleBinding ${m.namespace}/${m.name} gives ${names.esoReader} permissions in ${m.namespace}: it may only hold a RoleBinding in ${names.secretsNamespace}`);
+                report(
+                    `RoleBinding ${m.namespace}/${m.name} gives ${names.esoReader} permissions in ${m.namespace}: it may only hold a RoleBinding in ${names.secretsNamespace}`,
+                );
             }
             if (get(r.props, "roleRef", "kind") === "ClusterRole") {
-                report(`RoleBinding ${m.namespace}/${m.name} binds ${names.esoReader} to ClusterRole ${String(get(r.props, "roleRef", "name"))}: use a Role in ${names.secretsNamespace} limited to get/list/watch on secrets`);
+                report(
+                    `RoleBinding ${m.namespace}/${m.name} binds ${names.esoReader} to ClusterRole ${String(get(r.props, "roleRef", "name"))}: use a Role in ${names.secretsNamespace} limited to get/list/watch on secrets`,
+                );
             }
             return;
         }
@@ -47,7 +51,10 @@ export const esoReaderRbacScoped = resourcePolicy(
                 const groups = list(rule, "apiGroups").map(String);
                 const resources = list(rule, "resources").map(String);
                 const verbs = list(rule, "verbs").map(String);
-                const selfReview = groups.every((g) => g === "authorization.k8s.io") && resources.every((x) => x === "selfsubjectrulesreviews") && verbs.every((v) => v === "create");
+                const selfReview =
+                    groups.every((g) => g === "authorization.k8s.io") &&
+                    resources.every((x) => x === "selfsubjectrulesreviews") &&
+                    verbs.every((v) => v === "create");
                 const secretsRead = groups.every((g) => g === "") && resources.every((x) => x === "secrets") && verbs.every((v) => readVerbs.has(v));
                 if (!selfReview && !secretsRead) {
                     report(

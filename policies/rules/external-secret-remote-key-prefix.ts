@@ -24,7 +24,8 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
     {
         name: "external-secret-remote-key-prefix",
         family: "secret-scoping",
-        description: "An ExternalSecret in workspace x1agent-ws-<id> reads only remote keys under that workspace's prefix (Vault/AWS: x1agent/<id>/...; GCP/Azure: x1agent-<id>-...; Tier 1: <id>-...).",
+        description:
+            "An ExternalSecret in workspace x1agent-ws-<id> reads only remote keys under that workspace's prefix (Vault/AWS: x1agent/<id>/...; GCP/Azure: x1agent-<id>-...; Tier 1: <id>-...).",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -40,7 +41,9 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
         for (const { path, key, find, storeName } of remoteKeys(get(r.props, "spec"))) {
             const tier = typeof storeName === "string" ? tierOfStore[storeName] : undefined;
             if (find && key === undefined) {
-                report(`${where} uses ${path.slice(0, -".path".length)} without a path: that searches the whole backend, every workspace's secrets included; set find.path to the workspace prefix or list keys explicitly`);
+                report(
+                    `${where} uses ${path.slice(0, -".path".length)} without a path: that searches the whole backend, every workspace's secrets included; set find.path to the workspace prefix or list keys explicitly`,
+                );
                 continue;
             }
             if (tier === undefined) continue; // not an x1 store: external-secret-store-allowed reports it

@@ -21,7 +21,8 @@ export const externalSecretStoreAllowed = resourcePolicy<Config>(
     {
         name: "external-secret-store-allowed",
         family: "secret-scoping",
-        description: "ExternalSecrets reference only the x1agent ClusterSecretStores (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure), with kind: ClusterSecretStore, and no generator.",
+        description:
+            "ExternalSecrets reference only the x1agent ClusterSecretStores (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure), with kind: ClusterSecretStore, and no generator.",
         severity: "high",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -65,7 +66,9 @@ export const externalSecretStoreAllowed = resourcePolicy<Config>(
                         `x1agent secrets come only from the ClusterSecretStores ${config.allowedStores.join(", ")}; set kind: ClusterSecretStore`,
                 );
             } else if (typeof ref.name !== "string" || !config.allowedStores.includes(ref.name)) {
-                report(`${where} references ClusterSecretStore ${String(ref.name)} at ${ref.path}, which is not an x1agent store: use one of ${config.allowedStores.join(", ")}`);
+                report(
+                    `${where} references ClusterSecretStore ${String(ref.name)} at ${ref.path}, which is not an x1agent store: use one of ${config.allowedStores.join(", ")}`,
+                );
             }
         }
     },

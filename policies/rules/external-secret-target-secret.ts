@@ -15,7 +15,8 @@ export const externalSecretTargetSecret = resourcePolicy(
     {
         name: "external-secret-target-secret",
         family: "secret-scoping",
-        description: "ExternalSecrets (and ClusterExternalSecrets) write an ordinary Secret: no target.manifest (a ConfigMap or other resource), no template of type kubernetes.io/service-account-token.",
+        description:
+            "ExternalSecrets (and ClusterExternalSecrets) write an ordinary Secret: no target.manifest (a ConfigMap or other resource), no template of type kubernetes.io/service-account-token.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -34,7 +35,9 @@ export const externalSecretTargetSecret = resourcePolicy(
             );
         }
         if (get(target, "template", "type") === tokenType) {
-            report(`${describe(r)} sets ${at}.template.type ${tokenType}: the Secret it writes would be filled with a long-lived ServiceAccount token; remove the type (Opaque is the default)`);
+            report(
+                `${describe(r)} sets ${at}.template.type ${tokenType}: the Secret it writes would be filled with a long-lived ServiceAccount token; remove the type (Opaque is the default)`,
+            );
         }
     },
 );

@@ -32,10 +32,7 @@ export const externalSecretsUseActiveStore = stackPolicy(
                 const spec = cluster ? get(r.props, "spec", "externalSecretSpec") : get(r.props, "spec");
                 for (const ref of storeRefs(spec)) {
                     if (ref.name === active) continue;
-                    const why =
-                        ref.name === legacy
-                            ? `still reads the Tier 1 store ${legacy}`
-                            : `reads store ${String(ref.name)}`;
+                    const why = ref.name === legacy ? `still reads the Tier 1 store ${legacy}` : `reads store ${String(ref.name)}`;
                     report(
                         `${describe(r)} ${why} (${ref.path}) but the stack's active store is ${active} (tier ${declared.tier}, from ${declared.source}): ` +
                             `set ${ref.path}.name: ${active} and kind: ClusterSecretStore in the same change as the tier`,

@@ -41,11 +41,12 @@ export const gcpSecretAccessScoped = resourcePolicy(
     {
         name: "gcp-secret-access-scoped",
         family: "secret-scoping",
-        description: "GCP Secret Manager access is granted only on x1agent secrets: project-level secretAccessor carries a resource.name.startsWith(\"projects/<n>/secrets/x1agent\") condition; no org/folder grants, no admin/owner/editor.",
+        description:
+            'GCP Secret Manager access is granted only on x1agent secrets: project-level secretAccessor carries a resource.name.startsWith("projects/<n>/secrets/x1agent") condition; no org/folder grants, no admin/owner/editor.',
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
-            "1. Grant roles/secretmanager.secretAccessor only, with condition { title: \"x1agent secrets only\", expression: 'resource.name.startsWith(\"projects/<number>/secrets/x1agent-\")' }, or on individual x1agent-* secrets with gcp.secretmanager.SecretIamMember.\n" +
+            '1. Grant roles/secretmanager.secretAccessor only, with condition { title: "x1agent secrets only", expression: \'resource.name.startsWith("projects/<number>/secrets/x1agent-")\' }, or on individual x1agent-* secrets with gcp.secretmanager.SecretIamMember.\n' +
             "2. Never grant secret roles on folders or organizations, and never admin, owner or editor.",
     },
     (r, { report }) => {
@@ -59,19 +60,26 @@ export const gcpSecretAccessScoped = resourcePolicy(
             return;
         }
         if (aboveProject.includes(r.type)) {
-            report(`${at} is granted on a ${r.type.includes("organizations") ? "organization" : "folder"}, reaching every project's secrets: grant it on the project with an x1agent condition`);
+            report(
+                `${at} is granted on a ${r.type.includes("organizations") ? "organization" : "folder"}, reaching every project's secrets: grant it on the project with an x1agent condition`,
+            );
             return;
         }
         if (secretLevel.includes(r.type)) {
             const id = secretIdOf(String(get(r.props, "secretId") ?? ""));
-            if (!id.startsWith("x1agent")) report(`${at} is granted on secret ${id}, which is not an x1agent secret (ids start with x1agent-): grant it only on x1agent secrets`);
+            if (!id.startsWith("x1agent"))
+                report(`${at} is granted on secret ${id}, which is not an x1agent secret (ids start with x1agent-): grant it only on x1agent secrets`);
             return;
         }
         const expression = get(r.props, "condition", "expression");
         if (typeof expression !== "string") {
-            report(`${at} is granted on the whole project without a condition, so it reads every secret in it: add condition.expression 'resource.name.startsWith("projects/<number>/secrets/x1agent-")'`);
+            report(
+                `${at} is granted on the whole project without a condition, so it reads every secret in it: add condition.expression 'resource.name.startsWith("projects/<number>/secrets/x1agent-")'`,
+            );
         } else if (!x1agentCondition.test(expression) || /\|\||!/.test(expression)) {
-            report(`${at} has condition '${expression}', which does not limit it to x1agent secrets: use exactly 'resource.name.startsWith("projects/<number>/secrets/x1agent-")'`);
+            report(
+                `${at} has condition '${expression}', which does not limit it to x1agent secrets: use exactly 'resource.name.startsWith("projects/<number>/secrets/x1agent-")'`,
+            );
         }
     },
 );

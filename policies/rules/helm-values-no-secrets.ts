@@ -44,7 +44,10 @@ export const helmValuesNoSecrets = stackPolicy(
                     }
                     if (typeof value !== "string") continue;
                     if (isSensitiveName(key) && !isReferenceValue(value)) {
-                        report(`${where} is a credential by its name (${redacted(value)}): pass it by Secret reference (existingSecret/secretName), not as a value`, r.urn);
+                        report(
+                            `${where} is a credential by its name (${redacted(value)}): pass it by Secret reference (existingSecret/secretName), not as a value`,
+                            r.urn,
+                        );
                         continue;
                     }
                     const looks = secretLookingValue(value);

@@ -12,11 +12,12 @@ export const irsaTrustExact = resourcePolicy(
     {
         name: "irsa-trust-exact",
         family: "secret-scoping",
-        description: "IAM roles assumed with web identity (IRSA) trust exactly one sub (system:serviceaccount:<ns>:<name>) and aud sts.amazonaws.com, with StringEquals and no wildcards.",
+        description:
+            "IAM roles assumed with web identity (IRSA) trust exactly one sub (system:serviceaccount:<ns>:<name>) and aud sts.amazonaws.com, with StringEquals and no wildcards.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
-            "1. In assumeRolePolicy, use Condition.StringEquals with both \"<issuer>:sub\": \"system:serviceaccount:x1agent:x1agent-api\" and \"<issuer>:aud\": \"sts.amazonaws.com\".\n" +
+            '1. In assumeRolePolicy, use Condition.StringEquals with both "<issuer>:sub": "system:serviceaccount:x1agent:x1agent-api" and "<issuer>:aud": "sts.amazonaws.com".\n' +
             "2. Remove StringLike/ForAnyValue conditions and any '*' or '?' in those values.",
     },
     (r, { report }) => {
@@ -27,7 +28,8 @@ export const irsaTrustExact = resourcePolicy(
             return;
         }
         parsed.statements.forEach((s, i) => {
-            if (s.effect !== "Allow" || !s.actions.some((a) => a.toLowerCase() === "sts:assumerolewithwebidentity" || a === "*" || a.toLowerCase() === "sts:*")) return;
+            if (s.effect !== "Allow" || !s.actions.some((a) => a.toLowerCase() === "sts:assumerolewithwebidentity" || a === "*" || a.toLowerCase() === "sts:*"))
+                return;
             const at = `aws:iam/role:Role '${r.name}' trust ${statementName(s, i)}`;
             for (const [op, block] of Object.entries(s.condition)) {
                 if (op === "StringEquals") continue;
@@ -38,9 +40,13 @@ export const irsaTrustExact = resourcePolicy(
             const sub = Object.entries(eq).find(([k]) => k.endsWith(":sub"));
             const aud = Object.entries(eq).find(([k]) => k.endsWith(":aud"));
             if (!sub) {
-                report(`${at} has no StringEquals on <issuer>:sub, so every ServiceAccount in the cluster can assume the role: add "<issuer>:sub": "system:serviceaccount:x1agent:x1agent-api"`);
+                report(
+                    `${at} has no StringEquals on <issuer>:sub, so every ServiceAccount in the cluster can assume the role: add "<issuer>:sub": "system:serviceaccount:x1agent:x1agent-api"`,
+                );
             } else if (sub[1].length !== 1 || hasWildcard(sub[1][0]!) || !/^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$/.test(sub[1][0]!)) {
-                report(`${at} trusts sub ${JSON.stringify(sub[1])}: name exactly one ServiceAccount, "system:serviceaccount:<namespace>:<name>", without wildcards`);
+                report(
+                    `${at} trusts sub ${JSON.stringify(sub[1])}: name exactly one ServiceAccount, "system:serviceaccount:<namespace>:<name>", without wildcards`,
+                );
             }
             if (!aud) {
                 report(`${at} has no StringEquals on <issuer>:aud: add "<issuer>:aud": "sts.amazonaws.com"`);
@@ -49,7 +55,9 @@ export const irsaTrustExact = resourcePolicy(
             }
             const federated = get(s.principal, "Federated");
             if (typeof federated !== "string" || !/^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/[^*?]+$/.test(federated)) {
-                report(`${at} trusts Principal.Federated ${JSON.stringify(federated)}: name the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>)`);
+                report(
+                    `${at} trusts Principal.Federated ${JSON.stringify(federated)}: name the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>)`,
+                );
             }
         });
     },

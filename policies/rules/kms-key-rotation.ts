@@ -24,13 +24,14 @@ export const kmsKeyRotation = resourcePolicy<Config>(
     {
         name: "kms-key-rotation",
         family: "secret-scoping",
-        description: "KMS keys rotate: AWS enableKeyRotation (symmetric keys), GCP rotationPeriod, Azure Key Vault rotationPolicy with a rotate action, at most maxRotationDays apart.",
+        description:
+            "KMS keys rotate: AWS enableKeyRotation (symmetric keys), GCP rotationPeriod, Azure Key Vault rotationPolicy with a rotate action, at most maxRotationDays apart.",
         severity: "medium",
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. AWS: enableKeyRotation: true (rotationPeriodInDays 90-365).\n" +
-            "2. GCP: rotationPeriod: \"7776000s\" (90 days).\n" +
-            "3. Azure: properties.rotationPolicy.lifetimeActions: [{ action: { type: \"rotate\" }, trigger: { timeAfterCreate: \"P90D\" } }].",
+            '2. GCP: rotationPeriod: "7776000s" (90 days).\n' +
+            '3. Azure: properties.rotationPolicy.lifetimeActions: [{ action: { type: "rotate" }, trigger: { timeAfterCreate: "P90D" } }].',
         configSchema: {
             properties: {
                 maxRotationDays: { type: "number", default: 365, minimum: 1, description: "Longest rotation period accepted, in days." },
@@ -48,7 +49,8 @@ export const kmsKeyRotation = resourcePolicy<Config>(
                     return;
                 }
                 const days = get(r.props, "rotationPeriodInDays");
-                if (typeof days === "number" && days > max) report(`aws:kms/key:Key '${r.name}' rotates every ${days} days: set rotationPeriodInDays to at most ${max}`);
+                if (typeof days === "number" && days > max)
+                    report(`aws:kms/key:Key '${r.name}' rotates every ${days} days: set rotationPeriodInDays to at most ${max}`);
                 return;
             }
             case "gcp:kms/cryptoKey:CryptoKey": {
@@ -57,19 +59,26 @@ export const kmsKeyRotation = resourcePolicy<Config>(
                 const raw = get(r.props, "rotationPeriod");
                 const seconds = gcpPeriodSeconds(raw);
                 if (raw === undefined) report(`gcp:kms/cryptoKey:CryptoKey '${r.name}' has no rotationPeriod: set rotationPeriod: "7776000s" (90 days)`);
-                else if (seconds === undefined) report(`gcp:kms/cryptoKey:CryptoKey '${r.name}' rotationPeriod '${String(raw)}' is not a duration in seconds such as "7776000s"`);
-                else if (seconds > max * day) report(`gcp:kms/cryptoKey:CryptoKey '${r.name}' rotates every ${Math.round(seconds / day)} days: set rotationPeriod to at most "${max * day}s"`);
+                else if (seconds === undefined)
+                    report(`gcp:kms/cryptoKey:CryptoKey '${r.name}' rotationPeriod '${String(raw)}' is not a duration in seconds such as "7776000s"`);
+                else if (seconds > max * day)
+                    report(
+                        `gcp:kms/cryptoKey:CryptoKey '${r.name}' rotates every ${Math.round(seconds / day)} days: set rotationPeriod to at most "${max * day}s"`,
+                    );
                 return;
             }
             case "azure-native:keyvault:Key": {
                 const actions = list(r.props, "properties", "rotationPolicy", "lifetimeActions");
                 const rotate = actions.find((a) => String(get(a, "action", "type") ?? "").toLowerCase() === "rotate");
                 if (!rotate) {
-                    report(`azure-native:keyvault:Key '${r.name}' has no rotationPolicy with a rotate action: add properties.rotationPolicy.lifetimeActions [{ action: { type: "rotate" }, trigger: { timeAfterCreate: "P90D" } }]`);
+                    report(
+                        `azure-native:keyvault:Key '${r.name}' has no rotationPolicy with a rotate action: add properties.rotationPolicy.lifetimeActions [{ action: { type: "rotate" }, trigger: { timeAfterCreate: "P90D" } }]`,
+                    );
                     return;
                 }
                 const after = /^P([0-9]+)D$/.exec(String(get(rotate, "trigger", "timeAfterCreate") ?? ""));
-                if (after && Number(after[1]) > max) report(`azure-native:keyvault:Key '${r.name}' rotates every ${after[1]} days: set trigger.timeAfterCreate to at most P${max}D`);
+                if (after && Number(after[1]) > max)
+                    report(`azure-native:keyvault:Key '${r.name}' rotates every ${after[1]} days: set trigger.timeAfterCreate to at most P${max}D`);
                 return;
             }
         }

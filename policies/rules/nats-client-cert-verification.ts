@@ -65,12 +65,14 @@ export const natsClientCertVerification = stackPolicy(
                 if (verify === undefined) return;
                 if (verify === UNKNOWN) failUnknown(c.props, "clientCertificateVerification");
                 evidence = true;
-                if (verify !== true) report(`NATS (${c.name}) does not verify client certificates (clientCertificateVerification: ${String(verify)}): set nats.mtls: true in the stack config`, c.urn);
+                if (verify !== true)
+                    report(
+                        `NATS (${c.name}) does not verify client certificates (clientCertificateVerification: ${String(verify)}): set nats.mtls: true in the stack config`,
+                        c.urn,
+                    );
             });
         }
-        const charts = resources.filter(
-            (r) => chartTypes.has(r.type) && (parentType(r.parent) === natsComponentType || chartNameOf(r) === "nats"),
-        );
+        const charts = resources.filter((r) => chartTypes.has(r.type) && (parentType(r.parent) === natsComponentType || chartNameOf(r) === "nats"));
         for (const r of resources) {
             if (isKind(r, "core", "ConfigMap")) {
                 guarded(r, report, () => {
@@ -79,7 +81,8 @@ export const natsClientCertVerification = stackPolicy(
                     evidence = true;
                     const v = confVerifies(conf);
                     if (!v.tls) report(`${describe(r)} nats.conf has no tls block: the client port is plaintext; enable TLS with verify: true`, r.urn);
-                    else if (!v.verify) report(`${describe(r)} nats.conf enables TLS without verify: true: clients are not required to present a certificate`, r.urn);
+                    else if (!v.verify)
+                        report(`${describe(r)} nats.conf enables TLS without verify: true: clients are not required to present a certificate`, r.urn);
                 });
             }
         }
@@ -90,9 +93,15 @@ export const natsClientCertVerification = stackPolicy(
                 evidence = true;
                 const tls = get(values, "config", "nats", "tls");
                 if (get(tls, "enabled") !== true) {
-                    report(`${r.type} '${r.name}' (NATS) has no TLS on the client port: set values config.nats.tls { enabled: true, secretName: <server cert> } with merge.verify: true (nats.mtls: true)`, r.urn);
+                    report(
+                        `${r.type} '${r.name}' (NATS) has no TLS on the client port: set values config.nats.tls { enabled: true, secretName: <server cert> } with merge.verify: true (nats.mtls: true)`,
+                        r.urn,
+                    );
                 } else if (get(tls, "merge", "verify") !== true && get(tls, "merge", "verify_and_map") !== true) {
-                    report(`${r.type} '${r.name}' (NATS) does not verify client certificates: set values config.nats.tls.merge.verify: true (stack config nats.mtls: true)`, r.urn);
+                    report(
+                        `${r.type} '${r.name}' (NATS) does not verify client certificates: set values config.nats.tls.merge.verify: true (stack config nats.mtls: true)`,
+                        r.urn,
+                    );
                 }
             });
         }

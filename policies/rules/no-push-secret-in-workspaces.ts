@@ -21,7 +21,9 @@ export const noPushSecretInWorkspaces = resourcePolicy(
     },
     (r, { report }) => {
         if (isKind(r, esoGroup, "ClusterPushSecret")) {
-            report(`${describe(r)} pushes Secrets from many namespaces (workspaces included) into the backend: remove it; workspaces only read through ExternalSecrets`);
+            report(
+                `${describe(r)} pushes Secrets from many namespaces (workspaces included) into the backend: remove it; workspaces only read through ExternalSecrets`,
+            );
             return;
         }
         if (!isKind(r, esoGroup, "PushSecret")) return;

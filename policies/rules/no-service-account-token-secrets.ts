@@ -17,7 +17,8 @@ export const noServiceAccountTokenSecrets = resourcePolicy(
     {
         name: "no-service-account-token-secrets",
         family: "secret-scoping",
-        description: "No Secret of type kubernetes.io/service-account-token: the token controller fills it with a long-lived token of the ServiceAccount it names.",
+        description:
+            "No Secret of type kubernetes.io/service-account-token: the token controller fills it with a long-lived token of the ServiceAccount it names.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:

@@ -97,11 +97,16 @@ export const rbacNoIndirectSecretAccess = stackPolicy<Config>(
                     type: "array",
                     items: {
                         type: "object",
-                        properties: { subject: { type: "string" }, capability: { type: "string", enum: capabilities.map((c) => c.id) }, namespace: { type: "string" } },
+                        properties: {
+                            subject: { type: "string" },
+                            capability: { type: "string", enum: capabilities.map((c) => c.id) },
+                            namespace: { type: "string" },
+                        },
                         required: ["subject", "capability", "namespace"],
                     },
                     default: [],
-                    description: "Reviewed grants beyond the program's own: { subject: 'ServiceAccount ns/name', capability, namespace ('x1agent-ws-*', a name, or '*') }.",
+                    description:
+                        "Reviewed grants beyond the program's own: { subject: 'ServiceAccount ns/name', capability, namespace ('x1agent-ws-*', a name, or '*') }.",
                 },
             },
         },
@@ -141,7 +146,10 @@ export const rbacNoIndirectSecretAccess = stackPolicy<Config>(
                 const role = refKind === "Role" ? roles.get(`${m.namespace}/${refName}`) : clusterRoles.get(refName);
                 let caps: Capability[];
                 if (role && get(role.props, "aggregationRule") !== undefined) {
-                    report(`${where} binds ${subjects.map(subjectName).join(", ")} to aggregated ClusterRole ${refName}, whose rules cannot be verified here: bind a Role with explicit rules`, b.urn);
+                    report(
+                        `${where} binds ${subjects.map(subjectName).join(", ")} to aggregated ClusterRole ${refName}, whose rules cannot be verified here: bind a Role with explicit rules`,
+                        b.urn,
+                    );
                     return;
                 } else if (role) {
                     caps = [...new Set(list(role.props, "rules").flatMap(ruleCapabilities))];
@@ -174,7 +182,10 @@ export const rbacNoIndirectSecretAccess = stackPolicy<Config>(
             });
             if (open.length === 0) return;
             const at = scope === "*" ? "in every namespace" : `in namespace ${scope}`;
-            report(`${where} lets ${who} ${open.map((c) => c.what).join("; ")} ${at}: each reaches Secret values without reading them; remove ${open.length === 1 ? "it" : "them"} from the role (${open.map((c) => c.id).join(", ")})`, urn);
+            report(
+                `${where} lets ${who} ${open.map((c) => c.what).join("; ")} ${at}: each reaches Secret values without reading them; remove ${open.length === 1 ? "it" : "them"} from the role (${open.map((c) => c.id).join(", ")})`,
+                urn,
+            );
         }
     },
 );

@@ -13,7 +13,8 @@ export const secretEnvFromSecretRef = resourcePolicy(
     {
         name: "secret-env-from-secret-ref",
         family: "no-plaintext-secrets",
-        description: "Credential env vars (PASSWORD, TOKEN, API_KEY, SECRET, DSN, ...) come only from valueFrom.secretKeyRef; no env value looks like a secret.",
+        description:
+            "Credential env vars (PASSWORD, TOKEN, API_KEY, SECRET, DSN, ...) come only from valueFrom.secretKeyRef; no env value looks like a secret.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -30,14 +31,19 @@ export const secretEnvFromSecretRef = resourcePolicy(
                 if (isSensitiveName(name)) {
                     if (value === UNKNOWN) failUnknown(e, "value");
                     if (typeof value === "string" && !isReferenceValue(value)) {
-                        report(`${where} sets ${name} as a literal value (${redacted(value)}): a credential must come from a Secret; use valueFrom.secretKeyRef { name, key }`);
+                        report(
+                            `${where} sets ${name} as a literal value (${redacted(value)}): a credential must come from a Secret; use valueFrom.secretKeyRef { name, key }`,
+                        );
                     } else if (from !== undefined && get(from, "secretKeyRef") === undefined) {
                         const source = Object.keys(from as object)[0] ?? "valueFrom";
                         report(`${where} reads ${name} from ${source}, not a Secret: a credential must come from valueFrom.secretKeyRef { name, key }`);
                     }
                 } else if (typeof value === "string") {
                     const looks = secretLookingValue(value);
-                    if (looks) report(`${where} env ${name} has a literal value that looks like ${looks} (${redacted(value)}): move it to a Secret and use valueFrom.secretKeyRef`);
+                    if (looks)
+                        report(
+                            `${where} env ${name} has a literal value that looks like ${looks} (${redacted(value)}): move it to a Secret and use valueFrom.secretKeyRef`,
+                        );
                 }
             }
         }

@@ -32,12 +32,13 @@ export const secretGrantsNotPublic = resourcePolicy(
     {
         name: "secret-grants-not-public",
         family: "secret-scoping",
-        description: "No secret is readable by everyone: no GCP secret role for allUsers/allAuthenticatedUsers, no Secrets Manager resource policy allowing Principal \"*\".",
+        description:
+            'No secret is readable by everyone: no GCP secret role for allUsers/allAuthenticatedUsers, no Secrets Manager resource policy allowing Principal "*".',
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. Grant secret roles to x1agent's Google service account only (serviceAccount:<gsa>@<project>.iam.gserviceaccount.com), never allUsers or allAuthenticatedUsers.\n" +
-            "2. Remove Secrets Manager resource policies that allow Principal \"*\"; x1agent reads through its IRSA role's identity policy and needs none.",
+            '2. Remove Secrets Manager resource policies that allow Principal "*"; x1agent reads through its IRSA role\'s identity policy and needs none.',
     },
     (r, { report }) => {
         if (gcpGrants.includes(r.type)) {
@@ -45,7 +46,9 @@ export const secretGrantsNotPublic = resourcePolicy(
             if (!secretReadingRoles.has(role)) return;
             const members = [get(r.props, "member"), ...list(r.props, "members")].filter((m): m is string => typeof m === "string" && publicMembers.has(m));
             if (members.length > 0) {
-                report(`${r.type} '${r.name}' grants ${role} to ${members.join(", ")}: anyone could read the secrets it covers; grant it to x1agent's Google service account only`);
+                report(
+                    `${r.type} '${r.name}' grants ${role} to ${members.join(", ")}: anyone could read the secrets it covers; grant it to x1agent's Google service account only`,
+                );
             }
             return;
         }
@@ -57,7 +60,9 @@ export const secretGrantsNotPublic = resourcePolicy(
         }
         parsed.statements.forEach((s, i) => {
             if (s.effect === "Allow" && everyone(s.principal)) {
-                report(`aws:secretsmanager/secretPolicy:SecretPolicy '${r.name}' ${statementName(s, i)} allows Principal "*": every AWS principal could read the secret; remove the statement (x1agent needs no resource policy)`);
+                report(
+                    `aws:secretsmanager/secretPolicy:SecretPolicy '${r.name}' ${statementName(s, i)} allows Principal "*": every AWS principal could read the secret; remove the statement (x1agent needs no resource policy)`,
+                );
             }
         });
     },

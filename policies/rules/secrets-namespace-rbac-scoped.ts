@@ -64,14 +64,23 @@ export const secretsNamespaceRbacScoped = stackPolicy<Config>(
                 const role = refKind === "Role" ? roles.get(refName) : undefined;
                 for (const s of list(b.props, "subjects")) {
                     const kind = String(get(s, "kind"));
-                    const subject = kind === "ServiceAccount" ? `${String(get(s, "namespace") ?? m.namespace)}/${String(get(s, "name"))}` : `${kind} ${String(get(s, "name"))}`;
+                    const subject =
+                        kind === "ServiceAccount"
+                            ? `${String(get(s, "namespace") ?? m.namespace)}/${String(get(s, "name"))}`
+                            : `${kind} ${String(get(s, "name"))}`;
                     const access = kind === "ServiceAccount" ? allowed[subject] : undefined;
                     if (!access) {
-                        report(`${where} grants ${subject} access in ${names.secretsNamespace}, where every Tier 1 secret value lives: only ${Object.keys(allowed).join(", ")} may be bound there`, b.urn);
+                        report(
+                            `${where} grants ${subject} access in ${names.secretsNamespace}, where every Tier 1 secret value lives: only ${Object.keys(allowed).join(", ")} may be bound there`,
+                            b.urn,
+                        );
                         continue;
                     }
                     if (!role) {
-                        report(`${where} binds ${subject} to ${String(refKind)} ${refName}, not a Role defined in ${names.secretsNamespace} by this stack, so its rules cannot be verified: bind a Role in ${names.secretsNamespace}`, b.urn);
+                        report(
+                            `${where} binds ${subject} to ${String(refKind)} ${refName}, not a Role defined in ${names.secretsNamespace} by this stack, so its rules cannot be verified: bind a Role in ${names.secretsNamespace}`,
+                            b.urn,
+                        );
                         continue;
                     }
                     list(role.props, "rules").forEach((rule, i) => {
@@ -81,12 +90,13 @@ export const secretsNamespaceRbacScoped = stackPolicy<Config>(
                         const selfReview = groups.every((g) => g === "authorization.k8s.io") && res.every((x) => x === "selfsubjectrulesreviews");
                         const onSecrets = groups.every((g) => g === "") && res.every((x) => x === "secrets");
                         const ok =
-                            selfReview ||
-                            (onSecrets && (access === "read" ? verbs.every((v) => readVerbs.has(v)) : verbs.every((v) => writeVerbs.has(v))));
+                            selfReview || (onSecrets && (access === "read" ? verbs.every((v) => readVerbs.has(v)) : verbs.every((v) => writeVerbs.has(v))));
                         if (!ok) {
                             report(
                                 `${where} gives ${subject} (${access}) Role ${refName} rule ${i}: ${verbs.join(",")} on ${groups.map((g) => g || "core").join(",")}/${res.join(",")}; ` +
-                                    (access === "read" ? "a reader may only get/list/watch secrets" : "the api may only create/update/patch/delete secrets there, never read them"),
+                                    (access === "read"
+                                        ? "a reader may only get/list/watch secrets"
+                                        : "the api may only create/update/patch/delete secrets there, never read them"),
                                 b.urn,
                             );
                         }

@@ -19,12 +19,13 @@ export const secretsTierNoDowngrade = stackPolicy<Config>(
     {
         name: "secrets-tier-no-downgrade",
         family: "tier-upgrades",
-        description: "The declared secrets tier is not below the stack's tier floor (stack tag x1agent:tier-floor) unless this run explicitly allows that downgrade.",
+        description:
+            "The declared secrets tier is not below the stack's tier floor (stack tag x1agent:tier-floor) unless this run explicitly allows that downgrade.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. If the downgrade is a mistake: set secrets.tier back to the floor's tier (or higher).\n" +
-            "2. If it is intended: run this one update with the CLI and policy config {\"secrets-tier-no-downgrade\": {\"allowDowngradeTo\": \"<tier>\"}} " +
+            '2. If it is intended: run this one update with the CLI and policy config {"secrets-tier-no-downgrade": {"allowDowngradeTo": "<tier>"}} ' +
             "(pulumi preview/up --policy-pack-config <file>), then lower the floor: pulumi stack tag set x1agent:tier-floor <tier>. " +
             "The deployer never downgrades (its secrets-tier requests only go up).",
         configSchema: {
@@ -49,9 +50,7 @@ export const secretsTierNoDowngrade = stackPolicy<Config>(
         if (!declared || tierRank[declared.tier] >= tierRank[floor.value]) return;
         if (config.allowDowngradeTo === declared.tier) return;
         const override =
-            config.allowDowngradeTo === undefined
-                ? ""
-                : ` (this run allows a downgrade to ${config.allowDowngradeTo} only, not to ${declared.tier})`;
+            config.allowDowngradeTo === undefined ? "" : ` (this run allows a downgrade to ${config.allowDowngradeTo} only, not to ${declared.tier})`;
         report(
             `secrets tier ${declared.tier} (Tier ${tierRank[declared.tier]}, from ${declared.source}) is below this stack's floor ${floor.value} ` +
                 `(Tier ${tierRank[floor.value]}, stack tag ${tierFloorTag})${override}: a downgrade moves secret values to a weaker store. ` +

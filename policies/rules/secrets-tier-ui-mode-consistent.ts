@@ -27,12 +27,17 @@ export const secretsTierUiModeConsistent = stackPolicy(
         const mode = uiModeOf(tier);
         const store = storeOfTier[tier];
         if (!declared.store) {
-            report(`${declared.source} declares tier ${tier} but the program has no ClusterSecretStore ${store}: the new store must exist in the same update that declares the tier`);
+            report(
+                `${declared.source} declares tier ${tier} but the program has no ClusterSecretStore ${store}: the new store must exist in the same update that declares the tier`,
+            );
         }
         for (const s of x1Stores(resources)) {
             const expected = s.tier ? storeOfTier[s.tier] : undefined;
             if (expected && s.name !== expected) {
-                report(`ClusterSecretStore ${s.name} is labelled ${tierLabel}=${s.tier}, whose store is ${expected}: rename it ${expected} or fix the label`, s.res.urn);
+                report(
+                    `ClusterSecretStore ${s.name} is labelled ${tierLabel}=${s.tier}, whose store is ${expected}: rename it ${expected} or fix the label`,
+                    s.res.urn,
+                );
             }
         }
         for (const [res, what] of [
@@ -52,11 +57,17 @@ export const secretsTierUiModeConsistent = stackPolicy(
                 }
                 const outStore = get(res.props, "storeName");
                 if (outStore !== undefined && outStore !== store) {
-                    report(`${what} storeName is ${String(outStore)} but tier ${tier} uses store ${store}: every ExternalSecret and the api must use ${store}`, res.urn);
+                    report(
+                        `${what} storeName is ${String(outStore)} but tier ${tier} uses store ${store}: every ExternalSecret and the api must use ${store}`,
+                        res.urn,
+                    );
                 }
                 const outTier = get(res.props, "tier");
                 if (outTier !== undefined && outTier !== tier) {
-                    report(`${what} tier is ${String(outTier)} but ${declared.source} declares ${tier}: the tier, its store and the api must change together`, res.urn);
+                    report(
+                        `${what} tier is ${String(outTier)} but ${declared.source} declares ${tier}: the tier, its store and the api must change together`,
+                        res.urn,
+                    );
                 }
             });
         }
@@ -80,10 +91,16 @@ export const secretsTierUiModeConsistent = stackPolicy(
                     const value = e.value();
                     if (value === undefined) continue;
                     if (e.name === "X1AGENT_SECRETS_UI_MODE" && value !== mode) {
-                        report(`${e.where} sets X1AGENT_SECRETS_UI_MODE=${String(value)} but tier ${tier} runs in ${mode} mode (capture only in Tier 1): take the value from the derived secrets.uiMode`, r.urn);
+                        report(
+                            `${e.where} sets X1AGENT_SECRETS_UI_MODE=${String(value)} but tier ${tier} runs in ${mode} mode (capture only in Tier 1): take the value from the derived secrets.uiMode`,
+                            r.urn,
+                        );
                     }
                     if (e.name === "X1AGENT_SECRETS_STORE" && value !== store) {
-                        report(`${e.where} sets X1AGENT_SECRETS_STORE=${String(value)} but tier ${tier} uses store ${store}: take the value from the derived secrets.storeName`, r.urn);
+                        report(
+                            `${e.where} sets X1AGENT_SECRETS_STORE=${String(value)} but tier ${tier} uses store ${store}: take the value from the derived secrets.storeName`,
+                            r.urn,
+                        );
                     }
                 }
             });

@@ -44,10 +44,14 @@ export const tier1RequiresEtcdEncryption = stackPolicy(
         const secretsNs = resources.find((r) => isKind(r, "core", "Namespace") && get(r.props, "metadata", "name") === names.secretsNamespace);
         if (declared?.tier !== "kubernetes" && !secretsNs) return;
         const why =
-            declared?.tier === "kubernetes" ? `the stack declares Tier 1 (${declared.source})` : `Namespace ${names.secretsNamespace} (Tier 1 values) is in the program`;
+            declared?.tier === "kubernetes"
+                ? `the stack declares Tier 1 (${declared.source})`
+                : `Namespace ${names.secretsNamespace} (Tier 1 values) is in the program`;
         const components = resources.filter((r) => r.type === etcdEncryptionType);
         if (components.length === 0) {
-            report(`${why}, but there is no etcd encryption (${etcdEncryptionType}) in the stack: Tier 1 secret values would sit in etcd unencrypted. Set etcdEncryption.enabled: true, or use a higher tier`);
+            report(
+                `${why}, but there is no etcd encryption (${etcdEncryptionType}) in the stack: Tier 1 secret values would sit in etcd unencrypted. Set etcdEncryption.enabled: true, or use a higher tier`,
+            );
             return;
         }
         for (const c of components) {
@@ -64,7 +68,10 @@ export const tier1RequiresEtcdEncryption = stackPolicy(
                 continue;
             }
             if (enabled !== true) {
-                report(`${why}, but etcd encryption is disabled (etcdEncryption.enabled: false): Tier 1 secret values would sit in etcd unencrypted. Set etcdEncryption.enabled: true, or use a higher tier`, c.urn);
+                report(
+                    `${why}, but etcd encryption is disabled (etcdEncryption.enabled: false): Tier 1 secret values would sit in etcd unencrypted. Set etcdEncryption.enabled: true, or use a higher tier`,
+                    c.urn,
+                );
             } else if (typeof provider !== "string" || !kmsProviders.has(provider)) {
                 report(`${why}, but etcd encryption provider ${String(provider)} is not KMS-backed (expected one of ${[...kmsProviders].join(", ")})`, c.urn);
             }

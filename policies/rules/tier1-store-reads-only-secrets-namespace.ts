@@ -41,7 +41,9 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
         const sa = get(auth, "serviceAccount");
         for (const other of ["token", "cert"]) {
             if (get(auth, other) !== undefined) {
-                report(`ClusterSecretStore ${name} authenticates with auth.${other} (a long-lived credential in a Secret): use auth.serviceAccount { name: ${names.esoReader}, namespace: ${names.secretsNamespace} } instead`);
+                report(
+                    `ClusterSecretStore ${name} authenticates with auth.${other} (a long-lived credential in a Secret): use auth.serviceAccount { name: ${names.esoReader}, namespace: ${names.secretsNamespace} } instead`,
+                );
             }
         }
         if (sa === undefined) {
@@ -55,7 +57,9 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
                     `(a workspace could supply its own): set auth.serviceAccount.namespace: ${names.secretsNamespace}`,
             );
         } else if (saNamespace !== names.secretsNamespace) {
-            report(`ClusterSecretStore ${name}: auth.serviceAccount is in namespace ${String(saNamespace)}; the reader must be the ServiceAccount in ${names.secretsNamespace}`);
+            report(
+                `ClusterSecretStore ${name}: auth.serviceAccount is in namespace ${String(saNamespace)}; the reader must be the ServiceAccount in ${names.secretsNamespace}`,
+            );
         }
     },
     (r) => {

@@ -26,8 +26,7 @@ function trustsApi(r: Res): boolean {
 }
 
 function grantsGetSecretValue(r: Res): boolean {
-    const docs =
-        r.type === "aws:iam/role:Role" ? list(r.props, "inlinePolicies").map((p) => get(p, "policy")) : [get(r.props, "policy")];
+    const docs = r.type === "aws:iam/role:Role" ? list(r.props, "inlinePolicies").map((p) => get(p, "policy")) : [get(r.props, "policy")];
     return docs.some((d) => {
         const doc = parseDocument(d);
         return doc.ok && doc.statements.some((s) => s.effect === "Allow" && s.actions.some((a) => /^secretsmanager:(GetSecretValue|\*)$/i.test(a)));
@@ -40,7 +39,10 @@ function identityParts(cloud: string, resources: Res[]): [string, boolean][] {
     switch (cloud) {
         case "aws":
             return [
-                [`an aws.iam.Role trusting exactly ${apiSubject} (sts:AssumeRoleWithWebIdentity, StringEquals on :sub)`, of("aws:iam/role:Role").some(trustsApi)],
+                [
+                    `an aws.iam.Role trusting exactly ${apiSubject} (sts:AssumeRoleWithWebIdentity, StringEquals on :sub)`,
+                    of("aws:iam/role:Role").some(trustsApi),
+                ],
                 [
                     "an IAM policy granting secretsmanager:GetSecretValue to it (aws.iam.RolePolicy)",
                     of("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/role:Role").some(grantsGetSecretValue),
@@ -68,14 +70,21 @@ function identityParts(cloud: string, resources: Res[]): [string, boolean][] {
             ];
         default:
             return [
-                ["a user-assigned identity (azure-native.managedidentity.UserAssignedIdentity)", of("azure-native:managedidentity:UserAssignedIdentity").length > 0],
+                [
+                    "a user-assigned identity (azure-native.managedidentity.UserAssignedIdentity)",
+                    of("azure-native:managedidentity:UserAssignedIdentity").length > 0,
+                ],
                 [
                     `a federated identity credential for subject ${apiSubject}`,
                     of("azure-native:managedidentity:FederatedIdentityCredential").some((r) => get(r.props, "subject") === apiSubject),
                 ],
                 [
                     "a Key Vault Secrets User role assignment (azure-native.authorization.RoleAssignment)",
-                    of("azure-native:authorization:RoleAssignment").some((r) => String(get(r.props, "roleDefinitionId") ?? "").toLowerCase().endsWith(keyVaultSecretsUser)),
+                    of("azure-native:authorization:RoleAssignment").some((r) =>
+                        String(get(r.props, "roleDefinitionId") ?? "")
+                            .toLowerCase()
+                            .endsWith(keyVaultSecretsUser),
+                    ),
                 ],
             ];
     }
@@ -122,7 +131,9 @@ export const tier3StoreHasCloudIdentity = stackPolicy(
                     );
                 }
             });
-            const missing = identityParts(cloud, resources).filter(([, present]) => !present).map(([what]) => what);
+            const missing = identityParts(cloud, resources)
+                .filter(([, present]) => !present)
+                .map(([what]) => what);
             if (missing.length > 0) {
                 report(
                     `ClusterSecretStore ${s.name} (tier ${cloud}) has no cloud identity in this stack: missing ${missing.join("; ")}. ` +

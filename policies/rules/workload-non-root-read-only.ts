@@ -17,7 +17,8 @@ export const workloadNonRootReadOnly = resourcePolicy<WorkloadRuleConfig>(
     {
         name: "workload-non-root-read-only",
         family: "production-checklist",
-        description: "Every container runs as non-root (runAsNonRoot), with readOnlyRootFilesystem, allowPrivilegeEscalation: false and capabilities.drop [ALL], and is not privileged.",
+        description:
+            "Every container runs as non-root (runAsNonRoot), with readOnlyRootFilesystem, allowPrivilegeEscalation: false and capabilities.drop [ALL], and is not privileged.",
         severity: "high",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -42,7 +43,9 @@ export const workloadNonRootReadOnly = resourcePolicy<WorkloadRuleConfig>(
             if (sc.allowPrivilegeEscalation !== false) problems.push("allowPrivilegeEscalation is not false");
             if (!list(sc, "capabilities", "drop").map(String).includes("ALL")) problems.push("capabilities.drop does not include ALL");
             if (problems.length > 0) {
-                report(`${at}: ${problems.join("; ")}. Set securityContext { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }`);
+                report(
+                    `${at}: ${problems.join("; ")}. Set securityContext { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }`,
+                );
             }
         }
     },

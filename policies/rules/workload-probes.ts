@@ -34,7 +34,9 @@ export const workloadProbes = resourcePolicy<WorkloadRuleConfig>(
             if (field !== "containers") continue; // init containers run to completion; ephemeral ones are for debugging
             const missing = (["readinessProbe", "livenessProbe"] as const).filter((p) => c[p] === undefined);
             if (missing.length > 0) {
-                report(`${workload.id} container ${String(c.name)} has no ${missing.join(" and no ")}: add ${missing.join(" and ")} (e.g. httpGet /readyz and /healthz on the http port)`);
+                report(
+                    `${workload.id} container ${String(c.name)} has no ${missing.join(" and no ")}: add ${missing.join(" and ")} (e.g. httpGet /readyz and /healthz on the http port)`,
+                );
             }
         }
     },

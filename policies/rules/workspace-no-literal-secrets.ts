@@ -25,6 +25,8 @@ export const workspaceNoLiteralSecrets = resourcePolicy(
         if (workspaceIdOf(ns) === undefined) return;
         const keys = [...entriesOf(get(r.props, "data")), ...entriesOf(get(r.props, "stringData"))].map(([k]) => k);
         if (keys.length === 0) return;
-        report(`${describe(r)} carries literal data (${keys.join(", ")}) in workspace namespace ${ns}: workspace secrets must come from an ExternalSecret (workspaces[].secrets), never from the program's manifests`);
+        report(
+            `${describe(r)} carries literal data (${keys.join(", ")}) in workspace namespace ${ns}: workspace secrets must come from an ExternalSecret (workspaces[].secrets), never from the program's manifests`,
+        );
     },
 );

@@ -51,7 +51,8 @@ export const workspaceNoSecretRead = stackPolicy(
     {
         name: "workspace-no-secret-read",
         family: "secret-scoping",
-        description: "No ServiceAccount of an x1agent-ws-* workspace may get/list/watch Secrets, in its own namespace or any other; no Role in a workspace grants it.",
+        description:
+            "No ServiceAccount of an x1agent-ws-* workspace may get/list/watch Secrets, in its own namespace or any other; no Role in a workspace grants it.",
         severity: "critical",
         enforcementLevel: "mandatory",
         remediationSteps:
@@ -73,7 +74,10 @@ export const workspaceNoSecretRead = stackPolicy(
                     if (workspaceIdOf(m.namespace) === undefined) return;
                     list(r.props, "rules").forEach((rule, i) => {
                         if (ruleReadsSecrets(rule)) {
-                            report(`Role ${m.namespace}/${m.name} rule ${i} allows reading Secrets in workspace namespace ${m.namespace}: remove secrets (and *) from its resources`, r.urn);
+                            report(
+                                `Role ${m.namespace}/${m.name} rule ${i} allows reading Secrets in workspace namespace ${m.namespace}: remove secrets (and *) from its resources`,
+                                r.urn,
+                            );
                         }
                     });
                 });
@@ -92,7 +96,10 @@ export const workspaceNoSecretRead = stackPolicy(
                 let reads: boolean;
                 if (role) {
                     if (get(role.props, "aggregationRule") !== undefined) {
-                        report(`${where} binds ${subjects.join(", ")} to aggregated ClusterRole ${refName}, whose rules cannot be verified here: bind a Role with explicit rules that exclude secrets`, r.urn);
+                        report(
+                            `${where} binds ${subjects.join(", ")} to aggregated ClusterRole ${refName}, whose rules cannot be verified here: bind a Role with explicit rules that exclude secrets`,
+                            r.urn,
+                        );
                         return;
                     }
                     reads = list(role.props, "rules").some(ruleReadsSecrets);
@@ -109,7 +116,10 @@ export const workspaceNoSecretRead = stackPolicy(
                     return;
                 }
                 if (reads) {
-                    report(`${where} lets workspace ${subjects.join(", ")} read Secrets ${scope} (${String(refKind)} ${refName}): agent pods must never read Secrets; remove secrets from that role or bind a role without it`, r.urn);
+                    report(
+                        `${where} lets workspace ${subjects.join(", ")} read Secrets ${scope} (${String(refKind)} ${refName}): agent pods must never read Secrets; remove secrets from that role or bind a role without it`,
+                        r.urn,
+                    );
                 }
             });
         }

@@ -36,7 +36,9 @@ export const workspacePodConfined = resourcePolicy(
         const problems: string[] = [];
         const account = spec?.serviceAccountName ?? spec?.serviceAccount;
         if (account !== runtimeNames.sessionServiceAccount) {
-            problems.push(`runs as ServiceAccount ${account === undefined ? "default (serviceAccountName unset)" : String(account)}, not ${runtimeNames.sessionServiceAccount}`);
+            problems.push(
+                `runs as ServiceAccount ${account === undefined ? "default (serviceAccountName unset)" : String(account)}, not ${runtimeNames.sessionServiceAccount}`,
+            );
         }
         if (spec?.automountServiceAccountToken === true) problems.push("mounts a ServiceAccount token (automountServiceAccountToken: true)");
         for (const field of ["hostNetwork", "hostPID", "hostIPC"] as const) if (spec?.[field] === true) problems.push(`sets ${field}: true`);
@@ -47,7 +49,8 @@ export const workspacePodConfined = resourcePolicy(
             const name = String(v.name);
             const type = Object.keys(v).find((k) => k !== "name");
             if (type !== undefined && !restrictedVolumeTypes.has(type)) problems.push(`volume ${name} is a ${type} volume`);
-            if (list(v, "projected", "sources").some((s) => get(s, "serviceAccountToken") !== undefined)) problems.push(`volume ${name} projects a ServiceAccount token`);
+            if (list(v, "projected", "sources").some((s) => get(s, "serviceAccountToken") !== undefined))
+                problems.push(`volume ${name} projects a ServiceAccount token`);
         }
         if (problems.length > 0) {
             report(

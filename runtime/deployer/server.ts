@@ -48,7 +48,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (!r.success) {
         throw new Error(`deployer settings are invalid:\n${r.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`).join("\n")}`);
     }
-    if (r.data.X1_OIDC_ISSUER && !r.data.X1_OIDC_AUDIENCE) throw new Error("deployer settings are invalid:\n  - X1_OIDC_AUDIENCE: is required with X1_OIDC_ISSUER");
+    if (r.data.X1_OIDC_ISSUER && !r.data.X1_OIDC_AUDIENCE)
+        throw new Error("deployer settings are invalid:\n  - X1_OIDC_AUDIENCE: is required with X1_OIDC_ISSUER");
     try {
         runLimits(deployerOptions(r.data));
     } catch (err) {
@@ -110,7 +111,9 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
             process.exit(130);
         }
         stopping = true;
-        console.log(`${signal}: shutting down: no new requests; runs in progress get ${settings.X1_DEPLOYER_SHUTDOWN_GRACE_SECONDS}s to finish, then are cancelled cleanly`);
+        console.log(
+            `${signal}: shutting down: no new requests; runs in progress get ${settings.X1_DEPLOYER_SHUTDOWN_GRACE_SECONDS}s to finish, then are cancelled cleanly`,
+        );
         await app.close();
         await deployer.stop(settings.X1_DEPLOYER_SHUTDOWN_GRACE_SECONDS * 1000);
         console.log("deployer stopped");

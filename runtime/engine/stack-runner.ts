@@ -5,13 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import {
-    type EngineEvent,
-    LocalWorkspace,
-    type OpMap,
-    PulumiCommand,
-    type Stack,
-} from "@pulumi/pulumi/automation";
+import { type EngineEvent, LocalWorkspace, type OpMap, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { backendUrl } from "./backend";
 import type { StackConfig } from "../../stacks/schema";
 import { validateStackConfig } from "../../stacks/validate";
@@ -45,7 +39,14 @@ export function prepareStack(stackName: string, where: { projectRoot?: string; s
     const file = where.configFile ?? path.join(where.stacksDir ?? path.join(workDir, "stacks"), `Pulumi.${stackName}.yaml`);
     const stackFile = readStackFile(stackName, file);
     const config = validateStackConfig(stackName, stackFile.config);
-    return { name: stackName, workDir, config, secretsProvider: stackFile.secretsProvider, configFile: where.configFile, env: stackEnv(stackName, stackFile.secretsProvider) };
+    return {
+        name: stackName,
+        workDir,
+        config,
+        secretsProvider: stackFile.secretsProvider,
+        configFile: where.configFile,
+        env: stackEnv(stackName, stackFile.secretsProvider),
+    };
 }
 
 /** The kinds of change the engine counts, in the order runs report them. */
@@ -76,7 +77,6 @@ export interface RunOptions {
     /** Run with this stack config file instead of stacks/Pulumi.<stack>.yaml (pulumi --config-file). */
     configFile?: string;
 }
-
 
 /**
  * Passphrase of the `local` stack's secrets provider. It protects nothing:
@@ -122,9 +122,7 @@ function stackEnv(stackName: string, secretsProvider: string | undefined): Recor
     const env: Record<string, string> = { PULUMI_BACKEND_URL: backendUrl(), PULUMI_SKIP_UPDATE_CHECK: "true" };
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
         if (stackName !== "local") {
-            throw new Error(
-                `stack '${stackName}' uses the passphrase secrets provider: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE`,
-            );
+            throw new Error(`stack '${stackName}' uses the passphrase secrets provider: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE`);
         }
         env.PULUMI_CONFIG_PASSPHRASE = localPassphrase;
     }

@@ -60,7 +60,10 @@ export type SecretKeyRef = z.infer<typeof secretKeyRef>;
 export const chartSource = z
     .strictObject({
         /** Chart repository URL (`https://...` or `oci://...`). Conflicts with `path`. */
-        repo: z.string().regex(/^(https?|oci):\/\//, { error: "must be an https://, http:// or oci:// URL" }).optional(),
+        repo: z
+            .string()
+            .regex(/^(https?|oci):\/\//, { error: "must be an https://, http:// or oci:// URL" })
+            .optional(),
         /** Chart name in the repository. */
         name: z.string().min(1).optional(),
         /** Exact chart version; ranges are refused so every stack is reproducible. */

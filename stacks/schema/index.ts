@@ -76,7 +76,10 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         }
         for (const name of ["aws", "gcp", "azure"] as const) {
             if (c.cloud[name] && clusterCloud !== name) {
-                problem(["cloud", name], `is set but cluster.provider is ${provider}: remove cloud.${name}, or set cluster.provider to ${clusterOfCloud[name]}`);
+                problem(
+                    ["cloud", name],
+                    `is set but cluster.provider is ${provider}: remove cloud.${name}, or set cluster.provider to ${clusterOfCloud[name]}`,
+                );
             }
         }
     }
@@ -85,7 +88,10 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         const tier = c.secrets.tier;
         if (provider && (tier === "aws" || tier === "gcp" || tier === "azure") && clusterCloud !== tier) {
             const possible = clusterCloud ? `kubernetes, vault or ${clusterCloud}` : "kubernetes or vault";
-            problem(["secrets", "tier"], `${tier} needs a ${clusterOfCloud[tier]} cluster for its workload identity, but cluster.provider is ${provider}: use ${possible}`);
+            problem(
+                ["secrets", "tier"],
+                `${tier} needs a ${clusterOfCloud[tier]} cluster for its workload identity, but cluster.provider is ${provider}: use ${possible}`,
+            );
         }
         if (tier === "vault" && !c.secrets.vault) {
             problem(["secrets", "vault"], "is required for tier vault: add secrets.vault.server (e.g. https://vault.example.com) and the Kubernetes auth role");
@@ -99,7 +105,10 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         }
         const migration = c.secrets.migration;
         if (migration && tierRank[migration.from] >= tierRank[tier]) {
-            problem(["secrets", "migration", "from"], `must be a lower tier than secrets.tier (${tier}); a migration records an upgrade, e.g. from: kubernetes`);
+            problem(
+                ["secrets", "migration", "from"],
+                `must be a lower tier than secrets.tier (${tier}); a migration records an upgrade, e.g. from: kubernetes`,
+            );
         }
     }
 
@@ -112,7 +121,10 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         );
     }
     if (provider === "aks" && c.etcdEncryption?.enabled && !c.etcdEncryption.existingKeyId && !c.etcdEncryption.keyVaultId && !c.secrets?.azure) {
-        problem(["etcdEncryption", "keyVaultId"], "is required on AKS to hold the etcd encryption key: name the Key Vault's resource id, or set etcdEncryption.existingKeyId");
+        problem(
+            ["etcdEncryption", "keyVaultId"],
+            "is required on AKS to hold the etcd encryption key: name the Key Vault's resource id, or set etcdEncryption.existingKeyId",
+        );
     }
 
     const seen = new Map<string, number>();
@@ -141,10 +153,16 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
     c.workspaces?.forEach((w, i) => {
         for (const r of ["cpu", "memory"] as const) {
             if (quantityValue(w.limits.default[r]) > quantityValue(w.quota[r])) {
-                problem(["workspaces", i, "limits", "default", r], `${w.limits.default[r]} exceeds the workspace quota ${r} ${w.quota[r]}: no session pod could start; lower it or raise quota.${r}`);
+                problem(
+                    ["workspaces", i, "limits", "default", r],
+                    `${w.limits.default[r]} exceeds the workspace quota ${r} ${w.quota[r]}: no session pod could start; lower it or raise quota.${r}`,
+                );
             }
             if (quantityValue(w.limits.defaultRequest[r]) > quantityValue(w.limits.default[r])) {
-                problem(["workspaces", i, "limits", "defaultRequest", r], `${w.limits.defaultRequest[r]} exceeds limits.default.${r} ${w.limits.default[r]}: a request cannot be above its limit`);
+                problem(
+                    ["workspaces", i, "limits", "defaultRequest", r],
+                    `${w.limits.defaultRequest[r]} exceeds limits.default.${r} ${w.limits.default[r]}: a request cannot be above its limit`,
+                );
             }
         }
     });
@@ -155,7 +173,10 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         else jobNames.set(j.name, i);
     });
     if (c.backup?.enabled && c.secrets && keepsTier1Data(c.secrets) && !c.backup.secretsRecipient) {
-        problem(["backup", "secretsRecipient"], "is required with backup.enabled while Secrets live in x1agent-secrets (Tier 1): the export holds secret values and is encrypted to this age public key (create one with age-keygen; keep the private key offline)");
+        problem(
+            ["backup", "secretsRecipient"],
+            "is required with backup.enabled while Secrets live in x1agent-secrets (Tier 1): the export holds secret values and is encrypted to this age public key (create one with age-keygen; keep the private key offline)",
+        );
     }
 
     return out;

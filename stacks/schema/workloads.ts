@@ -77,21 +77,26 @@ export const proxy = z.strictObject({
     noProxy: z.array(z.string()).default([]),
 });
 
-export const objectStorage = z.strictObject({
-    driver: z.enum(["none", "s3", "gcs", "azure"]).default("none"),
-    bucket: z.string().min(1).optional(),
-    region: z.string().min(1).optional(),
-    /** Secret with the store's credentials when no workload identity is used. */
-    credentialsSecret: k8sName.optional(),
-}).refine((o) => o.driver === "none" || o.bucket !== undefined, {
-    path: ["bucket"],
-    error: (issue) => `is required for driver ${(issue.input as { driver: string }).driver}: name the bucket`,
-    ...whenValid("driver", "bucket"),
-});
+export const objectStorage = z
+    .strictObject({
+        driver: z.enum(["none", "s3", "gcs", "azure"]).default("none"),
+        bucket: z.string().min(1).optional(),
+        region: z.string().min(1).optional(),
+        /** Secret with the store's credentials when no workload identity is used. */
+        credentialsSecret: k8sName.optional(),
+    })
+    .refine((o) => o.driver === "none" || o.bucket !== undefined, {
+        path: ["bucket"],
+        error: (issue) => `is required for driver ${(issue.input as { driver: string }).driver}: name the bucket`,
+        ...whenValid("driver", "bucket"),
+    });
 
 export const backup = z.strictObject({
     enabled: z.boolean().default(false),
-    schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: "must be a five-field cron schedule" }).default("0 3 * * *"),
+    schedule: z
+        .string()
+        .regex(/^(\S+\s+){4}\S+$/, { error: "must be a five-field cron schedule" })
+        .default("0 3 * * *"),
     /** Days of backups to keep. */
     retentionDays: z.number().int().min(1).default(14),
     /** PVC size for backups when no object storage is configured. */
@@ -100,7 +105,10 @@ export const backup = z.strictObject({
      * age public key (`age1...`) the Tier 1 `x1agent-secrets` export is
      * encrypted to; the private key stays offline. Required with Tier 1.
      */
-    secretsRecipient: z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, { error: "must be an age public key: age1 followed by 58 bech32 characters (age-keygen prints it)" }).optional(),
+    secretsRecipient: z
+        .string()
+        .regex(/^age1[02-9ac-hj-np-z]{58}$/, { error: "must be an age public key: age1 followed by 58 bech32 characters (age-keygen prints it)" })
+        .optional(),
     resources: resources.default({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } }),
 });
 

@@ -57,7 +57,16 @@ export const workspace = z.strictObject({
 export type Workspace = z.infer<typeof workspace>;
 
 const quantityUnits: Record<string, number> = {
-    "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+    "": 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
 };
 
 /** A Kubernetes quantity (as the schema accepts it) as a number, for comparisons in cross-field rules. */

@@ -57,7 +57,13 @@ const hardenedContainer = {
     name: "main",
     image: sessionImage,
     resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
-    securityContext: { runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } },
+    securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+    },
 };
 const sessionPod = (extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}) => ({
     serviceAccountName: "x1agent-session",
@@ -82,9 +88,16 @@ beforeAll(async () => {
     const docs = [
         ...inWorkspace.map(manifest),
         { ...manifest(vap), metadata: { ...vap.inputs.metadata, name: vapName } },
-        { ...manifest(vapBinding), metadata: { ...vapBinding.inputs.metadata, name: vapName }, spec: { ...vapBinding.inputs.spec, policyName: vapName, ...ours } },
+        {
+            ...manifest(vapBinding),
+            metadata: { ...vapBinding.inputs.metadata, name: vapName },
+            spec: { ...vapBinding.inputs.spec, policyName: vapName, ...ours },
+        },
     ];
-    await kubectl(["apply", "--server-side", "--field-manager", "x1agent-threat-model-test", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: docs }));
+    await kubectl(
+        ["apply", "--server-side", "--field-manager", "x1agent-threat-model-test", "-f", "-"],
+        JSON.stringify({ apiVersion: "v1", kind: "List", items: docs }),
+    );
     // A ValidatingAdmissionPolicy takes effect once the API server has loaded it; wait until it refuses.
     for (let i = 0; i < 30; i++) {
         const probe = await createPodAsApi(`probe-${i}`, sessionPod({ serviceAccountName: "default" }));
@@ -146,7 +159,10 @@ describe("admission: what the api's pod-create right cannot be used for", () => 
     it("refuses another image, another ServiceAccount and a projected token (the session ValidatingAdmissionPolicy)", async () => {
         const image = await createPodAsApi("other-image", sessionPod({}, { image: "docker.io/library/busybox:1.36" }));
         const account = await createPodAsApi("other-account", sessionPod({ serviceAccountName: "default" }));
-        const token = await createPodAsApi("token", sessionPod({ volumes: [{ name: "t", projected: { sources: [{ serviceAccountToken: { path: "token" } }] } }] }));
+        const token = await createPodAsApi(
+            "token",
+            sessionPod({ volumes: [{ name: "t", projected: { sources: [{ serviceAccountToken: { path: "token" } }] } }] }),
+        );
         expect([image.created, account.created, token.created]).toEqual([false, false, false]);
         // The program's own binding (when a platform up ran on this cluster) gives the same answer as this run's copy.
         expect(image.message).toMatch(/ValidatingAdmissionPolicy 'x1agent-session-pods[^']*'.*denied request: workspace pods may only run the session image/);
@@ -158,7 +174,9 @@ describe("admission: what the api's pod-create right cannot be used for", () => 
         const hostPath = await createPodAsApi("host-path", sessionPod({ volumes: [{ name: "pods", hostPath: { path: "/var/lib/kubelet/pods" } }] }));
         const hostPid = await createPodAsApi("host-pid", sessionPod({ hostPID: true }));
         expect([hostPath.created, hostPid.created]).toEqual([false, false]);
-        expect(hostPath.message).toMatch(/violates PodSecurity "restricted:latest": restricted volume types \(volume "pods" uses restricted volume type "hostPath"\)/);
+        expect(hostPath.message).toMatch(
+            /violates PodSecurity "restricted:latest": restricted volume types \(volume "pods" uses restricted volume type "hostPath"\)/,
+        );
         expect(hostPid.message).toMatch(/violates PodSecurity "restricted:latest": host namespaces \(hostPID=true\)/);
     });
 });

@@ -115,7 +115,11 @@ describe("the local stack with every add-on, from fixture charts", () => {
         const all = manifests();
         const kinds = (kind: string) => all.filter((m) => m.kind === kind);
         expect(kinds("ClusterSecretStore").map((m) => [m.apiVersion, m.metadata.name])).toEqual([["external-secrets.io/v1", "x1-local"]]);
-        expect(kinds("ClusterIssuer").map((m) => m.metadata.name).sort()).toEqual(["x1agent-local-ca", "x1agent-nats-ca", "x1agent-selfsigned"]);
+        expect(
+            kinds("ClusterIssuer")
+                .map((m) => m.metadata.name)
+                .sort(),
+        ).toEqual(["x1agent-local-ca", "x1agent-nats-ca", "x1agent-selfsigned"]);
         const tls = kinds("Certificate").find((m) => m.metadata.name === "x1agent-tls")!;
         expect(tls.metadata.namespace).toBe("x1agent");
         expect(tls.spec).toMatchObject({ secretName: "x1agent-tls", dnsNames: ["x1agent.localtest.me"], issuerRef: { name: "x1agent-local-ca" } });

@@ -12,7 +12,13 @@ import { stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
 import { type EngineSandbox, engineSandbox, renderedFiles } from "../helpers/engine";
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any; [k: string]: any };
+type Manifest = {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+    spec?: any;
+    [k: string]: any;
+};
 
 let sandbox: EngineSandbox;
 beforeAll(async () => {
@@ -21,7 +27,11 @@ beforeAll(async () => {
 afterAll(() => sandbox.cleanup());
 
 function manifests(dir: string): Manifest[] {
-    return renderedFiles(dir).flatMap((f) => parseAllDocuments(f.text).map((d) => d.toJS() as Manifest).filter((m) => m?.kind));
+    return renderedFiles(dir).flatMap((f) =>
+        parseAllDocuments(f.text)
+            .map((d) => d.toJS() as Manifest)
+            .filter((m) => m?.kind),
+    );
 }
 const kindsOf = (ms: Manifest[]) => ms.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.kind]: (acc[m.kind] ?? 0) + 1 }), {});
 const find = (ms: Manifest[], kind: string, name: string, namespace?: string) =>
@@ -69,7 +79,12 @@ describe("the local stack renders the whole runtime", () => {
         // The pod template's checksum annotations reach the rendered manifest.
         const api = find(ms, "Deployment", "x1agent-api", "x1agent")!;
         expect(api.spec.template.metadata.annotations["x1agent.dev/config-checksum"]).toMatch(/^[0-9a-f]{64}$/);
-        expect(result.outputs).toMatchObject({ url: "https://x1agent.localtest.me", tier: "kubernetes", storeName: "x1-local", workspaceNamespaces: ["x1agent-ws-demo"] });
+        expect(result.outputs).toMatchObject({
+            url: "https://x1agent.localtest.me",
+            tier: "kubernetes",
+            storeName: "x1-local",
+            workspaceNamespaces: ["x1agent-ws-demo"],
+        });
     });
 
     it("destroy removes it again", async () => {
@@ -121,7 +136,10 @@ describe("a stack with ten workspaces", () => {
         expect(namespaces.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `x1agent-ws-team-${i}`).sort());
         for (const ns of namespaces) {
             expect(find(ms, "NetworkPolicy", "default-deny", ns), ns).toBeDefined();
-            expect(find(ms, "Role", "x1agent-api-sessions", ns)?.rules.flatMap((r: { resources: string[] }) => r.resources), ns).not.toContain("secrets");
+            expect(
+                find(ms, "Role", "x1agent-api-sessions", ns)?.rules.flatMap((r: { resources: string[] }) => r.resources),
+                ns,
+            ).not.toContain("secrets");
             expect(find(ms, "ExternalSecret", "anthropic", ns)?.spec.dataFrom[0].extract.key, ns).toBe(`${ns.replace("x1agent-ws-", "")}-anthropic`);
         }
         expect(result.outputs.workspaceNamespaces).toHaveLength(10);

@@ -39,7 +39,14 @@ const providers: Record<Tier, Record<string, unknown>> = {
     gcp: {
         gcpsm: {
             projectID: "x1agent-staging",
-            auth: { workloadIdentity: { clusterLocation: "europe-west1", clusterName: "x1agent-staging", clusterProjectID: "x1agent-staging", serviceAccountRef: apiSa } },
+            auth: {
+                workloadIdentity: {
+                    clusterLocation: "europe-west1",
+                    clusterName: "x1agent-staging",
+                    clusterProjectID: "x1agent-staging",
+                    serviceAccountRef: apiSa,
+                },
+            },
         },
     },
     azure: { azurekv: { authType: "WorkloadIdentity", vaultUrl: "https://x1agent-prod.vault.azure.net", tenantId: "t", serviceAccountRef: apiSa } },
@@ -103,11 +110,17 @@ export function container(o: ContainerOptions = {}): Record<string, unknown> {
         env: o.env ?? [],
         resources: o.resources ?? { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
         securityContext: o.securityContext ?? { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-        ...(o.probes === false ? {} : { livenessProbe: { httpGet: { path: "/healthz", port: "http" } }, readinessProbe: { httpGet: { path: "/readyz", port: "http" } } }),
+        ...(o.probes === false
+            ? {}
+            : { livenessProbe: { httpGet: { path: "/healthz", port: "http" } }, readinessProbe: { httpGet: { path: "/readyz", port: "http" } } }),
     };
 }
 
-export function deployment(ns: string, name: string, o: { replicas?: number; containers?: Record<string, unknown>[]; podSecurityContext?: Record<string, unknown> } = {}): FakeResource {
+export function deployment(
+    ns: string,
+    name: string,
+    o: { replicas?: number; containers?: Record<string, unknown>[]; podSecurityContext?: Record<string, unknown> } = {},
+): FakeResource {
     const labels = { "app.kubernetes.io/name": name };
     return {
         type: "kubernetes:apps/v1:Deployment",
@@ -130,7 +143,11 @@ export function deployment(ns: string, name: string, o: { replicas?: number; con
 }
 
 export function pdb(ns: string, name: string, matchLabels: Record<string, string>): FakeResource {
-    return { type: "kubernetes:policy/v1:PodDisruptionBudget", name: `pdb-${name}`, props: { metadata: { name, namespace: ns }, spec: { maxUnavailable: 1, selector: { matchLabels } } } };
+    return {
+        type: "kubernetes:policy/v1:PodDisruptionBudget",
+        name: `pdb-${name}`,
+        props: { metadata: { name, namespace: ns }, spec: { maxUnavailable: 1, selector: { matchLabels } } },
+    };
 }
 
 export function networkPolicy(ns: string, name: string, spec: Record<string, unknown>): FakeResource {
@@ -143,7 +160,12 @@ export function configMap(ns: string, name: string, data: Record<string, unknown
     return { type: "kubernetes:core/v1:ConfigMap", name: `cm-${name}`, props: { metadata: { name, namespace: ns }, data } };
 }
 
-export function rbac(kind: "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding", ns: string | undefined, name: string, body: Record<string, unknown>): FakeResource {
+export function rbac(
+    kind: "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
+    ns: string | undefined,
+    name: string,
+    body: Record<string, unknown>,
+): FakeResource {
     return {
         type: `kubernetes:rbac.authorization.k8s.io/v1:${kind}`,
         name: `${kind}-${ns ?? "cluster"}-${name}`,
@@ -154,12 +176,14 @@ export function rbac(kind: "Role" | "ClusterRole" | "RoleBinding" | "ClusterRole
 export const readSecretsRule = { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] };
 
 /** The IRSA pieces the identity component creates. */
-export function irsaRole(condition: Record<string, unknown> = {
-    StringEquals: {
-        "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:x1agent:x1agent-api",
-        "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+export function irsaRole(
+    condition: Record<string, unknown> = {
+        StringEquals: {
+            "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:x1agent:x1agent-api",
+            "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+        },
     },
-}): FakeResource {
+): FakeResource {
     return {
         type: "aws:iam/role:Role",
         name: "x1agent-identity-role",
@@ -180,9 +204,11 @@ export function irsaRole(condition: Record<string, unknown> = {
     };
 }
 
-export function rolePolicy(statements: Record<string, unknown>[] = [
-    { Sid: "ReadX1agentSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:*:*:secret:x1agent/*"] },
-]): FakeResource {
+export function rolePolicy(
+    statements: Record<string, unknown>[] = [
+        { Sid: "ReadX1agentSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:*:*:secret:x1agent/*"] },
+    ],
+): FakeResource {
     return {
         type: "aws:iam/rolePolicy:RolePolicy",
         name: "x1agent-identity-secrets-policy",
@@ -196,20 +222,32 @@ export function gcpIdentity(): FakeResource[] {
         {
             type: "gcp:serviceaccount/iAMMember:IAMMember",
             name: "wi-user",
-            props: { role: "roles/iam.workloadIdentityUser", member: "serviceAccount:x1agent-staging.svc.id.goog[x1agent/x1agent-api]", serviceAccountId: "gsa" },
+            props: {
+                role: "roles/iam.workloadIdentityUser",
+                member: "serviceAccount:x1agent-staging.svc.id.goog[x1agent/x1agent-api]",
+                serviceAccountId: "gsa",
+            },
         },
         gcpProjectGrant(),
     ];
 }
 
-export function gcpProjectGrant(condition: Record<string, unknown> | null = {
-    title: "x1agent secrets only",
-    expression: 'resource.name.startsWith("projects/123456789/secrets/x1agent-")',
-}, role = "roles/secretmanager.secretAccessor"): FakeResource {
+export function gcpProjectGrant(
+    condition: Record<string, unknown> | null = {
+        title: "x1agent secrets only",
+        expression: 'resource.name.startsWith("projects/123456789/secrets/x1agent-")',
+    },
+    role = "roles/secretmanager.secretAccessor",
+): FakeResource {
     return {
         type: "gcp:projects/iAMMember:IAMMember",
         name: "secret-accessor",
-        props: { project: "x1agent-staging", role, member: "serviceAccount:x1agent-staging-api@x1agent-staging.iam.gserviceaccount.com", ...(condition ? { condition } : {}) },
+        props: {
+            project: "x1agent-staging",
+            role,
+            member: "serviceAccount:x1agent-staging-api@x1agent-staging.iam.gserviceaccount.com",
+            ...(condition ? { condition } : {}),
+        },
     };
 }
 
@@ -219,7 +257,12 @@ export function azureRoleAssignment(scope = vaultId, roleGuid = "4633458b-17de-4
     return {
         type: "azure-native:authorization:RoleAssignment",
         name: "kv-secrets-user",
-        props: { principalId: "p", principalType: "ServicePrincipal", roleDefinitionId: `/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`, scope },
+        props: {
+            principalId: "p",
+            principalType: "ServicePrincipal",
+            roleDefinitionId: `/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`,
+            scope,
+        },
     };
 }
 

@@ -45,7 +45,10 @@ afterAll(() => {
 
 /** stacks/Pulumi.<base>.yaml with `edit` applied to its config map, as YAML (no passphrase salt: a new stack gets its own). */
 function configText(base: string, edit: (config: Record<string, any>) => void): string {
-    const doc = parse(readFileSync(path.join(projectRoot, "stacks", `Pulumi.${base}.yaml`), "utf8")) as { config: Record<string, any>; encryptionsalt?: string };
+    const doc = parse(readFileSync(path.join(projectRoot, "stacks", `Pulumi.${base}.yaml`), "utf8")) as {
+        config: Record<string, any>;
+        encryptionsalt?: string;
+    };
     delete doc.encryptionsalt;
     edit(doc.config);
     return stringify(doc);
@@ -89,7 +92,9 @@ describe("every example stack", () => {
                   })
                 : undefined;
             const r = await checkStack(stack, { isolated: true, configFile });
-            console.log(`[policy preview] ${stack}${viaFixtures ? " (fixture charts)" : ""}: ${r.status}, ${r.findings.length} finding(s), ${JSON.stringify(r.counts)} in ${r.durationMs} ms`);
+            console.log(
+                `[policy preview] ${stack}${viaFixtures ? " (fixture charts)" : ""}: ${r.status}, ${r.findings.length} finding(s), ${JSON.stringify(r.counts)} in ${r.durationMs} ms`,
+            );
             expect(r.findings, `${stack}: ${JSON.stringify(r.findings, null, 2)}`).toEqual([]);
             expect(r.status, r.reason).toBe("passed");
             outcome[stack] = viaFixtures ? "passed (fixture charts)" : "passed";
@@ -136,7 +141,9 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
     it("a downgrade below the tier floor, and the same run allowed by policy config", async () => {
         const r = await checkStack("local", { isolated: true, tags: { "x1agent:tier-floor": "vault" } });
         expect(policiesOf(r)).toEqual(["secrets-tier-no-downgrade"]);
-        expect(mandatory(r)[0]!.message).toMatch(/secrets tier kubernetes \(Tier 1, from Platform output `tier`\) is below this stack's floor vault \(Tier 2, stack tag x1agent:tier-floor\)/);
+        expect(mandatory(r)[0]!.message).toMatch(
+            /secrets tier kubernetes \(Tier 1, from Platform output `tier`\) is below this stack's floor vault \(Tier 2, stack tag x1agent:tier-floor\)/,
+        );
 
         const allow = path.join(scratch, "allow-downgrade.json");
         writeFileSync(allow, JSON.stringify({ "secrets-tier-no-downgrade": { allowDowngradeTo: "kubernetes" } }));
@@ -215,7 +222,9 @@ describe("faults the schema refuses, injected into the real program", () => {
         const r = await previewFault("unscoped-store");
         expect(r.status, r.reason).toBe("failed");
         expect(policiesOf(r)).toEqual(["cluster-secret-store-scoped"]);
-        expect(mandatory(r)[0]!.message).toMatch(/ClusterSecretStore x1-local has no spec.conditions, so every namespace in the cluster .* can read through it/);
+        expect(mandatory(r)[0]!.message).toMatch(
+            /ClusterSecretStore x1-local has no spec.conditions, so every namespace in the cluster .* can read through it/,
+        );
     });
 
     it("with enforcement level remediate, the engine adds the missing store conditions and the preview passes", async () => {
@@ -229,7 +238,9 @@ describe("faults the schema refuses, injected into the real program", () => {
         const r = await previewFault("unknown-conditions");
         expect(r.status, r.reason).toBe("failed");
         expect(mandatory(r).map((f) => f.policy)).toEqual(["cluster-secret-store-scoped"]);
-        expect(mandatory(r)[0]!.message).toMatch(/cannot be verified during preview: .* value at \.spec\.conditions can't be known during preview .*fails closed/);
+        expect(mandatory(r)[0]!.message).toMatch(
+            /cannot be verified during preview: .* value at \.spec\.conditions can't be known during preview .*fails closed/,
+        );
         expect(r.findings.filter((f) => f.level === "advisory")).toEqual([]);
     });
 
@@ -239,7 +250,14 @@ describe("faults the schema refuses, injected into the real program", () => {
         // the component excepts the endpoint from it).
         const r = await previewFault("escape-set", undefined, (c) => {
             c["x1agent:workspaces"] = [
-                { id: "demo", egressCidrs: ["0.0.0.0/0", "169.254.169.254/32"], secrets: [{ name: "anthropic", remoteKey: "demo-anthropic" }, { name: "borrowed", remoteKey: "demo-x-anthropic" }] },
+                {
+                    id: "demo",
+                    egressCidrs: ["0.0.0.0/0", "169.254.169.254/32"],
+                    secrets: [
+                        { name: "anthropic", remoteKey: "demo-anthropic" },
+                        { name: "borrowed", remoteKey: "demo-x-anthropic" },
+                    ],
+                },
                 { id: "demo-x", secrets: [{ name: "anthropic", remoteKey: "demo-x-anthropic" }] },
                 { id: "eso", secrets: [{ name: "reader", remoteKey: "eso-reader-token" }] },
             ];
@@ -250,20 +268,47 @@ describe("faults the schema refuses, injected into the real program", () => {
             ["eso-kind-allowed", /^SecretStore x1agent-ws-demo\/escape-secret-store: a SecretStore is a store with its own provider/],
             ["eso-kind-allowed", /^ClusterExternalSecret escape-cluster-external-secret: a ClusterExternalSecret writes ExternalSecrets into every namespace/],
             ["eso-kind-allowed", /^STSSessionToken x1agent-ws-demo\/escape-sts-token: a STSSessionToken mints AWS session credentials of ESO's AWS identity/],
-            ["external-secret-store-allowed", /^ExternalSecret x1agent-ws-demo\/escape-generated takes spec.dataFrom\[0\] from generator STSSessionToken escape-sts-token/],
-            ["external-secret-remote-key-prefix", /^ExternalSecret x1agent-ws-demo\/escape-find-all uses spec.dataFrom\[0\].find against x1-local \(tier kubernetes\), whose provider does not search by path/],
-            ["external-secret-target-secret", /^ExternalSecret x1agent-ws-demo\/escape-token-template sets spec.target.template.type kubernetes.io\/service-account-token/],
-            ["no-service-account-token-secrets", /^Secret x1agent\/escape-api-token is a kubernetes.io\/service-account-token Secret for ServiceAccount x1agent-api/],
-            ["rbac-no-indirect-secret-access", /^RoleBinding x1agent-ws-demo\/escape-debug lets ServiceAccount x1agent-ws-demo\/x1agent-session run commands in.*\(enter-pods, mint-tokens\)$/],
+            [
+                "external-secret-store-allowed",
+                /^ExternalSecret x1agent-ws-demo\/escape-generated takes spec.dataFrom\[0\] from generator STSSessionToken escape-sts-token/,
+            ],
+            [
+                "external-secret-remote-key-prefix",
+                /^ExternalSecret x1agent-ws-demo\/escape-find-all uses spec.dataFrom\[0\].find against x1-local \(tier kubernetes\), whose provider does not search by path/,
+            ],
+            [
+                "external-secret-target-secret",
+                /^ExternalSecret x1agent-ws-demo\/escape-token-template sets spec.target.template.type kubernetes.io\/service-account-token/,
+            ],
+            [
+                "no-service-account-token-secrets",
+                /^Secret x1agent\/escape-api-token is a kubernetes.io\/service-account-token Secret for ServiceAccount x1agent-api/,
+            ],
+            [
+                "rbac-no-indirect-secret-access",
+                /^RoleBinding x1agent-ws-demo\/escape-debug lets ServiceAccount x1agent-ws-demo\/x1agent-session run commands in.*\(enter-pods, mint-tokens\)$/,
+            ],
             ["rbac-no-indirect-secret-access", /^ClusterRole escape-aggregated-view aggregates into view rules that read Secret values/],
             ["workspace-pod-confined", /^Pod x1agent-ws-demo\/escape-host-path in a workspace volume pods is a hostPath volume/],
             ["secrets-namespace-no-workloads", /^Deployment x1agent-secrets\/escape-dump runs in x1agent-secrets as ServiceAccount eso-reader/],
-            ["external-secret-remote-key-own-workspace", /^ExternalSecret x1agent-ws-demo\/borrowed reads 'demo-x-anthropic' .* under workspace demo-x's prefix demo-x-/],
-            ["external-secret-remote-key-own-workspace", /^ExternalSecret x1agent-ws-eso\/reader reads 'eso-reader-token' .* a name starting with ServiceAccount x1agent-secrets\/eso-reader/],
-            ["workspace-egress-no-metadata", /^NetworkPolicy x1agent-ws-demo\/allow-session-egress spec.egress\[3\].to\[1\] allows 169.254.169.254\/32, which covers the cloud metadata endpoint/],
+            [
+                "external-secret-remote-key-own-workspace",
+                /^ExternalSecret x1agent-ws-demo\/borrowed reads 'demo-x-anthropic' .* under workspace demo-x's prefix demo-x-/,
+            ],
+            [
+                "external-secret-remote-key-own-workspace",
+                /^ExternalSecret x1agent-ws-eso\/reader reads 'eso-reader-token' .* a name starting with ServiceAccount x1agent-secrets\/eso-reader/,
+            ],
+            [
+                "workspace-egress-no-metadata",
+                /^NetworkPolicy x1agent-ws-demo\/allow-session-egress spec.egress\[3\].to\[1\] allows 169.254.169.254\/32, which covers the cloud metadata endpoint/,
+            ],
         ];
         for (const [policy, message] of expected) {
-            expect(mandatory(r).filter((f) => f.policy === policy && message.test(f.message)), `${policy} ${message}\nfound:\n${found.join("\n")}`).toHaveLength(1);
+            expect(
+                mandatory(r).filter((f) => f.policy === policy && message.test(f.message)),
+                `${policy} ${message}\nfound:\n${found.join("\n")}`,
+            ).toHaveLength(1);
         }
         // Nothing else: each escape is refused by the policy meant for it, and the program around it stays clean.
         expect(mandatory(r), found.join("\n")).toHaveLength(expected.length);
@@ -273,7 +318,9 @@ describe("faults the schema refuses, injected into the real program", () => {
         const r = await previewFault("proxy-credentials");
         expect(r.status, r.reason).toBe("failed");
         expect(policiesOf(r)).toEqual(["configmap-no-secrets"]);
-        expect(mandatory(r)[0]!.message).toMatch(/ConfigMap x1agent\/x1agent-config data\.HTTPS_PROXY contains what looks like credentials in a URL \(<redacted, \d+ characters>\)/);
+        expect(mandatory(r)[0]!.message).toMatch(
+            /ConfigMap x1agent\/x1agent-config data\.HTTPS_PROXY contains what looks like credentials in a URL \(<redacted, \d+ characters>\)/,
+        );
         expect(JSON.stringify(r.findings)).not.toContain("hunter2hunter2");
     });
 
@@ -281,7 +328,9 @@ describe("faults the schema refuses, injected into the real program", () => {
         const r = await previewFault("plaintext-env");
         expect(r.status, r.reason).toBe("failed");
         expect(policiesOf(r)).toEqual(["secret-env-from-secret-ref"]);
-        expect(mandatory(r)[0]!.message).toMatch(/Deployment x1agent\/x1agent-api containers api sets ANTHROPIC_API_KEY as a literal value \(<redacted, \d+ characters>\)/);
+        expect(mandatory(r)[0]!.message).toMatch(
+            /Deployment x1agent\/x1agent-api containers api sets ANTHROPIC_API_KEY as a literal value \(<redacted, \d+ characters>\)/,
+        );
         // The engine's own diff shows the literal (that is the problem); the policy's findings never repeat it.
         expect(JSON.stringify(r.findings)).not.toContain(fakeApiKey);
     });
@@ -299,7 +348,9 @@ describe("the deployer's tag writers", () => {
         expect(await recordAfterUp(stack, { tier: "kubernetes" })).toEqual({ [tierFloorTag]: "kubernetes" });
         expect(await recordBeforeRun(stack, { tier: "vault" })).toEqual({ [migrationTag]: "kubernetes-to-vault:in-progress" });
         expect(await recordAfterUp(stack, { tier: "vault" })).toEqual({ [tierFloorTag]: "vault" });
-        expect(await recordBeforeRun(stack, { tier: "vault", migration: { from: "kubernetes", done: true } })).toEqual({ [migrationTag]: "kubernetes-to-vault:done" });
+        expect(await recordBeforeRun(stack, { tier: "vault", migration: { from: "kubernetes", done: true } })).toEqual({
+            [migrationTag]: "kubernetes-to-vault:done",
+        });
         const tags = await stack.listTags();
         expect(tags[tierFloorTag]).toBe("vault");
         expect(tags[migrationTag]).toBe("kubernetes-to-vault:done");

@@ -92,7 +92,12 @@ describe("secret-env-from-secret-ref", () => {
 describe("configmap-no-secrets", () => {
     const policy = configmapNoSecrets();
     it("passes configuration and references to Secrets", async () => {
-        expect(await runResource(policy, configMap("x1agent", "x1agent-config", { LOG_LEVEL: "info", DB_PASSWORD_SECRET: "x1agent-db", "nats.conf": "{\"port\": 4222}" }))).toEqual([]);
+        expect(
+            await runResource(
+                policy,
+                configMap("x1agent", "x1agent-config", { LOG_LEVEL: "info", DB_PASSWORD_SECRET: "x1agent-db", "nats.conf": '{"port": 4222}' }),
+            ),
+        ).toEqual([]);
     });
     it("fails a credential-named key and a private key in a file", async () => {
         const v = await runResource(policy, configMap("x1agent", "cfg", { SMTP_PASSWORD: "hunter2222", "tls.key": fakePem }));
@@ -105,10 +110,22 @@ describe("configmap-no-secrets", () => {
 
 describe("helm-values-no-secrets", () => {
     const policy = helmValuesNoSecrets();
-    const release = (values: Record<string, unknown>): FakeResource => ({ type: "kubernetes:helm.sh/v3:Release", name: "x1agent-postgres-release", props: { chart: "cloudnative-pg", values } });
-    const addon = (chartValues: Record<string, unknown>): FakeResource => ({ type: "x1agent:addons:Postgres", name: "x1agent-postgres", props: { chartValues } });
+    const release = (values: Record<string, unknown>): FakeResource => ({
+        type: "kubernetes:helm.sh/v3:Release",
+        name: "x1agent-postgres-release",
+        props: { chart: "cloudnative-pg", values },
+    });
+    const addon = (chartValues: Record<string, unknown>): FakeResource => ({
+        type: "x1agent:addons:Postgres",
+        name: "x1agent-postgres",
+        props: { chartValues },
+    });
     it("passes values that reference Secrets, and a helm.v4 Chart whose values policies cannot see", async () => {
-        expect(await runStack(policy, [release({ auth: { existingSecret: "pg-auth", passwordSecretKey: "password" }, config: { nats: { tls: { secretName: "nats-server-tls" } } } })])).toEqual([]);
+        expect(
+            await runStack(policy, [
+                release({ auth: { existingSecret: "pg-auth", passwordSecretKey: "password" }, config: { nats: { tls: { secretName: "nats-server-tls" } } } }),
+            ]),
+        ).toEqual([]);
         expect(await runStack(policy, [{ type: "kubernetes:helm.sh/v4:Chart", name: "c", props: {} }])).toEqual([]);
     });
     it("fails a literal password in release values and in an add-on's chartValues (from addons.<name>.values)", async () => {
@@ -116,10 +133,14 @@ describe("helm-values-no-secrets", () => {
         expect(v[0]!.message).toBe(
             "kubernetes:helm.sh/v3:Release 'x1agent-postgres-release' values.auth.postgresPassword is a credential by its name (<redacted, 10 characters>): pass it by Secret reference (existingSecret/secretName), not as a value",
         );
-        expect((await runStack(policy, [addon({ superuserPassword: "hunter2222" })]))[0]!.message).toMatch(/x1agent:addons:Postgres 'x1agent-postgres' chartValues.superuserPassword is a credential by its name/);
+        expect((await runStack(policy, [addon({ superuserPassword: "hunter2222" })]))[0]!.message).toMatch(
+            /x1agent:addons:Postgres 'x1agent-postgres' chartValues.superuserPassword is a credential by its name/,
+        );
     });
     it("fails a token-shaped value anywhere in the values, and a credential-named value unknown at preview", async () => {
-        expect((await runStack(policy, [release({ extraEnv: [{ name: "X", value: fakeAnthropicKey }] })]))[0]!.message).toMatch(/values.extraEnv.0.value looks like an API key/);
+        expect((await runStack(policy, [release({ extraEnv: [{ name: "X", value: fakeAnthropicKey }] })]))[0]!.message).toMatch(
+            /values.extraEnv.0.value looks like an API key/,
+        );
         const v = await runStack(policy, [release({ auth: { password: UNKNOWN }, other: UNKNOWN })]);
         expect(v).toHaveLength(1);
         expect(v[0]!.message).toMatch(/cannot be verified during preview/);
@@ -128,7 +149,11 @@ describe("helm-values-no-secrets", () => {
 
 describe("workspace-no-literal-secrets", () => {
     const policy = workspaceNoLiteralSecrets();
-    const secret = (ns: string, body: Record<string, unknown>): FakeResource => ({ type: "kubernetes:core/v1:Secret", name: `secret-${ns}`, props: { metadata: { name: "s", namespace: ns }, ...body } });
+    const secret = (ns: string, body: Record<string, unknown>): FakeResource => ({
+        type: "kubernetes:core/v1:Secret",
+        name: `secret-${ns}`,
+        props: { metadata: { name: "s", namespace: ns }, ...body },
+    });
     it("passes Secrets outside workspaces and data-less Secrets in them", async () => {
         expect(await runResource(policy, secret("x1agent", { stringData: { token: "x" } }))).toEqual([]);
         expect(await runResource(policy, secret("x1agent-ws-demo", { type: "kubernetes.io/service-account-token" }))).toEqual([]);

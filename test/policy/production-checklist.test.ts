@@ -8,19 +8,7 @@ import { workloadResources } from "../../policies/rules/workload-resources";
 import { workspaceDefaultDenyNetworkPolicy } from "../../policies/rules/workspace-default-deny-network-policy";
 import { workspacePodSecurityRestricted } from "../../policies/rules/workspace-pod-security-restricted";
 import { expectEachPolicyBothWays, remediate, run, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
-import {
-    configMap,
-    container,
-    defaultDeny,
-    deployment,
-    etcdEncryption,
-    namespace,
-    networkPolicy,
-    pdb,
-    platform,
-    store,
-    workspaceNamespace,
-} from "./fixtures";
+import { configMap, container, defaultDeny, deployment, etcdEncryption, namespace, networkPolicy, pdb, platform, store, workspaceNamespace } from "./fixtures";
 
 expectEachPolicyBothWays([
     "tier1-requires-etcd-encryption",
@@ -48,7 +36,9 @@ describe("tier1-requires-etcd-encryption", () => {
 
     it("fails Tier 1 without etcd encryption, and with it disabled", async () => {
         const none = await runStack(policy, tier1);
-        expect(none[0]!.message).toMatch(/the stack declares Tier 1 \(Platform output `tier`\), but there is no etcd encryption \(x1agent:encryption:EtcdEncryption\) in the stack/);
+        expect(none[0]!.message).toMatch(
+            /the stack declares Tier 1 \(Platform output `tier`\), but there is no etcd encryption \(x1agent:encryption:EtcdEncryption\) in the stack/,
+        );
         const off = await runStack(policy, [...tier1, etcdEncryption({ enabled: false })]);
         expect(off[0]!.message).toMatch(/etcd encryption is disabled \(etcdEncryption.enabled: false\)/);
     });
@@ -64,7 +54,9 @@ describe("tier1-requires-etcd-encryption", () => {
         const v = await runStack(policy, [...tier1, etcdEncryption(UNKNOWN)]);
         expect(v).toHaveLength(1);
         expect(v[0]!.enforcementLevel).toBe("mandatory");
-        expect(v[0]!.message).toMatch(/outputs are unknown during this preview and no KMS key is created inside it, so KMS-backed encryption cannot be verified \(fails closed\)/);
+        expect(v[0]!.message).toMatch(
+            /outputs are unknown during this preview and no KMS key is created inside it, so KMS-backed encryption cannot be verified \(fails closed\)/,
+        );
     });
 
     it("prefers the plain top-level outputs when the component registers them", async () => {
@@ -76,7 +68,11 @@ describe("workload-probes", () => {
     const policy = workloadProbes();
     it("passes containers with both probes, and Jobs without probes", async () => {
         expect(await runResource(policy, deployment("x1agent", "x1agent-api"))).toEqual([]);
-        const job: FakeResource = { type: "kubernetes:batch/v1:Job", name: "j", props: { metadata: { name: "j", namespace: "x1agent" }, spec: { template: { spec: { containers: [container({ probes: false })] } } } } };
+        const job: FakeResource = {
+            type: "kubernetes:batch/v1:Job",
+            name: "j",
+            props: { metadata: { name: "j", namespace: "x1agent" }, spec: { template: { spec: { containers: [container({ probes: false })] } } } },
+        };
         expect(await runResource(policy, job)).toEqual([]);
     });
     it("fails a container without probes; exclude config skips a named workload", async () => {
@@ -137,12 +133,18 @@ describe("pdb-for-multi-replica", () => {
         expect(await runStack(policy, [deployment("x1agent", "x1agent-api", { replicas: 3 }), pdb("x1agent", "x1agent-api", labels)])).toEqual([]);
     });
     it("fails multiple replicas without a PDB selecting them, counting an HPA's minimum", async () => {
-        const v = await runStack(policy, [deployment("x1agent", "x1agent-api", { replicas: 3 }), pdb("x1agent", "other", { "app.kubernetes.io/name": "x1agent-app" })]);
+        const v = await runStack(policy, [
+            deployment("x1agent", "x1agent-api", { replicas: 3 }),
+            pdb("x1agent", "other", { "app.kubernetes.io/name": "x1agent-app" }),
+        ]);
         expect(v[0]!.message).toMatch(/Deployment x1agent\/x1agent-api runs 3 replicas but no PodDisruptionBudget in x1agent selects its pods/);
         const hpa: FakeResource = {
             type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
             name: "hpa",
-            props: { metadata: { name: "x1agent-api", namespace: "x1agent" }, spec: { minReplicas: 2, maxReplicas: 5, scaleTargetRef: { kind: "Deployment", name: "x1agent-api" } } },
+            props: {
+                metadata: { name: "x1agent-api", namespace: "x1agent" },
+                spec: { minReplicas: 2, maxReplicas: 5, scaleTargetRef: { kind: "Deployment", name: "x1agent-api" } },
+            },
         };
         expect((await runStack(policy, [deployment("x1agent", "x1agent-api"), hpa]))[0]!.message).toMatch(/runs 2 replicas/);
     });
@@ -167,7 +169,17 @@ describe("workspace-pod-security-restricted", () => {
 describe("workspace-default-deny-network-policy", () => {
     const policy = workspaceDefaultDenyNetworkPolicy();
     it("passes a workspace with a default-deny policy (one or two objects)", async () => {
-        expect(await runStack(policy, [workspaceNamespace("demo"), defaultDeny("x1agent-ws-demo"), networkPolicy("x1agent-ws-demo", "allow-dns", { podSelector: {}, policyTypes: ["Egress"], egress: [{ ports: [{ port: 53, protocol: "UDP" }] }] })])).toEqual([]);
+        expect(
+            await runStack(policy, [
+                workspaceNamespace("demo"),
+                defaultDeny("x1agent-ws-demo"),
+                networkPolicy("x1agent-ws-demo", "allow-dns", {
+                    podSelector: {},
+                    policyTypes: ["Egress"],
+                    egress: [{ ports: [{ port: 53, protocol: "UDP" }] }],
+                }),
+            ]),
+        ).toEqual([]);
         expect(
             await runStack(policy, [
                 workspaceNamespace("demo"),
@@ -197,7 +209,11 @@ describe("nats-client-cert-verification", () => {
         name: "x1agent-nats-release",
         props: { chart, version: "2.12.3", values: { config: { nats: { tls } } } },
     });
-    const component = (outputs: Record<string, unknown>): FakeResource => ({ type: "x1agent:addons:Nats", name: "x1agent-nats", props: { url: "tls://nats.x1agent-nats.svc:4222", ...outputs } });
+    const component = (outputs: Record<string, unknown>): FakeResource => ({
+        type: "x1agent:addons:Nats",
+        name: "x1agent-nats",
+        props: { url: "tls://nats.x1agent-nats.svc:4222", ...outputs },
+    });
     const v4Chart: FakeResource = { type: "kubernetes:helm.sh/v4:Chart", name: "x1agent-nats-chart", props: {}, parent: "x1agent-nats" };
 
     it("passes on the component's output, a verifying nats.conf, or verifying release values", async () => {
@@ -216,7 +232,9 @@ describe("nats-client-cert-verification", () => {
         const conf = JSON.stringify({ port: 4222, tls: { cert_file: "/c", key_file: "/k" } });
         expect((await run(policy, [configMap("x1agent-nats", "nats-config", { "nats.conf": conf })]))[0]!.message).toMatch(/enables TLS without verify: true/);
         expect((await run(policy, [release({})]))[0]!.message).toMatch(/has no TLS on the client port/);
-        expect((await run(policy, [release({ enabled: true, merge: { verify: false } }, "/charts/nats-2.12.3.tgz")]))[0]!.message).toMatch(/does not verify client certificates/);
+        expect((await run(policy, [release({ enabled: true, merge: { verify: false } }, "/charts/nats-2.12.3.tgz")]))[0]!.message).toMatch(
+            /does not verify client certificates/,
+        );
     });
 
     it("recognises a mirrored chart by its Nats parent, and fails closed when a NATS chart gives no evidence", async () => {

@@ -25,7 +25,11 @@ function sourcesOf(dir: string): string[] {
 /** Every module specifier a file imports or re-exports, statically or dynamically, and whether only for its types. */
 function specifiers(source: string): { spec: string; typeOnly: boolean }[] {
     const found: { spec: string; typeOnly: boolean }[] = [];
-    const patterns = [/\b(?:import|export)\b([^'";]*?)\bfrom\s*["']([^"']+)["']/g, /\bimport()\s*["']([^"']+)["']/g, /\b(?:import|require)()\s*\(\s*["']([^"']+)["']\s*\)/g];
+    const patterns = [
+        /\b(?:import|export)\b([^'";]*?)\bfrom\s*["']([^"']+)["']/g,
+        /\bimport()\s*["']([^"']+)["']/g,
+        /\b(?:import|require)()\s*\(\s*["']([^"']+)["']\s*\)/g,
+    ];
     for (const re of patterns) for (const m of source.matchAll(re)) found.push({ spec: m[2] as string, typeOnly: /^\s*type\b/.test(m[1] ?? "") });
     return found;
 }
@@ -58,7 +62,9 @@ describe("the policy pack stands on its own", () => {
                     const target = path.resolve(path.dirname(file), spec);
                     if (path.relative(packDir, target).startsWith("..")) problems.push(`${rel} imports ${spec}, outside the pack`);
                 } else if (!spec.startsWith("node:") && !builtinModules.includes(spec) && !(typeOnly ? typesOnly : runtime).has(packageOf(spec))) {
-                    problems.push(`${rel} imports ${spec}${typeOnly ? " (types)" : ""}, which policies/package.json does not declare${typeOnly ? " (dependencies or devDependencies)" : " in dependencies"}`);
+                    problems.push(
+                        `${rel} imports ${spec}${typeOnly ? " (types)" : ""}, which policies/package.json does not declare${typeOnly ? " (dependencies or devDependencies)" : " in dependencies"}`,
+                    );
                 }
             }
         }

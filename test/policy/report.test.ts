@@ -4,7 +4,8 @@ import { allPolicies } from "../../policies/rules";
 import { chartRepos, cloudPluginsFor, exampleStacks, findingsFrom, parseArgs, skipReason, violationText } from "../../scripts/policy-check";
 import { stackConfig } from "../helpers/mocks";
 
-const urn = "urn:pulumi:local::x1agent-platform::x1agent:index:Platform$x1agent:secrets:SecretsBackend$kubernetes:external-secrets.io/v1:ClusterSecretStore::x1agent-secrets-store";
+const urn =
+    "urn:pulumi:local::x1agent-platform::x1agent:index:Platform$x1agent:secrets:SecretsBackend$kubernetes:external-secrets.io/v1:ClusterSecretStore::x1agent-secrets-store";
 const finding = (over: Partial<Finding> = {}): Finding => ({
     policy: "cluster-secret-store-scoped",
     level: "mandatory",
@@ -15,7 +16,11 @@ const finding = (over: Partial<Finding> = {}): Finding => ({
 });
 
 const stacks: StackResult[] = [
-    { stack: "local", status: statusOf([finding()]), findings: [finding(), finding({ level: "advisory", policy: "workload-probes", severity: "medium", message: "a | pipe" })] },
+    {
+        stack: "local",
+        status: statusOf([finding()]),
+        findings: [finding(), finding({ level: "advisory", policy: "workload-probes", severity: "medium", message: "a | pipe" })],
+    },
     { stack: "onprem", status: "passed", findings: [], counts: { create: 70, update: 0, same: 0, delete: 0, replace: 0 } },
     { stack: "prod", status: "skipped", reason: "not previewed: needs the cloud provider plugin pulumi-resource-aws v7.48.0", findings: [] },
 ];
@@ -35,7 +40,9 @@ describe("the PR report", () => {
         expect(md).toContain("| `local` | ❌ failed | 1 | 1 |");
         expect(md).toContain("| `onprem` | ✅ passed | 0 | 0 | 70 |");
         expect(md).toContain("| `prod` | ⏭️ skipped |  |  |  | not previewed: needs the cloud provider plugin pulumi-resource-aws v7.48.0 |");
-        expect(md).toContain("| mandatory | critical | `cluster-secret-store-scoped` | kubernetes:external-secrets.io/v1:ClusterSecretStore x1agent-secrets-store | ClusterSecretStore x1-local has no spec.conditions |");
+        expect(md).toContain(
+            "| mandatory | critical | `cluster-secret-store-scoped` | kubernetes:external-secrets.io/v1:ClusterSecretStore x1agent-secrets-store | ClusterSecretStore x1-local has no spec.conditions |",
+        );
         expect(md.indexOf("| mandatory |")).toBeLessThan(md.indexOf("| advisory |"));
         expect(md).toContain("a \\| pipe");
         expect(md).toMatch(/Skipped stacks were \*\*not checked\*\*/);
@@ -81,7 +88,9 @@ describe("policy:check plumbing", () => {
                 enforcementLevel: "mandatory" as const,
             },
         };
-        expect(findingsFrom([event, event])).toEqual([{ policy: policy.name, level: "mandatory", severity: "critical", message: "Deployment x1agent/x1agent-api ...", urn }]);
+        expect(findingsFrom([event, event])).toEqual([
+            { policy: policy.name, level: "mandatory", severity: "critical", message: "Deployment x1agent/x1agent-api ...", urn },
+        ]);
         expect(violationText("other text", policy.description)).toBe("other text");
     });
 
@@ -89,10 +98,18 @@ describe("policy:check plumbing", () => {
         expect(cloudPluginsFor(stackConfig())).toEqual([]);
         const eks = stackConfig({
             cluster: { provider: "eks", name: "x1agent-dev" },
-            cloud: { aws: { region: "us-east-1", accountId: "111111111111", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X" } },
+            cloud: {
+                aws: {
+                    region: "us-east-1",
+                    accountId: "111111111111",
+                    oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X",
+                },
+            },
         });
         expect(cloudPluginsFor(eks)).toEqual(["aws"]);
-        expect(skipReason(eks, new Set(["kubernetes"]), { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" })).toMatch(/pulumi-resource-aws v7\.48\.0, which is not installed/);
+        expect(skipReason(eks, new Set(["kubernetes"]), { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" })).toMatch(
+            /pulumi-resource-aws v7\.48\.0, which is not installed/,
+        );
         // Online, the engine installs plugins itself: nothing to skip.
         expect(skipReason(eks, new Set(), {})).toBeUndefined();
         expect(skipReason(eks, new Set(["aws"]), { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" })).toBeUndefined();
@@ -104,7 +121,10 @@ describe("policy:check plumbing", () => {
     });
 
     it("parses its arguments and refuses bad ones with the fix", () => {
-        expect(parseArgs(["--stack", "local", "--tag", "x1agent:tier-floor=vault"])).toMatchObject({ stacks: ["local"], tags: { "x1agent:tier-floor": "vault" } });
+        expect(parseArgs(["--stack", "local", "--tag", "x1agent:tier-floor=vault"])).toMatchObject({
+            stacks: ["local"],
+            tags: { "x1agent:tier-floor": "vault" },
+        });
         expect(parseArgs(["--all"]).stacks).toEqual(exampleStacks());
         expect(exampleStacks()).toEqual(expect.arrayContaining(["dev", "local", "onprem", "prod", "staging"]));
         expect(() => parseArgs([])).toThrow(/name a stack with --stack <name>, or use --all/);

@@ -15,18 +15,7 @@ import { secretsNamespaceRbacScoped } from "../../policies/rules/secrets-namespa
 import { tier1StoreReadsOnlySecretsNamespace } from "../../policies/rules/tier1-store-reads-only-secrets-namespace";
 import { workspaceNoSecretRead } from "../../policies/rules/workspace-no-secret-read";
 import { expectEachPolicyBothWays, remediate, run, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
-import {
-    azureRoleAssignment,
-    defaultRegexes,
-    externalSecret,
-    gcpProjectGrant,
-    irsaRole,
-    rbac,
-    readSecretsRule,
-    rolePolicy,
-    store,
-    vaultId,
-} from "./fixtures";
+import { azureRoleAssignment, defaultRegexes, externalSecret, gcpProjectGrant, irsaRole, rbac, readSecretsRule, rolePolicy, store, vaultId } from "./fixtures";
 
 expectEachPolicyBothWays([
     "eso-current-api-version",
@@ -65,7 +54,9 @@ describe("cluster-secret-store-scoped", () => {
 
     it("passes the program's default conditions (x1agent and x1agent-ws-*)", async () => {
         expect(await runResource(policy, store("kubernetes"))).toEqual([]);
-        expect(await runResource(policy, withConditions([{ namespaces: ["x1agent", "x1agent-ws-demo"] }, { namespaceRegexes: ["^x1agent-ws-[a-z0-9-]+$"] }]))).toEqual([]);
+        expect(
+            await runResource(policy, withConditions([{ namespaces: ["x1agent", "x1agent-ws-demo"] }, { namespaceRegexes: ["^x1agent-ws-[a-z0-9-]+$"] }])),
+        ).toEqual([]);
         const byName = { namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["x1agent-ws-demo"] }] } };
         expect(await runResource(policy, withConditions([byName, { namespaceRegexes: defaultRegexes }]))).toEqual([]);
     });
@@ -91,7 +82,10 @@ describe("cluster-secret-store-scoped", () => {
         [[{ namespaceRegexes: ["x1agent-ws-"] }], /'x1agent-ws-' admits evil-x1agent-ws-demo/],
         [[{ namespaceRegexes: ["^x1agent-ws-demo"] }], /is not anchored \(\^\.\.\.\$\)/],
         [[{ namespaces: ["x1agent-secrets"] }], /namespaces\[0\] names x1agent-secrets, which is not the app namespace or an x1agent-ws-\* workspace/],
-        [[{ namespaceSelector: { matchLabels: { "x1agent.dev/workspace": "demo" } } }], /selects namespaces by labels, which anyone who can create or label a namespace controls/],
+        [
+            [{ namespaceSelector: { matchLabels: { "x1agent.dev/workspace": "demo" } } }],
+            /selects namespaces by labels, which anyone who can create or label a namespace controls/,
+        ],
         [[{}], /spec.conditions\[0\] is empty, and an empty condition admits every namespace/],
         [[{ namespaceRegexes: ["(?P<ws>x1agent)"] }], /cannot be evaluated/],
     ])("fails conditions %j", async (conditions, message) => {
@@ -119,7 +113,9 @@ describe("external-secret-namespace-allowed", () => {
     });
     it("fails any other namespace, and honours the allowlist config", async () => {
         const es = externalSecret("kube-system", "stolen", "x1-local", []);
-        expect((await runResource(policy, es))[0]!.message).toMatch(/ExternalSecret kube-system\/stolen is in namespace kube-system; ExternalSecrets may only live in x1agent-ws-<id> workspaces or x1agent/);
+        expect((await runResource(policy, es))[0]!.message).toMatch(
+            /ExternalSecret kube-system\/stolen is in namespace kube-system; ExternalSecrets may only live in x1agent-ws-<id> workspaces or x1agent/,
+        );
         expect(await runResource(policy, externalSecret("monitoring", "a", "x1-local", []), { config: { allowNamespaces: ["monitoring"] } })).toEqual([]);
         expect(await runResource(policy, externalSecret("x1agent", "a", "x1-local", []), { config: { allowNamespaces: [] } })).toHaveLength(1);
     });
@@ -132,7 +128,9 @@ describe("external-secret-store-allowed", () => {
     });
     it("fails an omitted kind (ESO's default SecretStore), an unknown store, and no store", async () => {
         const noKind = externalSecret("x1agent-ws-demo", "a", "x1-vault", [], { secretStoreRef: { name: "x1-vault" } });
-        expect((await runResource(policy, noKind))[0]!.message).toMatch(/references a SecretStore \(ESO's default when kind is omitted\) at spec.secretStoreRef/);
+        expect((await runResource(policy, noKind))[0]!.message).toMatch(
+            /references a SecretStore \(ESO's default when kind is omitted\) at spec.secretStoreRef/,
+        );
         expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "team-store", [])))[0]!.message).toMatch(
             /references ClusterSecretStore team-store at spec.secretStoreRef, which is not an x1agent store/,
         );
@@ -150,7 +148,9 @@ describe("external-secret-remote-key-prefix", () => {
             externalSecret("x1agent-ws-demo", "b", "x1-vault", ["x1agent/demo/anthropic"]),
             externalSecret("x1agent-ws-demo", "c", "x1-aws", ["x1agent/demo/openai"]),
             externalSecret("x1agent-ws-demo", "d", "x1-gcp", ["x1agent-demo-anthropic"]),
-            externalSecret("x1agent-ws-demo", "e", "x1-vault", [], { dataFrom: [{ extract: { key: "x1agent/demo/bundle" } }, { find: { path: "x1agent/demo/" } }] }),
+            externalSecret("x1agent-ws-demo", "e", "x1-vault", [], {
+                dataFrom: [{ extract: { key: "x1agent/demo/bundle" } }, { find: { path: "x1agent/demo/" } }],
+            }),
             externalSecret("x1agent", "db", "x1-vault", ["x1agent/platform/db"]),
         ];
         expect(await run(policy, ok)).toEqual([]);
@@ -161,9 +161,13 @@ describe("external-secret-remote-key-prefix", () => {
                 "a workspace may only read its own secrets; move the secret to x1agent/demo/<name> and set remoteKey accordingly",
         );
         expect(await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-vault", ["x1agent/demo/../finance/x"]))).toHaveLength(1);
-        expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-local", ["finance-db"])))[0]!.message).toMatch(/outside workspace demo's prefix demo-/);
+        expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-local", ["finance-db"])))[0]!.message).toMatch(
+            /outside workspace demo's prefix demo-/,
+        );
         // GCP secret ids cannot hold '/': the schema's prefix there is x1agent-<id>-.
-        expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-gcp", ["x1agent/demo/anthropic"])))[0]!.message).toMatch(/outside workspace demo's prefix x1agent-demo-/);
+        expect((await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-gcp", ["x1agent/demo/anthropic"])))[0]!.message).toMatch(
+            /outside workspace demo's prefix x1agent-demo-/,
+        );
         const find = externalSecret("x1agent-ws-demo", "a", "x1-aws", [], { dataFrom: [{ find: { name: { regexp: ".*" } } }] });
         expect((await runResource(policy, find))[0]!.message).toMatch(/find without a path: that searches the whole backend/);
     });
@@ -183,9 +187,14 @@ describe("tier1-store-reads-only-secrets-namespace", () => {
     it("fails a store reading another namespace, or ESO's default", async () => {
         const v = await runResource(policy, k8sStore({ auth: { serviceAccount: { name: "eso-reader", namespace: "x1agent-secrets" } } }));
         expect(v[0]!.message).toMatch(/reads Secrets from namespace default \(remoteNamespace is unset; ESO's default\)/);
-        expect((await runResource(policy, k8sStore({ remoteNamespace: "kube-system", auth: { serviceAccount: { name: "eso-reader", namespace: "x1agent-secrets" } } })))[0]!.message).toMatch(
-            /from namespace kube-system/,
-        );
+        expect(
+            (
+                await runResource(
+                    policy,
+                    k8sStore({ remoteNamespace: "kube-system", auth: { serviceAccount: { name: "eso-reader", namespace: "x1agent-secrets" } } }),
+                )
+            )[0]!.message,
+        ).toMatch(/from namespace kube-system/);
     });
     it("fails a ServiceAccount without an explicit namespace, and token auth; remediates the missing fields only", async () => {
         const noNs = k8sStore({ remoteNamespace: "x1agent-secrets", auth: { serviceAccount: { name: "eso-reader" } } });
@@ -194,7 +203,9 @@ describe("tier1-store-reads-only-secrets-namespace", () => {
         expect(fixed!.spec.provider.kubernetes.auth.serviceAccount).toEqual({ name: "eso-reader", namespace: "x1agent-secrets" });
         const token = k8sStore({ remoteNamespace: "x1agent-secrets", auth: { token: { bearerToken: { name: "t", key: "token" } } } });
         expect((await runResource(policy, token)).map((x) => x.message).join("\n")).toMatch(/authenticates with auth.token/);
-        expect(await remediate(policy, k8sStore({ remoteNamespace: "kube-system", auth: { serviceAccount: { name: "eso-reader", namespace: "kube-system" } } }))).toBeUndefined();
+        expect(
+            await remediate(policy, k8sStore({ remoteNamespace: "kube-system", auth: { serviceAccount: { name: "eso-reader", namespace: "kube-system" } } })),
+        ).toBeUndefined();
     });
 });
 
@@ -210,14 +221,19 @@ describe("eso-reader-rbac-scoped", () => {
         ).toEqual([]);
     });
     it("fails a ClusterRoleBinding, a binding elsewhere, and a wider Role", async () => {
-        expect((await runResource(policy, rbac("ClusterRoleBinding", undefined, "eso", { roleRef: { kind: "ClusterRole", name: "view" }, subjects: reader })))[0]!.message).toMatch(
-            /binds eso-reader cluster-wide/,
+        expect(
+            (await runResource(policy, rbac("ClusterRoleBinding", undefined, "eso", { roleRef: { kind: "ClusterRole", name: "view" }, subjects: reader })))[0]!
+                .message,
+        ).toMatch(/binds eso-reader cluster-wide/);
+        expect(
+            (await runResource(policy, rbac("RoleBinding", "x1agent", "eso", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: reader })))[0]!.message,
+        ).toMatch(/gives eso-reader permissions in x1agent/);
+        const wide = rbac("Role", "x1agent-secrets", "eso-reader", {
+            rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] }],
+        });
+        expect((await runResource(policy, wide))[0]!.message).toMatch(
+            /rule 0 allows get,create,delete on core\/secrets: eso-reader may only get\/list\/watch secrets/,
         );
-        expect((await runResource(policy, rbac("RoleBinding", "x1agent", "eso", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: reader })))[0]!.message).toMatch(
-            /gives eso-reader permissions in x1agent/,
-        );
-        const wide = rbac("Role", "x1agent-secrets", "eso-reader", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] }] });
-        expect((await runResource(policy, wide))[0]!.message).toMatch(/rule 0 allows get,create,delete on core\/secrets: eso-reader may only get\/list\/watch secrets/);
     });
 });
 
@@ -229,7 +245,10 @@ describe("secrets-namespace-rbac-scoped", () => {
         rbac("Role", ns, "eso-reader", { rules: [readSecretsRule] }),
         rbac("RoleBinding", ns, "eso-reader", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: sa(ns, "eso-reader") }),
         rbac("Role", ns, "x1agent-secrets-backup", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }] }),
-        rbac("RoleBinding", ns, "x1agent-secrets-backup", { roleRef: { kind: "Role", name: "x1agent-secrets-backup" }, subjects: sa("x1agent", "x1agent-secrets-backup") }),
+        rbac("RoleBinding", ns, "x1agent-secrets-backup", {
+            roleRef: { kind: "Role", name: "x1agent-secrets-backup" },
+            subjects: sa("x1agent", "x1agent-secrets-backup"),
+        }),
         rbac("Role", ns, "x1agent-api-capture", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["create", "update", "delete"] }] }),
         rbac("RoleBinding", ns, "x1agent-api-capture", { roleRef: { kind: "Role", name: "x1agent-api-capture" }, subjects: sa("x1agent", "x1agent-api") }),
     ];
@@ -243,7 +262,9 @@ describe("secrets-namespace-rbac-scoped", () => {
         );
         const readBack = rbac("Role", ns, "x1agent-api-capture", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["create", "get"] }] });
         const v = await runStack(policy, [...program.filter((r) => r.name !== "Role-x1agent-secrets-x1agent-api-capture"), readBack]);
-        expect(v[0]!.message).toMatch(/x1agent\/x1agent-api \(write-only\) Role x1agent-api-capture rule 0: create,get on core\/secrets; the api may only create\/update\/patch\/delete secrets there, never read them/);
+        expect(v[0]!.message).toMatch(
+            /x1agent\/x1agent-api \(write-only\) Role x1agent-api-capture rule 0: create,get on core\/secrets; the api may only create\/update\/patch\/delete secrets there, never read them/,
+        );
         const cluster = rbac("RoleBinding", ns, "eso-reader", { roleRef: { kind: "ClusterRole", name: "view" }, subjects: sa(ns, "eso-reader") });
         expect((await runStack(policy, [cluster]))[0]!.message).toMatch(/not a Role defined in x1agent-secrets by this stack/);
     });
@@ -261,7 +282,11 @@ describe("aws-secret-access-scoped", () => {
             await runResource(
                 policy,
                 rolePolicy([
-                    { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "arn:aws:secretsmanager:us-east-1:222222222222:secret:x1agent/platform/*" },
+                    {
+                        Effect: "Allow",
+                        Action: "secretsmanager:GetSecretValue",
+                        Resource: "arn:aws:secretsmanager:us-east-1:222222222222:secret:x1agent/platform/*",
+                    },
                     { Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::x1agent-prod-artifacts/*" },
                 ]),
             ),
@@ -276,13 +301,26 @@ describe("aws-secret-access-scoped", () => {
         expect(v.every((x) => x.enforcementLevel === "mandatory")).toBe(true);
     });
     it("fails a prefix without the slash, Action *, NotResource, inline role policies and wide managed policies", async () => {
-        expect(await runResource(policy, rolePolicy([{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "arn:aws:secretsmanager:*:*:secret:x1agent*" }]))).toHaveLength(1);
+        expect(
+            await runResource(
+                policy,
+                rolePolicy([{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "arn:aws:secretsmanager:*:*:secret:x1agent*" }]),
+            ),
+        ).toHaveLength(1);
         expect(await runResource(policy, rolePolicy([{ Effect: "Allow", Action: "*", Resource: "*" }]))).toHaveLength(2);
-        expect((await runResource(policy, rolePolicy([{ Effect: "Allow", Action: "s3:GetObject", NotResource: "arn:aws:s3:::x" }])))[0]!.message).toMatch(/uses NotResource with Allow/);
+        expect((await runResource(policy, rolePolicy([{ Effect: "Allow", Action: "s3:GetObject", NotResource: "arn:aws:s3:::x" }])))[0]!.message).toMatch(
+            /uses NotResource with Allow/,
+        );
         const role = irsaRole();
-        role.props.inlinePolicies = [{ name: "inline", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "*" }] }) }];
+        role.props.inlinePolicies = [
+            { name: "inline", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "*" }] }) },
+        ];
         expect((await runResource(policy, role))[0]!.message).toMatch(/inlinePolicies\[0\] \(inline\) statement 0 allows Secrets Manager on \*/);
-        const attach: FakeResource = { type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name: "rw", props: { role: "r", policyArn: "arn:aws:iam::aws:policy/SecretsManagerReadWrite" } };
+        const attach: FakeResource = {
+            type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            name: "rw",
+            props: { role: "r", policyArn: "arn:aws:iam::aws:policy/SecretsManagerReadWrite" },
+        };
         expect((await runResource(policy, attach))[0]!.message).toMatch(/attaches SecretsManagerReadWrite/);
     });
 });
@@ -294,7 +332,9 @@ describe("irsa-trust-exact", () => {
     });
     it("fails StringLike and wildcard subjects, a missing aud, and a missing sub", async () => {
         const like = irsaRole({ StringLike: { "oidc:sub": "system:serviceaccount:x1agent-ws-*:*" }, StringEquals: { "oidc:aud": "sts.amazonaws.com" } });
-        expect((await runResource(policy, like)).map((x) => x.message).join("\n")).toMatch(/matches oidc:sub with StringLike: use StringEquals[\s\S]*has no StringEquals on <issuer>:sub/);
+        expect((await runResource(policy, like)).map((x) => x.message).join("\n")).toMatch(
+            /matches oidc:sub with StringLike: use StringEquals[\s\S]*has no StringEquals on <issuer>:sub/,
+        );
         const wildcard = irsaRole({ StringEquals: { "oidc:sub": "system:serviceaccount:x1agent:*", "oidc:aud": "sts.amazonaws.com" } });
         expect((await runResource(policy, wildcard))[0]!.message).toMatch(/trusts sub \["system:serviceaccount:x1agent:\*"\]: name exactly one ServiceAccount/);
         const noAud = irsaRole({ StringEquals: { "oidc:sub": "system:serviceaccount:x1agent:x1agent-api" } });
@@ -309,7 +349,11 @@ describe("gcp-secret-access-scoped", () => {
         const onSecret: FakeResource = {
             type: "gcp:secretmanager/secretIamMember:SecretIamMember",
             name: "s",
-            props: { secretId: "projects/x1agent-staging/secrets/x1agent-platform-anthropic", role: "roles/secretmanager.secretAccessor", member: "serviceAccount:a@b" },
+            props: {
+                secretId: "projects/x1agent-staging/secrets/x1agent-platform-anthropic",
+                role: "roles/secretmanager.secretAccessor",
+                member: "serviceAccount:a@b",
+            },
         };
         expect(await runResource(policy, onSecret)).toEqual([]);
     });
@@ -331,7 +375,9 @@ describe("azure-secret-access-scoped", () => {
     });
     it("fails a resource-group scope, Secrets Officer, and another vault than configured", async () => {
         expect((await runResource(policy, azureRoleAssignment("/subscriptions/s1/resourceGroups/rg-x1")))[0]!.message).toMatch(/wider than one Key Vault/);
-        expect((await runResource(policy, azureRoleAssignment(vaultId, "b86a8fe4-44ce-4948-aee5-eccb2c155cd7")))[0]!.message).toMatch(/Key Vault Secrets Officer\) can write or administer secrets/);
+        expect((await runResource(policy, azureRoleAssignment(vaultId, "b86a8fe4-44ce-4948-aee5-eccb2c155cd7")))[0]!.message).toMatch(
+            /Key Vault Secrets Officer\) can write or administer secrets/,
+        );
         const other = azureRoleAssignment(vaultId.replace("x1agent-prod", "finance"));
         expect((await runResource(policy, other, { config: { vaultId } }))[0]!.message).toMatch(/not x1agent's vault/);
     });
@@ -346,7 +392,10 @@ describe("workspace-no-secret-read", () => {
             rbac("RoleBinding", "x1agent-ws-demo", "session", { roleRef: { kind: "Role", name: "session" }, subjects: sessionSa }),
             rbac("RoleBinding", "x1agent-ws-demo", "view", { roleRef: { kind: "ClusterRole", name: "view" }, subjects: sessionSa }),
             rbac("Role", "x1agent-secrets", "eso-reader", { rules: [readSecretsRule] }),
-            rbac("RoleBinding", "x1agent-secrets", "eso-reader", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: [{ kind: "ServiceAccount", name: "eso-reader" }] }),
+            rbac("RoleBinding", "x1agent-secrets", "eso-reader", {
+                roleRef: { kind: "Role", name: "eso-reader" },
+                subjects: [{ kind: "ServiceAccount", name: "eso-reader" }],
+            }),
         ];
         expect(await runStack(policy, resources)).toEqual([]);
     });
@@ -358,15 +407,22 @@ describe("workspace-no-secret-read", () => {
         ]);
         expect(v.map((x) => x.message)).toEqual([
             "Role x1agent-ws-demo/session rule 0 allows reading Secrets in workspace namespace x1agent-ws-demo: remove secrets (and *) from its resources",
-            expect.stringMatching(/RoleBinding x1agent-ws-demo\/session lets workspace ServiceAccount x1agent-ws-demo\/session read Secrets in namespace x1agent-ws-demo/),
+            expect.stringMatching(
+                /RoleBinding x1agent-ws-demo\/session lets workspace ServiceAccount x1agent-ws-demo\/session read Secrets in namespace x1agent-ws-demo/,
+            ),
             expect.stringMatching(/RoleBinding x1agent-ws-demo\/edit lets workspace ServiceAccount x1agent-ws-demo\/session read Secrets .*ClusterRole edit/),
         ]);
     });
     it("fails reading another namespace's Secrets, the serviceaccounts group, and a role it cannot see", async () => {
         const cross = rbac("RoleBinding", "x1agent-secrets", "leak", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: sessionSa });
         const reader = rbac("Role", "x1agent-secrets", "eso-reader", { rules: [readSecretsRule] });
-        expect((await runStack(policy, [reader, cross]))[0]!.message).toMatch(/lets workspace ServiceAccount x1agent-ws-demo\/session read Secrets in namespace x1agent-secrets/);
-        const group = rbac("ClusterRoleBinding", undefined, "all-sa", { roleRef: { kind: "ClusterRole", name: "reader" }, subjects: [{ kind: "Group", name: "system:serviceaccounts" }] });
+        expect((await runStack(policy, [reader, cross]))[0]!.message).toMatch(
+            /lets workspace ServiceAccount x1agent-ws-demo\/session read Secrets in namespace x1agent-secrets/,
+        );
+        const group = rbac("ClusterRoleBinding", undefined, "all-sa", {
+            roleRef: { kind: "ClusterRole", name: "reader" },
+            subjects: [{ kind: "Group", name: "system:serviceaccounts" }],
+        });
         const clusterReader = rbac("ClusterRole", undefined, "reader", { rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }] });
         expect((await runStack(policy, [clusterReader, group]))[0]!.message).toMatch(/Group system:serviceaccounts read Secrets in every namespace/);
         const unknownRole = rbac("RoleBinding", "x1agent-ws-demo", "x", { roleRef: { kind: "ClusterRole", name: "custom" }, subjects: sessionSa });
@@ -376,21 +432,39 @@ describe("workspace-no-secret-read", () => {
 
 describe("no-push-secret-in-workspaces", () => {
     const policy = noPushSecretInWorkspaces();
-    const push = (ns: string, kind = "PushSecret"): FakeResource => ({ type: `kubernetes:external-secrets.io/v1alpha1:${kind}`, name: `push-${ns}`, props: { metadata: { name: "p", namespace: ns } } });
+    const push = (ns: string, kind = "PushSecret"): FakeResource => ({
+        type: `kubernetes:external-secrets.io/v1alpha1:${kind}`,
+        name: `push-${ns}`,
+        props: { metadata: { name: "p", namespace: ns } },
+    });
     it("passes a PushSecret outside the workspaces", async () => {
         expect(await runResource(policy, push("platform-tools"))).toEqual([]);
     });
     it("fails a PushSecret in a workspace and any ClusterPushSecret", async () => {
-        expect((await runResource(policy, push("x1agent-ws-demo")))[0]!.message).toMatch(/PushSecret x1agent-ws-demo\/p pushes a Secret from workspace namespace x1agent-ws-demo/);
+        expect((await runResource(policy, push("x1agent-ws-demo")))[0]!.message).toMatch(
+            /PushSecret x1agent-ws-demo\/p pushes a Secret from workspace namespace x1agent-ws-demo/,
+        );
         expect((await runResource(policy, push("x", "ClusterPushSecret")))[0]!.message).toMatch(/ClusterPushSecret p pushes Secrets from many namespaces/);
     });
 });
 
 describe("kms-key-rotation", () => {
     const policy = kmsKeyRotation();
-    const awsKey = (props: Record<string, unknown>): FakeResource => ({ type: "aws:kms/key:Key", name: "etcd-key", props: { keyUsage: "ENCRYPT_DECRYPT", ...props } });
-    const gcpKey = (props: Record<string, unknown>): FakeResource => ({ type: "gcp:kms/cryptoKey:CryptoKey", name: "etcd-key", props: { name: "etcd-secrets", ...props } });
-    const azureKey = (props: Record<string, unknown>): FakeResource => ({ type: "azure-native:keyvault:Key", name: "etcd-key", props: { properties: { kty: "RSA", ...props } } });
+    const awsKey = (props: Record<string, unknown>): FakeResource => ({
+        type: "aws:kms/key:Key",
+        name: "etcd-key",
+        props: { keyUsage: "ENCRYPT_DECRYPT", ...props },
+    });
+    const gcpKey = (props: Record<string, unknown>): FakeResource => ({
+        type: "gcp:kms/cryptoKey:CryptoKey",
+        name: "etcd-key",
+        props: { name: "etcd-secrets", ...props },
+    });
+    const azureKey = (props: Record<string, unknown>): FakeResource => ({
+        type: "azure-native:keyvault:Key",
+        name: "etcd-key",
+        props: { properties: { kty: "RSA", ...props } },
+    });
     it("passes rotating keys in each cloud, and asymmetric AWS keys", async () => {
         expect(
             await run(policy, [

@@ -26,7 +26,21 @@ import { validateStack } from "../../runtime/engine/project";
 import { resetRegistered, settled } from "../helpers/mocks";
 import { setupCloudMocks } from "../unit/identity/cloud-mocks";
 import { expectEachPolicyBothWays, run, runResource, runStack, UNKNOWN, type FakeResource } from "./fakes";
-import { azureIdentity, container, deployment, externalSecret, gcpIdentity, irsaRole, namespace, networkPolicy, rbac, readSecretsRule, rolePolicy, store, workspaceNamespace } from "./fixtures";
+import {
+    azureIdentity,
+    container,
+    deployment,
+    externalSecret,
+    gcpIdentity,
+    irsaRole,
+    namespace,
+    networkPolicy,
+    rbac,
+    readSecretsRule,
+    rolePolicy,
+    store,
+    workspaceNamespace,
+} from "./fixtures";
 
 expectEachPolicyBothWays([
     "eso-kind-allowed",
@@ -63,7 +77,11 @@ describe("the program as shipped (every example stack, cloud ones included, unde
         new Platform("x1agent", { config: validateStack(stack) });
         const resources: FakeResource[] = (await settled()).map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
         // What the policies judge is there: the program's RBAC, ServiceAccounts and store (and on the cloud stacks, their identity).
-        for (const kind of [":RoleBinding", ":ServiceAccount", ":ClusterSecretStore"]) expect(resources.some((r) => r.type.endsWith(kind)), kind).toBe(true);
+        for (const kind of [":RoleBinding", ":ServiceAccount", ":ClusterSecretStore"])
+            expect(
+                resources.some((r) => r.type.endsWith(kind)),
+                kind,
+            ).toBe(true);
         const tier = validateStack(stack).secrets.tier;
         if (tier === "aws") expect(resources.map((r) => r.type)).toContain("aws:iam/role:Role");
         if (tier === "gcp") expect(resources.map((r) => r.type)).toContain("gcp:serviceaccount/iAMMember:IAMMember");
@@ -90,7 +108,9 @@ describe("eso-kind-allowed", () => {
     it("refuses a workspace SecretStore whose provider falls back to ESO's own AWS identity", async () => {
         const v = await runResource(policy, eso("SecretStore", "x1agent-ws-demo", { provider: { aws: { service: "SecretsManager", region: "us-east-1" } } }));
         expect(v.map((x) => x.message)).toEqual([
-            expect.stringMatching(/^SecretStore x1agent-ws-demo\/x: a SecretStore is a store with its own provider and credentials that no policy reviews; a provider block without auth makes ESO use its own ambient identity .*remove it$/),
+            expect.stringMatching(
+                /^SecretStore x1agent-ws-demo\/x: a SecretStore is a store with its own provider and credentials that no policy reviews; a provider block without auth makes ESO use its own ambient identity .*remove it$/,
+            ),
         ]);
     });
 
@@ -149,7 +169,12 @@ describe("external-secret-store-allowed: generators", () => {
 describe("external-secret-remote-key-prefix: finds", () => {
     const policy = externalSecretRemoteKeyPrefix();
     it("passes a find under the workspace's path where the provider searches by path (Vault, AWS)", async () => {
-        expect(await runResource(policy, externalSecret("x1agent-ws-demo", "e", "x1-aws", [], { dataFrom: [{ find: { path: "x1agent/demo/", name: { regexp: ".*" } } }] }))).toEqual([]);
+        expect(
+            await runResource(
+                policy,
+                externalSecret("x1agent-ws-demo", "e", "x1-aws", [], { dataFrom: [{ find: { path: "x1agent/demo/", name: { regexp: ".*" } } }] }),
+            ),
+        ).toEqual([]);
     });
     it("fails a Tier 1 find whose path looks scoped: the Kubernetes provider ignores path and lists every workspace's Secret", async () => {
         const es = externalSecret("x1agent-ws-demo", "e", "x1-local", [], { dataFrom: [{ find: { path: "demo-", name: { regexp: ".*" } } }] });
@@ -208,7 +233,10 @@ describe("rbac-no-indirect-secret-access", () => {
         {
             type: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
             name: "vap",
-            props: { metadata: { name: "x1agent-session-pods" }, spec: { matchConstraints: { resourceRules: [{ apiGroups: [""], resources: ["pods"], operations: ["CREATE", "UPDATE"] }] } } },
+            props: {
+                metadata: { name: "x1agent-session-pods" },
+                spec: { matchConstraints: { resourceRules: [{ apiGroups: [""], resources: ["pods"], operations: ["CREATE", "UPDATE"] }] } },
+            },
         },
         {
             type: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
@@ -229,14 +257,24 @@ describe("rbac-no-indirect-secret-access", () => {
         rbac("Role", "x1agent-secrets", "x1agent-api-capture", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["create", "update", "delete"] }] }),
         rbac("RoleBinding", "x1agent-secrets", "x1agent-api-capture", { roleRef: { kind: "Role", name: "x1agent-api-capture" }, subjects: api }),
         rbac("Role", "x1agent-secrets", "eso-reader", { rules: [readSecretsRule] }),
-        rbac("RoleBinding", "x1agent-secrets", "eso-reader", { roleRef: { kind: "Role", name: "eso-reader" }, subjects: [{ kind: "ServiceAccount", name: "eso-reader" }] }),
+        rbac("RoleBinding", "x1agent-secrets", "eso-reader", {
+            roleRef: { kind: "Role", name: "eso-reader" },
+            subjects: [{ kind: "ServiceAccount", name: "eso-reader" }],
+        }),
         rbac("Role", "x1agent-secrets", "x1agent-secrets-backup", { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }] }),
         rbac("RoleBinding", "x1agent-secrets", "x1agent-secrets-backup", {
             roleRef: { kind: "Role", name: "x1agent-secrets-backup" },
             subjects: [{ kind: "ServiceAccount", name: "x1agent-secrets-backup", namespace: "x1agent" }],
         }),
         rbac("Role", "x1agent", "x1agent-api-leader-election", {
-            rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["x1agent-api-leader"], verbs: ["get", "watch", "update", "patch"] }],
+            rules: [
+                {
+                    apiGroups: ["coordination.k8s.io"],
+                    resources: ["leases"],
+                    resourceNames: ["x1agent-api-leader"],
+                    verbs: ["get", "watch", "update", "patch"],
+                },
+            ],
         }),
         rbac("RoleBinding", "x1agent", "x1agent-api-leader-election", { roleRef: { kind: "Role", name: "x1agent-api-leader-election" }, subjects: api }),
         ...sessionPolicy,
@@ -244,7 +282,9 @@ describe("rbac-no-indirect-secret-access", () => {
 
     it("passes the RBAC the program creates, and the add-on controllers' chart RBAC", async () => {
         const esoController = [
-            rbac("ClusterRole", undefined, "external-secrets-controller", { rules: [{ apiGroups: [""], resources: ["secrets", "serviceaccounts/token"], verbs: ["get", "list", "watch", "create"] }] }),
+            rbac("ClusterRole", undefined, "external-secrets-controller", {
+                rules: [{ apiGroups: [""], resources: ["secrets", "serviceaccounts/token"], verbs: ["get", "list", "watch", "create"] }],
+            }),
             rbac("ClusterRoleBinding", undefined, "external-secrets-controller", {
                 roleRef: { kind: "ClusterRole", name: "external-secrets-controller" },
                 subjects: [{ kind: "ServiceAccount", name: "external-secrets", namespace: "external-secrets" }],
@@ -266,7 +306,9 @@ describe("rbac-no-indirect-secret-access", () => {
         ]);
         expect(v).toHaveLength(1);
         expect(v[0]!.message).toMatch(/^RoleBinding x1agent-ws-demo\/debug lets ServiceAccount x1agent-ws-demo\/x1agent-session run commands in, attach to/);
-        expect(v[0]!.message).toMatch(/in namespace x1agent-ws-demo: each reaches Secret values without reading them; remove them from the role \(enter-pods, mint-tokens, impersonate\)$/);
+        expect(v[0]!.message).toMatch(
+            /in namespace x1agent-ws-demo: each reaches Secret values without reading them; remove them from the role \(enter-pods, mint-tokens, impersonate\)$/,
+        );
     });
 
     it("fails a wildcard ClusterRole, escalate/bind, nodes/proxy and the built-in edit, for the api", async () => {
@@ -283,10 +325,16 @@ describe("rbac-no-indirect-secret-access", () => {
             rbac("RoleBinding", "x1agent-ws-demo", "api-all", { roleRef: { kind: "ClusterRole", name: "everything" }, subjects: api }),
             rbac("RoleBinding", "x1agent", "api-edit", { roleRef: { kind: "ClusterRole", name: "edit" }, subjects: api }),
         ]);
-        expect(v.map((x) => x.message.split(" lets ")[0])).toEqual(["ClusterRoleBinding api-ops", "RoleBinding x1agent-ws-demo/api-all", "RoleBinding x1agent/api-edit"]);
+        expect(v.map((x) => x.message.split(" lets ")[0])).toEqual([
+            "ClusterRoleBinding api-ops",
+            "RoleBinding x1agent-ws-demo/api-all",
+            "RoleBinding x1agent/api-edit",
+        ]);
         expect(v[0]!.message).toMatch(/\(kubelet-api, grant-rbac\)$/);
         // The wildcard grants every capability except run-pods, which the api holds there on purpose (behind the session policy).
-        expect(v[1]!.message).toMatch(/\(read-secrets, write-secrets, enter-pods, kubelet-api, mint-tokens, impersonate, grant-rbac, change-admission, relabel-namespaces, drive-eso, host-volumes, sign-certificates\)$/);
+        expect(v[1]!.message).toMatch(
+            /\(read-secrets, write-secrets, enter-pods, kubelet-api, mint-tokens, impersonate, grant-rbac, change-admission, relabel-namespaces, drive-eso, host-volumes, sign-certificates\)$/,
+        );
         expect(v[2]!.message).toMatch(/in namespace x1agent: .*\(read-secrets, write-secrets, run-pods, enter-pods, mint-tokens, impersonate, drive-eso\)$/);
     });
 
@@ -303,14 +351,22 @@ describe("rbac-no-indirect-secret-access", () => {
     it("fails a ClusterRole aggregating secret access into view, a role it cannot see, and accepts a grant reviewed in config", async () => {
         const aggregated = rbac("ClusterRole", undefined, "leaky-view", { rules: [readSecretsRule] });
         aggregated.props.metadata.labels = { "rbac.authorization.k8s.io/aggregate-to-view": "true" };
-        const v = await runStack(policy, [aggregated, rbac("RoleBinding", "x1agent", "x", { roleRef: { kind: "ClusterRole", name: "custom" }, subjects: api })]);
+        const v = await runStack(policy, [
+            aggregated,
+            rbac("RoleBinding", "x1agent", "x", { roleRef: { kind: "ClusterRole", name: "custom" }, subjects: api }),
+        ]);
         expect(v.map((x) => x.message)).toEqual([
             expect.stringMatching(/^ClusterRole leaky-view aggregates into view rules that read Secret values .*remove the aggregate-to-\* label/),
-            expect.stringMatching(/^RoleBinding x1agent\/x binds ServiceAccount x1agent\/x1agent-api to ClusterRole custom, which this stack does not define, so what it reaches cannot be verified/),
+            expect.stringMatching(
+                /^RoleBinding x1agent\/x binds ServiceAccount x1agent\/x1agent-api to ClusterRole custom, which this stack does not define, so what it reaches cannot be verified/,
+            ),
         ]);
         const ops = [
             rbac("Role", "x1agent", "tokens", { rules: [{ apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"] }] }),
-            rbac("RoleBinding", "x1agent", "tokens", { roleRef: { kind: "Role", name: "tokens" }, subjects: [{ kind: "ServiceAccount", name: "x1agent-worker", namespace: "x1agent" }] }),
+            rbac("RoleBinding", "x1agent", "tokens", {
+                roleRef: { kind: "Role", name: "tokens" },
+                subjects: [{ kind: "ServiceAccount", name: "x1agent-worker", namespace: "x1agent" }],
+            }),
         ];
         expect(await runStack(policy, ops)).toHaveLength(1);
         const reviewed = { allowGrants: [{ subject: "ServiceAccount x1agent/x1agent-worker", capability: "mint-tokens", namespace: "x1agent" }] };
@@ -326,7 +382,9 @@ describe("no-service-account-token-secrets", () => {
         props: { metadata: { name: "t", namespace: ns, annotations: { "kubernetes.io/service-account.name": "x1agent-api" } }, ...(type ? { type } : {}) },
     });
     it("passes ordinary Secrets and ExternalSecrets", async () => {
-        expect(await run(policy, [secret("x1agent"), secret("x1agent", "kubernetes.io/tls"), externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"])])).toEqual([]);
+        expect(
+            await run(policy, [secret("x1agent"), secret("x1agent", "kubernetes.io/tls"), externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"])]),
+        ).toEqual([]);
     });
     it("fails a data-less token Secret, which the literal-secret check passes", async () => {
         expect((await runResource(policy, secret("x1agent", "kubernetes.io/service-account-token")))[0]!.message).toBe(
@@ -338,11 +396,22 @@ describe("no-service-account-token-secrets", () => {
 describe("external-secret-target-secret", () => {
     const policy = externalSecretTargetSecret();
     it("passes the program's target (an Owner-created Secret) and a TLS template", async () => {
-        expect(await runResource(policy, externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"], { target: { name: "a", creationPolicy: "Owner", template: { type: "kubernetes.io/tls" } } }))).toEqual([]);
+        expect(
+            await runResource(
+                policy,
+                externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"], {
+                    target: { name: "a", creationPolicy: "Owner", template: { type: "kubernetes.io/tls" } },
+                }),
+            ),
+        ).toEqual([]);
     });
     it("fails a token template and a generic target (a ConfigMap), also in a ClusterExternalSecret", async () => {
-        const es = externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"], { target: { name: "a", template: { type: "kubernetes.io/service-account-token" } } });
-        expect((await runResource(policy, es))[0]!.message).toMatch(/^ExternalSecret x1agent-ws-demo\/a sets spec.target.template.type kubernetes.io\/service-account-token/);
+        const es = externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"], {
+            target: { name: "a", template: { type: "kubernetes.io/service-account-token" } },
+        });
+        expect((await runResource(policy, es))[0]!.message).toMatch(
+            /^ExternalSecret x1agent-ws-demo\/a sets spec.target.template.type kubernetes.io\/service-account-token/,
+        );
         const ces = eso("ClusterExternalSecret", undefined, { externalSecretSpec: { target: { manifest: { apiVersion: "v1", kind: "ConfigMap" } } } });
         expect((await runResource(policy, ces))[0]!.message).toBe(
             "ClusterExternalSecret x sets spec.externalSecretSpec.target.manifest (ConfigMap): the values would land outside a Secret, readable by view and unencrypted at rest; remove it and let ESO write a Secret",
@@ -366,9 +435,16 @@ describe("the metadata endpoint in egress blocks (policies/lib/network)", () => 
 
 describe("workspace-egress-no-metadata", () => {
     const policy = workspaceEgressNoMetadata();
-    const egress = (ns: string, ipBlock: Record<string, unknown>) => networkPolicy(ns, "allow-session-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock }] }] });
+    const egress = (ns: string, ipBlock: Record<string, unknown>) =>
+        networkPolicy(ns, "allow-session-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock }] }] });
     it("passes a model API's range, a wide block that excepts link-local, and other namespaces", async () => {
-        expect(await run(policy, [egress("x1agent-ws-demo", { cidr: "10.20.0.0/16" }), egress("x1agent-ws-demo", { cidr: "0.0.0.0/0", except: ["169.254.0.0/16"] }), egress("x1agent", { cidr: "0.0.0.0/0" })])).toEqual([]);
+        expect(
+            await run(policy, [
+                egress("x1agent-ws-demo", { cidr: "10.20.0.0/16" }),
+                egress("x1agent-ws-demo", { cidr: "0.0.0.0/0", except: ["169.254.0.0/16"] }),
+                egress("x1agent", { cidr: "0.0.0.0/0" }),
+            ]),
+        ).toEqual([]);
     });
     it("fails 0.0.0.0/0 and a /32 on the metadata endpoint", async () => {
         const v = await run(policy, [egress("x1agent-ws-demo", { cidr: "0.0.0.0/0" }), egress("x1agent-ws-demo", { cidr: "169.254.169.254/32" })]);
@@ -383,7 +459,17 @@ describe("workspace-pod-confined", () => {
     const policy = workspacePodConfined();
     const sessionPod = (spec: Record<string, unknown> = {}): FakeResource => {
         const d = deployment("x1agent-ws-demo", "warm-pool");
-        Object.assign(d.props.spec.template.spec, { serviceAccountName: "x1agent-session", volumes: [{ name: "work", emptyDir: {} }, { name: "key", secret: { secretName: "anthropic" } }] }, spec);
+        Object.assign(
+            d.props.spec.template.spec,
+            {
+                serviceAccountName: "x1agent-session",
+                volumes: [
+                    { name: "work", emptyDir: {} },
+                    { name: "key", secret: { secretName: "anthropic" } },
+                ],
+            },
+            spec,
+        );
         return d;
     };
     it("passes a session-shaped workload in a workspace, and leaves other namespaces to other policies", async () => {
@@ -396,7 +482,10 @@ describe("workspace-pod-confined", () => {
             sessionPod({
                 serviceAccountName: "default",
                 hostPID: true,
-                volumes: [{ name: "kubelet", hostPath: { path: "/var/lib/kubelet/pods" } }, { name: "tok", projected: { sources: [{ serviceAccountToken: { path: "t" } }] } }],
+                volumes: [
+                    { name: "kubelet", hostPath: { path: "/var/lib/kubelet/pods" } },
+                    { name: "tok", projected: { sources: [{ serviceAccountToken: { path: "t" } }] } },
+                ],
                 containers: [{ ...container(), ports: [{ containerPort: 80, hostPort: 80 }] }],
             }),
         );
@@ -435,7 +524,12 @@ describe("cloud-identity-api-only", () => {
     });
 
     it("fails an exact, well-formed trust of a workspace ServiceAccount, which irsa-trust-exact passes", async () => {
-        const role = irsaRole({ StringEquals: { "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:x1agent-ws-demo:x1agent-session", "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com" } });
+        const role = irsaRole({
+            StringEquals: {
+                "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:x1agent-ws-demo:x1agent-session",
+                "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+            },
+        });
         expect((await runStack(policy, [role])).map((x) => x.message)).toEqual([
             "aws:iam/role:Role 'x1agent-identity-role' trust statement 0 trusts system:serviceaccount:x1agent-ws-demo:x1agent-session: that account would read x1agent's secrets as the api; trust only x1agent/x1agent-api",
         ]);
@@ -449,24 +543,64 @@ describe("cloud-identity-api-only", () => {
         const v = await runStack(policy, [
             role,
             { type: "aws:iam/accessKey:AccessKey", name: "ci-key", props: { user: "ci" } },
-            { type: "gcp:serviceaccount/iAMMember:IAMMember", name: "impersonate", props: { role: "roles/iam.serviceAccountTokenCreator", member: "user:dev@example.com", serviceAccountId: "gsa" } },
-            { type: "gcp:serviceaccount/iAMMember:IAMMember", name: "wi-ws", props: { role: "roles/iam.workloadIdentityUser", member: "serviceAccount:p.svc.id.goog[x1agent-ws-demo/x1agent-session]", serviceAccountId: "gsa" } },
-            { type: "azure-native:managedidentity:FederatedIdentityCredential", name: "fic-eso", props: { subject: "system:serviceaccount:external-secrets:external-secrets" } },
-            { type: "x1agent:addons:ExternalSecrets", name: "eso", props: { chartValues: { serviceAccount: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::2:role/eso" } } } } },
+            {
+                type: "gcp:serviceaccount/iAMMember:IAMMember",
+                name: "impersonate",
+                props: { role: "roles/iam.serviceAccountTokenCreator", member: "user:dev@example.com", serviceAccountId: "gsa" },
+            },
+            {
+                type: "gcp:serviceaccount/iAMMember:IAMMember",
+                name: "wi-ws",
+                props: {
+                    role: "roles/iam.workloadIdentityUser",
+                    member: "serviceAccount:p.svc.id.goog[x1agent-ws-demo/x1agent-session]",
+                    serviceAccountId: "gsa",
+                },
+            },
+            {
+                type: "azure-native:managedidentity:FederatedIdentityCredential",
+                name: "fic-eso",
+                props: { subject: "system:serviceaccount:external-secrets:external-secrets" },
+            },
+            {
+                type: "x1agent:addons:ExternalSecrets",
+                name: "eso",
+                props: { chartValues: { serviceAccount: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::2:role/eso" } } } },
+            },
         ]);
         const starts = (prefix: string) => expect.stringMatching(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
         expect(v.map((x) => x.message)).toEqual([
-            starts(`aws:iam/role:Role 'x1agent-identity-role' trust statement 1 lets {"AWS":"arn:aws:iam::222222222222:root"} assume the workload-identity role (sts:AssumeRole)`),
+            starts(
+                `aws:iam/role:Role 'x1agent-identity-role' trust statement 1 lets {"AWS":"arn:aws:iam::222222222222:root"} assume the workload-identity role (sts:AssumeRole)`,
+            ),
             starts("aws:iam/accessKey:AccessKey 'ci-key' creates a static cloud key"),
-            starts("gcp:serviceaccount/iAMMember:IAMMember 'impersonate' (roles/iam.serviceAccountTokenCreator) lets user:dev@example.com act as the Google service account: remove the grant"),
-            starts("gcp:serviceaccount/iAMMember:IAMMember 'wi-ws' (roles/iam.workloadIdentityUser) lets serviceAccount:p.svc.id.goog[x1agent-ws-demo/x1agent-session] act as the Google service account"),
-            starts("FederatedIdentityCredential 'fic-eso' trusts subject system:serviceaccount:external-secrets:external-secrets: that account would act as the managed identity"),
-            starts("The ESO chart values give the controller's ServiceAccount eks.amazonaws.com/role-arn: every store or generator without its own auth would then act with that cloud identity"),
+            starts(
+                "gcp:serviceaccount/iAMMember:IAMMember 'impersonate' (roles/iam.serviceAccountTokenCreator) lets user:dev@example.com act as the Google service account: remove the grant",
+            ),
+            starts(
+                "gcp:serviceaccount/iAMMember:IAMMember 'wi-ws' (roles/iam.workloadIdentityUser) lets serviceAccount:p.svc.id.goog[x1agent-ws-demo/x1agent-session] act as the Google service account",
+            ),
+            starts(
+                "FederatedIdentityCredential 'fic-eso' trusts subject system:serviceaccount:external-secrets:external-secrets: that account would act as the managed identity",
+            ),
+            starts(
+                "The ESO chart values give the controller's ServiceAccount eks.amazonaws.com/role-arn: every store or generator without its own auth would then act with that cloud identity",
+            ),
         ]);
     });
 
     it("fails an identity annotation on another ServiceAccount", async () => {
-        const sa: FakeResource = { type: "kubernetes:core/v1:ServiceAccount", name: "s", props: { metadata: { name: "x1agent-session", namespace: "x1agent-ws-demo", annotations: { "iam.gke.io/gcp-service-account": "x@p.iam.gserviceaccount.com" } } } };
+        const sa: FakeResource = {
+            type: "kubernetes:core/v1:ServiceAccount",
+            name: "s",
+            props: {
+                metadata: {
+                    name: "x1agent-session",
+                    namespace: "x1agent-ws-demo",
+                    annotations: { "iam.gke.io/gcp-service-account": "x@p.iam.gserviceaccount.com" },
+                },
+            },
+        };
         expect((await runStack(policy, [sa, namespace("x1agent-ws-demo")]))[0]!.message).toBe(
             "ServiceAccount x1agent-ws-demo/x1agent-session carries iam.gke.io/gcp-service-account, a cloud identity: only x1agent/x1agent-api may hold one; remove the annotation",
         );
@@ -478,7 +612,10 @@ describe("secret-grants-not-public", () => {
     const secretPolicy = (principal: unknown): FakeResource => ({
         type: "aws:secretsmanager/secretPolicy:SecretPolicy",
         name: "x1agent-demo-policy",
-        props: { secretArn: "arn:aws:secretsmanager:us-east-1:2:secret:x1agent/demo/a", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Principal: principal, Action: "secretsmanager:GetSecretValue", Resource: "*" }] }) },
+        props: {
+            secretArn: "arn:aws:secretsmanager:us-east-1:2:secret:x1agent/demo/a",
+            policy: JSON.stringify({ Statement: [{ Effect: "Allow", Principal: principal, Action: "secretsmanager:GetSecretValue", Resource: "*" }] }),
+        },
     });
     it("passes the program's GCP grant and a resource policy for one account", async () => {
         expect(await run(policy, [...gcpIdentity(), secretPolicy({ AWS: "arn:aws:iam::222222222222:role/x1agent-prod-x1agent-api" })])).toEqual([]);

@@ -12,7 +12,9 @@ describe("stack tags that carry the previous deployment", () => {
     });
 
     it("opens a migration from config, and closes it only when config says done", () => {
-        expect(tagsBeforeRun({}, { tier: "vault", migration: { from: "kubernetes", done: false } })).toEqual({ [migrationTag]: "kubernetes-to-vault:in-progress" });
+        expect(tagsBeforeRun({}, { tier: "vault", migration: { from: "kubernetes", done: false } })).toEqual({
+            [migrationTag]: "kubernetes-to-vault:in-progress",
+        });
         const open = { [migrationTag]: "kubernetes-to-vault:in-progress", [tierFloorTag]: "vault" };
         expect(tagsBeforeRun(open, { tier: "vault", migration: { from: "kubernetes", done: false } })).toEqual({});
         expect(tagsBeforeRun(open, { tier: "vault", migration: { from: "kubernetes", done: true } })).toEqual({ [migrationTag]: "kubernetes-to-vault:done" });

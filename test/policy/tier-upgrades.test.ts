@@ -34,8 +34,16 @@ describe("secrets-tier-ui-mode-consistent", () => {
     const policy = secretsTierUiModeConsistent();
 
     it("passes Tier 1 in capture mode and Tier 2 in bind mode, with matching api env", async () => {
-        expect(await runStack(policy, [platform("kubernetes"), store("kubernetes"), api({ X1AGENT_SECRETS_STORE: "x1-local", X1AGENT_SECRETS_UI_MODE: "capture" })])).toEqual([]);
-        expect(await runStack(policy, [platform("vault"), store("vault"), api({ X1AGENT_SECRETS_STORE: "x1-vault", X1AGENT_SECRETS_UI_MODE: "bind" })])).toEqual([]);
+        expect(
+            await runStack(policy, [
+                platform("kubernetes"),
+                store("kubernetes"),
+                api({ X1AGENT_SECRETS_STORE: "x1-local", X1AGENT_SECRETS_UI_MODE: "capture" }),
+            ]),
+        ).toEqual([]);
+        expect(
+            await runStack(policy, [platform("vault"), store("vault"), api({ X1AGENT_SECRETS_STORE: "x1-vault", X1AGENT_SECRETS_UI_MODE: "bind" })]),
+        ).toEqual([]);
     });
 
     it("fails capture mode outside Tier 1, saying capture is Tier 1 only", async () => {
@@ -71,11 +79,15 @@ describe("external-secrets-use-active-store", () => {
     const policy = externalSecretsUseActiveStore();
 
     it("passes when every ExternalSecret uses the active Tier 2 store", async () => {
-        expect(await runStack(policy, [platform("vault"), store("vault"), externalSecret("x1agent-ws-demo", "anthropic", "x1-vault", ["x1agent/demo/anthropic"])])).toEqual([]);
+        expect(
+            await runStack(policy, [platform("vault"), store("vault"), externalSecret("x1agent-ws-demo", "anthropic", "x1-vault", ["x1agent/demo/anthropic"])]),
+        ).toEqual([]);
     });
 
     it("does not apply in Tier 1", async () => {
-        expect(await runStack(policy, [platform("kubernetes"), store("kubernetes"), externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"])])).toEqual([]);
+        expect(await runStack(policy, [platform("kubernetes"), store("kubernetes"), externalSecret("x1agent-ws-demo", "a", "x1-local", ["demo-a"])])).toEqual(
+            [],
+        );
     });
 
     it("fails a half-done upgrade: an ExternalSecret still on x1-local after Tier 2 is declared", async () => {
@@ -118,7 +130,9 @@ describe("tier3-store-has-cloud-identity", () => {
     it("fails an aws store without the IRSA role and its policy, naming both", async () => {
         const v = await runStack(policy, [store("aws")]);
         expect(v).toHaveLength(1);
-        expect(v[0]!.message).toMatch(/ClusterSecretStore x1-aws \(tier aws\) has no cloud identity in this stack: missing an aws.iam.Role trusting exactly system:serviceaccount:x1agent:x1agent-api.*; an IAM policy granting secretsmanager:GetSecretValue/);
+        expect(v[0]!.message).toMatch(
+            /ClusterSecretStore x1-aws \(tier aws\) has no cloud identity in this stack: missing an aws.iam.Role trusting exactly system:serviceaccount:x1agent:x1agent-api.*; an IAM policy granting secretsmanager:GetSecretValue/,
+        );
     });
 
     it("fails a role that trusts another ServiceAccount, and a store authenticating with static keys", async () => {
@@ -136,7 +150,9 @@ describe("tier3-store-has-cloud-identity", () => {
         const [gsa, , grant] = gcpIdentity();
         expect((await runStack(policy, [store("gcp"), gsa!, grant!]))[0]!.message).toMatch(/missing roles\/iam.workloadIdentityUser/);
         const [uai, , assignment] = azureIdentity();
-        expect((await runStack(policy, [store("azure"), uai!, assignment!]))[0]!.message).toMatch(/missing a federated identity credential for subject system:serviceaccount:x1agent:x1agent-api/);
+        expect((await runStack(policy, [store("azure"), uai!, assignment!]))[0]!.message).toMatch(
+            /missing a federated identity credential for subject system:serviceaccount:x1agent:x1agent-api/,
+        );
     });
 });
 
@@ -150,11 +166,17 @@ describe("tier1-data-retained-during-migration", () => {
     });
 
     it("passes once the migration is marked done, even without the namespace", async () => {
-        expect(await runStack(policy, [platform("vault"), store("vault")], { tags: { "x1agent:migration": "kubernetes-to-vault:done", "x1agent:tier-floor": "kubernetes" } })).toEqual([]);
+        expect(
+            await runStack(policy, [platform("vault"), store("vault")], {
+                tags: { "x1agent:migration": "kubernetes-to-vault:done", "x1agent:tier-floor": "kubernetes" },
+            }),
+        ).toEqual([]);
     });
 
     it("passes a steady Tier 1 stack with no migration", async () => {
-        expect(await runStack(policy, [platform("kubernetes"), store("kubernetes"), secretsNs(false)], { tags: { "x1agent:tier-floor": "kubernetes" } })).toEqual([]);
+        expect(
+            await runStack(policy, [platform("kubernetes"), store("kubernetes"), secretsNs(false)], { tags: { "x1agent:tier-floor": "kubernetes" } }),
+        ).toEqual([]);
     });
 
     it("fails a half-done upgrade that drops x1agent-secrets while the migration is open", async () => {
@@ -199,7 +221,9 @@ describe("secrets-tier-no-downgrade", () => {
     it("fails a downgrade below the floor and says how to allow it", async () => {
         const v = await runStack(policy, [platform("kubernetes"), store("kubernetes")], { tags: { "x1agent:tier-floor": "vault" } });
         expect(v).toHaveLength(1);
-        expect(v[0]!.message).toMatch(/secrets tier kubernetes \(Tier 1, from Platform output `tier`\) is below this stack's floor vault \(Tier 2, stack tag x1agent:tier-floor\)/);
+        expect(v[0]!.message).toMatch(
+            /secrets tier kubernetes \(Tier 1, from Platform output `tier`\) is below this stack's floor vault \(Tier 2, stack tag x1agent:tier-floor\)/,
+        );
         expect(v[0]!.message).toContain('{"secrets-tier-no-downgrade": {"allowDowngradeTo": "kubernetes"}}');
     });
 

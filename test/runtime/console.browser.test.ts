@@ -18,7 +18,11 @@ import { call, type Service, startService, tempStackNames, waitForRun } from "./
 function chromiumPath(): string {
     const wanted = process.env.X1_CHROMIUM ?? "/usr/bin/chromium";
     if (existsSync(wanted)) return wanted;
-    return execFileSync("bash", [path.join(projectRoot, "scripts", "browser.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 }).trim();
+    return execFileSync("bash", [path.join(projectRoot, "scripts", "browser.sh")], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        timeout: 900_000,
+    }).trim();
 }
 
 describe("the deployer console in Debian's chromium", () => {
@@ -41,7 +45,16 @@ describe("the deployer console in Debian's chromium", () => {
         context = await chromium.launchPersistentContext(profile, {
             executablePath: chromiumPath(),
             headless: true,
-            args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args: [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
             viewport: { width: 1400, height: 1000 },
         });
         page = context.pages()[0] ?? (await context.newPage());
@@ -78,9 +91,13 @@ describe("the deployer console in Debian's chromium", () => {
         expect(diffRows.length).toBeGreaterThan(5);
         expect(diffRows.some((r) => /^create.*kubernetes:core\/v1:Namespace/.test(r))).toBe(true);
         expect(await page.isVisible("#policy-card")).toBe(true);
-        expect(await page.textContent("#policy-summary")).toMatch(/^(pack .* applied: \d+ mandatory, \d+ advisory|policy pack not applied: no policy pack at policies\/PulumiPolicy.yaml)/);
+        expect(await page.textContent("#policy-summary")).toMatch(
+            /^(pack .* applied: \d+ mandatory, \d+ advisory|policy pack not applied: no policy pack at policies\/PulumiPolicy.yaml)/,
+        );
         await page.screenshot({ path: path.join(shots, "deployer-console.png"), fullPage: true });
-        console.log(`[runtime tier] console: click to first live log line ${firstLine} ms; ${diffRows.length} diff rows; policy: ${await page.textContent("#policy-summary")}`);
+        console.log(
+            `[runtime tier] console: click to first live log line ${firstLine} ms; ${diffRows.length} diff rows; policy: ${await page.textContent("#policy-summary")}`,
+        );
     });
 
     it("cancels a running up from the console, while the engine works", async () => {

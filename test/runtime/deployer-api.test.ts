@@ -30,7 +30,14 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         const port = (jwksServer.address() as { port: number }).port;
         const issuer = "https://idp.example.test";
         signJwt = (claims, audience = "x1-deployer") =>
-            new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(issuer).setAudience(audience).setSubject("alice").setIssuedAt().setExpirationTime("5m").sign(privateKey);
+            new SignJWT(claims)
+                .setProtectedHeader({ alg: "RS256", kid: "k1" })
+                .setIssuer(issuer)
+                .setAudience(audience)
+                .setSubject("alice")
+                .setIssuedAt()
+                .setExpirationTime("5m")
+                .sign(privateKey);
 
         const db = await freshDatabase(backend);
         dbCleanup = db.cleanup;
@@ -53,7 +60,14 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(r.status).toBe(200);
         expect(r.body.openapi).toMatch(/^3\./);
         expect(Object.keys(r.body.paths)).toEqual(
-            expect.arrayContaining(["/v1/stacks", "/v1/stacks/{stack}", "/v1/stacks/{stack}/runs", "/v1/runs/{id}/events", "/v1/runs/{id}/cancel", "/v1/stacks/{stack}/workspaces"]),
+            expect.arrayContaining([
+                "/v1/stacks",
+                "/v1/stacks/{stack}",
+                "/v1/stacks/{stack}/runs",
+                "/v1/runs/{id}/events",
+                "/v1/runs/{id}/cancel",
+                "/v1/stacks/{stack}/workspaces",
+            ]),
         );
     });
 
@@ -68,7 +82,12 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
 
         const audit = await call(svc.url, "GET", "/v1/audit?outcome=denied", { token: svc.adminToken });
         const reasons = audit.body.entries.filter((e: any) => e.actor === "anonymous").map((e: any) => `${e.target}: ${e.reason}`);
-        expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^\/v1\/stacks: missing bearer token/), expect.stringMatching(new RegExp(`${stackA}: unknown or revoked`))]));
+        expect(reasons).toEqual(
+            expect.arrayContaining([
+                expect.stringMatching(/^\/v1\/stacks: missing bearer token/),
+                expect.stringMatching(new RegExp(`${stackA}: unknown or revoked`)),
+            ]),
+        );
     });
 
     it("lets a team see and run only its own stacks; every denial is audited", async () => {
@@ -86,7 +105,9 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
 
         const audit = await call(svc.url, "GET", "/v1/audit?outcome=denied", { token: svc.adminToken });
         const mine = audit.body.entries.filter((e: any) => e.actor === `token:b-${backend}`);
-        expect(mine.map((e: any) => `${e.action} ${e.target}`)).toEqual(expect.arrayContaining([`read stack:${stackA}`, `up stack:${stackA}`, "read stack:local"]));
+        expect(mine.map((e: any) => `${e.action} ${e.target}`)).toEqual(
+            expect.arrayContaining([`read stack:${stackA}`, `up stack:${stackA}`, "read stack:local"]),
+        );
     });
 
     it("does not remember a presented credential as a secret: a wrong token never masks the words it happens to be", async () => {
@@ -104,7 +125,9 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(() => readSettings({ X1_DEPLOYER_RUN_TIMEOUT_SECONDS: "10800" })).toThrow(
             /the default run timeout 10800s \(X1_DEPLOYER_RUN_TIMEOUT_SECONDS\) is over the longest allowed, 7200s \(X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS\)/,
         );
-        expect(readSettings({ X1_DEPLOYER_RUN_TIMEOUT_SECONDS: "10800", X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS: "14400" }).X1_DEPLOYER_RUN_TIMEOUT_SECONDS).toBe(10800);
+        expect(readSettings({ X1_DEPLOYER_RUN_TIMEOUT_SECONDS: "10800", X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS: "14400" }).X1_DEPLOYER_RUN_TIMEOUT_SECONDS).toBe(
+            10800,
+        );
     });
 
     it("queues a destroy only when the request names the stack it destroys", async () => {
@@ -228,7 +251,11 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(dup.status).toBe(409);
         const ok = await call(svc.url, "POST", `/v1/stacks/${stackA}/workspaces`, { token: teamA, body: { id: "ml", team: "team-a" } });
         expect(ok.status).toBe(202);
-        expect(ok.body.run).toMatchObject({ operation: "preview", status: "queued", change: { kind: "workspace-add", summary: "add workspace 'ml' for team 'team-a'" } });
+        expect(ok.body.run).toMatchObject({
+            operation: "preview",
+            status: "queued",
+            change: { kind: "workspace-add", summary: "add workspace 'ml' for team 'team-a'" },
+        });
         // Proposing does not touch the stack file: the change waits for its preview and an approval.
         expect(readFileSync(svc.stackFile(stackA), "utf8")).not.toMatch(/id: ml/);
         const early = await call(svc.url, "POST", `/v1/runs/${ok.body.run.id}/approve`, { token: teamA });

@@ -39,10 +39,15 @@ async function startServer(env: Record<string, string>): Promise<Child> {
     let out = "";
     proc.stdout!.on("data", (d) => (out += String(d)));
     proc.stderr!.on("data", (d) => (out += String(d)));
-    const url = await waitFor("the deployer to listen", async () => {
-        if (proc.exitCode !== null) throw new Error(`deployer exited ${proc.exitCode}:\n${out}`);
-        return /listening on (http:\/\/\S+)/.exec(out)?.[1];
-    }, 120_000, 200);
+    const url = await waitFor(
+        "the deployer to listen",
+        async () => {
+            if (proc.exitCode !== null) throw new Error(`deployer exited ${proc.exitCode}:\n${out}`);
+            return /listening on (http:\/\/\S+)/.exec(out)?.[1];
+        },
+        120_000,
+        200,
+    );
     return { proc, url, output: () => out };
 }
 
@@ -58,7 +63,12 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         dataDir = mkdtempSync(path.join(tmpdir(), "x1-deployer-crash-"));
         const db = await freshDatabase(backend, path.join(dataDir, "db"));
         dbCleanup = db.cleanup;
-        env = { X1_DEPLOYER_DATA_DIR: dataDir, X1_DEPLOYER_PROJECT_DIR: project.paths.projectRoot, X1_DEPLOYER_STALE_SECONDS: "5", ...(db.options.kind === "postgres" ? { X1_DEPLOYER_DATABASE_URL: db.options.url } : {}) };
+        env = {
+            X1_DEPLOYER_DATA_DIR: dataDir,
+            X1_DEPLOYER_PROJECT_DIR: project.paths.projectRoot,
+            X1_DEPLOYER_STALE_SECONDS: "5",
+            ...(db.options.kind === "postgres" ? { X1_DEPLOYER_DATABASE_URL: db.options.url } : {}),
+        };
     });
 
     afterAll(async () => {
@@ -75,23 +85,35 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "local", team: "ops" } })).status).toBe(201);
         const up = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
         const id = up.body.run.id as string;
-        await waitFor("resources to be in flight", async () => {
-            const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
-            if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
-            return r.eventCount >= 3;
-        }, 300_000, 100);
+        await waitFor(
+            "resources to be in flight",
+            async () => {
+                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+                if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
+                return r.eventCount >= 3;
+            },
+            300_000,
+            100,
+        );
         const killedPid = child.proc.pid!;
         child.proc.kill("SIGKILL");
         await new Promise((r) => child!.proc.once("exit", r));
         const lockAfterKill = engineLock(stack).holders;
-        console.log(`[runtime tier] ${backend}: killed deployer pid ${killedPid} mid-up; engine lock holders right after: ${lockAfterKill.map((h) => `pid ${h.pid} alive=${h.alive}`).join(", ") || "none"}`);
+        console.log(
+            `[runtime tier] ${backend}: killed deployer pid ${killedPid} mid-up; engine lock holders right after: ${lockAfterKill.map((h) => `pid ${h.pid} alive=${h.alive}`).join(", ") || "none"}`,
+        );
 
         const restartedAt = Date.now();
         child = await startServer(env);
-        const run = await waitFor("the restarted deployer to settle the interrupted run", async () => {
-            const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
-            return r.status === "interrupted" && r.message ? r : undefined;
-        }, 120_000, 250);
+        const run = await waitFor(
+            "the restarted deployer to settle the interrupted run",
+            async () => {
+                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+                return r.status === "interrupted" && r.message ? r : undefined;
+            },
+            120_000,
+            250,
+        );
         expect(run.error).toMatch(new RegExp(`deployer running this run \\(.* pid ${killedPid}\\) stopped mid-run .* Run a refresh, then a preview`));
         expect(run.message).toMatch(/engine released its lock|removed the engine lock left by pid/);
         expect(run.message).toMatch(/^stopped \d+ engine process\(es\) the dead deployer left/);
@@ -109,10 +131,15 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         expect(code).toBe(0);
         child = undefined;
         // Nothing is left running: not the engine the kill orphaned, not its plugins.
-        const leftovers = await waitFor("engine processes to exit", async () => {
-            const left = processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`);
-            return left.length === 0 ? left : undefined;
-        }, 30_000, 500).catch(() => processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`));
+        const leftovers = await waitFor(
+            "engine processes to exit",
+            async () => {
+                const left = processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`);
+                return left.length === 0 ? left : undefined;
+            },
+            30_000,
+            500,
+        ).catch(() => processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`));
         expect(leftovers).toEqual([]);
     });
 });

@@ -60,14 +60,19 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         let peak = 0;
         let peakPerStack = 0;
         const ids = [first, second, onB, onC].map((r) => r.body.run.id as string);
-        const finals = await waitFor("four previews to end", async () => {
-            const { body } = await call(svc.url, "GET", "/v1/runs?limit=50", { token });
-            const mine = body.runs.filter((r: any) => ids.includes(r.id));
-            const running = mine.filter((r: any) => r.status === "running");
-            peak = Math.max(peak, running.length);
-            peakPerStack = Math.max(peakPerStack, ...[a, b, c].map((s) => running.filter((r: any) => r.stack === s).length));
-            return mine.every((r: any) => ["succeeded", "failed", "cancelled", "interrupted", "timed_out"].includes(r.status)) ? mine : undefined;
-        }, 900_000, 300);
+        const finals = await waitFor(
+            "four previews to end",
+            async () => {
+                const { body } = await call(svc.url, "GET", "/v1/runs?limit=50", { token });
+                const mine = body.runs.filter((r: any) => ids.includes(r.id));
+                const running = mine.filter((r: any) => r.status === "running");
+                peak = Math.max(peak, running.length);
+                peakPerStack = Math.max(peakPerStack, ...[a, b, c].map((s) => running.filter((r: any) => r.stack === s).length));
+                return mine.every((r: any) => ["succeeded", "failed", "cancelled", "interrupted", "timed_out"].includes(r.status)) ? mine : undefined;
+            },
+            900_000,
+            300,
+        );
         const byId = new Map(finals.map((r: any) => [r.id, r]));
         const [r1, r2, rb, rc] = ids.map((id) => byId.get(id)) as any[];
         for (const r of [r1, r2, rb, rc]) {
@@ -120,7 +125,10 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
     it("records what a policy-failed up changed, and says the stack is partly applied", async () => {
         // Tier 1 without etcd encryption passes the schema and fails a mandatory stack policy, checked after the resources.
         const before = (await call(svc.url, "GET", `/v1/stacks/${a}`, { token })).body;
-        const edit = await call(svc.url, "PUT", `/v1/stacks/${a}/config`, { token, body: { config: { ...before.config, etcdEncryption: { enabled: false } }, revision: before.revision } });
+        const edit = await call(svc.url, "PUT", `/v1/stacks/${a}/config`, {
+            token,
+            body: { config: { ...before.config, etcdEncryption: { enabled: false } }, revision: before.revision },
+        });
         expect(edit.status, JSON.stringify(edit.body)).toBe(200);
         const up = await call(svc.url, "POST", `/v1/stacks/${a}/runs`, { token, body: { operation: "up" } });
         const done = await waitForRun(svc.url, token, up.body.run.id);
@@ -141,7 +149,12 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
     it("cancels a running up cleanly: the run says so and the stack is left unlocked", async () => {
         const up = await call(svc.url, "POST", `/v1/stacks/${b}/runs`, { token, body: { operation: "up" } });
         const id = up.body.run.id;
-        await waitFor("the up to start its engine", async () => (await call(svc.url, "GET", `/v1/runs/${id}`, { token })).body.run.eventCount > 0, 300_000, 100);
+        await waitFor(
+            "the up to start its engine",
+            async () => (await call(svc.url, "GET", `/v1/runs/${id}`, { token })).body.run.eventCount > 0,
+            300_000,
+            100,
+        );
         const cancel = await call(svc.url, "POST", `/v1/runs/${id}/cancel`, { token });
         expect(cancel.status).toBe(200);
         const done = await waitForRun(svc.url, token, id);
@@ -170,7 +183,9 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         expect(proposed.status).toBe(202);
         const preview = await waitForRun(svc.url, token, proposed.body.run.id);
         expect(preview.status, preview.error).toBe("succeeded");
-        expect(preview.changes).toEqual(expect.arrayContaining([expect.objectContaining({ op: "create", type: "kubernetes:core/v1:Namespace", name: expect.stringContaining("ml") })]));
+        expect(preview.changes).toEqual(
+            expect.arrayContaining([expect.objectContaining({ op: "create", type: "kubernetes:core/v1:Namespace", name: expect.stringContaining("ml") })]),
+        );
         expect(preview.policy).toMatchObject({ results: expect.any(Array) });
         expect(readFileSync(file, "utf8")).not.toMatch(/id: ml/);
 

@@ -73,7 +73,10 @@ describe.each(backendNames)("deployer abuse cases (%s database)", (backend) => {
         const direct = await call(svc.url, "POST", `/v1/stacks/${stackB}/workspaces`, { token: teamB, body: { id: "ml", team: "team-a" } });
         expect(direct.status).toBe(403);
         // An edit that leaves workspaces and the tier as they are still goes through.
-        const fine = await call(svc.url, "PUT", `/v1/stacks/${stackB}/config`, { token: teamB, body: { config: { ...config, observability: { logLevel: "warn" } } } });
+        const fine = await call(svc.url, "PUT", `/v1/stacks/${stackB}/config`, {
+            token: teamB,
+            body: { config: { ...config, observability: { logLevel: "warn" } } },
+        });
         expect(fine.status, JSON.stringify(fine.body)).toBe(200);
     });
 
@@ -85,7 +88,10 @@ describe.each(backendNames)("deployer abuse cases (%s database)", (backend) => {
         });
         expect(inUrl.status).toBe(422);
         expect(inUrl.body.problems).toEqual([
-            expect.objectContaining({ key: "x1agent:proxy.url", message: expect.stringMatching(/^must not carry credentials .* a credential comes only from a Secret reference$/) }),
+            expect.objectContaining({
+                key: "x1agent:proxy.url",
+                message: expect.stringMatching(/^must not carry credentials .* a credential comes only from a Secret reference$/),
+            }),
         ]);
         expect(JSON.stringify(inUrl.body)).not.toContain("s3cret-pw");
         expect(readFileSync(fileOf(stackA), "utf8")).not.toContain("s3cret-pw");
@@ -113,14 +119,20 @@ describe.each(backendNames)("deployer abuse cases (%s database)", (backend) => {
         // A placeholder that masks nothing stored at its key is refused, naming the key.
         const moved = await call(svc.url, "PUT", `/v1/stacks/${stackA}/config`, {
             token: teamA,
-            body: { config: { ...shown.config, ingress: { ...shown.config.ingress, annotations: { "example.com/other": "https://portal:****@auth.example.com/verify" } } } },
+            body: {
+                config: {
+                    ...shown.config,
+                    ingress: { ...shown.config.ingress, annotations: { "example.com/other": "https://portal:****@auth.example.com/verify" } },
+                },
+            },
         });
         expect(moved.status).toBe(422);
         expect(moved.body.problems).toEqual([
             {
                 key: "x1agent:ingress.annotations.example.com/other",
                 value: '"https://portal:****@auth.example.com/verify"',
-                message: "holds a masked placeholder from a GET that does not match the stored value: send the real value, or the placeholder unchanged to keep the stored one",
+                message:
+                    "holds a masked placeholder from a GET that does not match the stored value: send the real value, or the placeholder unchanged to keep the stored one",
             },
         ]);
         expect(readFileSync(fileOf(stackA), "utf8")).toContain(authUrl);

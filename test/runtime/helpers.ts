@@ -31,7 +31,11 @@ let postgresUrl: string | undefined;
 export function postgresServerUrl(): string {
     postgresUrl ??=
         process.env.X1_TEST_POSTGRES_URL ??
-        execFileSync("bash", [path.join(projectRoot, "scripts", "postgres.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 600_000 }).trim();
+        execFileSync("bash", [path.join(projectRoot, "scripts", "postgres.sh")], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "inherit"],
+            timeout: 600_000,
+        }).trim();
     return postgresUrl;
 }
 
@@ -112,11 +116,15 @@ export async function startService(options: DeployerOptions): Promise<Service> {
 
 /** Two teams' stacks (copies of `local`) and their tokens, as most abuse and API tests start. */
 export async function twoTeams(svc: Service, names: [string, string], label: string): Promise<{ teamA: string; teamB: string }> {
-    for (const [name, team] of [[names[0], "team-a"], [names[1], "team-b"]] as const) {
+    for (const [name, team] of [
+        [names[0], "team-a"],
+        [names[1], "team-b"],
+    ] as const) {
         const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team } });
         if (r.status !== 201) throw new Error(`creating ${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
-    const token = async (name: string, team: string) => (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name, teams: [team] } })).body.token as string;
+    const token = async (name: string, team: string) =>
+        (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name, teams: [team] } })).body.token as string;
     return { teamA: await token(`a-${label}`, "team-a"), teamB: await token(`b-${label}`, "team-b") };
 }
 
@@ -136,7 +144,11 @@ export async function call<T = Record<string, any>>(
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.body !== undefined || options.rawBody !== undefined) headers["content-type"] ??= "application/json";
-    const res = await fetch(`${url}${route}`, { method, headers, body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) });
+    const res = await fetch(`${url}${route}`, {
+        method,
+        headers,
+        body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
 }
@@ -161,10 +173,15 @@ export const terminal: readonly string[] = terminalStatuses;
 
 /** Polls a run until it ends; returns its final view. */
 export async function waitForRun(url: string, token: string, id: string, timeoutMs = 600_000): Promise<Record<string, any>> {
-    return waitFor(`run ${id} to end`, async () => {
-        const r = await call(url, "GET", `/v1/runs/${id}`, { token });
-        return terminal.includes(r.body.run?.status) ? r.body.run : undefined;
-    }, timeoutMs, 500);
+    return waitFor(
+        `run ${id} to end`,
+        async () => {
+            const r = await call(url, "GET", `/v1/runs/${id}`, { token });
+            return terminal.includes(r.body.run?.status) ? r.body.run : undefined;
+        },
+        timeoutMs,
+        500,
+    );
 }
 
 export interface SseMessage {

@@ -38,7 +38,10 @@ describe("npm scripts", () => {
 
     it("npm run pulumi uses the project's state backend, never Pulumi Cloud", async () => {
         // An empty PULUMI_HOME: no stored login to fall back on.
-        const run = npm(["run", "--silent", "pulumi", "--", "whoami", "--verbose", "--non-interactive"], operatorEnv({ PULUMI_HOME: path.join(scratch, "pulumi-home") }));
+        const run = npm(
+            ["run", "--silent", "pulumi", "--", "whoami", "--verbose", "--non-interactive"],
+            operatorEnv({ PULUMI_HOME: path.join(scratch, "pulumi-home") }),
+        );
         const code = await exited(run.proc);
         expect(code, run.output()).toBe(0);
         expect(run.output()).toContain(`Backend URL: ${defaultBackendUrl}`);
@@ -48,19 +51,27 @@ describe("npm scripts", () => {
     it("stopping the npm run deployer process stops the server", async () => {
         // Every process the script starts inherits this mark: that is how the test finds them.
         const mark = `X1_TEST_NPM_SCRIPT=${randomBytes(6).toString("hex")}`;
-        const run = npm(["run", "deployer"], operatorEnv({ [mark.split("=")[0]!]: mark.split("=")[1]!, X1_DEPLOYER_PORT: "0", X1_DEPLOYER_DATA_DIR: path.join(scratch, "deployer") }));
+        const run = npm(
+            ["run", "deployer"],
+            operatorEnv({ [mark.split("=")[0]!]: mark.split("=")[1]!, X1_DEPLOYER_PORT: "0", X1_DEPLOYER_DATA_DIR: path.join(scratch, "deployer") }),
+        );
         try {
-            await waitFor("the deployer to listen", async () => {
-                if (run.proc.exitCode !== null) throw new Error(`npm run deployer exited ${run.proc.exitCode}:\n${run.output()}`);
-                return /listening on http/.test(run.output());
-            }, 120_000, 200);
+            await waitFor(
+                "the deployer to listen",
+                async () => {
+                    if (run.proc.exitCode !== null) throw new Error(`npm run deployer exited ${run.proc.exitCode}:\n${run.output()}`);
+                    return /listening on http/.test(run.output());
+                },
+                120_000,
+                200,
+            );
             const started = processesWithEnvironment(mark).filter((p) => p.pid !== run.proc.pid);
             expect(started.map((p) => p.command)).toContain("node");
 
             run.proc.kill("SIGTERM");
             await exited(run.proc);
-            const left = await waitFor("the server to stop", async () => (processesWithEnvironment(mark).length === 0 ? [] : undefined), 30_000, 250).catch(() =>
-                processesWithEnvironment(mark),
+            const left = await waitFor("the server to stop", async () => (processesWithEnvironment(mark).length === 0 ? [] : undefined), 30_000, 250).catch(
+                () => processesWithEnvironment(mark),
             );
             expect(left, run.output()).toEqual([]);
             expect(run.output()).toMatch(/SIGTERM: shutting down[\s\S]*deployer stopped/);

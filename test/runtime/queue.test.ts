@@ -100,6 +100,11 @@ describe.each(backendNames)("the shared run queue (%s database)", (backend) => {
                 .execute();
         }
         const orphaned = (await queue.orphaned(me, 20)).map((r) => r.stack).sort();
-        expect(orphaned).toEqual(cases.filter((c) => c.orphaned).map((c) => c.stack).sort());
+        expect(orphaned).toEqual(
+            cases
+                .filter((c) => c.orphaned)
+                .map((c) => c.stack)
+                .sort(),
+        );
     });
 });

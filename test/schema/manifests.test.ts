@@ -111,7 +111,15 @@ describe("every manifest of every example stack against the upstream schemas", (
     });
 
     it("the model packages know the core API, ESO v1, cert-manager and the Prometheus Operator", () => {
-        for (const key of ["v1/Namespace", "apps/v1/Deployment", "external-secrets.io/v1/ClusterSecretStore", "external-secrets.io/v1/ExternalSecret", "cert-manager.io/v1/Certificate", "cert-manager.io/v1/ClusterIssuer", "monitoring.coreos.com/v1/ServiceMonitor"]) {
+        for (const key of [
+            "v1/Namespace",
+            "apps/v1/Deployment",
+            "external-secrets.io/v1/ClusterSecretStore",
+            "external-secrets.io/v1/ExternalSecret",
+            "cert-manager.io/v1/Certificate",
+            "cert-manager.io/v1/ClusterIssuer",
+            "monitoring.coreos.com/v1/ServiceMonitor",
+        ]) {
             expect(models.has(key), key).toBe(true);
         }
     });
@@ -156,10 +164,22 @@ describe("every manifest of every example stack against the upstream schemas", (
 
     it("a wrong object is caught: the models are really validating", () => {
         const Store = models.get("external-secrets.io/v1/ClusterSecretStore")!;
-        expect(() => new Store({ apiVersion: "external-secrets.io/v1", kind: "ClusterSecretStore", metadata: { name: "x" }, spec: { provider: { aws: { service: "SecretsManager" } } } }).validate()).toThrow();
+        expect(() =>
+            new Store({
+                apiVersion: "external-secrets.io/v1",
+                kind: "ClusterSecretStore",
+                metadata: { name: "x" },
+                spec: { provider: { aws: { service: "SecretsManager" } } },
+            }).validate(),
+        ).toThrow();
         const Cert = models.get("cert-manager.io/v1/Certificate")!;
         const cert = (usages: string[]) =>
-            new Cert({ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "x" }, spec: { secretName: "x", issuerRef: { name: "ca" }, usages } });
+            new Cert({
+                apiVersion: "cert-manager.io/v1",
+                kind: "Certificate",
+                metadata: { name: "x" },
+                spec: { secretName: "x", issuerRef: { name: "ca" }, usages },
+            });
         expect(() => cert(["client auth"]).validate()).not.toThrow();
         expect(() => cert(["client-auth"]).validate()).toThrow();
         const Ns = models.get("v1/Namespace")!;

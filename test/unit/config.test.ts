@@ -39,13 +39,7 @@ describe("stack config", () => {
         });
         const keys = problems.map((p) => p.key);
         expect(keys).toEqual(
-            expect.arrayContaining([
-                "x1agent:cloud.aws",
-                "x1agent:secrets.tier",
-                "x1agent:ingress.host",
-                "x1agent:postgres",
-                "x1agent:nats.replicas",
-            ]),
+            expect.arrayContaining(["x1agent:cloud.aws", "x1agent:secrets.tier", "x1agent:ingress.host", "x1agent:postgres", "x1agent:nats.replicas"]),
         );
         const tier = problems.find((p) => p.key === "x1agent:secrets.tier")!;
         expect(tier.value).toBe('"valt"');
@@ -70,7 +64,9 @@ describe("stack config", () => {
 
     it("allows a Tier 3 backend only on the matching cloud", () => {
         const problems = problemsOf({ ...required, "x1agent:secrets": { tier: "aws" } });
-        expect(problems).toEqual([expect.objectContaining({ key: "x1agent:secrets.tier", message: expect.stringMatching(/needs a eks cluster.*use kubernetes or vault/) })]);
+        expect(problems).toEqual([
+            expect.objectContaining({ key: "x1agent:secrets.tier", message: expect.stringMatching(/needs a eks cluster.*use kubernetes or vault/) }),
+        ]);
     });
 
     it("follows the connection precedence urlFile > url > bundled", () => {

@@ -92,7 +92,12 @@ export class Access {
         if (caller.principal.admin) return;
         const team = (await this.owners.of(row.stack))?.team ?? row.team ?? undefined;
         if (!this.canSee(caller.principal, team)) {
-            await this.deny(caller, action, `run:${row.id}`, `run ${row.id} is on stack '${row.stack}' of team '${team ?? "(none)"}'; ${caller.principal.subject} is in ${teamsText(caller.principal)}`);
+            await this.deny(
+                caller,
+                action,
+                `run:${row.id}`,
+                `run ${row.id} is on stack '${row.stack}' of team '${team ?? "(none)"}'; ${caller.principal.subject} is in ${teamsText(caller.principal)}`,
+            );
         }
     }
 
@@ -111,7 +116,9 @@ export class Access {
     }
 
     requireAdmin(caller: Caller, action: string, target: string): Promise<void> {
-        return caller.principal.admin ? Promise.resolve() : this.deny(caller, action, target, `${action} needs an admin token; ${caller.principal.subject} is not an admin`);
+        return caller.principal.admin
+            ? Promise.resolve()
+            : this.deny(caller, action, target, `${action} needs an admin token; ${caller.principal.subject} is not an admin`);
     }
 }
 

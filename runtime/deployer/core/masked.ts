@@ -27,7 +27,8 @@ export function restoreMasked(edited: Record<string, unknown>, stored: Record<st
             problems.push({
                 key,
                 value: JSON.stringify(value),
-                message: "holds a masked placeholder from a GET that does not match the stored value: send the real value, or the placeholder unchanged to keep the stored one",
+                message:
+                    "holds a masked placeholder from a GET that does not match the stored value: send the real value, or the placeholder unchanged to keep the stored one",
             });
             return value;
         }

@@ -50,13 +50,32 @@ export class Proposals {
 
     async upgradeTier(caller: Caller, stack: string, upgrade: TierUpgradeBody, idempotencyKey?: string): Promise<Queued> {
         await this.access.stack(caller, "upgrade-tier", stack);
-        return this.propose(caller, stack, "tier-upgrade", `upgrade secrets tier to ${upgrade.tier}`, (t) => withTierUpgrade(t, stack, upgrade), idempotencyKey);
+        return this.propose(
+            caller,
+            stack,
+            "tier-upgrade",
+            `upgrade secrets tier to ${upgrade.tier}`,
+            (t) => withTierUpgrade(t, stack, upgrade),
+            idempotencyKey,
+        );
     }
 
-    private propose(caller: Caller, stack: string, kind: ConfigChange["kind"], summary: string, edit: (text: string) => string, idempotencyKey?: string): Promise<Queued> {
+    private propose(
+        caller: Caller,
+        stack: string,
+        kind: ConfigChange["kind"],
+        summary: string,
+        edit: (text: string) => string,
+        idempotencyKey?: string,
+    ): Promise<Queued> {
         const current = this.files.read(stack);
         const proposedText = edit(current.text);
         validateOrThrow(stack, proposedText);
-        return this.runs.enqueue(caller, { stack, operation: "preview", change: { kind, summary, baseRevision: current.revision, proposedText }, idempotencyKey });
+        return this.runs.enqueue(caller, {
+            stack,
+            operation: "preview",
+            change: { kind, summary, baseRevision: current.revision, proposedText },
+            idempotencyKey,
+        });
     }
 }

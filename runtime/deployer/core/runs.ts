@@ -86,10 +86,20 @@ export class Runs {
     async enqueue(caller: Caller, args: EnqueueArgs): Promise<Queued> {
         const timeout = args.timeoutSeconds ?? this.d.limits.defaultTimeoutSeconds;
         if (timeout > this.d.limits.maxTimeoutSeconds) {
-            throw new BadRequestError(`timeoutSeconds ${timeout} is over this deployer's limit of ${this.d.limits.maxTimeoutSeconds} (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)`);
+            throw new BadRequestError(
+                `timeoutSeconds ${timeout} is over this deployer's limit of ${this.d.limits.maxTimeoutSeconds} (X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)`,
+            );
         }
         const requestHash = createHash("sha256")
-            .update(JSON.stringify({ stack: args.stack, operation: args.operation, change: args.change ?? null, remove: args.removeStack ?? false, approves: args.approves ?? null }))
+            .update(
+                JSON.stringify({
+                    stack: args.stack,
+                    operation: args.operation,
+                    change: args.change ?? null,
+                    remove: args.removeStack ?? false,
+                    approves: args.approves ?? null,
+                }),
+            )
             .digest("hex");
         const by = caller.principal.subject;
         const key = args.idempotencyKey;
@@ -128,7 +138,9 @@ export class Runs {
 
     private async replay(existing: RunRow, requestHash: string, key: string): Promise<Queued> {
         if (existing.request_hash !== requestHash) {
-            throw new ConflictError(`Idempotency-Key '${key}' was already used for a different request (run ${existing.id}); use a new key`, { runId: existing.id });
+            throw new ConflictError(`Idempotency-Key '${key}' was already used for a different request (run ${existing.id}); use a new key`, {
+                runId: existing.id,
+            });
         }
         return { run: await this.view(existing), created: false };
     }
@@ -172,7 +184,9 @@ export class Runs {
         if (row.approved_run_id) return { run: await this.now(row.approved_run_id), created: false };
         const current = this.d.files.read(row.stack);
         if (current.revision !== change.baseRevision) {
-            throw new ConflictError(`stacks/Pulumi.${row.stack}.yaml changed since this preview (revision ${change.baseRevision}, now ${current.revision}): propose the change again`);
+            throw new ConflictError(
+                `stacks/Pulumi.${row.stack}.yaml changed since this preview (revision ${change.baseRevision}, now ${current.revision}): propose the change again`,
+            );
         }
         const result = await this.enqueue(caller, { stack: row.stack, operation: "up", change, approves: id, idempotencyKey });
         await this.d.repo.markApproved(id, caller.principal.subject, result.run.id);

@@ -71,7 +71,10 @@ export class Stacks {
             lock: {
                 runningRunId: running?.id ?? null,
                 queuedRuns: active.length - (running ? 1 : 0),
-                engine: { inspectable: lock.inspectable, holders: lock.holders.map((h) => ({ pid: h.pid, host: h.host, since: h.since, alive: h.alive ?? null })) },
+                engine: {
+                    inspectable: lock.inspectable,
+                    holders: lock.holders.map((h) => ({ pid: h.pid, host: h.host, since: h.since, alive: h.alive ?? null })),
+                },
             },
         };
     }
@@ -117,7 +120,13 @@ export class Stacks {
             this.files.remove(args.name);
             throw err;
         }
-        await this.audit.record(caller, "create-stack", `stack:${args.name}`, "ok", `from '${args.from}'${source ? ` (team '${source.team}')` : " (example)"} for team '${args.team}'`);
+        await this.audit.record(
+            caller,
+            "create-stack",
+            `stack:${args.name}`,
+            "ok",
+            `from '${args.from}'${source ? ` (team '${source.team}')` : " (example)"} for team '${args.team}'`,
+        );
         return this.get(caller, args.name);
     }
 
@@ -139,10 +148,13 @@ export class Stacks {
     async updateConfig(caller: Caller, name: string, args: { config: Record<string, unknown>; revision?: string }): Promise<StackDetail> {
         await this.access.stack(caller, "update-config", name);
         const busy = (await this.runsRepo.active(name))[0];
-        if (busy) throw new ConflictError(`stack '${name}' has a ${busy.status} run (${busy.id}); change its config when the stack is idle`, { runId: busy.id });
+        if (busy)
+            throw new ConflictError(`stack '${name}' has a ${busy.status} run (${busy.id}); change its config when the stack is idle`, { runId: busy.id });
         const current = this.files.read(name);
         if (args.revision && args.revision !== current.revision) {
-            throw new ConflictError(`stack '${name}' changed since revision ${args.revision} (now ${current.revision}): read it again and re-apply your change`);
+            throw new ConflictError(
+                `stack '${name}' changed since revision ${args.revision} (now ${current.revision}): read it again and re-apply your change`,
+            );
         }
         const stored = x1ConfigOf(current.text, name);
         const config = restoreMasked(args.config, stored);
@@ -162,7 +174,11 @@ export class Stacks {
     private async refuseGatedChanges(caller: Caller, stack: string, stored: Record<string, unknown>, next: Record<string, unknown>): Promise<void> {
         const tierOf = (c: Record<string, unknown>) => (c.secrets as { tier?: unknown } | undefined)?.tier;
         const gated = [
-            { changed: !isDeepStrictEqual(stored.workspaces ?? [], next.workspaces ?? []), what: "workspaces", how: `POST /v1/stacks/${stack}/workspaces and DELETE /v1/stacks/${stack}/workspaces/{id}` },
+            {
+                changed: !isDeepStrictEqual(stored.workspaces ?? [], next.workspaces ?? []),
+                what: "workspaces",
+                how: `POST /v1/stacks/${stack}/workspaces and DELETE /v1/stacks/${stack}/workspaces/{id}`,
+            },
             { changed: tierOf(stored) !== tierOf(next), what: "secrets.tier", how: `POST /v1/stacks/${stack}/secrets-tier` },
         ];
         for (const g of gated.filter((x) => x.changed)) {

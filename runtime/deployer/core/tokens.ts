@@ -90,7 +90,13 @@ export class Tokens {
     /** Issues a token without a caller: for the first start and the CLI (`x1 deployer token`). */
     async bootstrap(name: string, teams: string[] = [], admin = true): Promise<IssuedToken> {
         const issued = await this.issue({ name, teams, admin, createdBy: "bootstrap" });
-        await this.audit.record({ principal: { subject: "bootstrap", teams: [], admin: true } }, "create-token", `token:${name}`, "ok", admin ? "admin" : undefined);
+        await this.audit.record(
+            { principal: { subject: "bootstrap", teams: [], admin: true } },
+            "create-token",
+            `token:${name}`,
+            "ok",
+            admin ? "admin" : undefined,
+        );
         return issued;
     }
 

@@ -44,7 +44,8 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
             info: {
                 title: "x1agent deployer",
                 version: "1",
-                description: "Preview, up, refresh and destroy x1agent stacks through the Automation API; queued per stack, with live events, history and audit.",
+                description:
+                    "Preview, up, refresh and destroy x1agent stacks through the Automation API; queued per stack, with live events, history and audit.",
             },
             components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
             security: [{ bearer: [] }],

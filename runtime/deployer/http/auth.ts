@@ -29,7 +29,13 @@ export function refuseCredentialsInUrls(app: FastifyInstance, deployer: Deployer
         const found = credentialInUrl(req.url);
         if (!found) return;
         const reason = `the URL carries ${found}: send credentials only in the Authorization header (Bearer <token>), and revoke that token, it has been exposed`;
-        await deployer.audit.record({ principal: anonymousPrincipal, requestId: req.id, remote: req.ip }, `${req.method} ${req.url.split("?")[0]}`, redactUrl(req.url), "denied", reason);
+        await deployer.audit.record(
+            { principal: anonymousPrincipal, requestId: req.id, remote: req.ip },
+            `${req.method} ${req.url.split("?")[0]}`,
+            redactUrl(req.url),
+            "denied",
+            reason,
+        );
         throw new BadRequestError(reason);
     });
 }

@@ -36,5 +36,7 @@ export async function sendError(deployer: Deployer, err: unknown, req: FastifyRe
         return reply.code(e.statusCode).send({ error: e.statusCode === 400 ? "bad_request" : "client_error", message, requestId: req.id });
     }
     req.log.error({ err }, "request failed");
-    return reply.code(500).send({ error: "internal", message: `the deployer failed on this request; the server log has details under request id ${req.id}`, requestId: req.id });
+    return reply
+        .code(500)
+        .send({ error: "internal", message: `the deployer failed on this request; the server log has details under request id ${req.id}`, requestId: req.id });
 }

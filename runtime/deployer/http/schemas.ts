@@ -107,7 +107,13 @@ export type CreateTokenBody = z.infer<typeof createTokenBody>;
 
 export const tokenParams = z.object({ id: z.uuid() });
 
-export const resourceChange = z.object({ op: z.string(), type: z.string(), name: z.string(), urn: z.string(), diffs: z.array(z.string()).describe("top-level properties that change") });
+export const resourceChange = z.object({
+    op: z.string(),
+    type: z.string(),
+    name: z.string(),
+    urn: z.string(),
+    diffs: z.array(z.string()).describe("top-level properties that change"),
+});
 export type ResourceChange = z.infer<typeof resourceChange>;
 
 export const policyResult = z.object({

@@ -11,10 +11,22 @@ import { isTerminal } from "../store/runs";
 
 const batch = 500;
 
-export async function streamRun(deployer: Deployer, req: FastifyRequest, reply: FastifyReply, id: string, after: number, closing: () => boolean): Promise<void> {
+export async function streamRun(
+    deployer: Deployer,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    id: string,
+    after: number,
+    closing: () => boolean,
+): Promise<void> {
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    raw.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+    });
     let open = true;
     req.raw.on("close", () => {
         open = false;

@@ -28,7 +28,11 @@ export class AuditRepository {
     }
 
     async list(filter: { outcome?: AuditOutcome; limit?: number }): Promise<AuditEntry[]> {
-        let q = this.db.selectFrom("audit").selectAll().orderBy("id", "desc").limit(Math.min(filter.limit ?? 100, 1000));
+        let q = this.db
+            .selectFrom("audit")
+            .selectAll()
+            .orderBy("id", "desc")
+            .limit(Math.min(filter.limit ?? 100, 1000));
         if (filter.outcome) q = q.where("outcome", "=", filter.outcome);
         return (await q.execute()).map((r) => ({
             id: r.id,

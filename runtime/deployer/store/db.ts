@@ -121,8 +121,7 @@ export type Db = Kysely<Schema>;
 
 export type DatabaseOptions =
     /** PGlite in `dir` (created if missing), or in memory when `dir` is undefined. */
-    | { kind: "embedded"; dir?: string }
-    | { kind: "postgres"; url: string; poolSize?: number };
+    { kind: "embedded"; dir?: string } | { kind: "postgres"; url: string; poolSize?: number };
 
 export interface Database {
     db: Db;
@@ -184,7 +183,6 @@ function claimDataDir(dir: string): () => void {
         }
     };
 }
-
 
 /** Brings the schema up to date; Kysely's migrator locks, so replicas starting together migrate once. */
 async function migrate(db: Db): Promise<void> {

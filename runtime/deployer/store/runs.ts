@@ -85,7 +85,11 @@ export class RunsRepository {
     }
 
     list(filter: RunFilter): Promise<RunRow[]> {
-        let q = this.db.selectFrom("runs").selectAll().orderBy("seq", "desc").limit(Math.min(filter.limit ?? 50, 500));
+        let q = this.db
+            .selectFrom("runs")
+            .selectAll()
+            .orderBy("seq", "desc")
+            .limit(Math.min(filter.limit ?? 50, 500));
         if (filter.stack) q = q.where("stack", "=", filter.stack);
         if (filter.status) q = q.where("status", "=", filter.status);
         const teams = filter.teams;

@@ -39,7 +39,11 @@ export class TokensRepository {
     }
 
     async list(): Promise<TokenView[]> {
-        const rows = await this.db.selectFrom("tokens").select(["id", "name", "teams", "admin", "created_at", "created_by", "last_used_at", "revoked_at"]).orderBy("created_at").execute();
+        const rows = await this.db
+            .selectFrom("tokens")
+            .select(["id", "name", "teams", "admin", "created_at", "created_by", "last_used_at", "revoked_at"])
+            .orderBy("created_at")
+            .execute();
         return rows.map((r) => ({
             id: r.id,
             name: r.name,
@@ -59,7 +63,11 @@ export class TokensRepository {
     }
 
     async liveCount(): Promise<number> {
-        const r = await this.db.selectFrom("tokens").select((eb) => eb.fn.countAll<number>().as("n")).where("revoked_at", "is", null).executeTakeFirstOrThrow();
+        const r = await this.db
+            .selectFrom("tokens")
+            .select((eb) => eb.fn.countAll<number>().as("n"))
+            .where("revoked_at", "is", null)
+            .executeTakeFirstOrThrow();
         return Number(r.n);
     }
 }

@@ -51,14 +51,16 @@ export function projectEvent(e: EngineEvent): { kind: string; data: Record<strin
     }
     if (e.summaryEvent) {
         const s = e.summaryEvent;
-        return { kind: "summary", data: { resourceChanges: s.resourceChanges, durationSeconds: s.durationSeconds, maybeCorrupt: s.maybeCorrupt, policyPacks: s.policyPacks } };
+        return {
+            kind: "summary",
+            data: { resourceChanges: s.resourceChanges, durationSeconds: s.durationSeconds, maybeCorrupt: s.maybeCorrupt, policyPacks: s.policyPacks },
+        };
     }
     // The engine ends every event stream with a cancelEvent: a marker, not a cancellation.
     if (e.cancelEvent) return undefined;
     if (e.stdoutEvent) return { kind: "stdout", data: { message: redact(e.stdoutEvent.message).trim() } };
     return undefined;
 }
-
 
 /** What a run's events add up to: the diff, the policy results, the drift, what the engine did. */
 export class EventDigest {

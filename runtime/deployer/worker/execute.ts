@@ -57,7 +57,9 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
         if (change) {
             const current = d.files.read(run.stack);
             if (current.revision !== change.baseRevision) {
-                throw new Error(`stacks/Pulumi.${run.stack}.yaml changed since this change was proposed (revision ${change.baseRevision}, now ${current.revision}): propose the change again`);
+                throw new Error(
+                    `stacks/Pulumi.${run.stack}.yaml changed since this change was proposed (revision ${change.baseRevision}, now ${current.revision}): propose the change again`,
+                );
             }
             proposed = proposedConfigFile(run.stack, change.proposedText);
         }
@@ -83,7 +85,15 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
             message = `stack '${run.stack}' destroyed and removed (state and stacks/Pulumi.${run.stack}.yaml)`;
         }
         await flushPatiently(recorder);
-        await finish(d, run, "succeeded", { counts_json: JSON.stringify(result.counts), outputs_json: operation === "up" ? JSON.stringify(result.outputs) : null, message }, digest, policy, recorder);
+        await finish(
+            d,
+            run,
+            "succeeded",
+            { counts_json: JSON.stringify(result.counts), outputs_json: operation === "up" ? JSON.stringify(result.outputs) : null, message },
+            digest,
+            policy,
+            recorder,
+        );
         log.info({ counts: result.counts, durationMs: result.durationMs }, "run succeeded");
     } catch (err) {
         await recorder.flush().catch((e: unknown) => log.error({ err: e }, "storing the run's last engine events failed"));
@@ -93,13 +103,22 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
             log.info({ why }, "stack locked outside the deployer: run back in the queue");
             return;
         }
-        const status = entry.reason === "timeout" ? "timed_out" : entry.reason === "cancel" ? "cancelled" : entry.reason === "shutdown" ? "interrupted" : "failed";
+        const status =
+            entry.reason === "timeout" ? "timed_out" : entry.reason === "cancel" ? "cancelled" : entry.reason === "shutdown" ? "interrupted" : "failed";
         const canceller = entry.reason === "cancel" ? await cancelledBy(d.db, run.id) : null;
         // An up or destroy that stopped early has changed what it reached: say what, and what to do.
         const counts = digest.counts();
         const partial = (operation === "up" || operation === "destroy") && counts.create + counts.update + counts.delete + counts.replace > 0;
         const error = describeFailure(err, digest, entry.reason, run, canceller);
-        await finish(d, run, status, { counts_json: JSON.stringify(counts), error, message: partial ? partlyApplied(operation, counts) : message }, digest, policy, recorder);
+        await finish(
+            d,
+            run,
+            status,
+            { counts_json: JSON.stringify(counts), error, message: partial ? partlyApplied(operation, counts) : message },
+            digest,
+            policy,
+            recorder,
+        );
         log.warn({ status, counts, error: redact(error) }, `run ${status}`);
     } finally {
         clearTimeout(timer);
@@ -141,7 +160,14 @@ function policyRecord(paths: DeployerPaths): PolicyRecord {
     const dir = paths.policyPackDir;
     const pack = existsSync(path.join(dir, "run-pack")) ? path.join(dir, "run-pack") : dir;
     if (existsSync(path.join(dir, "PulumiPolicy.yaml"))) return { applied: true, pack, results: [], mandatory: 0, advisory: 0 };
-    return { applied: false, pack: null, note: `no policy pack at ${path.relative(paths.projectRoot, dir) || dir}/PulumiPolicy.yaml`, results: [], mandatory: 0, advisory: 0 };
+    return {
+        applied: false,
+        pack: null,
+        note: `no policy pack at ${path.relative(paths.projectRoot, dir) || dir}/PulumiPolicy.yaml`,
+        results: [],
+        mandatory: 0,
+        advisory: 0,
+    };
 }
 
 async function finish(
@@ -220,5 +246,9 @@ function describeFailure(err: unknown, digest: EventDigest, reason: AbortReason 
         return [...counts].map(([line, n]) => (n > 1 ? `${line} (${n} resources)` : line)).join("\n");
     }
     const text = err instanceof Error ? err.message : String(err);
-    return text.split("\n").filter((l) => l.trim()).slice(-12).join("\n");
+    return text
+        .split("\n")
+        .filter((l) => l.trim())
+        .slice(-12)
+        .join("\n");
 }

@@ -49,11 +49,7 @@ export class RunQueue {
     async claim(worker: WorkerIdentity): Promise<RunRow | undefined> {
         return this.db.transaction().execute(async (tx) => {
             await sql`SELECT pg_advisory_xact_lock(hashtext('x1-deployer-run-queue'))`.execute(tx);
-            const running = await tx
-                .selectFrom("runs")
-                .select(sql<number>`count(*)::int`.as("n"))
-                .where("status", "=", "running")
-                .executeTakeFirstOrThrow();
+            const running = await tx.selectFrom("runs").select(sql<number>`count(*)::int`.as("n")).where("status", "=", "running").executeTakeFirstOrThrow();
             if (running.n >= this.maxConcurrentRuns) return undefined;
             const candidate = await sql<{ id: string }>`
                 SELECT r.id FROM runs r
@@ -104,14 +100,11 @@ export class RunQueue {
             };
         }
         if (run.not_before && run.not_before.getTime() > Date.now()) return { position: 1, waitingFor: run.message ?? "a retry" };
-        const running = await this.db
-            .selectFrom("runs")
-            .select(sql<number>`count(*)::int`.as("n"))
-            .where("status", "=", "running")
-            .executeTakeFirstOrThrow();
+        const running = await this.db.selectFrom("runs").select(sql<number>`count(*)::int`.as("n")).where("status", "=", "running").executeTakeFirstOrThrow();
         return {
             position: 1,
-            waitingFor: running.n >= this.maxConcurrentRuns ? `a free slot (${running.n} of ${this.maxConcurrentRuns} runs in progress)` : "a worker to pick it up",
+            waitingFor:
+                running.n >= this.maxConcurrentRuns ? `a free slot (${running.n} of ${this.maxConcurrentRuns} runs in progress)` : "a worker to pick it up",
         };
     }
 
@@ -132,12 +125,7 @@ export class RunQueue {
      * heartbeat older than `staleSeconds`.
      */
     async orphaned(worker: WorkerIdentity, staleSeconds: number): Promise<RunRow[]> {
-        const rows = (await this.db
-            .selectFrom("runs")
-            .selectAll()
-            .where("status", "=", "running")
-            .where("worker_id", "!=", worker.id)
-            .execute()) as RunRow[];
+        const rows = (await this.db.selectFrom("runs").selectAll().where("status", "=", "running").where("worker_id", "!=", worker.id).execute()) as RunRow[];
         const staleBefore = Date.now() - staleSeconds * 1000;
         return rows.filter((r) => {
             if (!r.heartbeat_at || r.heartbeat_at.getTime() < staleBefore) return true;

@@ -65,7 +65,10 @@ export async function recover(d: RecoveryDeps): Promise<void> {
     for (const run of pending) {
         const busy = await d.db.selectFrom("runs").select("id").where("stack", "=", run.stack).where("status", "=", "running").executeTakeFirst();
         if (busy) continue;
-        const result = await clearStaleEngineLock(run.stack, () => prepareStack(run.stack, d.paths)).catch((err: unknown) => ({ cleared: false, note: `could not clear the stack's lock: ${redact((err as Error).message)}` }));
+        const result = await clearStaleEngineLock(run.stack, () => prepareStack(run.stack, d.paths)).catch((err: unknown) => ({
+            cleared: false,
+            note: `could not clear the stack's lock: ${redact((err as Error).message)}`,
+        }));
         // Keep the note about stopped engine processes; replace an earlier lock note.
         const reaped = run.message?.startsWith("stopped ") ? `${run.message.split("; ")[0]}; ` : "";
         await d.db

@@ -68,7 +68,15 @@ export class Worker {
         process.env[workerIdVariable] = this.identity.id;
         await this.recover();
         const every = (ms: number, what: string, task: () => Promise<void> | void) =>
-            this.timers.push(setInterval(() => void Promise.resolve().then(task).catch((err: unknown) => this.log.error({ err }, `${what} failed; tried again in ${ms} ms`)), ms));
+            this.timers.push(
+                setInterval(
+                    () =>
+                        void Promise.resolve()
+                            .then(task)
+                            .catch((err: unknown) => this.log.error({ err }, `${what} failed; tried again in ${ms} ms`)),
+                    ms,
+                ),
+            );
         every(this.options.pollIntervalMs, "looking for queued runs", () => this.wake());
         every(1000, "the heartbeat", () => this.beat());
         every(Math.max(2000, (this.options.staleAfterSeconds * 1000) / 4), "recovery of interrupted runs", () => this.recover());
@@ -106,7 +114,9 @@ export class Worker {
             const entry: ActiveRun = { controller: new AbortController(), done: Promise.resolve() };
             this.active.set(run.id, entry);
             entry.done = executeRun({ ...this.d, identity: this.identity, log: this.log, lockedRetries: this.options.lockedRetries }, run, entry)
-                .catch((err: unknown) => this.log.error({ err, runId: run.id, reqId: run.request_id ?? undefined }, "recording the run's end failed; recovery marks it interrupted"))
+                .catch((err: unknown) =>
+                    this.log.error({ err, runId: run.id, reqId: run.request_id ?? undefined }, "recording the run's end failed; recovery marks it interrupted"),
+                )
                 .finally(() => {
                     this.active.delete(run.id);
                     this.d.bus.changed(run.id);

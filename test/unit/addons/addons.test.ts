@@ -62,7 +62,12 @@ describe("cert-manager and the ingress certificate", () => {
         const config = stackConfig();
         new CertManager("cm", { addon: config.addons.certManager, ingress: config.ingress });
         const [chart] = charts(await settled());
-        expect(chart!.inputs).toMatchObject({ chart: "cert-manager", version: upstreamCharts.certManager.version, namespace: certManagerNamespace, values: { crds: { enabled: true } } });
+        expect(chart!.inputs).toMatchObject({
+            chart: "cert-manager",
+            version: upstreamCharts.certManager.version,
+            namespace: certManagerNamespace,
+            values: { crds: { enabled: true } },
+        });
     });
 
     it("local signs the ingress with a self-signed CA chain: selfSigned issuer -> CA certificate -> CA issuer", async () => {
@@ -73,17 +78,29 @@ describe("cert-manager and the ingress certificate", () => {
         expect(named(all, "ClusterIssuer", issuerNames.selfSigned)!.inputs.spec).toEqual({ selfSigned: {} });
         const ca = named(all, "Certificate", issuerNames.localCa)!;
         expect(ca.inputs.metadata.namespace).toBe(certManagerNamespace);
-        expect(ca.inputs.spec).toMatchObject({ isCA: true, secretName: issuerNames.localCa, issuerRef: { name: issuerNames.selfSigned, kind: "ClusterIssuer" } });
+        expect(ca.inputs.spec).toMatchObject({
+            isCA: true,
+            secretName: issuerNames.localCa,
+            issuerRef: { name: issuerNames.selfSigned, kind: "ClusterIssuer" },
+        });
         expect(named(all, "ClusterIssuer", issuerNames.localCa)!.inputs.spec).toEqual({ ca: { secretName: issuerNames.localCa } });
         const tls = named(all, "Certificate", "x1agent-tls")!;
         expect(tls.inputs.metadata.namespace).toBe("x1agent");
-        expect(tls.inputs.spec).toEqual({ secretName: "x1agent-tls", dnsNames: ["x1agent.localtest.me"], issuerRef: { name: issuerNames.localCa, kind: "ClusterIssuer", group: "cert-manager.io" } });
+        expect(tls.inputs.spec).toEqual({
+            secretName: "x1agent-tls",
+            dnsNames: ["x1agent.localtest.me"],
+            issuerRef: { name: issuerNames.localCa, kind: "ClusterIssuer", group: "cert-manager.io" },
+        });
         expect(ofKind(all, "ClusterIssuer").map((r) => r.inputs.metadata.name)).not.toContain(issuerNames.acme);
     });
 
     it("a real host gets an ACME issuer with the configured e-mail, server and ingress class", async () => {
         const config = stackConfig({
-            ingress: { host: "x1agent.example.com", className: "nginx", issuer: { type: "acme", email: "platform@example.com", server: "https://acme-staging-v02.api.letsencrypt.org/directory" } },
+            ingress: {
+                host: "x1agent.example.com",
+                className: "nginx",
+                issuer: { type: "acme", email: "platform@example.com", server: "https://acme-staging-v02.api.letsencrypt.org/directory" },
+            },
         });
         const cm = new CertManager("cm", { addon: config.addons.certManager, ingress: config.ingress });
         new IngressCertificate("tls", { ingress: config.ingress, issuer: cm.ingressIssuer, appNamespace: "x1agent", certManagerReady: cm.ready });
@@ -110,11 +127,17 @@ describe("cert-manager and the ingress certificate", () => {
         const config = stackConfig();
         const { transformations, registrations } = recordOptions();
         const cm = new CertManager("cm", { addon: config.addons.certManager, ingress: config.ingress }, { transformations });
-        new IngressCertificate("tls", { ingress: config.ingress, issuer: cm.ingressIssuer, appNamespace: "x1agent", certManagerReady: cm.ready }, { transformations });
+        new IngressCertificate(
+            "tls",
+            { ingress: config.ingress, issuer: cm.ingressIssuer, appNamespace: "x1agent", certManagerReady: cm.ready },
+            { transformations },
+        );
         await settled();
         const [chart] = cm.ready;
         expect(chart).toBeInstanceOf(k8s.helm.v4.Chart);
-        const custom = registrations.filter((r) => r.type === "kubernetes:cert-manager.io/v1:ClusterIssuer" || r.type === "kubernetes:cert-manager.io/v1:Certificate");
+        const custom = registrations.filter(
+            (r) => r.type === "kubernetes:cert-manager.io/v1:ClusterIssuer" || r.type === "kubernetes:cert-manager.io/v1:Certificate",
+        );
         expect(custom.length).toBeGreaterThanOrEqual(4);
         for (const r of custom) expect(dependenciesOf(registrations, r.name)).toContain(chart);
     });

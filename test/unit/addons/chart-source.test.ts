@@ -14,14 +14,34 @@ describe("where an add-on's chart comes from", () => {
             // An exact version: no ranges, no "latest", so every stack renders the same manifests.
             expect(chart.version).toMatch(/^v?[0-9]+\.[0-9]+\.[0-9]+$/);
         }
-        expect(chartLocation(undefined, eso)).toEqual({ chart: "external-secrets", version: eso.version, repositoryOpts: { repo: "https://charts.external-secrets.io" } });
+        expect(chartLocation(undefined, eso)).toEqual({
+            chart: "external-secrets",
+            version: eso.version,
+            repositoryOpts: { repo: "https://charts.external-secrets.io" },
+        });
     });
 
     it.each([
-        ["a mirror keeps the pinned name and version", { repo: "https://charts.corp.example.com" }, { chart: "external-secrets", version: eso.version, repositoryOpts: { repo: "https://charts.corp.example.com" } }],
-        ["a mirror may pin another version", { repo: "https://charts.corp.example.com", version: "2.11.0" }, { chart: "external-secrets", version: "2.11.0", repositoryOpts: { repo: "https://charts.corp.example.com" } }],
-        ["an OCI registry is addressed as oci://<path>/<name>", { repo: "oci://registry.corp.example.com/charts/" }, { chart: "oci://registry.corp.example.com/charts/external-secrets", version: eso.version }],
-        ["a local chart path is used as is, with no repository", { path: "/srv/charts/external-secrets-2.12.0.tgz" }, { chart: "/srv/charts/external-secrets-2.12.0.tgz" }],
+        [
+            "a mirror keeps the pinned name and version",
+            { repo: "https://charts.corp.example.com" },
+            { chart: "external-secrets", version: eso.version, repositoryOpts: { repo: "https://charts.corp.example.com" } },
+        ],
+        [
+            "a mirror may pin another version",
+            { repo: "https://charts.corp.example.com", version: "2.11.0" },
+            { chart: "external-secrets", version: "2.11.0", repositoryOpts: { repo: "https://charts.corp.example.com" } },
+        ],
+        [
+            "an OCI registry is addressed as oci://<path>/<name>",
+            { repo: "oci://registry.corp.example.com/charts/" },
+            { chart: "oci://registry.corp.example.com/charts/external-secrets", version: eso.version },
+        ],
+        [
+            "a local chart path is used as is, with no repository",
+            { path: "/srv/charts/external-secrets-2.12.0.tgz" },
+            { chart: "/srv/charts/external-secrets-2.12.0.tgz" },
+        ],
     ])("%s", (_case, override, expected) => {
         expect(chartLocation(override, eso)).toEqual(expected);
     });
@@ -77,7 +97,10 @@ describe("a chart mirror (X1_CHART_MIRROR) for offline and air-gapped sites", ()
 
 describe("a stack's extra Helm values", () => {
     it("change one nested setting without dropping the component's other defaults", () => {
-        const merged = mergeValues({ config: { nats: { tls: { enabled: true, merge: { verify: true } } }, cluster: { enabled: false } } }, { config: { cluster: { enabled: true } } });
+        const merged = mergeValues(
+            { config: { nats: { tls: { enabled: true, merge: { verify: true } } }, cluster: { enabled: false } } },
+            { config: { cluster: { enabled: true } } },
+        );
         expect(merged).toEqual({ config: { nats: { tls: { enabled: true, merge: { verify: true } } }, cluster: { enabled: true } } });
     });
 

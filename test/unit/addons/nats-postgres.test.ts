@@ -33,7 +33,13 @@ describe("NATS", () => {
         ["a values override that drops verify", { addons: { nats: { values: { config: { nats: { tls: { merge: { verify: false } } } } } } } }, false],
     ] as const)("reports whether client certificates are verified as the chart gets it (%s)", async (_, overrides, expected) => {
         const config = stackConfig(overrides as Parameters<typeof stackConfig>[0]);
-        const component = new Nats("nats", { addon: config.addons.nats, nats: config.nats, selfSignedIssuer: issuerNames.selfSigned, certManagerReady: [], appNamespace: "x1agent" });
+        const component = new Nats("nats", {
+            addon: config.addons.nats,
+            nats: config.nats,
+            selfSignedIssuer: issuerNames.selfSigned,
+            certManagerReady: [],
+            appNamespace: "x1agent",
+        });
         expect(await valueOf(component.clientCertificateVerification)).toBe(expected);
         expect(await valueOf(component.chartValues)).toEqual(chartOf(await settled())!.inputs.values);
     });
@@ -46,7 +52,11 @@ describe("NATS", () => {
         expect(issuer.inputs.spec).toEqual({ ca: { secretName: natsNames.ca } });
         const client = certificate(all, natsNames.apiClient)!;
         expect(client.inputs.metadata.namespace).toBe("x1agent");
-        expect(client.inputs.spec).toMatchObject({ secretName: natsNames.apiClient, usages: ["digital signature", "client auth"], issuerRef: { name: natsNames.ca, kind: "ClusterIssuer" } });
+        expect(client.inputs.spec).toMatchObject({
+            secretName: natsNames.apiClient,
+            usages: ["digital signature", "client auth"],
+            issuerRef: { name: natsNames.ca, kind: "ClusterIssuer" },
+        });
     });
 
     it("runs one node by default", async () => {
@@ -70,11 +80,17 @@ describe("NATS", () => {
     it("runs as non-root with every capability dropped, as the restricted app namespace requires", async () => {
         const values = chartOf(await nats())!.inputs.values;
         expect(values.podTemplate.merge.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
-        for (const c of [values.container, values.reloader]) expect(c.merge.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+        for (const c of [values.container, values.reloader])
+            expect(c.merge.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     });
 
     it("installs the pinned upstream chart as release x1agent-nats in the app namespace", async () => {
-        expect(chartOf(await nats())!.inputs).toMatchObject({ chart: "nats", version: upstreamCharts.nats.version, name: "x1agent-nats", namespace: "x1agent" });
+        expect(chartOf(await nats())!.inputs).toMatchObject({
+            chart: "nats",
+            version: upstreamCharts.nats.version,
+            name: "x1agent-nats",
+            namespace: "x1agent",
+        });
     });
 
     it("already installed: no chart and no server certificate, but the api still gets its client certificate", async () => {
@@ -98,7 +114,12 @@ describe("Postgres", () => {
         const [cluster] = ofKind(all, "Cluster");
         expect(cluster!.inputs.apiVersion).toBe("postgresql.cnpg.io/v1");
         expect(cluster!.inputs.metadata).toMatchObject({ name: postgresNames.cluster, namespace: "x1agent" });
-        expect(cluster!.inputs.spec).toMatchObject({ instances: 1, storage: { size: "1Gi" }, enableSuperuserAccess: false, bootstrap: { initdb: { database: "x1agent", owner: "x1agent" } } });
+        expect(cluster!.inputs.spec).toMatchObject({
+            instances: 1,
+            storage: { size: "1Gi" },
+            enableSuperuserAccess: false,
+            bootstrap: { initdb: { database: "x1agent", owner: "x1agent" } },
+        });
         // No password, no secret reference of ours: the operator writes x1agent-postgres-app itself.
         expect(JSON.stringify(cluster!.inputs)).not.toMatch(/password|secret/i);
     });

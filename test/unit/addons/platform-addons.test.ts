@@ -58,8 +58,14 @@ describe("the platform's add-ons", () => {
         new Platform("x1agent", { config: validateStack("local") });
         const all = await settled();
         expect(charts(all)).toEqual([]);
-        expect(ofKind(all, "ClusterIssuer").map((r) => r.inputs.metadata.name).sort()).toEqual(["x1agent-local-ca", "x1agent-nats-ca", "x1agent-selfsigned"]);
-        expect(ofKind(all, "Certificate").map((r) => r.inputs.metadata.name)).toEqual(expect.arrayContaining(["x1agent-tls", "x1agent-nats-client", "x1agent-local-ca", "x1agent-nats-ca"]));
+        expect(
+            ofKind(all, "ClusterIssuer")
+                .map((r) => r.inputs.metadata.name)
+                .sort(),
+        ).toEqual(["x1agent-local-ca", "x1agent-nats-ca", "x1agent-selfsigned"]);
+        expect(ofKind(all, "Certificate").map((r) => r.inputs.metadata.name)).toEqual(
+            expect.arrayContaining(["x1agent-tls", "x1agent-nats-client", "x1agent-local-ca", "x1agent-nats-ca"]),
+        );
         expect(ofKind(all, "ClusterSecretStore")).toHaveLength(1);
     });
 
@@ -79,7 +85,9 @@ describe("the platform's add-ons", () => {
 
     it("the etcd encryption output says what the cluster owner wires", async () => {
         const platform = new Platform("x1agent", { config: stackConfig({ cluster: { provider: "self-managed", name: "x1agent-onprem" } }) });
-        const out = await new Promise<Record<string, unknown>>((resolve) => platform.etcdEncryption.apply((v) => resolve(v as unknown as Record<string, unknown>)));
+        const out = await new Promise<Record<string, unknown>>((resolve) =>
+            platform.etcdEncryption.apply((v) => resolve(v as unknown as Record<string, unknown>)),
+        );
         expect(out).toMatchObject({ enabled: true, provider: "kms-v2-plugin" });
         expect(out.encryptionConfiguration).toContain("kind: EncryptionConfiguration");
     });

@@ -23,7 +23,12 @@ describe("a simulated cluster (kwok nodes: no container runs)", () => {
     it("is refused for any cluster but the local one, whose webhooks must answer", () => {
         const result = stackConfig.safeParse({ ...base, cluster: { provider: "self-managed", name: "onprem", simulated: true } });
         expect(result.success).toBe(false);
-        expect(result.error!.issues).toEqual([expect.objectContaining({ path: ["cluster", "simulated"], message: expect.stringMatching(/only for the local simulated cluster, but cluster.provider is self-managed/) })]);
+        expect(result.error!.issues).toEqual([
+            expect.objectContaining({
+                path: ["cluster", "simulated"],
+                message: expect.stringMatching(/only for the local simulated cluster, but cluster.provider is self-managed/),
+            }),
+        ]);
         expect(stackConfig.parse({ ...base, cluster: { provider: "local", name: "x1agent-local", simulated: true } }).cluster.simulated).toBe(true);
     });
 });

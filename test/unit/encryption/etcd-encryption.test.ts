@@ -13,7 +13,9 @@ const one = (all: RegisteredResource[], type: string) => {
     expect(found, type).toHaveLength(1);
     return found[0]!;
 };
-const awsCloud = { aws: { region: "us-east-1", accountId: "111111111111", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X" } };
+const awsCloud = {
+    aws: { region: "us-east-1", accountId: "111111111111", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X" },
+};
 const azureCloud = {
     azure: {
         subscriptionId: "8f2b1c3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
@@ -35,7 +37,8 @@ describe("etcd encryption at rest", () => {
         expect(key).toMatchObject({ enableKeyRotation: true, deletionWindowInDays: 30 });
         const statements = JSON.parse(key.policy).Statement;
         expect(statements[0]).toMatchObject({ Principal: { AWS: "arn:aws:iam::111111111111:root" }, Action: "kms:*" });
-        for (const s of statements.slice(1)) expect(s.Condition.StringEquals).toEqual({ "kms:CallerAccount": "111111111111", "kms:ViaService": "eks.us-east-1.amazonaws.com" });
+        for (const s of statements.slice(1))
+            expect(s.Condition.StringEquals).toEqual({ "kms:CallerAccount": "111111111111", "kms:ViaService": "eks.us-east-1.amazonaws.com" });
         const out = await valueOf(enc.output);
         expect(out).toMatchObject({ enabled: true, provider: "aws-kms", keyId: "arn:aws:mock:::etcd-key" });
         expect(out.wiring).toContain("aws eks associate-encryption-config");
@@ -43,7 +46,13 @@ describe("etcd encryption at rest", () => {
     });
 
     it("GKE: a key ring and a rotating key, with encrypt/decrypt for the cluster's GKE service agent", async () => {
-        encrypt(stackConfig({ cluster: { provider: "gke", name: "x1agent-staging" }, cloud: { gcp: { project: "x1agent-staging", region: "europe-west1" } }, secrets: { tier: "gcp" } }));
+        encrypt(
+            stackConfig({
+                cluster: { provider: "gke", name: "x1agent-staging" },
+                cloud: { gcp: { project: "x1agent-staging", region: "europe-west1" } },
+                secrets: { tier: "gcp" },
+            }),
+        );
         const all = await settled();
         expect(one(all, "gcp:kms/keyRing:KeyRing").inputs).toMatchObject({ project: "x1agent-staging", location: "europe-west1" });
         expect(one(all, "gcp:kms/cryptoKey:CryptoKey").inputs).toMatchObject({ purpose: "ENCRYPT_DECRYPT", rotationPeriod: "7776000s" });
@@ -57,7 +66,11 @@ describe("etcd encryption at rest", () => {
         const keyVaultId = "/subscriptions/8f2b1c3a-4d5e-4f60-8a7b-9c0d1e2f3a4b/resourceGroups/kms-rg/providers/Microsoft.KeyVault/vaults/x1agent-kms";
         const enc = encrypt(stackConfig({ cluster: { provider: "aks", name: "x1agent-aks" }, cloud: azureCloud, etcdEncryption: { keyVaultId } }));
         const key = one(await settled(), "azure-native:keyvault:Key").inputs;
-        expect(key).toMatchObject({ resourceGroupName: "kms-rg", vaultName: "x1agent-kms", properties: { kty: "RSA", rotationPolicy: { lifetimeActions: [{ action: { type: "rotate" } }] } } });
+        expect(key).toMatchObject({
+            resourceGroupName: "kms-rg",
+            vaultName: "x1agent-kms",
+            properties: { kty: "RSA", rotationPolicy: { lifetimeActions: [{ action: { type: "rotate" } }] } },
+        });
         expect((await valueOf(enc.output)).wiring).toContain("--enable-azure-keyvault-kms");
     });
 
@@ -69,14 +82,21 @@ describe("etcd encryption at rest", () => {
     });
 
     it.each(["local", "self-managed"] as const)("%s: the API server EncryptionConfiguration, KMS v2 through the configured plugin socket", async (provider) => {
-        const enc = encrypt(stackConfig({ cluster: { provider, name: "x1agent-onprem" }, etcdEncryption: { kmsPluginEndpoint: "unix:///run/kms/plugin.sock" } }));
+        const enc = encrypt(
+            stackConfig({ cluster: { provider, name: "x1agent-onprem" }, etcdEncryption: { kmsPluginEndpoint: "unix:///run/kms/plugin.sock" } }),
+        );
         const out = await valueOf(enc.output);
         expect(out.provider).toBe("kms-v2-plugin");
         const doc = parse(out.encryptionConfiguration!);
         expect(doc).toEqual({
             apiVersion: "apiserver.config.k8s.io/v1",
             kind: "EncryptionConfiguration",
-            resources: [{ resources: ["secrets"], providers: [{ kms: { apiVersion: "v2", name: "x1agent-kms", endpoint: "unix:///run/kms/plugin.sock", timeout: "3s" } }, { identity: {} }] }],
+            resources: [
+                {
+                    resources: ["secrets"],
+                    providers: [{ kms: { apiVersion: "v2", name: "x1agent-kms", endpoint: "unix:///run/kms/plugin.sock", timeout: "3s" } }, { identity: {} }],
+                },
+            ],
         });
         // Encryption first: `identity` only reads what was stored before.
         expect(Object.keys(doc.resources[0].providers[0])).toEqual(["kms"]);

@@ -15,11 +15,21 @@ const one = (all: RegisteredResource[], type: string) => {
 const aws = () =>
     stackConfig({
         cluster: { provider: "eks", name: "x1agent-prod" },
-        cloud: { aws: { region: "us-east-1", accountId: "222222222222", oidcProviderArn: "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123" } },
+        cloud: {
+            aws: {
+                region: "us-east-1",
+                accountId: "222222222222",
+                oidcProviderArn: "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123",
+            },
+        },
         secrets: { tier: "aws" },
     });
 const gcp = () =>
-    stackConfig({ cluster: { provider: "gke", name: "x1agent-staging" }, cloud: { gcp: { project: "x1agent-staging", region: "europe-west1" } }, secrets: { tier: "gcp" } });
+    stackConfig({
+        cluster: { provider: "gke", name: "x1agent-staging" },
+        cloud: { gcp: { project: "x1agent-staging", region: "europe-west1" } },
+        secrets: { tier: "gcp" },
+    });
 const vaultId = "/subscriptions/8f2b1c3a-4d5e-4f60-8a7b-9c0d1e2f3a4b/resourceGroups/x1/providers/Microsoft.KeyVault/vaults/x1agent-prod";
 const azure = () =>
     stackConfig({
@@ -47,7 +57,14 @@ describe("AWS IRSA for x1agent/x1agent-api", () => {
         identity(aws(), "aws");
         const all = await settled();
         const policy = JSON.parse(one(all, "aws:iam/rolePolicy:RolePolicy").inputs.policy);
-        expect(policy.Statement).toEqual([{ Sid: "ReadX1agentSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:*:*:secret:x1agent/*"] }]);
+        expect(policy.Statement).toEqual([
+            {
+                Sid: "ReadX1agentSecrets",
+                Effect: "Allow",
+                Action: ["secretsmanager:GetSecretValue"],
+                Resource: ["arn:aws:secretsmanager:*:*:secret:x1agent/*"],
+            },
+        ]);
         // Nothing else grants this role anything.
         expect(all.filter((r) => /Policy(Attachment)?$/.test(r.type))).toHaveLength(1);
     });
@@ -86,13 +103,19 @@ describe("GKE Workload Identity for x1agent/x1agent-api", () => {
     it("secret access is limited by an IAM condition to secrets named x1agent-*", async () => {
         identity(gcp(), "gcp");
         const grant = one(await settled(), "gcp:projects/iAMMember:IAMMember").inputs;
-        expect(grant).toMatchObject({ project: "x1agent-staging", role: "roles/secretmanager.secretAccessor", member: "serviceAccount:x1agent-staging-api@x1agent-staging.iam.gserviceaccount.com" });
+        expect(grant).toMatchObject({
+            project: "x1agent-staging",
+            role: "roles/secretmanager.secretAccessor",
+            member: "serviceAccount:x1agent-staging-api@x1agent-staging.iam.gserviceaccount.com",
+        });
         expect(grant.condition.expression).toBe(`resource.name.startsWith("projects/${gcpProjectNumber}/secrets/x1agent-")`);
     });
 
     it("the ServiceAccount is annotated with the Google service account", async () => {
         const id = identity(gcp(), "gcp");
-        expect(await valueOf(id.serviceAccountAnnotations)).toEqual({ "iam.gke.io/gcp-service-account": "x1agent-staging-api@x1agent-staging.iam.gserviceaccount.com" });
+        expect(await valueOf(id.serviceAccountAnnotations)).toEqual({
+            "iam.gke.io/gcp-service-account": "x1agent-staging-api@x1agent-staging.iam.gserviceaccount.com",
+        });
     });
 });
 

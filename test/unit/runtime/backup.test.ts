@@ -58,7 +58,10 @@ describe("scheduled backups of the state the seeds name", () => {
     });
 
     it("keep exporting x1agent-secrets while a migration away from Tier 1 is not done", async () => {
-        const all = await render({ backup, secrets: { tier: "vault", vault: { server: "https://vault.example.com" }, migration: { from: "kubernetes", done: false } } as never });
+        const all = await render({
+            backup,
+            secrets: { tier: "vault", vault: { server: "https://vault.example.com" }, migration: { from: "kubernetes", done: false } } as never,
+        });
         named(all, "CronJob", "x1agent-backup-secrets");
     });
 

@@ -11,12 +11,21 @@ describe("the database connection follows urlFile > url > bundled, always from a
     it.each<[string, Partial<StackConfigInput>, (c: ReturnType<typeof api>) => void]>([
         [
             "urlFile mounts the Secret read-only and names the file",
-            { postgres: { bundled: noBundled, urlFile: { secretName: "db", key: "dsn", mountPath: "/var/secrets/db" }, url: { secretName: "ignored", key: "url" } } },
+            {
+                postgres: {
+                    bundled: noBundled,
+                    urlFile: { secretName: "db", key: "dsn", mountPath: "/var/secrets/db" },
+                    url: { secretName: "ignored", key: "url" },
+                },
+            },
             ({ env, mounts, volumes }) => {
                 expect(env.X1AGENT_DATABASE_URL_FILE.value).toBe("/var/secrets/db/dsn");
                 expect(env).not.toHaveProperty("X1AGENT_DATABASE_URL");
                 expect(mounts).toContainEqual({ name: "database-url", mountPath: "/var/secrets/db", readOnly: true });
-                expect(volumes).toContainEqual({ name: "database-url", secret: { secretName: "db", defaultMode: 0o440, items: [{ key: "dsn", path: "dsn" }] } });
+                expect(volumes).toContainEqual({
+                    name: "database-url",
+                    secret: { secretName: "db", defaultMode: 0o440, items: [{ key: "dsn", path: "dsn" }] },
+                });
             },
         ],
         [
@@ -47,7 +56,8 @@ describe("the database connection follows urlFile > url > bundled, always from a
         for (const d of ofKind(all, "Deployment")) {
             for (const c of d.inputs.spec.template.spec.containers) {
                 for (const e of c.env ?? []) {
-                    if (/SECRET|PASSWORD|TOKEN|CLIENT_ID|DATABASE_URL$|_KEY$/.test(e.name)) expect(e.valueFrom, `${d.inputs.metadata.name} ${e.name}`).toBeDefined();
+                    if (/SECRET|PASSWORD|TOKEN|CLIENT_ID|DATABASE_URL$|_KEY$/.test(e.name))
+                        expect(e.valueFrom, `${d.inputs.metadata.name} ${e.name}`).toBeDefined();
                 }
             }
         }

@@ -9,16 +9,24 @@ beforeAll(() => setupMocks());
 describe("the Ingress", () => {
     it("routes the host to the app and /api to the api, with TLS from the cert-manager Secret", async () => {
         const all = await render({
-            ingress: { host: "x1agent.example.com", className: "nginx", tlsSecretName: "x1agent-tls", issuer: { type: "acme", email: "ops@example.com" }, annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "10m" } },
+            ingress: {
+                host: "x1agent.example.com",
+                className: "nginx",
+                tlsSecretName: "x1agent-tls",
+                issuer: { type: "acme", email: "ops@example.com" },
+                annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "10m" },
+            },
         });
         const ingress = named(all, "Ingress", "x1agent", "x1agent").inputs;
         expect(ingress.spec.ingressClassName).toBe("nginx");
         expect(ingress.spec.tls).toEqual([{ hosts: ["x1agent.example.com"], secretName: "x1agent-tls" }]);
         expect(ingress.spec.rules[0].host).toBe("x1agent.example.com");
-        expect(ingress.spec.rules[0].http.paths.map((p: { path: string; backend: { service: { name: string } } }) => [p.path, p.backend.service.name])).toEqual([
-            ["/api", "x1agent-api"],
-            ["/", "x1agent-app"],
-        ]);
+        expect(ingress.spec.rules[0].http.paths.map((p: { path: string; backend: { service: { name: string } } }) => [p.path, p.backend.service.name])).toEqual(
+            [
+                ["/api", "x1agent-api"],
+                ["/", "x1agent-app"],
+            ],
+        );
         // The add-ons' Certificate owns x1agent-tls: no ingress-shim annotation competes with it.
         expect(ingress.metadata.annotations).toEqual({ "nginx.ingress.kubernetes.io/proxy-body-size": "10m" });
     });
@@ -49,7 +57,12 @@ describe("the ServiceMonitor", () => {
                 selector: { matchLabels: { "app.kubernetes.io/name": "x1agent-api" } },
                 endpoints: [{ port: "metrics", path: "/metrics" }],
             });
-            expect(named(all, "Service", "x1agent-api").inputs.spec.ports).toContainEqual({ name: "metrics", port: 9090, targetPort: "metrics", protocol: "TCP" });
+            expect(named(all, "Service", "x1agent-api").inputs.spec.ports).toContainEqual({
+                name: "metrics",
+                port: 9090,
+                targetPort: "metrics",
+                protocol: "TCP",
+            });
         }
     });
 });
@@ -58,7 +71,11 @@ describe("the maintenance CronJobs", () => {
     it("run the api image with their arguments, never overlapping, with the database wired", async () => {
         const all = await render({ cronJobs: [{ name: "vacuum", schedule: "0 4 * * *", args: ["maintenance", "vacuum"], activeDeadlineSeconds: 600 }] });
         const job = named(all, "CronJob", "x1agent-vacuum", "x1agent").inputs.spec;
-        expect(job).toMatchObject({ schedule: "0 4 * * *", concurrencyPolicy: "Forbid", jobTemplate: { spec: { activeDeadlineSeconds: 600, backoffLimit: 2 } } });
+        expect(job).toMatchObject({
+            schedule: "0 4 * * *",
+            concurrencyPolicy: "Forbid",
+            jobTemplate: { spec: { activeDeadlineSeconds: 600, backoffLimit: 2 } },
+        });
         const pod = job.jobTemplate.spec.template.spec;
         expect(pod.restartPolicy).toBe("Never");
         expect(pod.serviceAccountName).toBe("x1agent-maintenance");

@@ -71,8 +71,13 @@ describe.each(configs)("%s", (_, config) => {
                 expect(c.readinessProbe?.httpGet, owner).toEqual({ path: "/readyz", port: "http" });
                 expect(c.lifecycle?.preStop?.httpGet, owner).toEqual({ path: "/drain", port: "http" });
             }
-            expect(pod.topologySpreadConstraints.map((t: { topologyKey: string }) => t.topologyKey), owner).toContain("topology.kubernetes.io/zone");
-            expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, owner).toBe("topology.kubernetes.io/zone");
+            expect(
+                pod.topologySpreadConstraints.map((t: { topologyKey: string }) => t.topologyKey),
+                owner,
+            ).toContain("topology.kubernetes.io/zone");
+            expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, owner).toBe(
+                "topology.kubernetes.io/zone",
+            );
             expect(pod.terminationGracePeriodSeconds, owner).toBeGreaterThanOrEqual(5);
         }
     });

@@ -29,7 +29,11 @@ describe("NetworkPolicies in the x1agent namespace", () => {
 
     it("lets the ingress controller, the app and session pods reach the api, and only monitoring scrape it", () => {
         const [http, metrics] = spec("api").ingress as Rule[];
-        expect(http!.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }, appPeer("x1agent-app"), workspacesPeer]);
+        expect(http!.from).toEqual([
+            { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+            appPeer("x1agent-app"),
+            workspacesPeer,
+        ]);
         expect(portsOf([http!])).toEqual([8080]);
         expect(metrics!.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
         expect(portsOf([metrics!])).toEqual([9090]);
@@ -53,7 +57,12 @@ describe("NetworkPolicies in the x1agent namespace", () => {
     it("opens Postgres to its clients and the CloudNativePG operator; never to workspaces", () => {
         const [clients, operator] = spec("postgres").ingress as Rule[];
         expect(clients!.from).toEqual(
-            expect.arrayContaining([appPeer("x1agent-api"), appPeer("x1agent-worker"), appPeer("x1agent-backup"), { podSelector: { matchLabels: { "cnpg.io/cluster": "x1agent-postgres" } } }]),
+            expect.arrayContaining([
+                appPeer("x1agent-api"),
+                appPeer("x1agent-worker"),
+                appPeer("x1agent-backup"),
+                { podSelector: { matchLabels: { "cnpg.io/cluster": "x1agent-postgres" } } },
+            ]),
         );
         expect(JSON.stringify(spec("postgres"))).not.toContain("x1agent.dev/workspace");
         expect(operator!.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "cnpg-system" } } }]);
@@ -67,7 +76,9 @@ describe("NetworkPolicies in the x1agent namespace", () => {
 
     it("has no policy for workloads that are off", async () => {
         const bare = await render({});
-        const names = ofKind(bare, "NetworkPolicy").filter((p) => p.inputs.metadata.namespace === "x1agent").map((p) => p.inputs.metadata.name);
+        const names = ofKind(bare, "NetworkPolicy")
+            .filter((p) => p.inputs.metadata.namespace === "x1agent")
+            .map((p) => p.inputs.metadata.name);
         expect(names.sort()).toEqual(["x1agent-allow-dns", "x1agent-api", "x1agent-app", "x1agent-default-deny", "x1agent-nats", "x1agent-postgres"]);
     });
 
@@ -81,6 +92,12 @@ describe("NetworkPolicies in the x1agent namespace", () => {
     it("limits HTTPS egress to the configured CIDRs when given", async () => {
         const limited = await render({ network: { apiEgressCidrs: ["10.0.0.1/32"] } });
         const https = named(limited, "NetworkPolicy", "x1agent-api").inputs.spec.egress[2];
-        expect(https).toEqual({ to: [{ ipBlock: { cidr: "10.0.0.1/32" } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] });
+        expect(https).toEqual({
+            to: [{ ipBlock: { cidr: "10.0.0.1/32" } }],
+            ports: [
+                { protocol: "TCP", port: 443 },
+                { protocol: "TCP", port: 6443 },
+            ],
+        });
     });
 });

@@ -31,8 +31,16 @@ export interface PodTemplateOf {
 /** The pod template of every Deployment and CronJob. */
 export function podTemplates(all: RegisteredResource[]): PodTemplateOf[] {
     return [
-        ...ofKind(all, "Deployment").map((d) => ({ owner: `Deployment/${d.inputs.metadata.name}`, kind: "Deployment" as const, template: d.inputs.spec.template })),
-        ...ofKind(all, "CronJob").map((c) => ({ owner: `CronJob/${c.inputs.metadata.name}`, kind: "CronJob" as const, template: c.inputs.spec.jobTemplate.spec.template })),
+        ...ofKind(all, "Deployment").map((d) => ({
+            owner: `Deployment/${d.inputs.metadata.name}`,
+            kind: "Deployment" as const,
+            template: d.inputs.spec.template,
+        })),
+        ...ofKind(all, "CronJob").map((c) => ({
+            owner: `CronJob/${c.inputs.metadata.name}`,
+            kind: "CronJob" as const,
+            template: c.inputs.spec.jobTemplate.spec.template,
+        })),
     ];
 }
 

@@ -5,7 +5,9 @@ import { ofKind, registered, resetRegistered, settled, setupMocks, stackConfig }
 beforeAll(() => setupMocks());
 beforeEach(resetRegistered);
 
-const eks = { aws: { region: "us-east-1", accountId: "222222222222", oidcProviderArn: "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X" } };
+const eks = {
+    aws: { region: "us-east-1", accountId: "222222222222", oidcProviderArn: "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X" },
+};
 const gke = { gcp: { project: "x1agent-staging", region: "europe-west1" } };
 const aks = {
     azure: {
@@ -47,7 +49,8 @@ describe("the secrets backend", () => {
         const regexes: string[] = s.spec.conditions.flatMap((c: { namespaceRegexes?: string[] }) => c.namespaceRegexes ?? []);
         const allowed = (ns: string) => regexes.some((r) => new RegExp(r).test(ns));
         for (const ns of ["x1agent", "x1agent-ws-demo", "x1agent-ws-a1"]) expect(allowed(ns), ns).toBe(true);
-        for (const ns of ["x1agent-secrets", "kube-system", "default", "external-secrets", "cert-manager", "x1agent-ws-", "evil-x1agent", "x1agent-wsx"]) expect(allowed(ns), ns).toBe(false);
+        for (const ns of ["x1agent-secrets", "kube-system", "default", "external-secrets", "cert-manager", "x1agent-ws-", "evil-x1agent", "x1agent-wsx"])
+            expect(allowed(ns), ns).toBe(false);
     });
 
     it.each([
@@ -71,7 +74,14 @@ describe("the secrets backend", () => {
     it("Tier 3 on GCP reads Secret Manager through GKE Workload Identity of this cluster", async () => {
         expect((await store("gcp")).spec.provider.gcpsm).toEqual({
             projectID: "x1agent-staging",
-            auth: { workloadIdentity: { clusterLocation: "europe-west1", clusterName: "x1agent-staging", clusterProjectID: "x1agent-staging", serviceAccountRef: { name: "x1agent-api", namespace: "x1agent" } } },
+            auth: {
+                workloadIdentity: {
+                    clusterLocation: "europe-west1",
+                    clusterName: "x1agent-staging",
+                    clusterProjectID: "x1agent-staging",
+                    serviceAccountRef: { name: "x1agent-api", namespace: "x1agent" },
+                },
+            },
         });
     });
 

@@ -34,7 +34,10 @@ describe("workspace secret keys stay inside the workspace", () => {
     });
 
     it("says which prefix to use in bind mode", () => {
-        const [p] = problems({ "x1agent:secrets": { tier: "vault", vault: { server: "https://vault.example.com" } }, "x1agent:workspaces": ws("shared/anthropic") });
+        const [p] = problems({
+            "x1agent:secrets": { tier: "vault", vault: { server: "https://vault.example.com" } },
+            "x1agent:workspaces": ws("shared/anthropic"),
+        });
         expect(p!.message).toContain("must sit under this workspace's prefix x1agent/demo/");
         expect(p!.message).toContain("write x1agent/demo/anthropic");
     });
@@ -67,7 +70,10 @@ describe("other workspace and runtime rules", () => {
     });
 
     it("keeps the api's replica count within its HPA", () => {
-        const [p] = problems({ "x1agent:secrets": { tier: "kubernetes" }, "x1agent:api": { replicas: 1, hpa: { enabled: true, minReplicas: 2, maxReplicas: 4 } } });
+        const [p] = problems({
+            "x1agent:secrets": { tier: "kubernetes" },
+            "x1agent:api": { replicas: 1, hpa: { enabled: true, minReplicas: 2, maxReplicas: 4 } },
+        });
         expect(p!.key).toBe("x1agent:api.replicas");
     });
 

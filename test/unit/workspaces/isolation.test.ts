@@ -129,7 +129,12 @@ describe("workspace isolation", () => {
 describe("workspace ExternalSecrets", () => {
     it.each([
         ["capture mode (Tier 1) reads x1agent-secrets through x1-local", { tier: "kubernetes" }, "x1-local", "demo-anthropic"],
-        ["bind mode (Vault) reads the workspace's path", { tier: "vault", vault: { server: "https://vault.example.com" } }, "x1-vault", "x1agent/demo/anthropic"],
+        [
+            "bind mode (Vault) reads the workspace's path",
+            { tier: "vault", vault: { server: "https://vault.example.com" } },
+            "x1-vault",
+            "x1agent/demo/anthropic",
+        ],
     ])("%s", async (_, secrets, store, remoteKey) => {
         const all = await render({ secrets: secrets as never, workspaces: [{ id: "demo", secrets: [{ name: "anthropic", remoteKey }] }] });
         const es = named(all, "ExternalSecret", "anthropic", "x1agent-ws-demo");
@@ -143,7 +148,9 @@ describe("workspace ExternalSecrets", () => {
 
     it("picks one property when asked", async () => {
         const all = await render({ workspaces: [{ id: "demo", secrets: [{ name: "openai", remoteKey: "demo-openai", property: "apiKey" }] }] });
-        expect(named(all, "ExternalSecret", "openai").inputs.spec.data).toEqual([{ secretKey: "apiKey", remoteRef: { key: "demo-openai", property: "apiKey" } }]);
+        expect(named(all, "ExternalSecret", "openai").inputs.spec.data).toEqual([
+            { secretKey: "apiKey", remoteRef: { key: "demo-openai", property: "apiKey" } },
+        ]);
     });
 
     it("gives each workspace its own NATS client certificate from the NATS CA issuer, for what its ECDSA key can do", async () => {

@@ -15,31 +15,54 @@ export const runRoutes: FastifyPluginAsyncZod<{ deployer: Deployer; closing: () 
         {
             schema: {
                 tags,
-                summary: "Queue a preview, up, refresh (drift report) or destroy (with confirm: <stack>); answers at once with the run and its place in the queue",
+                summary:
+                    "Queue a preview, up, refresh (drift report) or destroy (with confirm: <stack>); answers at once with the run and its place in the queue",
                 params: s.stackParams,
                 body: s.createRunBody,
                 headers: s.idempotencyHeaders,
                 response: { 200: s.runResponse, 202: s.runResponse, ...err },
             },
         },
-        async (req, reply) => sendQueued(reply, await deployer.runs.create(callerOf(req), req.params.stack, { ...req.body, idempotencyKey: idempotencyKey(req) })),
+        async (req, reply) =>
+            sendQueued(reply, await deployer.runs.create(callerOf(req), req.params.stack, { ...req.body, idempotencyKey: idempotencyKey(req) })),
     );
 
     api.get(
         "/runs",
-        { schema: { tags, summary: "Run history, newest first", querystring: s.listRunsQuery, response: { 200: z.object({ runs: z.array(s.runView) }), ...err } } },
+        {
+            schema: {
+                tags,
+                summary: "Run history, newest first",
+                querystring: s.listRunsQuery,
+                response: { 200: z.object({ runs: z.array(s.runView) }), ...err },
+            },
+        },
         async (req) => ({ runs: await deployer.runs.list(callerOf(req), req.query) }),
     );
 
     api.get(
         "/runs/:id",
-        { schema: { tags, summary: "A run: status, queue place, change counts, diff, policy results, drift", params: s.runParams, response: { 200: s.runResponse, ...err } } },
+        {
+            schema: {
+                tags,
+                summary: "A run: status, queue place, change counts, diff, policy results, drift",
+                params: s.runParams,
+                response: { 200: s.runResponse, ...err },
+            },
+        },
         async (req) => ({ run: await deployer.runs.get(callerOf(req), req.params.id) }),
     );
 
     api.post(
         "/runs/:id/cancel",
-        { schema: { tags, summary: "Cancel: a queued run at once, a running one cleanly through the engine", params: s.runParams, response: { 200: s.runResponse, ...err } } },
+        {
+            schema: {
+                tags,
+                summary: "Cancel: a queued run at once, a running one cleanly through the engine",
+                params: s.runParams,
+                response: { 200: s.runResponse, ...err },
+            },
+        },
         async (req) => ({ run: await deployer.runs.cancel(callerOf(req), req.params.id) }),
     );
 

@@ -14,13 +14,27 @@ export const stackRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = async 
 
     api.post(
         "/stacks",
-        { schema: { tags, summary: "Create a stack from an example stack's file, or from a stack the caller may read", body: s.createStackBody, response: { 201: s.stackDetail, ...err } } },
+        {
+            schema: {
+                tags,
+                summary: "Create a stack from an example stack's file, or from a stack the caller may read",
+                body: s.createStackBody,
+                response: { 201: s.stackDetail, ...err },
+            },
+        },
         async (req, reply) => reply.code(201).send(await deployer.stacks.create(callerOf(req), req.body)),
     );
 
     api.get(
         "/stacks/:stack",
-        { schema: { tags, summary: "A stack: config (secrets masked), validity, outputs of the last up, last run, lock state", params: s.stackParams, response: { 200: s.stackDetail, ...err } } },
+        {
+            schema: {
+                tags,
+                summary: "A stack: config (secrets masked), validity, outputs of the last up, last run, lock state",
+                params: s.stackParams,
+                response: { 200: s.stackDetail, ...err },
+            },
+        },
         async (req) => deployer.stacks.get(callerOf(req), req.params.stack),
     );
 
@@ -29,7 +43,8 @@ export const stackRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = async 
         {
             schema: {
                 tags,
-                summary: "Replace the stack's x1agent config (validated by the stack schema; comments kept; masked values sent back unchanged keep the stored value; workspaces and the tier change only through their own requests)",
+                summary:
+                    "Replace the stack's x1agent config (validated by the stack schema; comments kept; masked values sent back unchanged keep the stored value; workspaces and the tier change only through their own requests)",
                 params: s.stackParams,
                 body: s.updateConfigBody,
                 response: { 200: s.stackDetail, ...err },
@@ -40,7 +55,15 @@ export const stackRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = async 
 
     api.put(
         "/stacks/:stack/team",
-        { schema: { tags, summary: "Assign the stack to a team (admin)", params: s.stackParams, body: s.setTeamBody, response: { 200: s.stackDetail, ...err } } },
+        {
+            schema: {
+                tags,
+                summary: "Assign the stack to a team (admin)",
+                params: s.stackParams,
+                body: s.setTeamBody,
+                response: { 200: s.stackDetail, ...err },
+            },
+        },
         async (req) => deployer.stacks.setTeam(callerOf(req), req.params.stack, req.body.team),
     );
 

@@ -11,7 +11,9 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = async 
         reply.code(201).send(await deployer.tokens.create(callerOf(req), req.body)),
     );
 
-    api.get("/tokens", { schema: { tags, summary: "Tokens (never their values) (admin)" } }, async (req) => ({ tokens: await deployer.tokens.list(callerOf(req)) }));
+    api.get("/tokens", { schema: { tags, summary: "Tokens (never their values) (admin)" } }, async (req) => ({
+        tokens: await deployer.tokens.list(callerOf(req)),
+    }));
 
     api.delete("/tokens/:id", { schema: { tags, summary: "Revoke a token (admin)", params: s.tokenParams } }, async (req, reply) => {
         await deployer.tokens.revoke(callerOf(req), req.params.id);

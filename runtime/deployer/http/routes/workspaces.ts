@@ -26,8 +26,17 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = as
 
     api.delete(
         "/stacks/:stack/workspaces/:workspace",
-        { schema: { tags, summary: "Propose removing a workspace: queues a preview; approve it to apply", params: s.workspaceParams, headers: s.idempotencyHeaders, response } },
-        async (req, reply) => sendQueued(reply, await deployer.proposals.removeWorkspace(callerOf(req), req.params.stack, req.params.workspace, idempotencyKey(req))),
+        {
+            schema: {
+                tags,
+                summary: "Propose removing a workspace: queues a preview; approve it to apply",
+                params: s.workspaceParams,
+                headers: s.idempotencyHeaders,
+                response,
+            },
+        },
+        async (req, reply) =>
+            sendQueued(reply, await deployer.proposals.removeWorkspace(callerOf(req), req.params.stack, req.params.workspace, idempotencyKey(req))),
     );
 
     api.post(

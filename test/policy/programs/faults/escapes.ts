@@ -17,7 +17,13 @@ export function addEscapes(renderDir: string): void {
     const hardened = {
         image: "ghcr.io/x1agent/session:1.0.0",
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-        securityContext: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+        },
     };
 
     // E2: a workspace store without auth reads with ESO's own AWS identity (eso-kind-allowed).
@@ -33,7 +39,9 @@ export function addEscapes(renderDir: string): void {
     custom("escape-generated", "external-secrets.io/v1", "ExternalSecret", ws, {
         secretStoreRef: { kind: "ClusterSecretStore", name: "x1-local" },
         target: { name: "escape-generated" },
-        dataFrom: [{ sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: "STSSessionToken", name: "escape-sts-token" } } }],
+        dataFrom: [
+            { sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: "STSSessionToken", name: "escape-sts-token" } } },
+        ],
     });
     // E4: a find whose path looks scoped; ESO's Kubernetes provider ignores the path and lists every Tier 1 Secret
     // (external-secret-remote-key-prefix).
@@ -45,13 +53,19 @@ export function addEscapes(renderDir: string): void {
     // E7: the target becomes a long-lived token of a ServiceAccount of the workspace (external-secret-target-secret).
     custom("escape-token-template", "external-secrets.io/v1", "ExternalSecret", ws, {
         secretStoreRef: { kind: "ClusterSecretStore", name: "x1-local" },
-        target: { name: "escape-token", template: { type: "kubernetes.io/service-account-token", metadata: { annotations: { "kubernetes.io/service-account.name": "default" } } } },
+        target: {
+            name: "escape-token",
+            template: { type: "kubernetes.io/service-account-token", metadata: { annotations: { "kubernetes.io/service-account.name": "default" } } },
+        },
         data: [{ secretKey: "token", remoteRef: { key: "demo-anthropic" } }],
     });
     // R19: a data-less token Secret for the api, which the literal-secret check passes (no-service-account-token-secrets).
     new k8s.core.v1.Secret(
         "escape-api-token",
-        { metadata: { name: "escape-api-token", namespace: "x1agent", annotations: { "kubernetes.io/service-account.name": "x1agent-api" } }, type: "kubernetes.io/service-account-token" },
+        {
+            metadata: { name: "escape-api-token", namespace: "x1agent", annotations: { "kubernetes.io/service-account.name": "x1agent-api" } },
+            type: "kubernetes.io/service-account-token",
+        },
         opts,
     );
     // R4, R6: exec into pods and mint tokens, given to the session ServiceAccount (rbac-no-indirect-secret-access).
