@@ -1,5 +1,5 @@
 /**
- * (4) The deployer over its HTTP API: N stacks (copies of `local`) previewed
+ * (4) The deployer over its HTTP API: N stacks (copies of `render`) previewed
  * at once. The service runs as `npm run deployer` runs it (its own process,
  * embedded database), with a temp data folder, state backend and render
  * root, and X1_DEPLOYER_MAX_RUNS set to the largest N so the runs are not
@@ -160,7 +160,7 @@ export async function benchDeployer(counts: number[], runs: number, log: (s: str
     const rows: DeployerRow[] = [];
     try {
         svc = await startDeployer(dir, maxN, log);
-        for (const name of names) await call(svc, "POST", "/v1/stacks", { name, from: "local", team: "bench" });
+        for (const name of names) await call(svc, "POST", "/v1/stacks", { name, from: "render", team: "bench" });
         // Warm-up (not counted): the first run initializes the database's tables and the CLI's plugin cache.
         await batch(svc, names.slice(0, 1));
         for (const n of counts) {

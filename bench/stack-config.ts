@@ -1,5 +1,5 @@
 /**
- * The benchmark's stacks: the `local` example stack's config with its
+ * The benchmark's stacks: the `render` example stack's config (the local platform rendered to a folder) with its
  * workspaces replaced by `n` generated ones, shaped like a real team's
  * (one captured Secret each, every other one with an egress CIDR), so the
  * numbers grow with what grows in production.
@@ -21,12 +21,12 @@ export function benchWorkspaces(n: number): Record<string, unknown>[] {
 
 /** The raw `x1agent:*` config map of the local stack with `n` workspaces (as Pulumi hands it to the program). */
 export function benchConfigMap(n: number): Record<string, unknown> {
-    return { ...readStackFile("local").config, "x1agent:workspaces": benchWorkspaces(n) };
+    return { ...readStackFile("render").config, "x1agent:workspaces": benchWorkspaces(n) };
 }
 
 export const benchStackName = (n: number) => `bench-${n}`;
 
-/** Writes stacks/Pulumi.bench-<n>.yaml (a copy of local with n workspaces); returns a function removing it. */
+/** Writes stacks/Pulumi.bench-<n>.yaml (a copy of render with n workspaces); returns a function removing it. */
 export function writeBenchStack(n: number): { name: string; file: string; remove: () => void } {
     const name = benchStackName(n);
     const file = path.join(stacksDir, `Pulumi.${name}.yaml`);

@@ -6,7 +6,6 @@ import { ExternalSecrets } from "./addons/external-secrets";
 import { IngressCertificate } from "./addons/ingress-certificate";
 import { Nats, natsClientCertificateSpec, natsEndpoint, natsNames } from "./addons/nats";
 import { Postgres, bundledDatabaseEndpoint } from "./addons/postgres";
-import { withoutAdmissionWebhooks } from "./addons/simulated-cluster";
 import { EtcdEncryption, type EtcdEncryptionOutput } from "./encryption/etcd-encryption";
 import { WorkloadIdentity } from "./identity/workload-identity";
 import { sections } from "./inputs";
@@ -61,13 +60,11 @@ export class Platform extends pulumi.ComponentResource {
             nats: config.addons.nats.install,
             postgresOperator: config.addons.postgresOperator.install && config.postgres.bundled.enabled,
         });
-        // On a simulated cluster nothing answers the charts' admission webhooks (see withoutAdmissionWebhooks).
-        const addonOpts: pulumi.ComponentResourceOptions = { parent: this, transforms: config.cluster.simulated ? [withoutAdmissionWebhooks] : [] };
 
         // Add-ons whose CRDs others' custom resources use come first; each
         // `ready` is empty when the add-on was installed beforehand.
-        const eso = new ExternalSecrets(`${name}-external-secrets`, { addon: addons.externalSecrets }, addonOpts);
-        const certManager = new CertManager(`${name}-cert-manager`, { addon: addons.certManager, ingress: config.ingress }, addonOpts);
+        const eso = new ExternalSecrets(`${name}-external-secrets`, { addon: addons.externalSecrets }, { parent: this });
+        const certManager = new CertManager(`${name}-cert-manager`, { addon: addons.certManager, ingress: config.ingress }, { parent: this });
         const identity = isCloudSecrets(config.secrets)
             ? new WorkloadIdentity(`${name}-identity`, { secrets: config.secrets, clusterName: config.cluster.name }, { parent: this })
             : undefined;
@@ -119,12 +116,12 @@ export class Platform extends pulumi.ComponentResource {
                 certManagerReady: certManager.ready,
                 appNamespace: runtime.namespace,
             },
-            addonOpts,
+            { parent: this },
         );
         new Postgres(
             `${name}-postgres`,
             { addon: addons.postgresOperator, postgres: config.postgres, registry: config.images.registry, appNamespace: runtime.namespace },
-            addonOpts,
+            { parent: this },
         );
 
         const workspaces = new Workspaces(

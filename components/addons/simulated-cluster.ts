@@ -18,8 +18,10 @@ const webhookConfigurationTypes = new Set([
  * per chart. The objects, the webhook Deployments and Services are still
  * applied; only the calls are gone. What the webhooks would have checked is
  * not checked on that cluster; the API server's own schema validation of the
- * custom resources still is. Never used for a real cluster (validation
- * refuses `simulated` unless `cluster.provider` is `local`).
+ * custom resources still is. The program registers it stack-wide (index.ts),
+ * which reaches the objects the provider registers for a chart. Never used
+ * for a real cluster (validation refuses `simulated` unless
+ * `cluster.provider` is `local`).
  */
 export const withoutAdmissionWebhooks: pulumi.ResourceTransform = (args) => {
     if (!webhookConfigurationTypes.has(args.type)) return undefined;

@@ -79,11 +79,12 @@ export interface RunOptions {
 }
 
 /**
- * Passphrase of the `local` stack's secrets provider. It protects nothing:
- * the local stack holds no secret values (secret fields name Kubernetes
+ * Passphrase of the `local` and `render` stacks' secrets provider. It protects
+ * nothing: they hold no secret values (secret fields name Kubernetes
  * Secrets). Environment stacks use a cloud KMS secrets provider instead.
  */
 const localPassphrase = "x1agent-local";
+const localPassphraseStacks = ["local", "render"];
 
 /**
  * CLIs found so far, by where they were looked for. PulumiCommand.get runs
@@ -121,7 +122,7 @@ export function engineEnv(stackName: string): Record<string, string> {
 function stackEnv(stackName: string, secretsProvider: string | undefined): Record<string, string> {
     const env: Record<string, string> = { PULUMI_BACKEND_URL: backendUrl(), PULUMI_SKIP_UPDATE_CHECK: "true" };
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
-        if (stackName !== "local") {
+        if (!localPassphraseStacks.includes(stackName)) {
             throw new Error(`stack '${stackName}' uses the passphrase secrets provider: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE`);
         }
         env.PULUMI_CONFIG_PASSPHRASE = localPassphrase;

@@ -22,6 +22,7 @@ import { projectRoot, validateStack } from "../../runtime/engine/project";
 import { pulumiCommand } from "../../runtime/engine/stack-runner";
 import { chartSkipReason, checkStack, exampleStacks, findingsFrom, policyPackPath, skipReason } from "../../scripts/policy-check";
 import { migrationTag, recordAfterUp, recordBeforeRun, tierFloorTag } from "../../policies/tier-state";
+import { appliesToCluster } from "../../stacks/schema";
 import { writeFixtureCharts, type FixtureAddon } from "../fixtures/charts";
 import { engineSandbox, type EngineSandbox } from "../helpers/engine";
 import { fakeApiKey } from "./programs/faults/fault-values";
@@ -84,13 +85,19 @@ describe("every example stack", () => {
             }
             // Upstream charts cannot be downloaded here: the add-ons render from fixture charts
             // (test/fixtures/charts.ts); everything the program itself writes is previewed as is.
+            // A stack that applies to a cluster (local) is previewed rendering instead: this tier
+            // runs no cluster (the cluster tier applies it), and the policies see the same resources.
             const viaFixtures = (await chartSkipReason(config)) !== undefined;
-            const configFile = viaFixtures
-                ? configVariant(stack, `${stack}-fixture-charts`, (c) => {
-                      const addons = (c["x1agent:addons"] ??= {});
-                      for (const a of Object.keys(charts) as FixtureAddon[]) addons[a] = { ...(addons[a] ?? {}), chart: { path: charts[a] } };
-                  })
-                : undefined;
+            const rendered = appliesToCluster(config.cluster);
+            const configFile =
+                viaFixtures || rendered
+                    ? configVariant(stack, `${stack}-previewable`, (c) => {
+                          if (rendered) c["x1agent:cluster"] = { ...c["x1agent:cluster"], kubeContext: undefined, kubeconfig: undefined };
+                          if (!viaFixtures) return;
+                          const addons = (c["x1agent:addons"] ??= {});
+                          for (const a of Object.keys(charts) as FixtureAddon[]) addons[a] = { ...(addons[a] ?? {}), chart: { path: charts[a] } };
+                      })
+                    : undefined;
             const r = await checkStack(stack, { isolated: true, configFile });
             console.log(
                 `[policy preview] ${stack}${viaFixtures ? " (fixture charts)" : ""}: ${r.status}, ${r.findings.length} finding(s), ${JSON.stringify(r.counts)} in ${r.durationMs} ms`,
@@ -100,7 +107,8 @@ describe("every example stack", () => {
             outcome[stack] = viaFixtures ? "passed (fixture charts)" : "passed";
         }
         console.log(`[policy preview] example stacks: ${JSON.stringify(outcome)}`);
-        expect(outcome.local).toBe("passed");
+        expect(outcome.render).toBe("passed");
+        expect(outcome.local).toMatch(/^passed/);
         expect(outcome.onprem).toMatch(/^passed/);
     });
 });
@@ -112,8 +120,8 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
     };
 
     it("a half-done tier upgrade: Tier 2 declared on a stack that ran Tier 1, x1agent-secrets dropped", async () => {
-        const file = configVariant("local", "half-done-upgrade", tier2);
-        const r = await checkStack("local", { isolated: true, configFile: file, tags: { "x1agent:tier-floor": "kubernetes" } });
+        const file = configVariant("render", "half-done-upgrade", tier2);
+        const r = await checkStack("render", { isolated: true, configFile: file, tags: { "x1agent:tier-floor": "kubernetes" } });
         expect(policiesOf(r)).toContain("tier1-data-retained-during-migration");
         const f = mandatory(r).find((x) => x.policy === "tier1-data-retained-during-migration")!;
         expect(f.message).toMatch(
@@ -125,11 +133,11 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
     });
 
     it("(for contrast) the same upgrade with the migration recorded passes: x1agent-secrets is kept, protected", async () => {
-        const file = configVariant("local", "recorded-upgrade", (c) => {
+        const file = configVariant("render", "recorded-upgrade", (c) => {
             tier2(c);
             c["x1agent:secrets"].migration = { from: "kubernetes" };
         });
-        const r = await checkStack("local", {
+        const r = await checkStack("render", {
             isolated: true,
             configFile: file,
             tags: { "x1agent:tier-floor": "kubernetes", "x1agent:migration": "kubernetes-to-vault:in-progress" },
@@ -139,7 +147,7 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
     });
 
     it("a downgrade below the tier floor, and the same run allowed by policy config", async () => {
-        const r = await checkStack("local", { isolated: true, tags: { "x1agent:tier-floor": "vault" } });
+        const r = await checkStack("render", { isolated: true, tags: { "x1agent:tier-floor": "vault" } });
         expect(policiesOf(r)).toEqual(["secrets-tier-no-downgrade"]);
         expect(mandatory(r)[0]!.message).toMatch(
             /secrets tier kubernetes \(Tier 1, from Platform output `tier`\) is below this stack's floor vault \(Tier 2, stack tag x1agent:tier-floor\)/,
@@ -147,15 +155,15 @@ describe("deliberately wrong stack configs fail with the right policy", () => {
 
         const allow = path.join(scratch, "allow-downgrade.json");
         writeFileSync(allow, JSON.stringify({ "secrets-tier-no-downgrade": { allowDowngradeTo: "kubernetes" } }));
-        const allowed = await checkStack("local", { isolated: true, tags: { "x1agent:tier-floor": "vault" }, policyConfig: allow });
+        const allowed = await checkStack("render", { isolated: true, tags: { "x1agent:tier-floor": "vault" }, policyConfig: allow });
         expect(mandatory(allowed)).toEqual([]);
     });
 
     it("Tier 1 without etcd encryption", async () => {
-        const file = configVariant("local", "no-etcd-encryption", (c) => {
+        const file = configVariant("render", "no-etcd-encryption", (c) => {
             c["x1agent:etcdEncryption"] = { enabled: false };
         });
-        const r = await checkStack("local", { isolated: true, configFile: file });
+        const r = await checkStack("render", { isolated: true, configFile: file });
         expect(policiesOf(r)).toEqual(["tier1-requires-etcd-encryption"]);
         expect(mandatory(r)[0]!.message).toMatch(/the stack declares Tier 1 .*but etcd encryption is disabled \(etcdEncryption.enabled: false\)/);
     });
@@ -178,7 +186,7 @@ describe("faults the schema refuses, injected into the real program", () => {
         // The stack's own settings file: stack init adds its passphrase salt there.
         writeFileSync(
             path.join(dir, `Pulumi.${stackName}.yaml`),
-            configText("local", (c) => {
+            configText("render", (c) => {
                 c["policytest:fault"] = fault;
                 editConfig(c);
             }),

@@ -34,7 +34,7 @@ describe("x1 CLI through the deployer", () => {
         sandbox = await engineSandbox("runtime-cli");
         process.env.PULUMI_CONFIG_PASSPHRASE = "x1-runtime-tier-passphrase";
         svc = await startService({ database: { kind: "embedded" }, maxConcurrentRuns: 1, pollIntervalMs: 500 });
-        await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: "local", team: "ops" } });
+        await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: "render", team: "ops" } });
         const token = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "cli", teams: ["ops"] } })).body.token;
         env = { X1_DEPLOYER_URL: svc.url, X1_DEPLOYER_TOKEN: token };
     });

@@ -39,7 +39,7 @@ describe("the deployer console in Debian's chromium", () => {
         sandbox = await engineSandbox("runtime-console");
         process.env.PULUMI_CONFIG_PASSPHRASE = "x1-runtime-tier-passphrase";
         svc = await startService({ database: { kind: "embedded" }, maxConcurrentRuns: 1, pollIntervalMs: 500 });
-        await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: "local", team: "ops" } });
+        await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: "render", team: "ops" } });
         token = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "operator", teams: ["ops"] } })).body.token;
         profile = mkdtempSync(path.join(tmpdir(), "x1-chromium-profile-"));
         context = await chromium.launchPersistentContext(profile, {

@@ -206,8 +206,8 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
         expect(ok.status, JSON.stringify(ok.body)).toBe(200);
         expect(ok.body.revision).not.toBe(before.body.revision);
         const text = readFileSync(file, "utf8");
-        expect(text).toMatch(/# The embedded default/);
-        expect(text).toMatch(/# The API server EncryptionConfiguration \(KMS v2\) is a stack output/);
+        expect(text).toMatch(/# The platform without a cluster/);
+        expect(text).toMatch(/# Taken as installed: no chart is fetched/);
         expect(text).toMatch(/logLevel: debug/);
 
         const stale = await call(svc.url, "PUT", `/v1/stacks/${stackA}/config`, { token: teamA, body: { config, revision: before.body.revision } });

@@ -82,7 +82,7 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         child = await startServer(env);
         const admin = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
         expect(child.output()).not.toContain(admin);
-        expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "local", team: "ops" } })).status).toBe(201);
+        expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "render", team: "ops" } })).status).toBe(201);
         const up = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
         const id = up.body.run.id as string;
         await waitFor(

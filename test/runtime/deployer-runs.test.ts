@@ -1,6 +1,6 @@
 /**
  * The deployer over HTTP against real engine runs of temp copies of the
- * `local` stack (an isolated state backend for this file), on both database
+ * `render` stack (an isolated state backend for this file), on both database
  * backends: runs on one stack serialize, runs on different stacks go in
  * parallel up to the bound, events stream live and replay after the end,
  * cancel stops the engine cleanly, and a workspace is applied only after
@@ -34,7 +34,7 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         dbCleanup = db.cleanup;
         svc = await startService({ database: db.options, maxConcurrentRuns: 2, pollIntervalMs: 500 });
         for (const name of stacks) {
-            const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team: "ops" } });
+            const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "render", team: "ops" } });
             expect(r.status, JSON.stringify(r.body)).toBe(201);
         }
         token = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "ops-portal", teams: ["ops"] } })).body.token;

@@ -120,7 +120,7 @@ export async function twoTeams(svc: Service, names: [string, string], label: str
         [names[0], "team-a"],
         [names[1], "team-b"],
     ] as const) {
-        const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "local", team } });
+        const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "render", team } });
         if (r.status !== 201) throw new Error(`creating ${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
     const token = async (name: string, team: string) =>

@@ -54,8 +54,8 @@ describe("the platform's add-ons", () => {
         expect(JSON.stringify(all.filter((r) => r.type.startsWith("kubernetes:")).map((r) => r.inputs))).toContain("x1agent-db-url");
     });
 
-    it("the local stack installs no chart (all add-ons already installed) but still creates its issuers, certificates and store", async () => {
-        new Platform("x1agent", { config: validateStack("local") });
+    it("the render stack installs no chart (all add-ons already installed) but still creates its issuers, certificates and store", async () => {
+        new Platform("x1agent", { config: validateStack("render") });
         const all = await settled();
         expect(charts(all)).toEqual([]);
         expect(
@@ -69,8 +69,8 @@ describe("the platform's add-ons", () => {
         expect(ofKind(all, "ClusterSecretStore")).toHaveLength(1);
     });
 
-    it("dev installs every add-on from its pinned upstream chart", async () => {
-        new Platform("x1agent", { config: validateStack("dev") });
+    it.each(["dev", "local"])("%s installs every add-on from its pinned upstream chart", async (stack) => {
+        new Platform("x1agent", { config: validateStack(stack) });
         expect(charts(await settled()).sort()).toEqual(["cert-manager", "cloudnative-pg", "external-secrets", "nats"]);
     });
 
