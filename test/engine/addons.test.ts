@@ -1,50 +1,56 @@
 /**
- * The engine tier for the add-ons: a variant of the `local` stack with every
- * add-on installed, each from a fixture chart (test/fixtures/charts.ts),
- * through the real CLI, engine, Kubernetes provider and its Helm renderer,
- * rendering to a directory. Asserts on the rendered files: what each chart
- * was given, and the custom resources that depend on them.
+ * The engine tier for the add-ons with their real upstream charts: the render
+ * stack with External Secrets, NATS (a three-node cluster) and CloudNativePG
+ * installed, each chart fetched from the chart mirror served as a Helm
+ * repository on loopback (X1_CHART_MIRROR as a URL, the path an air-gapped
+ * site takes), through the real CLI, engine, Kubernetes provider and its Helm
+ * renderer, rendering to a directory. cert-manager is taken as installed
+ * here: without a cluster the provider's Helm renders for Kubernetes 1.20 and
+ * its chart requires 1.22 (the cluster tier installs it). Asserts on what the
+ * charts rendered from our values, and on the errors when a chart cannot be had.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
+import { checkServerIdentity } from "node:tls";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upstreamCharts } from "../../components/addons/chart-source";
+import { natsEndpoint } from "../../components/addons/nats";
 import { stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
 import { type EngineSandbox, engineSandbox, renderedFiles } from "../helpers/engine";
-import { type FixtureAddon, writeFixtureCharts } from "../fixtures/charts";
+import { chartMirrorFolder, serveChartRepository } from "../fixtures/charts";
 
 const stack = "engine-addons";
 const stackFile = path.join(stacksDir, `Pulumi.${stack}.yaml`);
+const env = { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE, mirror: process.env.X1_CHART_MIRROR };
 let sandbox: EngineSandbox;
-let charts: Record<FixtureAddon, string>;
-const passphraseBefore = process.env.PULUMI_CONFIG_PASSPHRASE;
+let repository: Awaited<ReturnType<typeof serveChartRepository>>;
+
+/** Writes a throwaway copy of the render stack with `addons` (and extra config) over it. */
+function writeStack(name: string, config: Record<string, unknown>): string {
+    const file = path.join(stacksDir, `Pulumi.${name}.yaml`);
+    const render = parse(readFileSync(path.join(stacksDir, "Pulumi.render.yaml"), "utf8")) as { config: Record<string, unknown> };
+    writeFileSync(
+        file,
+        `# Written by test/engine/addons.test.ts and removed after it: the render stack with add-ons from real charts.\n` +
+            stringify({ config: { ...render.config, "x1agent:cluster": { provider: "local", name: "x1agent-engine" }, ...config } }),
+    );
+    return file;
+}
 
 beforeAll(async () => {
+    const folder = chartMirrorFolder();
     sandbox = await engineSandbox("addons");
-    charts = writeFixtureCharts(path.join(sandbox.dir, "charts"));
+    repository = await serveChartRepository(folder);
+    process.env.X1_CHART_MIRROR = repository.url;
     // A throwaway stack with no secret config: the passphrase only unlocks its empty secrets.
-    process.env.PULUMI_CONFIG_PASSPHRASE ??= "engine-addons-fixture";
-    const addon = (a: FixtureAddon) => ({ install: true, chart: { path: charts[a] } });
-    writeFileSync(
-        stackFile,
-        `# Written by test/engine/addons.test.ts and removed after it; the local stack with every add-on from a fixture chart.\n` +
-            stringify({
-                config: {
-                    "x1agent:cluster": { provider: "local", name: "x1agent-engine" },
-                    "x1agent:secrets": { tier: "kubernetes" },
-                    "x1agent:ingress": { host: "x1agent.localtest.me", issuer: { type: "selfSigned" } },
-                    "x1agent:nats": { replicas: 3 },
-                    "x1agent:postgres": { vectorEnabled: true },
-                    "x1agent:addons": {
-                        externalSecrets: addon("externalSecrets"),
-                        certManager: addon("certManager"),
-                        nats: addon("nats"),
-                        postgresOperator: addon("postgresOperator"),
-                    },
-                },
-            }),
-    );
+    process.env.PULUMI_CONFIG_PASSPHRASE ??= "engine-addons";
+    writeStack(stack, {
+        "x1agent:nats": { replicas: 3 },
+        "x1agent:postgres": { vectorEnabled: true },
+        "x1agent:addons": { externalSecrets: { install: true }, certManager: { install: false }, nats: { install: true }, postgresOperator: { install: true } },
+    });
 });
 
 afterAll(async () => {
@@ -52,7 +58,11 @@ afterAll(async () => {
         await runOperation(stack, "destroy");
     } finally {
         rmSync(stackFile, { force: true });
-        if (passphraseBefore === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
+        await repository?.close();
+        for (const [key, value] of [["PULUMI_CONFIG_PASSPHRASE", env.passphrase], ["X1_CHART_MIRROR", env.mirror]] as const) {
+            if (value === undefined) delete process.env[key];
+            else process.env[key] = value;
+        }
         sandbox.cleanup();
     }
 });
@@ -61,7 +71,7 @@ interface Manifest {
     apiVersion: string;
     kind: string;
     metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-    spec?: Record<string, unknown>;
+    spec?: Record<string, any>;
     data?: Record<string, string>;
 }
 
@@ -73,59 +83,55 @@ function manifests(): Manifest[] {
     );
 }
 
-/** The values a fixture chart was rendered with, by the chart's name. */
-function valuesGivenTo(all: Manifest[], chart: string): Record<string, any> {
-    const echo = all.find((m) => m.kind === "ConfigMap" && m.data?.chart === chart);
-    if (!echo) throw new Error(`no rendered values of ${chart}; rendered: ${all.map((m) => `${m.kind}/${m.metadata.name}`).join(", ")}`);
-    return parseAllDocuments(echo.data!["values.yaml"]!)[0]!.toJS() as Record<string, any>;
+const find = (all: Manifest[], kind: string, name: string) => all.find((m) => m.kind === kind && m.metadata.name === name);
+
+/** The host a route or client URL dials (`tls://host:port`). */
+const hostOf = (url: string) => new URL(url).hostname;
+
+/** Whether a certificate with these DNS names is accepted for `host`: Node's own RFC 6125 check, the rule nats-server's Go TLS applies too. */
+function covers(dnsNames: string[], host: string): boolean {
+    const cert = { subject: {}, subjectaltname: dnsNames.map((n) => `DNS:${n}`).join(", ") } as Parameters<typeof checkServerIdentity>[1];
+    return checkServerIdentity(host, cert) === undefined;
 }
 
-describe("the local stack with every add-on, from fixture charts", () => {
-    it("up installs each add-on from its chart source with the values the component decides", async () => {
+describe("the add-ons from their real upstream charts, through a Helm repository on loopback", () => {
+    it("up fetches each chart from the mirror and renders it with our values", async () => {
         const result = await runOperation(stack, "up");
-        expect(result.counts.create).toBeGreaterThan(20);
         const all = manifests();
+        console.log(`[engine tier] up ${stack}: ${result.counts.create} created, ${all.length} manifests, chart requests ${JSON.stringify(repository.requests)}`);
+        for (const chart of [upstreamCharts.externalSecrets, upstreamCharts.nats, upstreamCharts.postgresOperator]) {
+            expect(repository.requests).toContain(`${chart.name}-${chart.version}.tgz`);
+        }
+        expect(repository.requests).toContain("index.yaml");
+        expect(repository.requests).not.toContain(`cert-manager-${upstreamCharts.certManager.version}.tgz`);
 
-        expect(valuesGivenTo(all, "x1agent-fixture-external-secrets")).toMatchObject({ installCRDs: true });
-        expect(valuesGivenTo(all, "x1agent-fixture-cert-manager")).toMatchObject({ crds: { enabled: true } });
-        expect(valuesGivenTo(all, "x1agent-fixture-postgres-operator")).toMatchObject({ crds: { create: true } });
-        const nats = valuesGivenTo(all, "x1agent-fixture-nats");
-        expect(nats.config.nats.tls).toEqual({ enabled: true, secretName: "x1agent-nats-server-tls", merge: { verify: true } });
-        expect(nats.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
-        expect(nats.tlsCA).toEqual({ enabled: true, secretName: "x1agent-nats-server-tls", key: "ca.crt" });
-
-        // Each chart renders into its add-on's namespace (the release namespace).
-        const ns = (chart: string) => all.find((m) => m.kind === "ConfigMap" && m.data?.chart === chart)!.metadata.namespace;
-        expect(ns("x1agent-fixture-external-secrets")).toBe("external-secrets");
-        expect(ns("x1agent-fixture-cert-manager")).toBe("cert-manager");
-        expect(ns("x1agent-fixture-nats")).toBe("x1agent");
-        expect(ns("x1agent-fixture-postgres-operator")).toBe("cnpg-system");
-        // The EncryptionConfiguration a local cluster's API server needs, as a stack output.
-        const etcd = result.outputs.etcdEncryption as { provider: string; encryptionConfiguration: string };
-        expect(etcd.provider).toBe("kms-v2-plugin");
-        expect(parseAllDocuments(etcd.encryptionConfiguration)[0]!.toJS()).toMatchObject({
-            apiVersion: "apiserver.config.k8s.io/v1",
-            kind: "EncryptionConfiguration",
-            resources: [{ resources: ["secrets"], providers: [{ kms: { apiVersion: "v2" } }, { identity: {} }] }],
-        });
-        console.log(`[engine tier] up ${stack}: ${result.counts.create} created, ${all.length} manifests`);
+        // ESO 2.9.0 with installCRDs: its CRDs serve and store the v1 API our store is written in.
+        const storeCrd = find(all, "CustomResourceDefinition", "clustersecretstores.external-secrets.io");
+        expect(storeCrd?.spec?.versions.find((v: { name: string }) => v.name === "v1")).toMatchObject({ served: true, storage: true });
+        expect(find(all, "ClusterSecretStore", "x1-local")?.apiVersion).toBe("external-secrets.io/v1");
+        expect(find(all, "Deployment", "external-secrets")?.metadata.namespace).toBe("external-secrets");
+        // CloudNativePG: its CRDs (crds.create) and the operator, and our database Cluster on its v1 API.
+        expect(find(all, "CustomResourceDefinition", "clusters.postgresql.cnpg.io")).toBeDefined();
+        expect(all.some((m) => m.kind === "Deployment" && m.metadata.namespace === "cnpg-system")).toBe(true);
+        expect(find(all, "Cluster", "x1agent-postgres")?.apiVersion).toBe("postgresql.cnpg.io/v1");
+        // NATS: three servers that require client certificates.
+        expect(find(all, "StatefulSet", "x1agent-nats")?.spec?.replicas).toBe(3);
     });
 
-    it("renders the custom resources on the current APIs: ESO v1 store, cert-manager issuers and certificates, the CloudNativePG cluster", () => {
+    it("the NATS server certificate covers every route the chart writes and the URL the api dials", () => {
         const all = manifests();
-        const kinds = (kind: string) => all.filter((m) => m.kind === kind);
-        expect(kinds("ClusterSecretStore").map((m) => [m.apiVersion, m.metadata.name])).toEqual([["external-secrets.io/v1", "x1-local"]]);
-        expect(
-            kinds("ClusterIssuer")
-                .map((m) => m.metadata.name)
-                .sort(),
-        ).toEqual(["x1agent-local-ca", "x1agent-nats-ca", "x1agent-selfsigned"]);
-        const tls = kinds("Certificate").find((m) => m.metadata.name === "x1agent-tls")!;
-        expect(tls.metadata.namespace).toBe("x1agent");
-        expect(tls.spec).toMatchObject({ secretName: "x1agent-tls", dnsNames: ["x1agent.localtest.me"], issuerRef: { name: "x1agent-local-ca" } });
-        const [cluster] = kinds("Cluster");
-        expect(cluster!.apiVersion).toBe("postgresql.cnpg.io/v1");
-        expect(cluster!.spec).toMatchObject({ bootstrap: { initdb: { postInitApplicationSQL: ["CREATE EXTENSION IF NOT EXISTS vector"] } } });
+        const conf = find(all, "ConfigMap", "x1agent-nats-config")?.data?.["nats.conf"];
+        expect(conf, "the chart's nats.conf").toBeDefined();
+        const routes = [...(/"routes":\s*\[([^\]]*)\]/.exec(conf!)?.[1] ?? "").matchAll(/"([a-z]+:\/\/[^"]+)"/g)].map((m) => m[1]!);
+        expect(routes).toHaveLength(3);
+        expect(conf).toMatch(/"verify":\s*true/);
+        const dnsNames = find(all, "Certificate", "x1agent-nats-server-tls")?.spec?.dnsNames as string[];
+        for (const url of [...routes, natsEndpoint().url]) {
+            expect(covers(dnsNames, hostOf(url)), `${url} against ${dnsNames.join(", ")}`).toBe(true);
+        }
+        // What the chart writes by default (short route hosts) would not be: the check can fail.
+        expect(covers(dnsNames, "x1agent-nats-0.x1agent-nats-headless")).toBe(false);
+        console.log(`[engine tier] NATS routes ${routes.join(", ")} covered by ${dnsNames.join(", ")}`);
     });
 
     it("no rendered file carries a secret value", () => {
@@ -139,5 +145,45 @@ describe("the local stack with every add-on, from fixture charts", () => {
     it("a second up reports no changes", async () => {
         const result = await runOperation(stack, "up");
         expect(result.counts).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
+    });
+});
+
+describe("a chart that cannot be had says what to do", () => {
+    const only = { externalSecrets: { install: false }, certManager: { install: false }, nats: { install: true }, postgresOperator: { install: false } };
+    const names = ["engine-nochart-dir", "engine-nochart-url"];
+    afterAll(() => {
+        for (const name of names) rmSync(path.join(stacksDir, `Pulumi.${name}.yaml`), { force: true });
+    });
+
+    it("a mirror folder without the chart fails before anything is registered, naming X1_CHART_MIRROR and the file", async () => {
+        const empty = path.join(sandbox.dir, "empty-mirror");
+        mkdirSync(empty, { recursive: true });
+        writeStack(names[0]!, { "x1agent:addons": only });
+        process.env.X1_CHART_MIRROR = empty;
+        try {
+            await expect(runOperation(names[0]!, "preview")).rejects.toThrow(`X1_CHART_MIRROR=${empty} is a folder without nats-2.12.3.tgz (addons.nats)`);
+        } finally {
+            process.env.X1_CHART_MIRROR = repository.url;
+        }
+    });
+
+    it("a repository that does not serve it fails naming the add-on, the chart, the source and X1_CHART_MIRROR", async () => {
+        const emptyRepo = path.join(sandbox.dir, "empty-repo");
+        mkdirSync(emptyRepo, { recursive: true });
+        writeFileSync(path.join(emptyRepo, "index.yaml"), "apiVersion: v1\nentries: {}\n");
+        const served = await serveChartRepository(emptyRepo);
+        writeStack(names[1]!, { "x1agent:addons": only });
+        process.env.X1_CHART_MIRROR = served.url;
+        try {
+            const error = await runOperation(names[1]!, "preview").then(
+                () => undefined,
+                (e: Error) => e.message,
+            );
+            expect(error).toContain(`the nats add-on's chart nats 2.12.3 could not be had from ${served.url}`);
+            expect(error).toContain("set X1_CHART_MIRROR to a folder of packaged charts or a Helm repository URL");
+        } finally {
+            process.env.X1_CHART_MIRROR = repository.url;
+            await served.close();
+        }
     });
 });

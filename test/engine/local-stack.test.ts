@@ -8,15 +8,15 @@ import { type EngineSandbox, engineSandbox, renderedFiles } from "../helpers/eng
 
 let sandbox: EngineSandbox;
 beforeAll(async () => {
-    sandbox = await engineSandbox("local");
+    sandbox = await engineSandbox("render");
 });
 afterAll(() => sandbox.cleanup());
 
-describe("the local stack through the real engine", () => {
-    const renderDir = () => path.join(sandbox.renderRoot, "local");
+describe("a stack without a cluster renders to a folder through the real engine (the render example)", () => {
+    const renderDir = () => path.join(sandbox.renderRoot, "render");
 
     it("up renders every manifest to a directory", async () => {
-        const result = await runOperation("local", "up");
+        const result = await runOperation("render", "up");
         expect(result.counts.create).toBeGreaterThan(5);
         expect(result.outputs).toMatchObject({ tier: "kubernetes", storeName: "x1-local", uiMode: "capture", manifestsDir: renderDir() });
         const files = renderedFiles(renderDir());
@@ -24,26 +24,26 @@ describe("the local stack through the real engine", () => {
         expect(all).toMatch(/kind: Namespace[\s\S]*name: x1agent\b/);
         expect(all).toMatch(/kind: ClusterSecretStore/);
         expect(all).toMatch(/kind: Deployment[\s\S]*name: x1agent-api/);
-        console.log(`[engine tier] up local: ${result.counts.create} created, ${files.length} manifest files`);
+        console.log(`[engine tier] up render: ${result.counts.create} created, ${files.length} manifest files`);
     });
 
     it("a second up reports no changes", async () => {
-        const result = await runOperation("local", "up");
+        const result = await runOperation("render", "up");
         expect(result.counts).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
         expect(result.counts.same).toBeGreaterThan(5);
     });
 
     it("preview of the deployed stack shows no changes", async () => {
-        const result = await runOperation("local", "preview");
+        const result = await runOperation("render", "preview");
         expect(result.counts).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
     });
 
     it("destroy removes every resource and rendered file, leaving the stack unlocked", async () => {
-        const result = await runOperation("local", "destroy");
+        const result = await runOperation("render", "destroy");
         expect(result.counts.delete).toBeGreaterThan(5);
         expect(renderedFiles(renderDir())).toEqual([]);
         // Unlocked: another operation can start at once.
-        const again = await runOperation("local", "preview");
+        const again = await runOperation("render", "preview");
         expect(again.counts.create).toBeGreaterThan(5);
     });
 });
@@ -67,7 +67,7 @@ describe("a wrong config through the real CLI", () => {
             ].join("\n"),
         );
         const pulumi = (await pulumiCommand()).command;
-        const env = { ...process.env, ...engineEnv("local") };
+        const env = { ...process.env, ...engineEnv("render") };
         const run = (args: string[]) => spawnSync(pulumi, args, { cwd: projectRoot, env, encoding: "utf8", timeout: 300_000 });
         run(["stack", "init", stack, "--non-interactive"]);
         const preview = run(["preview", "--stack", stack, "--non-interactive", "--color", "never"]);

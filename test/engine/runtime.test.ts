@@ -1,8 +1,8 @@
 /**
- * The runtime through the real engine and Kubernetes provider: the local
- * stack renders every runtime object, and a 10-workspace variant renders ten
- * isolated workspaces. Asserts on the manifests the provider wrote, not on
- * program inputs.
+ * The runtime through the real engine and Kubernetes provider: the render
+ * stack (the local platform without a cluster) renders every runtime object,
+ * and a 10-workspace variant renders ten isolated workspaces. Asserts on the
+ * manifests the provider wrote, not on program inputs.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -51,14 +51,14 @@ function checkHardened(ms: Manifest[]) {
     }
 }
 
-describe("the local stack renders the whole runtime", () => {
-    const dir = () => path.join(sandbox.renderRoot, "local");
+describe("the render stack renders the whole runtime", () => {
+    const dir = () => path.join(sandbox.renderRoot, "render");
 
     it("up writes the runtime's manifests through the real provider", async () => {
-        const result = await runOperation("local", "up");
+        const result = await runOperation("render", "up");
         const ms = manifests(dir());
         const kinds = kindsOf(ms);
-        console.log(`[engine tier] up local: ${result.counts.create} resources created, ${ms.length} manifests: ${JSON.stringify(kinds)}`);
+        console.log(`[engine tier] up render: ${result.counts.create} resources created, ${ms.length} manifests: ${JSON.stringify(kinds)}`);
 
         expect(find(ms, "Namespace", "x1agent")?.metadata).toMatchObject({ labels: { "pod-security.kubernetes.io/enforce": "restricted" } });
         for (const name of ["x1agent-api", "x1agent-app"]) {
@@ -88,7 +88,7 @@ describe("the local stack renders the whole runtime", () => {
     });
 
     it("destroy removes it again", async () => {
-        const result = await runOperation("local", "destroy");
+        const result = await runOperation("render", "destroy");
         expect(result.counts.delete).toBeGreaterThan(20);
         expect(renderedFiles(dir())).toEqual([]);
     });
@@ -101,11 +101,11 @@ describe("a stack with ten workspaces", () => {
     const passphrase = process.env.PULUMI_CONFIG_PASSPHRASE;
 
     beforeAll(() => {
-        // The local stack's config with ten workspaces and every optional workload (worker, a maintenance
+        // The render stack's config with ten workspaces and every optional workload (worker, a maintenance
         // job, backups); a passphrase of its own (it holds no secret values).
         process.env.PULUMI_CONFIG_PASSPHRASE = "x1agent-engine-ws10";
-        const local = parse(readFileSync(path.join(stacksDir, "Pulumi.local.yaml"), "utf8"));
-        // The local stack's salt belongs to its own passphrase.
+        const local = parse(readFileSync(path.join(stacksDir, "Pulumi.render.yaml"), "utf8"));
+        // The render stack's salt belongs to its own passphrase.
         delete local.encryptionsalt;
         local.config["x1agent:api"] = { replicas: 3 };
         local.config["x1agent:worker"] = { enabled: true };

@@ -11,12 +11,12 @@ afterAll(() => sandbox.cleanup());
 
 describe("every run records the tier state the policy pack reads", () => {
     it("a preview records nothing yet; a successful up sets the tier floor", async () => {
-        await runOperation("local", "preview");
-        expect((await (await openStack("local")).listTags())[tierFloorTag]).toBeUndefined();
-        await runOperation("local", "up");
-        const tags = await (await openStack("local")).listTags();
+        await runOperation("render", "preview");
+        expect((await (await openStack("render")).listTags())[tierFloorTag]).toBeUndefined();
+        await runOperation("render", "up");
+        const tags = await (await openStack("render")).listTags();
         expect(tags[tierFloorTag]).toBe("kubernetes");
         expect(tags[migrationTag]).toBeUndefined();
-        await runOperation("local", "destroy");
+        await runOperation("render", "destroy");
     });
 });
