@@ -59,7 +59,10 @@ afterAll(async () => {
     } finally {
         rmSync(stackFile, { force: true });
         await repository?.close();
-        for (const [key, value] of [["PULUMI_CONFIG_PASSPHRASE", env.passphrase], ["X1_CHART_MIRROR", env.mirror]] as const) {
+        for (const [key, value] of [
+            ["PULUMI_CONFIG_PASSPHRASE", env.passphrase],
+            ["X1_CHART_MIRROR", env.mirror],
+        ] as const) {
             if (value === undefined) delete process.env[key];
             else process.env[key] = value;
         }
@@ -98,7 +101,9 @@ describe("the add-ons from their real upstream charts, through a Helm repository
     it("up fetches each chart from the mirror and renders it with our values", async () => {
         const result = await runOperation(stack, "up");
         const all = manifests();
-        console.log(`[engine tier] up ${stack}: ${result.counts.create} created, ${all.length} manifests, chart requests ${JSON.stringify(repository.requests)}`);
+        console.log(
+            `[engine tier] up ${stack}: ${result.counts.create} created, ${all.length} manifests, chart requests ${JSON.stringify(repository.requests)}`,
+        );
         for (const chart of [upstreamCharts.externalSecrets, upstreamCharts.nats, upstreamCharts.postgresOperator]) {
             expect(repository.requests).toContain(`${chart.name}-${chart.version}.tgz`);
         }
