@@ -52,7 +52,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly etcdEncryption: pulumi.Output<EtcdEncryptionOutput>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("x1agent:index:Platform", name, args, opts);
+        // The mirror stays out of the recorded inputs: a repository URL may carry credentials.
+        super("x1agent:index:Platform", name, { config: args.config }, opts);
         const { config } = args;
         const addons = withChartMirror(config.addons, args.chartMirror, {
             externalSecrets: config.addons.externalSecrets.install,

@@ -17,6 +17,7 @@ import { readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { encryptionConfiguration } from "../components/encryption/etcd-encryption";
+import { chartUnavailableHint, isChartUnavailable } from "../components/addons/chart-source";
 import { ConfigError } from "../stacks/validate";
 import { DeployerClient, describeEvent } from "./deployer/client";
 import { deployerOptions, readSettings, serve } from "./deployer/server";
@@ -262,6 +263,18 @@ async function deployerCommand(args: string[]): Promise<number> {
     return 2;
 }
 
+/**
+ * What to show of a failed run. Automation API errors carry the CLI's whole
+ * transcript, whose end is the diff of the last resources (a CRD's whole
+ * schema, say), so: the engine's `error:` lines, once each, and what to do
+ * when a chart could not be had; the transcript's end only when it has none.
+ */
+function failureSummary(message: string): string {
+    const errors = [...new Set(message.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error: ")))];
+    if (errors.length === 0) return message.split("\n").slice(-25).join("\n");
+    return [...errors, ...(errors.some(isChartUnavailable) ? [chartUnavailableHint] : [])].join("\n");
+}
+
 main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
@@ -269,9 +282,7 @@ main(process.argv.slice(2)).then(
             console.error(err.message);
             process.exit(2);
         }
-        // Automation API errors carry the whole CLI transcript; show its end, not a JS stack.
-        const message = err instanceof Error ? err.message : String(err);
-        console.error(`x1: ${message.split("\n").slice(-25).join("\n")}`);
+        console.error(`x1: ${failureSummary(err instanceof Error ? err.message : String(err))}`);
         process.exit(1);
     },
 );

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
-import { chartLocation, explainChartFailure, mergeValues, upstreamCharts } from "./chart-source";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * cert-manager's namespace, which is also its "cluster resource namespace":
@@ -82,7 +82,6 @@ export class CertManager extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            explainChartFailure(chart, "certManager", addon.chart);
             this.ready = [chart];
         }
 

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
 import type { Addon, ChartSource, StackConfig } from "../../stacks/schema";
 
 /** A chart in a Helm repository (HTTP index or `oci://` registry) at one exact version. */
@@ -90,23 +89,17 @@ function mirrorSource(mirror: string, pinned: PinnedChart): ChartSource {
 }
 
 /**
- * Says what to do when a chart cannot be had. helm.v4.Chart fetches and
- * renders in the provider, and when the repository does not answer (no
- * network, a mirror without the chart) the provider's error names neither
- * the add-on nor the way out; this replaces it with one that does.
+ * What to do when a chart cannot be had, for the errors the provider reports
+ * then (`unable to locate the chart`, a repository that does not answer):
+ * they name the chart and the source but not the way out.
  */
-export function explainChartFailure(chart: pulumi.Resource, addon: ChartedAddon, source: ChartSource | undefined): void {
-    const pinned = upstreamCharts[addon];
-    const from = source?.path ? path.resolve(source.path) : (source?.repo ?? pinned.repo);
-    const version = source?.path ? "" : ` ${source?.version ?? pinned.version}`;
-    pulumi.recover(chart.urn, (err: unknown) => {
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new Error(
-            `the ${addon} add-on's chart ${source?.name ?? pinned.name}${version} could not be had from ${from}: ${reason.replace(/^failed to register new resource [^:]*: /, "")}\n` +
-                `Without network, set ${chartMirrorVariable} to a folder of packaged charts or a Helm repository URL that holds it, ` +
-                `or set addons.${addon}.chart (repo or path) in the stack; addons.${addon}.install: false if the cluster runs it already.`,
-        );
-    });
+export const chartUnavailableHint =
+    `Without network, set ${chartMirrorVariable} to a folder of packaged charts or a Helm repository URL that holds the chart, ` +
+    "or set addons.<name>.chart (repo or path) in the stack; addons.<name>.install: false if the cluster runs the add-on already.";
+
+/** Whether an engine error line says a chart could not be fetched or found. */
+export function isChartUnavailable(line: string): boolean {
+    return /unable to locate the chart|is not a valid chart repository or cannot be reached|failed to fetch .*index\.yaml/.test(line);
 }
 
 /** The fields of `helm.v4.ChartArgs` that say where the chart comes from. */

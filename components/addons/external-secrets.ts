@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Addon } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
-import { chartLocation, explainChartFailure, mergeValues, upstreamCharts } from "./chart-source";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 export interface ExternalSecretsArgs {
     /**
@@ -61,7 +61,6 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            explainChartFailure(chart, "externalSecrets", addon.chart);
             this.namespace = ns.metadata.name;
             this.ready = [chart];
         }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
 import { certManagerNamespace } from "./cert-manager";
-import { chartLocation, explainChartFailure, mergeValues, upstreamCharts } from "./chart-source";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * Names the NATS pieces agree on. The runtime reads them too (its env
@@ -162,7 +162,7 @@ export class Nats extends pulumi.ComponentResource {
                     issuerRef,
                 },
             );
-            const chart = new k8s.helm.v4.Chart(
+            new k8s.helm.v4.Chart(
                 `${name}-chart`,
                 {
                     ...chartLocation(addon.chart, upstreamCharts.nats),
@@ -173,7 +173,6 @@ export class Nats extends pulumi.ComponentResource {
                 // The pods mount the server certificate's Secret: it must exist first.
                 { parent: this, dependsOn: [server] },
             );
-            explainChartFailure(chart, "nats", addon.chart);
         }
 
         this.endpoint = pulumi.output(natsEndpoint());

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
-import { chartLocation, explainChartFailure, mergeValues, upstreamCharts } from "./chart-source";
+import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * The bundled database's names. The runtime reads them too (the DSN Secret
@@ -101,7 +101,6 @@ export class Postgres extends pulumi.ComponentResource {
                     },
                     { parent: this },
                 );
-                explainChartFailure(chart, "postgresOperator", addon.chart);
                 operator.push(chart);
             }
             const flavour = postgres.vectorEnabled ? "standard" : "minimal";
