@@ -9,7 +9,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./components";
 import { chartMirrorVariable } from "./components/addons/chart-source";
-import { withoutAdmissionWebhooks } from "./components/addons/simulated-cluster";
 import { loadStackConfig } from "./stacks/load";
 import { appliesToCluster } from "./stacks/schema";
 
@@ -33,11 +32,6 @@ const kubernetes = new k8s.Provider("x1agent-k8s", {
         : { context: config.cluster.kubeContext, kubeconfig: config.cluster.kubeconfig && path.resolve(config.cluster.kubeconfig) }),
     enableServerSideApply: true,
 });
-
-// On the local simulated cluster nothing answers the add-on charts' admission
-// webhooks; a stack-wide transform reaches the charts' objects, which the
-// provider registers (see withoutAdmissionWebhooks).
-if (config.cluster.simulated) pulumi.runtime.registerResourceTransform(withoutAdmissionWebhooks);
 
 const platform = new Platform("x1agent", { config, chartMirror: process.env[chartMirrorVariable] || undefined }, { providers: { kubernetes } });
 

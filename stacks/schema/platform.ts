@@ -6,59 +6,41 @@ import { credentialFreeUrl, k8sName } from "./common";
 export const clusterProviders = ["local", "eks", "gke", "aks", "self-managed"] as const;
 export type ClusterProvider = (typeof clusterProviders)[number];
 
-export const cluster = z
-    .strictObject({
-        /**
-         * `local`: no cloud, manifests rendered to a directory (or applied to
-         * `kubeContext`); `eks`/`gke`/`aks`: a managed cluster in that cloud;
-         * `self-managed`: any conformant cluster you run yourself.
-         */
-        provider: z.enum(clusterProviders, {
-            error: `must be one of ${clusterProviders.join(", ")}`,
-        }),
-        /** Cluster name, used in cloud resource names and outputs. */
-        name: k8sName,
-        /**
-         * The kube context to apply to. When neither it nor `kubeconfig` is set,
-         * nothing touches a cluster: every manifest is rendered to `renderDir`
-         * through the real engine and provider.
-         */
-        kubeContext: z.string().min(1).optional(),
-        /**
-         * The kubeconfig file to apply with, relative to the project (the local
-         * cluster's is `.x1/cluster/kubeconfig`). Unset: the usual lookup
-         * (`KUBECONFIG`, then `~/.kube/config`).
-         */
-        kubeconfig: z.string().min(1).optional(),
-        /** Where rendered manifests go when the stack applies to no cluster. Default `.rendered/<stack>`. */
-        renderDir: z.string().min(1).optional(),
-        /**
-         * The nodes are simulated (the local kwok cluster): the API server,
-         * admission and controllers are real, but no container runs, so nothing
-         * can answer the add-on charts' admission webhooks. Their webhook
-         * configurations are then applied with no webhooks. Only for
-         * `provider: local`; a real cluster keeps every webhook.
-         */
-        simulated: z.boolean().default(false),
-        /**
-         * `attach` (the only mode implemented): the cluster exists and is owned by
-         * another stack or tool; this program installs onto it, creates the etcd
-         * KMS key and its grants, and exports `etcdEncryption` (key id and the
-         * command that wires it) for the cluster's owner. `own` (managing the
-         * cluster resource and so its encryption setting from this stack) is
-         * refused by validation: this program never creates or imports clusters.
-         */
-        ownership: z.enum(["attach", "own"]).default("attach"),
-    })
-    .superRefine((c, ctx) => {
-        if (c.simulated && c.provider !== "local") {
-            ctx.addIssue({
-                code: "custom",
-                path: ["simulated"],
-                message: `is only for the local simulated cluster, but cluster.provider is ${c.provider}: remove cluster.simulated (a real cluster's webhooks must answer)`,
-            });
-        }
-    });
+export const cluster = z.strictObject({
+    /**
+     * `local`: no cloud, manifests rendered to a directory (or applied to
+     * `kubeContext`); `eks`/`gke`/`aks`: a managed cluster in that cloud;
+     * `self-managed`: any conformant cluster you run yourself.
+     */
+    provider: z.enum(clusterProviders, {
+        error: `must be one of ${clusterProviders.join(", ")}`,
+    }),
+    /** Cluster name, used in cloud resource names and outputs. */
+    name: k8sName,
+    /**
+     * The kube context to apply to. When neither it nor `kubeconfig` is set,
+     * nothing touches a cluster: every manifest is rendered to `renderDir`
+     * through the real engine and provider.
+     */
+    kubeContext: z.string().min(1).optional(),
+    /**
+     * The kubeconfig file to apply with, relative to the project (the local
+     * cluster's is `.x1/cluster/kubeconfig`). Unset: the usual lookup
+     * (`KUBECONFIG`, then `~/.kube/config`).
+     */
+    kubeconfig: z.string().min(1).optional(),
+    /** Where rendered manifests go when the stack applies to no cluster. Default `.rendered/<stack>`. */
+    renderDir: z.string().min(1).optional(),
+    /**
+     * `attach` (the only mode implemented): the cluster exists and is owned by
+     * another stack or tool; this program installs onto it, creates the etcd
+     * KMS key and its grants, and exports `etcdEncryption` (key id and the
+     * command that wires it) for the cluster's owner. `own` (managing the
+     * cluster resource and so its encryption setting from this stack) is
+     * refused by validation: this program never creates or imports clusters.
+     */
+    ownership: z.enum(["attach", "own"]).default("attach"),
+});
 
 /** Whether a stack applies to a cluster (a kube context or kubeconfig is named) rather than rendering manifests to a folder. */
 export function appliesToCluster(c: { kubeContext?: string; kubeconfig?: string }): boolean {

@@ -157,10 +157,10 @@ describe("the whole platform on the local cluster", () => {
         ]);
         expect((await list("externalsecrets.external-secrets.io", ws)).map((e) => e.spec.secretStoreRef.name)).toEqual(["x1-local"]);
         expect((await list("clusters.postgresql.cnpg.io", "x1agent")).map((c) => c.metadata.name)).toEqual(["x1agent-postgres"]);
-        // On the simulated cluster the charts' webhook configurations carry no webhooks (nothing could answer them).
-        for (const kind of ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]) {
-            for (const w of await list(kind)) expect(w.webhooks ?? [], `${kind} ${w.metadata.name}`).toEqual([]);
-        }
+        // The charts' webhook configurations are applied as a real cluster gets them; this cluster's API
+        // server only does not call them (scripts/cluster.sh: nothing on kwok nodes could answer).
+        const webhooks = (await list("validatingwebhookconfigurations")).flatMap((w) => (w.webhooks ?? []).map((h: { name: string }) => h.name));
+        expect(webhooks).toEqual(expect.arrayContaining(["webhook.cert-manager.io", "validate.clustersecretstore.external-secrets.io", "vcluster.cnpg.io"]));
     });
 
     it("a second up reports no changes", async () => {
@@ -235,11 +235,17 @@ describe("drift", () => {
     });
 });
 
+/** The upgrade to Tier 2 (Vault) with three NATS servers: the workspace's key moves under its Vault prefix. */
+function toVault(c: Record<string, any>, done: boolean): void {
+    c["x1agent:secrets"] = { tier: "vault", vault: { server: "https://vault.example.com" }, migration: { from: "kubernetes", done } };
+    c["x1agent:nats"] = { replicas: 3 };
+    c["x1agent:workspaces"] = [{ id: "demo", secrets: [{ name: "anthropic", remoteKey: "x1agent/demo/anthropic" }] }];
+}
+
 describe("a Tier 1 -> Tier 2 upgrade on the cluster, with a three-node NATS cluster", () => {
     it("repoints every ExternalSecret to the Vault store and keeps x1agent-secrets while the migration is open", async () => {
         writeStack((c) => {
-            c["x1agent:secrets"] = { tier: "vault", vault: { server: "https://vault.example.com" }, migration: { from: "kubernetes", done: false } };
-            c["x1agent:nats"] = { replicas: 3 };
+            toVault(c, false);
         });
         const result = await runOperation(stack, "up");
         console.log(`[cluster tier] upgrade up ${stack}: ${JSON.stringify(result.counts)} in ${(result.durationMs / 1000).toFixed(1)}s`);
@@ -259,8 +265,7 @@ describe("a Tier 1 -> Tier 2 upgrade on the cluster, with a three-node NATS clus
 
     it("marking the migration done unprotects x1agent-secrets: kept, and deleted with the stack", async () => {
         writeStack((c) => {
-            c["x1agent:secrets"] = { tier: "vault", vault: { server: "https://vault.example.com" }, migration: { from: "kubernetes", done: true } };
-            c["x1agent:nats"] = { replicas: 3 };
+            toVault(c, true);
         });
         await runOperation(stack, "up");
         expect(JSON.parse(await kubectl(["get", "namespace", "x1agent-secrets", "-o", "json"])).status.phase).toBe("Active");
