@@ -270,7 +270,14 @@ async function deployerCommand(args: string[]): Promise<number> {
  * when a chart could not be had; the transcript's end only when it has none.
  */
 function failureSummary(message: string): string {
-    const errors = [...new Set(message.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error: ")))];
+    const errors = [
+        ...new Set(
+            message
+                .split("\n")
+                .map((l) => l.trim())
+                .filter((l) => l.startsWith("error: ")),
+        ),
+    ];
     if (errors.length === 0) return message.split("\n").slice(-25).join("\n");
     return [...errors, ...(errors.some(isChartUnavailable) ? [chartUnavailableHint] : [])].join("\n");
 }
