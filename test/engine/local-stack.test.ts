@@ -73,11 +73,19 @@ describe("a wrong config through the real CLI", () => {
         const preview = run(["preview", "--stack", stack, "--non-interactive", "--color", "never"]);
         const result = { code: preview.status, out: `${preview.stdout}\n${preview.stderr}` };
         expect(result.code).not.toBe(0);
-        for (const key of ["x1agent:cluster.name", "x1agent:secrets.tier", "x1agent:ingress.host", "x1agent:postgres", "x1agent:nats.replicas"]) {
+        // The ingress has a bad host and, an ACME issuer by default, no e-mail either: both are said at once.
+        for (const key of [
+            "x1agent:cluster.name",
+            "x1agent:secrets.tier",
+            "x1agent:ingress.host",
+            "x1agent:ingress.issuer.email",
+            "x1agent:postgres",
+            "x1agent:nats.replicas",
+        ]) {
             expect(result.out).toContain(key);
         }
         expect(result.out).not.toMatch(/kubernetes:core\/v1:Namespace/);
         // The program refused before registering: the deployer-side check refuses too.
-        await expect(openStack(stack)).rejects.toThrow(/5 problems/);
+        await expect(openStack(stack)).rejects.toThrow(/6 problems/);
     });
 });
