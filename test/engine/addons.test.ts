@@ -9,7 +9,7 @@
  * its chart requires 1.22 (the cluster tier installs it). Asserts on what the
  * charts rendered from our values, and on the errors when a chart cannot be had.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { checkServerIdentity } from "node:tls";
@@ -181,11 +181,17 @@ describe("a chart that cannot be had says what to do", () => {
         const served = await serveChartRepository(emptyRepo);
         writeStack(names[1]!, { "x1agent:addons": only });
         try {
-            const cli = spawnSync(path.join(projectRoot, "node_modules", ".bin", "tsx"), ["runtime/cli.ts", "preview", names[1]!], {
-                cwd: projectRoot,
-                env: { ...process.env, X1_CHART_MIRROR: served.url },
-                encoding: "utf8",
-                timeout: 600_000,
+            // Asynchronously: the repository is served from this process, which must keep answering while the CLI runs.
+            const cli = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+                const child = spawn(path.join(projectRoot, "node_modules", ".bin", "tsx"), ["runtime/cli.ts", "preview", names[1]!], {
+                    cwd: projectRoot,
+                    env: { ...process.env, X1_CHART_MIRROR: served.url },
+                    stdio: ["ignore", "ignore", "pipe"],
+                });
+                let stderr = "";
+                child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+                child.on("error", reject);
+                child.on("close", (status) => resolve({ status, stderr }));
             });
             expect(cli.status).toBe(1);
             expect(cli.stderr).toContain(`chart "nats" version "2.12.3" not found in ${served.url} repository`);
