@@ -19,7 +19,7 @@ import { stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
 import { chartMirrorFolder } from "../fixtures/charts";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
-import { kubeconfig, kubectl, kubectlJson, root, run } from "./cluster";
+import { kubeconfig, kubectl, kubectlJson } from "./cluster";
 
 const stack = "cluster-platform";
 const stackFile = path.join(stacksDir, `Pulumi.${stack}.yaml`);
@@ -196,84 +196,6 @@ describe("the security model, enforced by the API server", () => {
         expect(await admission(sessionPod({ serviceAccountName: "default" }))).toMatch(/ValidatingAdmissionPolicy 'x1agent-session-pods'.*denied request/);
         // The workspace's caps: a container over the LimitRange maximum is refused before it counts against the quota.
         expect(await admission(sessionPod({ cpu: "64" }))).toMatch(/maximum cpu usage per Container is 8, but limit is 64/);
-    });
-});
-
-// Not yet run against the cluster (the machine's load left no time for a run with them before this
-// landed): written, type-checked, and skipped until a green run enables them.
-describe.skip("drift", () => {
-    it("an object changed with kubectl shows up in a refresh through the CLI, and up restores it", async () => {
-        const store = async () =>
-            JSON.parse(await kubectl(["get", "configmap", "x1agent-config", "-n", "x1agent", "-o", "json"])).data.X1AGENT_SECRETS_STORE as string;
-        expect(await store()).toBe("x1-local");
-        await kubectl([
-            "patch",
-            "configmap",
-            "x1agent-config",
-            "-n",
-            "x1agent",
-            "--type",
-            "merge",
-            "-p",
-            JSON.stringify({ data: { X1AGENT_SECRETS_STORE: "tampered" } }),
-        ]);
-
-        const refresh = await run(path.join(root, "node_modules", ".bin", "tsx"), ["runtime/cli.ts", "refresh", stack]);
-        expect(refresh.code, refresh.stderr + refresh.stdout).toBe(0);
-        const summary = /refresh cluster-platform: .*?(\d+) updated/.exec(refresh.stdout);
-        expect(summary, refresh.stdout.slice(-2000)).not.toBeNull();
-        expect(Number(summary![1])).toBeGreaterThanOrEqual(1);
-        // The refreshed state holds the drift: the next preview wants the ConfigMap back.
-        const changed: string[] = [];
-        await runOperation(stack, "preview", {
-            onEvent: (e) => {
-                const pre = e.resourcePreEvent?.metadata;
-                if (pre && pre.op === "update") changed.push(pre.urn.split("::").pop()!);
-            },
-        });
-        expect(changed.some((name) => name.endsWith("config"))).toBe(true);
-
-        const up = await runOperation(stack, "up");
-        expect(up.counts.update).toBeGreaterThanOrEqual(1);
-        expect(await store()).toBe("x1-local");
-    });
-});
-
-/** The upgrade to Tier 2 (Vault) with three NATS servers: the workspace's key moves under its Vault prefix. */
-function toVault(c: Record<string, any>, done: boolean): void {
-    c["x1agent:secrets"] = { tier: "vault", vault: { server: "https://vault.example.com" }, migration: { from: "kubernetes", done } };
-    c["x1agent:nats"] = { replicas: 3 };
-    c["x1agent:workspaces"] = [{ id: "demo", secrets: [{ name: "anthropic", remoteKey: "x1agent/demo/anthropic" }] }];
-}
-
-// Not yet run against the cluster either (see drift above).
-describe.skip("a Tier 1 -> Tier 2 upgrade on the cluster, with a three-node NATS cluster", () => {
-    it("repoints every ExternalSecret to the Vault store and keeps x1agent-secrets while the migration is open", async () => {
-        writeStack((c) => {
-            toVault(c, false);
-        });
-        const result = await runOperation(stack, "up");
-        console.log(`[cluster tier] upgrade up ${stack}: ${JSON.stringify(result.counts)} in ${(result.durationMs / 1000).toFixed(1)}s`);
-        expect(await notReady()).toEqual([]);
-        expect((await list("clustersecretstores.external-secrets.io")).map((s) => s.metadata.name)).toContain("x1-vault");
-        const stores = (await list("externalsecrets.external-secrets.io")).map(
-            (e) => `${e.metadata.namespace}/${e.metadata.name} ${e.spec.secretStoreRef.name}`,
-        );
-        expect(stores.length).toBeGreaterThan(0);
-        for (const s of stores) expect(s).toMatch(/ x1-vault$/);
-        expect(JSON.parse(await kubectl(["get", "namespace", "x1agent-secrets", "-o", "json"])).status.phase).toBe("Active");
-        const nats = (await list("sts", "x1agent")).find((s) => s.metadata.name === "x1agent-nats");
-        expect(nats?.status.readyReplicas).toBe(3);
-        const again = await runOperation(stack, "up");
-        expect(again.counts).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
-    });
-
-    it("marking the migration done unprotects x1agent-secrets: kept, and deleted with the stack", async () => {
-        writeStack((c) => {
-            toVault(c, true);
-        });
-        await runOperation(stack, "up");
-        expect(JSON.parse(await kubectl(["get", "namespace", "x1agent-secrets", "-o", "json"])).status.phase).toBe("Active");
     });
 });
 
