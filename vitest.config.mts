@@ -1,4 +1,13 @@
+import * as path from "node:path";
 import { defineConfig } from "vitest/config";
+
+// The cluster tier runs on a cluster of its own (.x1/test-cluster/), never on
+// the one `npm run cluster -- up` and the README's main job use: its tests
+// install the platform as a throwaway stack, restart the control plane and
+// destroy what they applied, which would collide with (and tear down) a
+// platform already applied there. Set before the global set-up and the test
+// workers start, so scripts/cluster.sh and the tests see the same folder.
+process.env.X1_CLUSTER_DIR ??= path.join(import.meta.dirname, ".x1", "test-cluster");
 
 // One project per test tier (DESIGN.md "Test tiers"). `npm test` runs them all;
 // `vitest run --project <tier>` runs one. Engine and runtime tiers drive the

@@ -2,7 +2,7 @@
  * The local cluster (scripts/cluster.sh) as the cluster tier's tests reach it:
  * its state folder, kubeconfig and context, and the toolchain's kubectl and
  * etcdctl pointed at it. The contract other tests rely on:
- * `.x1/cluster/kubeconfig` (or `$X1_CLUSTER_DIR/kubeconfig`), context
+ * `$X1_CLUSTER_DIR/kubeconfig` (vitest.config.mts points it at the tier's own cluster), context
  * `x1agent-local`, and `bash scripts/cluster.sh up` reusing a running cluster.
  */
 import { spawn } from "node:child_process";
