@@ -211,7 +211,7 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         expect(up.message).toMatch(/config change applied: add workspace 'ml'/);
         const text = readFileSync(file, "utf8");
         expect(text).toMatch(/- id: ml\n\s+team: ops/);
-        expect(text).toMatch(/# Upstream charts need the network or a mirror/);
+        expect(text).toMatch(/# Taken as installed: no chart is fetched or rendered\./);
         const stack = await call(svc.url, "GET", `/v1/stacks/${c}`, { token });
         expect(stack.body.workspaces).toBe(2);
         expect(stack.body.outputs).toMatchObject({ tier: "kubernetes", storeName: "x1-local" });
