@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
 import { chartMirrorFolder } from "../fixtures/charts";
-import { type EngineSandbox, engineSandbox } from "../helpers/engine";
+import { type EngineSandbox, engineSandbox, restoreEnv } from "../helpers/engine";
 import { kubeconfig, kubectl, kubectlJson } from "./cluster";
 
 const stack = "cluster-platform";
@@ -95,13 +95,7 @@ afterAll(async () => {
         );
     } finally {
         rmSync(stackFile, { force: true });
-        for (const [key, value] of [
-            ["PULUMI_CONFIG_PASSPHRASE", env.passphrase],
-            ["X1_CHART_MIRROR", env.mirror],
-        ] as const) {
-            if (value === undefined) delete process.env[key];
-            else process.env[key] = value;
-        }
+        restoreEnv({ PULUMI_CONFIG_PASSPHRASE: env.passphrase, X1_CHART_MIRROR: env.mirror });
         sandbox.cleanup();
     }
 });

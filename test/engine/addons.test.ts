@@ -19,7 +19,7 @@ import { upstreamCharts } from "../../components/addons/chart-source";
 import { natsEndpoint } from "../../components/addons/nats";
 import { projectRoot, stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
-import { type EngineSandbox, engineSandbox, renderedFiles } from "../helpers/engine";
+import { type EngineSandbox, engineSandbox, renderedFiles, restoreEnv } from "../helpers/engine";
 import { chartMirrorFolder, serveChartRepository } from "../fixtures/charts";
 
 const stack = "engine-addons";
@@ -60,13 +60,7 @@ afterAll(async () => {
     } finally {
         rmSync(stackFile, { force: true });
         await repository?.close();
-        for (const [key, value] of [
-            ["PULUMI_CONFIG_PASSPHRASE", env.passphrase],
-            ["X1_CHART_MIRROR", env.mirror],
-        ] as const) {
-            if (value === undefined) delete process.env[key];
-            else process.env[key] = value;
-        }
+        restoreEnv({ PULUMI_CONFIG_PASSPHRASE: env.passphrase, X1_CHART_MIRROR: env.mirror });
         sandbox.cleanup();
     }
 });

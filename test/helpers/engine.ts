@@ -41,3 +41,11 @@ export function renderedFiles(dir: string): { file: string; text: string }[] {
     }
     return out;
 }
+
+/** Puts environment variables back as they were saved: a value set again, an unset one deleted. */
+export function restoreEnv(saved: Record<string, string | undefined>): void {
+    for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+    }
+}
