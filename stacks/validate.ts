@@ -45,8 +45,8 @@ export function validateStackConfig(stack: string, raw: Record<string, unknown>)
         if (ns !== CONFIG_NAMESPACE || key === undefined) continue;
         input[key] = typeof value === "string" ? parseMaybeJson(value) : value;
     }
-    // Each section is checked on its own, then the cross-field rules run on the
-    // valid sections: every problem is reported in one pass.
+    // Each section is checked on its own, then the rules across keys and
+    // entries run on whatever parsed: every problem is reported in one pass.
     const problems: ConfigProblem[] = [];
     const known = Object.keys(sections);
     for (const key of Object.keys(input)) {
@@ -58,13 +58,17 @@ export function validateStackConfig(stack: string, raw: Record<string, unknown>)
         if (result.success) parsed[key] = result.data;
         else {
             problems.push(...toProblems(result.error, input, [key]));
-            // A list with a bad entry still has its good ones: the rules that
-            // compare entries (unique ids, quotas) run on those, each at its index.
-            const entries = validEntries(schema as z.core.$ZodType, input[key]);
-            if (entries) parsed[key] = entries;
+            // What still parses of a wrong section (its valid keys, its valid
+            // list entries and the valid keys of the others) goes to the
+            // rules that span keys and entries: unique ids, the tier against
+            // the cluster, remote keys against the tier.
+            const partial = salvage(schema as z.core.$ZodType, input[key]);
+            if (partial !== undefined) parsed[key] = partial;
         }
     }
     for (const p of crossFieldProblems(parsed)) {
+        // A key the rule found missing was written but refused: its own problem says what to write.
+        if (p.absent.some((path) => valueAt(input, path) !== undefined)) continue;
         problems.push({ key: formatKey(p.path), value: render(p.path, valueAt(input, p.path)), message: p.message });
     }
     if (problems.length > 0) throw new ConfigError(stack, problems);
@@ -72,19 +76,34 @@ export function validateStackConfig(stack: string, raw: Record<string, unknown>)
 }
 
 /**
- * For a list section whose parse failed: its valid entries at their own
- * indexes (a sparse array: the rules iterate with forEach, which skips the
- * holes), or undefined when the section is not a list.
+ * What of a value that failed its schema still parses: each key of a
+ * mapping and each entry of a list that passes its own schema (defaults
+ * applied), and of the ones that do not, again what parses of them; a list
+ * keeps its entries at their own indexes (a sparse array: the rules iterate
+ * with forEach, which skips the holes). Undefined when nothing parses.
  */
-function validEntries(schema: z.core.$ZodType, value: unknown): unknown[] | undefined {
-    const def = unwrap(schema)._zod.def as { type: string; element?: z.core.$ZodType };
-    if (def.type !== "array" || !def.element || !Array.isArray(value)) return undefined;
-    const out: unknown[] = new Array(value.length);
-    value.forEach((entry, i) => {
-        const r = z.safeParse(def.element as z.core.$ZodType, entry);
-        if (r.success) out[i] = r.data;
-    });
-    return out;
+function salvage(schema: z.core.$ZodType, value: unknown): unknown {
+    const whole = z.safeParse(schema, value);
+    if (whole.success) return whole.data;
+    const def = unwrap(schema)._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+    if (def.type === "object" && def.shape && value !== null && typeof value === "object" && !Array.isArray(value)) {
+        const out: Record<string, unknown> = {};
+        for (const [key, field] of Object.entries(def.shape)) {
+            const v = salvage(field, (value as Record<string, unknown>)[key]);
+            if (v !== undefined) out[key] = v;
+        }
+        return out;
+    }
+    if (def.type === "array" && def.element && Array.isArray(value)) {
+        const element = def.element;
+        const out: unknown[] = new Array(value.length);
+        value.forEach((entry, i) => {
+            const v = salvage(element, entry);
+            if (v !== undefined) out[i] = v;
+        });
+        return out;
+    }
+    return undefined;
 }
 
 function splitKey(fullKey: string): [string, string | undefined] {
@@ -133,7 +152,7 @@ function unknownKey(parent: PropertyKey[], key: string, known: string[], input: 
 
 function explain(issue: z.core.$ZodIssue, value: unknown): string {
     if (issue.code === "invalid_type" && value === undefined) {
-        return `is required (${issue.expected === "object" ? "a mapping" : `a ${issue.expected}`}); see README "Stack configuration"`;
+        return `is required: write ${expectedKind(issue.expected)}; see README "Stack configuration"`;
     }
     if (issue.code === "invalid_value" && "values" in issue) {
         return `must be one of ${issue.values.map((v) => String(v)).join(", ")}`;

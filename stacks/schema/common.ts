@@ -21,14 +21,11 @@ export const credentialFreeUrl = (params?: Parameters<typeof z.url>[0]) =>
     });
 
 /** A Kubernetes resource quantity such as `500m`, `1`, `256Mi`, `10Gi`. */
+const quantityFix = "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi";
 export const quantity = z
-    .union([z.string(), z.number()])
+    .union([z.string(), z.number()], { error: quantityFix })
     .transform((v) => String(v))
-    .pipe(
-        z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, {
-            error: "must be a Kubernetes quantity such as 500m, 1, 256Mi or 10Gi",
-        }),
-    );
+    .pipe(z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, { error: quantityFix }));
 
 /**
  * A reference to a key in a Kubernetes Secret. Secret fields in this schema
@@ -116,7 +113,10 @@ export type Image = z.infer<typeof image>;
  * skips a refinement on an object with any issue otherwise).
  */
 export function whenValid(...keys: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
-    return { when: (payload) => payload.issues.every((issue) => !keys.includes(String(issue.path?.[0]))) };
+    return {
+        // An issue with an empty path is about the object itself (not a mapping at all): then there are no keys to compare.
+        when: (payload) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0 && !keys.includes(String(issue.path?.[0]))),
+    };
 }
 
 export const hpa = z

@@ -54,25 +54,39 @@ export const sections = {
 const rawConfig = z.strictObject(sections);
 type RawConfig = z.output<typeof rawConfig>;
 
+type Path = (string | number)[];
+
 export interface CrossFieldProblem {
-    path: (string | number)[];
+    path: Path;
     message: string;
+    /**
+     * Keys the rule found missing. When one of them was written but its own
+     * schema refused it, the problem is not reported: the key is not missing,
+     * and its own message already says what to write.
+     */
+    absent: Path[];
 }
 
+/** Any part of a value: what of a config still parsed when some of it did not (see `salvage` in validate.ts). */
+export type Parsed<T> = T extends (infer E)[] ? (Parsed<E> | undefined)[] : T extends object ? { [K in keyof T]?: Parsed<T[K]> } : T;
+
 /**
- * The rules that span keys. Each runs when the sections it reads are valid,
- * so one bad section does not hide the problems of the others.
+ * The rules that span keys and entries. Each runs on whatever of the keys
+ * it reads parsed, wherever else the config is wrong: one bad key, section
+ * or list entry does not hide the problems of the others.
  */
-export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
+export function crossFieldProblems(c: Parsed<RawConfig>): CrossFieldProblem[] {
     const out: CrossFieldProblem[] = [];
-    const problem = (path: (string | number)[], message: string) => out.push({ path, message });
+    const problem = (path: Path, message: string, absent: Path[] = []) => out.push({ path, message, absent });
 
     const provider = c.cluster?.provider;
     const clusterCloud = provider && provider in cloudOfCluster ? cloudOfCluster[provider as keyof typeof cloudOfCluster] : undefined;
     if (provider && c.cloud) {
         // The cluster's cloud decides which cloud sections and Tier 3 backends exist.
         if (clusterCloud && !c.cloud[clusterCloud]) {
-            problem(["cloud", clusterCloud], `is required when cluster.provider is ${provider}: add cloud.${clusterCloud} with the cluster's account details`);
+            problem(["cloud", clusterCloud], `is required when cluster.provider is ${provider}: add cloud.${clusterCloud} with the cluster's account details`, [
+                ["cloud", clusterCloud],
+            ]);
         }
         for (const name of ["aws", "gcp", "azure"] as const) {
             if (c.cloud[name] && clusterCloud !== name) {
@@ -84,8 +98,8 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         }
     }
 
-    if (c.secrets) {
-        const tier = c.secrets.tier;
+    const tier = c.secrets?.tier;
+    if (c.secrets && tier) {
         if (provider && (tier === "aws" || tier === "gcp" || tier === "azure") && clusterCloud !== tier) {
             const possible = clusterCloud ? `kubernetes, vault or ${clusterCloud}` : "kubernetes or vault";
             problem(
@@ -94,17 +108,23 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
             );
         }
         if (tier === "vault" && !c.secrets.vault) {
-            problem(["secrets", "vault"], "is required for tier vault: add secrets.vault.server (e.g. https://vault.example.com) and the Kubernetes auth role");
+            problem(
+                ["secrets", "vault"],
+                "is required for tier vault: add secrets.vault.server (e.g. https://vault.example.com) and the Kubernetes auth role",
+                [["secrets", "vault"]],
+            );
         }
         if (tier === "azure" && !c.secrets.azure) {
-            problem(["secrets", "azure"], "is required for tier azure: add secrets.azure.vaultUrl and secrets.azure.vaultId of the one Key Vault");
+            problem(["secrets", "azure"], "is required for tier azure: add secrets.azure.vaultUrl and secrets.azure.vaultId of the one Key Vault", [
+                ["secrets", "azure"],
+            ]);
         }
         const expectedUi = uiModeOf(tier);
         if (c.secrets.uiMode && c.secrets.uiMode !== expectedUi) {
             problem(["secrets", "uiMode"], `must be ${expectedUi} for tier ${tier} (capture only in Tier 1): write uiMode: ${expectedUi}, or remove the key`);
         }
-        const migration = c.secrets.migration;
-        if (migration && tierRank[migration.from] >= tierRank[tier]) {
+        const from = c.secrets.migration?.from;
+        if (from && tierRank[from] >= tierRank[tier]) {
             problem(
                 ["secrets", "migration", "from"],
                 `must be a lower tier than secrets.tier (${tier}); a migration records an upgrade, e.g. from: kubernetes`,
@@ -120,54 +140,66 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
                 "that only the stack owning the cluster can manage. Write ownership: attach and apply the etcdEncryption output's wiring there",
         );
     }
-    if (provider === "aks" && c.etcdEncryption?.enabled && !c.etcdEncryption.existingKeyId && !c.etcdEncryption.keyVaultId && !c.secrets?.azure) {
+    const etcd = c.etcdEncryption;
+    if (provider === "aks" && etcd?.enabled && !etcd.existingKeyId && !etcd.keyVaultId && !c.secrets?.azure) {
         problem(
             ["etcdEncryption", "keyVaultId"],
             "is required on AKS to hold the etcd encryption key: name the Key Vault's resource id, or set etcdEncryption.existingKeyId",
+            [
+                ["etcdEncryption", "keyVaultId"],
+                ["etcdEncryption", "existingKeyId"],
+                ["secrets", "azure"],
+            ],
         );
     }
 
     const seen = new Map<string, number>();
     c.workspaces?.forEach((w, i) => {
+        if (w?.id === undefined) return;
         const first = seen.get(w.id);
         if (first !== undefined) problem(["workspaces", i, "id"], `duplicates workspaces[${first}].id: each workspace id must be unique`);
         else seen.set(w.id, i);
     });
 
-    if (c.workspaces && c.secrets) {
-        const tier = c.secrets.tier;
-        c.workspaces.forEach((w, i) => {
+    c.workspaces?.forEach((w, i) => {
+        if (!w) return;
+        const id = w.id;
+        if (tier && id !== undefined) {
             // A workspace reaches only its own part of the backend: the store serves every workspace.
-            const prefix = remoteKeyPrefix(tier, w.id);
-            w.secrets.forEach((s, j) => {
+            const prefix = remoteKeyPrefix(tier, id);
+            w.secrets?.forEach((s, j) => {
+                if (s?.remoteKey === undefined) return;
                 const path = ["workspaces", i, "secrets", j, "remoteKey"];
+                const example = `${prefix}${s.name ?? "<name>"}`;
                 if (tier !== "kubernetes" && !s.remoteKey.startsWith(prefix)) {
-                    problem(path, `must sit under this workspace's prefix ${prefix} in bind mode (tier ${tier}): write ${prefix}${s.name}`);
+                    problem(path, `must sit under this workspace's prefix ${prefix} in bind mode (tier ${tier}): write ${example}`);
                 }
                 if (tier === "kubernetes" && !(s.remoteKey.startsWith(prefix) && dnsLabel.test(s.remoteKey) && s.remoteKey.length <= 253)) {
-                    problem(path, `must name a Secret in ${names.secretsNamespace} starting with ${prefix} in capture mode (Tier 1), e.g. ${prefix}${s.name}`);
+                    problem(path, `must name a Secret in ${names.secretsNamespace} starting with ${prefix} in capture mode (Tier 1), e.g. ${example}`);
                 }
             });
-        });
-    }
-    c.workspaces?.forEach((w, i) => {
+        }
         for (const r of ["cpu", "memory"] as const) {
-            if (quantityValue(w.limits.default[r]) > quantityValue(w.quota[r])) {
+            const quota = w.quota?.[r];
+            const limit = w.limits?.default?.[r];
+            const request = w.limits?.defaultRequest?.[r];
+            if (limit !== undefined && quota !== undefined && quantityValue(limit) > quantityValue(quota)) {
                 problem(
                     ["workspaces", i, "limits", "default", r],
-                    `${w.limits.default[r]} exceeds the workspace quota ${r} ${w.quota[r]}: no session pod could start; lower it or raise quota.${r}`,
+                    `${limit} exceeds the workspace quota ${r} ${quota}: no session pod could start; lower it or raise quota.${r}`,
                 );
             }
-            if (quantityValue(w.limits.defaultRequest[r]) > quantityValue(w.limits.default[r])) {
+            if (request !== undefined && limit !== undefined && quantityValue(request) > quantityValue(limit)) {
                 problem(
                     ["workspaces", i, "limits", "defaultRequest", r],
-                    `${w.limits.defaultRequest[r]} exceeds limits.default.${r} ${w.limits.default[r]}: a request cannot be above its limit`,
+                    `${request} exceeds limits.default.${r} ${limit}: a request cannot be above its limit`,
                 );
             }
         }
     });
     const jobNames = new Map<string, number>();
     c.cronJobs?.forEach((j, i) => {
+        if (j?.name === undefined) return;
         const first = jobNames.get(j.name);
         if (first !== undefined) problem(["cronJobs", i, "name"], `duplicates cronJobs[${first}].name: each maintenance job needs its own name`);
         else jobNames.set(j.name, i);
@@ -176,6 +208,10 @@ export function crossFieldProblems(c: Partial<RawConfig>): CrossFieldProblem[] {
         problem(
             ["backup", "secretsRecipient"],
             "is required with backup.enabled while Secrets live in x1agent-secrets (Tier 1): the export holds secret values and is encrypted to this age public key (create one with age-keygen; keep the private key offline)",
+            [
+                ["backup", "secretsRecipient"],
+                ["secrets", "migration", "done"],
+            ],
         );
     }
 
@@ -320,7 +356,7 @@ function settleIssuer(i: Raw<"ingress">["issuer"]): SettledIssuer {
 }
 
 /** Tier 1 data exists: Secrets live in x1agent-secrets (Tier 1, or a migration away from it that is not done). */
-function keepsTier1Data(s: Raw<"secrets">): boolean {
+function keepsTier1Data(s: Parsed<Raw<"secrets">>): boolean {
     return s.tier === "kubernetes" || (s.migration?.from === "kubernetes" && !s.migration.done);
 }
 
