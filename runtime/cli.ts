@@ -7,7 +7,7 @@
  *   x1 outputs <stack>
  *   x1 encryption-config <stack>  the API server EncryptionConfiguration the stack outputs, without a run
  *   x1 runs [stack] | x1 cancel <run>   (through the deployer)
- *   x1 deployer serve | x1 deployer token <name> [--team T]... [--admin]
+ *   x1 deployer serve | x1 deployer token <name> [--team T[=role]]... [--admin]
  *
  * With X1_DEPLOYER_URL (and X1_DEPLOYER_TOKEN) set, stacks and runs go
  * through the deployer service: runs are queued there, and --watch follows
@@ -20,6 +20,8 @@ import { encryptionConfiguration } from "../components/encryption/etcd-encryptio
 import { chartUnavailableHint, isChartUnavailable } from "../components/addons/chart-source";
 import { ConfigError } from "../stacks/validate";
 import { DeployerClient, describeEvent } from "./deployer/client";
+import { rolesText } from "./deployer/core/access";
+import { defaultRole, type Role, roles, type TeamRoles } from "./deployer/core/roles";
 import { deployerOptions, readSettings, serve } from "./deployer/server";
 import { Deployer, type RunView, type StackSummary } from "./deployer/deployer";
 import { listStackNames, UnknownStackError, validateStack } from "./engine/project";
@@ -28,13 +30,13 @@ import { type ChangeCounts, type Operation, operations, runOperation, stackOutpu
 const usage = `usage: x1 <command> [stack]
   stacks                         list stacks and whether their config validates
   validate <stack>               validate a stack's config (no Pulumi run)
-  preview|up|refresh|destroy <stack> [--watch]
+  preview|up|refresh|destroy|preview-destroy <stack> [--watch]
   outputs <stack>                print the stack's outputs
   encryption-config <stack>      print the EncryptionConfiguration (KMS v2) the stack outputs, without a run
   runs [stack]                   run history (deployer)
   cancel <run>                   cancel a queued or running run (deployer)
   deployer serve                 start the deployer service (HTTP API + console)
-  deployer token <name> [--team T]... [--admin]   issue a bearer token
+  deployer token <name> [--team T[=role]]... [--admin]   issue a bearer token (role: viewer, operator (default), approver, admin)
 With X1_DEPLOYER_URL and X1_DEPLOYER_TOKEN set, commands go through the deployer service.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -140,7 +142,7 @@ function symbol(op: string): string {
 
 export function summaryLine(operation: Operation, stack: string, c: ChangeCounts): string {
     const changed = c.create + c.update + c.delete + c.replace;
-    const verb = operation === "preview" ? "would be" : "";
+    const verb = operation === "preview" || operation === "preview-destroy" ? "would be" : "";
     const parts = [
         `${c.create} ${verb} created`,
         `${c.update} ${verb} updated`,
@@ -238,7 +240,7 @@ async function deployerCommand(args: string[]): Promise<number> {
         return new Promise<number>(() => undefined); // runs until a signal stops it
     }
     if (sub === "token" && name) {
-        const teams = args.flatMap((a, i) => (args[i - 1] === "--team" ? [a] : []));
+        const teams = teamRolesOf(args.flatMap((a, i) => (args[i - 1] === "--team" ? [a] : [])));
         const admin = args.includes("--admin");
         let issued: { token: string; name: string };
         if (process.env.X1_DEPLOYER_URL) {
@@ -253,9 +255,7 @@ async function deployerCommand(args: string[]): Promise<number> {
                 await deployer.stop(0);
             }
         }
-        console.error(
-            `token '${issued.name}' for ${teams.length ? `team(s) ${teams.join(", ")}` : "no team"}${admin ? ", admin" : ""}; it is shown once, store it now:`,
-        );
+        console.error(`token '${issued.name}' for ${rolesText(teams)}${admin ? ", admin" : ""}; it is shown once, store it now:`);
         console.log(issued.token);
         return 0;
     }
@@ -280,6 +280,19 @@ function failureSummary(message: string): string {
     ];
     if (errors.length === 0) return message.split("\n").slice(-25).join("\n");
     return [...errors, ...(errors.some(isChartUnavailable) ? [chartUnavailableHint] : [])].join("\n");
+}
+
+/** `--team T` (operator) or `--team T=role`, as the token's roles. */
+function teamRolesOf(flags: string[]): TeamRoles {
+    const out: TeamRoles = {};
+    for (const flag of flags) {
+        const [team, role = defaultRole] = flag.split("=");
+        if (!team || !(roles as readonly string[]).includes(role)) {
+            throw new Error(`--team ${flag}: write --team <team> or --team <team>=<role>, the role one of ${roles.join(", ")}`);
+        }
+        out[team] = role as Role;
+    }
+    return out;
 }
 
 main(process.argv.slice(2)).then(

@@ -6,15 +6,18 @@
  */
 import type { OidcSettings } from "./core/tokens";
 import { Access, type Caller } from "./core/access";
+import { Approvals } from "./core/approvals";
 import { AuditLog } from "./core/audit";
 import { Proposals } from "./core/proposals";
 import { type Queued, type RunLimits, Runs } from "./core/runs";
+import type { TeamRoles } from "./core/roles";
 import { Stacks } from "./core/stacks";
 import { type IssuedToken, Tokens } from "./core/tokens";
 import type { CreateRunBody } from "./http/schemas";
 import { createLogger, type Logger } from "./log";
 import { type DeployerPaths, deployerPaths } from "./paths";
 import { registerEnvironmentSecrets } from "./redact";
+import { ApprovalsRepository } from "./store/approvals";
 import { AuditRepository } from "./store/audit";
 import { type Database, type DatabaseOptions, openDatabase } from "./store/db";
 import { EventsRepository } from "./store/events";
@@ -32,6 +35,9 @@ export type { RunView, StackDetail, StackSummary } from "./http/schemas";
 /** The longest run timeout by default; a request may not ask for more. */
 export const defaultMaxTimeoutSeconds = 7200;
 
+/** How long an approval waits for a decision by default: a day. */
+export const defaultApprovalMaxAgeSeconds = 86_400;
+
 export interface DeployerOptions {
     database: DatabaseOptions;
     /** The project, its stacks and the policy pack (paths.ts); default this repository. */
@@ -45,6 +51,8 @@ export interface DeployerOptions {
     /** A replica silent this long is presumed dead. Default 20 s. */
     staleAfterSeconds?: number;
     oidc?: OidcSettings;
+    /** An approval not decided within this many seconds expires. Default a day. */
+    approvalMaxAgeSeconds?: number;
     /** Default 1000 ms. */
     pollIntervalMs?: number;
     /** Work the queue in this process (default true); false serves the API only, leaving runs to other replicas. */
@@ -66,6 +74,7 @@ export class Deployer {
     readonly tokens: Tokens;
     readonly runs: Runs;
     readonly stacks: Stacks;
+    readonly approvals: Approvals;
     readonly proposals: Proposals;
 
     private constructor(database: Database, options: DeployerOptions, log: Logger, limits: RunLimits) {
@@ -98,8 +107,19 @@ export class Deployer {
             limits,
             log,
         });
-        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.access, this.audit);
-        this.proposals = new Proposals(this.files, this.runs, this.access);
+        this.approvals = new Approvals({
+            repo: new ApprovalsRepository(db),
+            runsRepo,
+            runs: this.runs,
+            owners,
+            files: this.files,
+            access: this.access,
+            audit: this.audit,
+            log,
+            maxAgeSeconds: options.approvalMaxAgeSeconds ?? defaultApprovalMaxAgeSeconds,
+        });
+        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit);
+        this.proposals = new Proposals(this.files, this.approvals, this.access);
     }
 
     /** Checks the limits, opens the database, recovers runs interrupted by a crash, and starts working the queue. */
@@ -119,14 +139,14 @@ export class Deployer {
         await this.database.close();
     }
 
-    /** Queues a run on a stack for a caller (as POST /v1/stacks/{stack}/runs does). */
+    /** Queues a run on a stack for a caller (as POST /v1/stacks/{stack}/runs does): through an approval when the stack gates it. */
     createRun(caller: Caller, stack: string, args: CreateRunBody & { idempotencyKey?: string }): Promise<Queued> {
-        return this.runs.create(caller, stack, args);
+        return this.approvals.requestRun(caller, stack, args);
     }
 
     /** Issues a token without a caller: for the first start and the CLI (`x1 deployer token`). */
-    bootstrapToken(name: string, teams: string[] = [], admin = true): Promise<IssuedToken> {
-        return this.tokens.bootstrap(name, teams, admin);
+    bootstrapToken(name: string, roles: TeamRoles = {}, admin = true): Promise<IssuedToken> {
+        return this.tokens.bootstrap(name, roles, admin);
     }
 
     tokenCount(): Promise<number> {

@@ -11,8 +11,9 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { projectRoot } from "../engine/project";
+import { parseGroupRoles } from "./core/roles";
 import type { OidcSettings } from "./core/tokens";
-import { defaultMaxTimeoutSeconds, Deployer, type DeployerOptions, runLimits } from "./deployer";
+import { defaultApprovalMaxAgeSeconds, defaultMaxTimeoutSeconds, Deployer, type DeployerOptions, runLimits } from "./deployer";
 import { buildApp } from "./http/app";
 import { createLogger, logLevels } from "./log";
 import { deployerPaths } from "./paths";
@@ -40,6 +41,20 @@ export const settingsSchema = z.object({
     X1_OIDC_JWKS_URL: z.url().optional(),
     X1_OIDC_TEAMS_CLAIM: z.string().optional(),
     X1_OIDC_ADMIN_TEAM: z.string().optional(),
+    /** OIDC groups to team roles, `group=team:role,...` (core/roles.ts); unset: every group is a team with the operator role. */
+    X1_OIDC_GROUP_ROLES: z
+        .string()
+        .optional()
+        .transform((text, ctx) => {
+            if (text === undefined) return undefined;
+            try {
+                return parseGroupRoles(text);
+            } catch (err) {
+                ctx.addIssue({ code: "custom", message: (err as Error).message });
+                return z.NEVER;
+            }
+        }),
+    X1_DEPLOYER_APPROVAL_MAX_AGE_SECONDS: int(defaultApprovalMaxAgeSeconds, 60),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -66,6 +81,7 @@ export function deployerOptions(settings: Settings): DeployerOptions {
               jwksUrl: settings.X1_OIDC_JWKS_URL,
               teamsClaim: settings.X1_OIDC_TEAMS_CLAIM,
               adminTeam: settings.X1_OIDC_ADMIN_TEAM,
+              groupRoles: settings.X1_OIDC_GROUP_ROLES,
           }
         : undefined;
     return {
@@ -77,6 +93,7 @@ export function deployerOptions(settings: Settings): DeployerOptions {
         defaultTimeoutSeconds: settings.X1_DEPLOYER_RUN_TIMEOUT_SECONDS,
         maxTimeoutSeconds: settings.X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS,
         staleAfterSeconds: settings.X1_DEPLOYER_STALE_SECONDS,
+        approvalMaxAgeSeconds: settings.X1_DEPLOYER_APPROVAL_MAX_AGE_SECONDS,
         oidc,
     };
 }

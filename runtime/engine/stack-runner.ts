@@ -13,7 +13,7 @@ import { projectRoot, readStackFile } from "./project";
 import { recordAfterUp, recordBeforeRun } from "../../policies/tier-state";
 
 /** The operations a run may be; declared once for the engine, the API and the CLI. */
-export const operations = ["preview", "up", "refresh", "destroy"] as const;
+export const operations = ["preview", "up", "refresh", "destroy", "preview-destroy"] as const;
 export type Operation = (typeof operations)[number];
 
 /**
@@ -188,6 +188,12 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
         case "destroy": {
             const r = await opened.destroy({ ...common });
             changes = r.summary.resourceChanges;
+            break;
+        }
+        case "preview-destroy": {
+            // `pulumi destroy --preview-only`: what a destroy would delete; nothing is changed.
+            const r = await opened.previewDestroy({ ...common });
+            changes = r.changeSummary;
             break;
         }
     }

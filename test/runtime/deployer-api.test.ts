@@ -255,12 +255,16 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
             operation: "preview",
             status: "queued",
             change: { kind: "workspace-add", summary: "add workspace 'ml' for team 'team-a'" },
+            approvalId: ok.body.approval.id,
         });
+        expect(ok.body.approval).toEqual({ id: expect.any(String), status: "pending" });
         // Proposing does not touch the stack file: the change waits for its preview and an approval.
         expect(readFileSync(svc.stackFile(stackA), "utf8")).not.toMatch(/id: ml/);
-        const early = await call(svc.url, "POST", `/v1/runs/${ok.body.run.id}/approve`, { token: teamA });
+        const early = await call(svc.url, "POST", `/v1/approvals/${ok.body.approval.id}/approve`, { token: svc.adminToken });
         expect(early.status).toBe(409);
-        expect(early.body.message).toMatch(/only a succeeded preview can be approved/);
+        expect(early.body.message).toBe(
+            `approval ${ok.body.approval.id} waits for its preview run ${ok.body.run.id}, still queued: approve it when the preview has succeeded`,
+        );
         await call(svc.url, "POST", `/v1/runs/${ok.body.run.id}/cancel`, { token: teamA });
 
         const downgrade = await call(svc.url, "POST", `/v1/stacks/${stackA}/secrets-tier`, { token: teamA, body: { tier: "kubernetes" } });

@@ -23,6 +23,8 @@ afterAll(() => sandbox?.cleanup());
 describe.each(backendNames)("deployer runs through the real engine (%s database)", (backend) => {
     let svc: Service;
     let token: string;
+    let approver: string;
+    let opsAdmin: string;
     let dbCleanup: () => Promise<void>;
     const stacks = tempStackNames(backend === "embedded" ? "e" : "p", 3);
     const [a, b, c] = stacks as [string, string, string];
@@ -38,6 +40,8 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
             expect(r.status, JSON.stringify(r.body)).toBe(201);
         }
         token = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "ops-portal", teams: ["ops"] } })).body.token;
+        approver = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "ops-lead", teams: { ops: "approver" } } })).body.token;
+        opsAdmin = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "ops-admin", teams: { ops: "admin" } } })).body.token;
     });
 
     afterAll(async () => {
@@ -168,7 +172,7 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
 
     it("times a run out by cancelling the engine cleanly", async () => {
         // Through the library: the HTTP schema's floor (10 s) is longer than this test wants to wait.
-        const caller = { principal: { subject: "token:ops-portal", teams: ["ops"], admin: false } };
+        const caller = { principal: { subject: "token:ops-portal", roles: { ops: "operator" as const }, admin: false } };
         const { run } = await svc.deployer.createRun(caller, b, { operation: "up", timeoutSeconds: 3 });
         const done = await waitForRun(svc.url, token, run.id);
         expect(done.status).toBe("timed_out");
@@ -196,8 +200,10 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         await sql`CREATE FUNCTION x1_test_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN IF nextval('x1_test_fail_once') = 1 THEN RAISE EXCEPTION 'simulated database failure'; END IF; RETURN NULL; END $$`.execute(db);
         await sql`CREATE TRIGGER x1_test_fail_once BEFORE INSERT ON run_events FOR EACH STATEMENT EXECUTE FUNCTION x1_test_fail_once()`.execute(db);
-        const approved = await call(svc.url, "POST", `/v1/runs/${preview.id}/approve`, { token });
+        // Another person approves: an approver of the team who is not the requester.
+        const approved = await call(svc.url, "POST", `/v1/approvals/${proposed.body.approval.id}/approve`, { token: approver });
         expect(approved.status).toBe(202);
+        expect(approved.body.approval).toMatchObject({ status: "approved", decidedBy: "token:ops-lead", runId: approved.body.run.id });
         const up = await waitForRun(svc.url, token, approved.body.run.id).finally(async () => {
             await sql`DROP TRIGGER x1_test_fail_once ON run_events`.execute(db);
             await sql`DROP FUNCTION x1_test_fail_once()`.execute(db);
@@ -207,7 +213,8 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         const stored = (await call(svc.url, "GET", `/v1/runs/${up.id}/events?after=0`, { token })).body.events.map((e: any) => e.seq);
         expect(stored).toEqual(Array.from({ length: up.eventCount }, (_, i) => i + 1));
         expect(svc.log().some((l) => l.includes(up.id) && l.includes("storing engine events failed"))).toBe(true);
-        expect(up.approvesRunId).toBe(preview.id);
+        expect(up.approvalId).toBe(proposed.body.approval.id);
+        expect(up.configRevision).toBe(preview.configRevision);
         expect(up.message).toMatch(/config change applied: add workspace 'ml'/);
         const text = readFileSync(file, "utf8");
         expect(text).toMatch(/- id: ml\n\s+team: ops/);
@@ -215,16 +222,17 @@ describe.each(backendNames)("deployer runs through the real engine (%s database)
         const stack = await call(svc.url, "GET", `/v1/stacks/${c}`, { token });
         expect(stack.body.workspaces).toBe(2);
         expect(stack.body.outputs).toMatchObject({ tier: "kubernetes", storeName: "x1-local" });
-        const again = await call(svc.url, "POST", `/v1/runs/${preview.id}/approve`, { token });
-        expect(again.body.run.id).toBe(up.id);
+        const again = await call(svc.url, "POST", `/v1/approvals/${proposed.body.approval.id}/approve`, { token: approver });
+        expect(again.status).toBe(409);
+        expect(again.body.message).toMatch(new RegExp(`is already approved: approved by token:ops-lead at \\S+; its run is ${up.id}$`));
     });
 
     it("deletes a stack only when asked explicitly: destroy, then remove state and file", async () => {
         const file = svc.stackFile(c);
-        const unconfirmed = await call(svc.url, "DELETE", `/v1/stacks/${c}`, { token });
+        const unconfirmed = await call(svc.url, "DELETE", `/v1/stacks/${c}`, { token: opsAdmin });
         expect(unconfirmed.status).toBe(400);
         expect(unconfirmed.body.message).toMatch(new RegExp(`repeat its name as \\?confirm=${c}`));
-        const del = await call(svc.url, "DELETE", `/v1/stacks/${c}?confirm=${c}`, { token });
+        const del = await call(svc.url, "DELETE", `/v1/stacks/${c}?confirm=${c}`, { token: opsAdmin });
         expect(del.status).toBe(202);
         const done = await waitForRun(svc.url, token, del.body.run.id);
         expect(done.status, done.error).toBe("succeeded");

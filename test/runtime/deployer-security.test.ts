@@ -34,15 +34,24 @@ describe.each(backendNames)("deployer abuse cases (%s database)", (backend) => {
     });
 
     it("copies only an example stack or one the caller may read, and audits a refused copy", async () => {
-        const stolen = await call(svc.url, "POST", "/v1/stacks", { token: teamA, body: { name: copyTarget, from: stackB, team: "team-a" } });
+        // Creating a stack is the team admin's; an operator of the team is told so.
+        const asOperator = await call(svc.url, "POST", "/v1/stacks", { token: teamA, body: { name: copyTarget, from: stackA, team: "team-a" } });
+        expect(asOperator.status).toBe(403);
+        expect(asOperator.body.message).toBe(
+            `create-stack on a stack of team 'team-a' needs the admin role in team 'team-a'; token:a-${backend} is operator there`,
+        );
+        const adminA = (
+            await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: `a-admin-${backend}`, teams: { "team-a": "admin" } } })
+        ).body.token as string;
+        const stolen = await call(svc.url, "POST", "/v1/stacks", { token: adminA, body: { name: copyTarget, from: stackB, team: "team-a" } });
         expect(stolen.status).toBe(403);
         expect(stolen.body.message).toBe(
-            `copying stack '${stackB}' reads it, and it belongs to team 'team-b'; token:a-${backend} is in team(s) team-a: copy an example stack (one no team owns, e.g. local) or one of your own`,
+            `copying stack '${stackB}' reads it, and it belongs to team 'team-b'; token:a-admin-${backend} is in team(s) team-a (admin): copy an example stack (one no team owns, e.g. local) or one of your own`,
         );
         expect(existsSync(fileOf(copyTarget))).toBe(false);
-        expect((await denied(`token:a-${backend}`)).map((e: any) => `${e.action} ${e.target}`)).toContain(`create-stack stack:${copyTarget}`);
+        expect((await denied(`token:a-admin-${backend}`)).map((e: any) => `${e.action} ${e.target}`)).toContain(`create-stack stack:${copyTarget}`);
 
-        const own = await call(svc.url, "POST", "/v1/stacks", { token: teamA, body: { name: copyTarget, from: stackA, team: "team-a" } });
+        const own = await call(svc.url, "POST", "/v1/stacks", { token: adminA, body: { name: copyTarget, from: stackA, team: "team-a" } });
         expect(own.status, JSON.stringify(own.body)).toBe(201);
         expect(own.body.team).toBe("team-a");
     });

@@ -6,9 +6,10 @@
 import type { AuditOutcome } from "../http/schemas";
 import { redact } from "../redact";
 import type { AuditEntry, AuditRepository } from "../store/audit";
-import type { Access, Caller } from "./access";
+import { type Access, type Caller, teamsOf } from "./access";
+import type { Principal } from "./tokens";
 
-export const anonymous = { subject: "anonymous", teams: [], admin: false };
+export const anonymous: Principal = { subject: "anonymous", roles: {}, admin: false };
 
 export class AuditLog {
     private readonly repo: AuditRepository;
@@ -21,7 +22,7 @@ export class AuditLog {
         const principal = caller?.principal ?? anonymous;
         await this.repo.insert({
             actor: storable(principal.subject),
-            teams: storable(JSON.stringify(principal.teams)),
+            teams: storable(JSON.stringify(teamsOf(principal))),
             action: storable(action),
             target: storable(target),
             outcome,

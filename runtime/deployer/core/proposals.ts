@@ -1,16 +1,17 @@
 /**
  * Config changes proposed as requests: add or remove a workspace, upgrade
  * the secrets tier. Each is checked (the workspace's team), edited into a
- * copy of the stack file, validated, and queued as a preview of that copy;
- * approving the preview (core/runs.ts) queues the `up` that applies it, and
- * only a succeeded `up` writes the stack file.
+ * copy of the stack file, validated, and queued as a preview of that copy
+ * with an approval (core/approvals.ts); approving it queues the `up` that
+ * applies it, and only a succeeded `up` writes the stack file.
  */
 import type { TierUpgradeBody, WorkspaceBody } from "../http/schemas";
 import { type StackFiles, withTierUpgrade, withWorkspaceAdded, withWorkspaceRemoved, workspacesOf } from "../store/stack-files";
 import type { configChangeKind } from "../http/schemas";
 import type { z } from "zod";
 import type { Access, Caller } from "./access";
-import type { Queued, Runs } from "./runs";
+import type { Approvals } from "./approvals";
+import type { Queued } from "./runs";
 import { validateOrThrow } from "./stacks";
 
 /** A config change carried by a run: previewed from a copy, written to the stack file after a successful `up`. */
@@ -25,12 +26,12 @@ export interface ConfigChange {
 
 export class Proposals {
     private readonly files: StackFiles;
-    private readonly runs: Runs;
+    private readonly approvals: Approvals;
     private readonly access: Access;
 
-    constructor(files: StackFiles, runs: Runs, access: Access) {
+    constructor(files: StackFiles, approvals: Approvals, access: Access) {
         this.files = files;
-        this.runs = runs;
+        this.approvals = approvals;
         this.access = access;
     }
 
@@ -71,11 +72,6 @@ export class Proposals {
         const current = this.files.read(stack);
         const proposedText = edit(current.text);
         validateOrThrow(stack, proposedText);
-        return this.runs.enqueue(caller, {
-            stack,
-            operation: "preview",
-            change: { kind, summary, baseRevision: current.revision, proposedText },
-            idempotencyKey,
-        });
+        return this.approvals.proposeChange(caller, stack, { kind, summary, baseRevision: current.revision, proposedText }, idempotencyKey);
     }
 }

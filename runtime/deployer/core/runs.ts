@@ -1,7 +1,7 @@
 /**
- * Runs: queued on request (idempotently), read, listed, cancelled, and the
- * approval that turns a config change's preview into the `up` that applies
- * it. The worker (worker/) executes them.
+ * Runs: checked and queued on request (idempotently), read, listed,
+ * cancelled. Whether a run needs approval first is core/approvals.ts's
+ * decision; the worker (worker/) executes them.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Operation } from "../../engine/stack-runner";
@@ -11,11 +11,12 @@ import type { CreateRunBody, RunView, StoredEvent } from "../http/schemas";
 import type { Logger } from "../log";
 import type { EventsRepository } from "../store/events";
 import type { OwnersRepository } from "../store/owners";
-import { changeOf, isTerminal, type RunFilter, type RunRow, runView, type RunsRepository } from "../store/runs";
+import type { ApprovalStatus } from "../store/approvals";
+import { isTerminal, type RunFilter, type RunRow, runView, type RunsRepository } from "../store/runs";
 import type { StackFiles } from "../store/stack-files";
 import type { RunBus } from "../worker/bus";
 import type { RunQueue } from "../worker/queue";
-import type { Access, Caller } from "./access";
+import { type Access, type Caller, teamsOf } from "./access";
 import type { AuditLog } from "./audit";
 import type { ConfigChange } from "./proposals";
 import { validateOrThrow } from "./stacks";
@@ -41,10 +42,13 @@ export interface EnqueueArgs {
     idempotencyKey?: string;
     change?: ConfigChange;
     removeStack?: boolean;
-    approves?: string;
+    /** The approval the run previews for, or applies. */
+    approvalId?: string;
+    /** The stack file revision the run must run on (an approval's runs); the worker refuses another. */
+    configRevision?: string;
 }
 
-export type Queued = { run: RunView; created: boolean };
+export type Queued = { run: RunView; created: boolean; approval?: { id: string; status: ApprovalStatus } };
 
 /** What the run service works with. */
 export interface RunsDeps {
@@ -68,7 +72,8 @@ export class Runs {
         this.d = deps;
     }
 
-    async create(caller: Caller, stack: string, args: CreateRunBody & { idempotencyKey?: string }): Promise<Queued> {
+    /** Authorizes and checks a run request (the caller's role, the config, a destroy's confirmation); queuing it is core/approvals.ts's. */
+    async check(caller: Caller, stack: string, args: CreateRunBody): Promise<void> {
         await this.d.access.stack(caller, args.operation, stack);
         const config = validateOrThrow(stack, this.d.files.read(stack).text);
         if (args.operation === "destroy" && args.confirm !== stack) {
@@ -79,7 +84,6 @@ export class Runs {
                 `stack '${stack}' renders its manifests to a directory (no cluster.kubeContext or cluster.kubeconfig): there is no live cluster to detect drift against. Set cluster.kubeContext (and cluster.kubeconfig if it is not in your default kubeconfig) to refresh against a cluster`,
             );
         }
-        return this.enqueue(caller, { stack, operation: args.operation, timeoutSeconds: args.timeoutSeconds, idempotencyKey: args.idempotencyKey });
     }
 
     /** Queues a run (authorization is the caller's job); an Idempotency-Key already used returns its run. */
@@ -97,7 +101,6 @@ export class Runs {
                     operation: args.operation,
                     change: args.change ?? null,
                     remove: args.removeStack ?? false,
-                    approves: args.approves ?? null,
                 }),
             )
             .digest("hex");
@@ -121,7 +124,8 @@ export class Runs {
                 timeout_seconds: timeout,
                 change_json: args.change ? JSON.stringify(args.change) : null,
                 remove_stack: args.removeStack ?? false,
-                approves_run_id: args.approves ?? null,
+                approval_id: args.approvalId ?? null,
+                config_revision: args.configRevision ?? null,
                 request_id: caller.requestId ?? null,
             });
         } catch (err) {
@@ -153,7 +157,7 @@ export class Runs {
 
     async list(caller: Caller, filter: Omit<RunFilter, "teams">): Promise<RunView[]> {
         if (filter.stack) await this.d.access.stack(caller, "read", filter.stack);
-        const rows = await this.d.repo.list({ ...filter, teams: caller.principal.admin ? undefined : caller.principal.teams });
+        const rows = await this.d.repo.list({ ...filter, teams: caller.principal.admin ? undefined : teamsOf(caller.principal) });
         return Promise.all(rows.map((r) => this.view(r)));
     }
 
@@ -172,25 +176,6 @@ export class Runs {
         this.d.bus.changed(id);
         this.d.control.wake();
         return this.now(id);
-    }
-
-    /** Approves a succeeded preview of a config change: queues the `up` that applies it. */
-    async approve(caller: Caller, id: string, idempotencyKey?: string): Promise<Queued> {
-        const row = await this.row(id);
-        await this.d.access.run(caller, "approve", row);
-        const change = changeOf(row);
-        if (row.operation !== "preview" || !change) throw new ConflictError(`run ${id} is not the preview of a config change; only those are approved`);
-        if (row.status !== "succeeded") throw new ConflictError(`run ${id} is ${row.status}: only a succeeded preview can be approved`);
-        if (row.approved_run_id) return { run: await this.now(row.approved_run_id), created: false };
-        const current = this.d.files.read(row.stack);
-        if (current.revision !== change.baseRevision) {
-            throw new ConflictError(
-                `stacks/Pulumi.${row.stack}.yaml changed since this preview (revision ${change.baseRevision}, now ${current.revision}): propose the change again`,
-            );
-        }
-        const result = await this.enqueue(caller, { stack: row.stack, operation: "up", change, approves: id, idempotencyKey });
-        await this.d.repo.markApproved(id, caller.principal.subject, result.run.id);
-        return result;
     }
 
     /** Stored events of a run after `after` (its sequence numbers start at 1). */

@@ -14,6 +14,7 @@ import type { RunsRepository } from "../store/runs";
 import { type StackFiles, type StackText, validateText, withConfig, workspacesOf, x1ConfigOf } from "../store/stack-files";
 import { engineLock } from "../worker/engine-lock";
 import type { Access, Caller } from "./access";
+import type { Approvals } from "./approvals";
 import type { AuditLog } from "./audit";
 import { restoreMasked } from "./masked";
 import type { Queued, Runs } from "./runs";
@@ -33,14 +34,16 @@ export class Stacks {
     private readonly owners: OwnersRepository;
     private readonly runsRepo: RunsRepository;
     private readonly runs: Runs;
+    private readonly approvals: Approvals;
     private readonly access: Access;
     private readonly audit: AuditLog;
 
-    constructor(files: StackFiles, owners: OwnersRepository, runsRepo: RunsRepository, runs: Runs, access: Access, audit: AuditLog) {
+    constructor(files: StackFiles, owners: OwnersRepository, runsRepo: RunsRepository, runs: Runs, approvals: Approvals, access: Access, audit: AuditLog) {
         this.files = files;
         this.owners = owners;
         this.runsRepo = runsRepo;
         this.runs = runs;
+        this.approvals = approvals;
         this.access = access;
         this.audit = audit;
     }
@@ -191,13 +194,13 @@ export class Stacks {
         }
     }
 
-    /** Destroys the stack's resources, then removes the stack (state and file); needs `confirm` = the stack name. */
+    /** Destroys the stack's resources, then removes the stack (state and file); needs `confirm` = the stack name; through an approval when destroys are gated. */
     async delete(caller: Caller, name: string, confirm: string | undefined, idempotencyKey?: string): Promise<Queued> {
         const owner = await this.access.stack(caller, "delete-stack", name);
         if (confirm !== name) {
             throw new BadRequestError(`deleting stack '${name}' destroys every resource it manages and removes it: repeat its name as ?confirm=${name}`);
         }
         await this.access.deleteStack(caller, name, owner);
-        return this.runs.enqueue(caller, { stack: name, operation: "destroy", removeStack: true, idempotencyKey });
+        return this.approvals.queue(caller, { stack: name, operation: "destroy", removeStack: true, idempotencyKey });
     }
 }

@@ -8,7 +8,10 @@
  *   issuer's JWKS with jose, issuer and audience enforced, teams read from a
  *   claim (default `groups`).
  *
- * A principal belongs to teams; `admin` sees every stack and manages tokens.
+ * A principal holds a role in each of its teams (core/roles.ts); `admin`
+ * is a deployer admin: admin of every team, sees every stack. OIDC groups
+ * map to team roles through X1_OIDC_GROUP_ROLES (without it, every group is
+ * a team with the operator role).
  * A presented credential is never remembered: the token patterns of
  * redact.ts mask deployer tokens and bearer headers wherever they appear.
  */
@@ -17,13 +20,16 @@ import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../errors";
 import type { CreateTokenBody } from "../http/schemas";
 import type { TokensRepository, TokenView } from "../store/tokens";
-import type { Access, Caller } from "./access";
+import { type Access, type Caller, rolesText } from "./access";
 import type { AuditLog } from "./audit";
+import { type GroupRoles, rolesOfGroups, rolesOfTeams, type TeamRoles } from "./roles";
 
 export interface Principal {
     /** Token name (`token:<name>`) or OIDC subject (`oidc:<sub>`). */
     subject: string;
-    teams: string[];
+    /** The caller's role in each of its teams. */
+    roles: TeamRoles;
+    /** A deployer admin: admin of every team. */
     admin: boolean;
 }
 
@@ -32,10 +38,12 @@ export interface OidcSettings {
     audience: string;
     /** The issuer's JWKS; discovered from /.well-known/openid-configuration when unset. */
     jwksUrl?: string;
-    /** Claim holding the caller's teams (an array or a space-separated string). Default `groups`. */
+    /** Claim holding the caller's groups (an array or a space-separated string). Default `groups`. */
     teamsClaim?: string;
-    /** Members of this team are deployer admins. */
+    /** Members of this group are deployer admins. */
     adminTeam?: string;
+    /** Groups to team roles (X1_OIDC_GROUP_ROLES); unset: every group is a team with the operator role. */
+    groupRoles?: GroupRoles;
 }
 
 const tokenPrefix = "x1d_";
@@ -47,13 +55,13 @@ export function hashToken(token: string): string {
 export interface IssuedToken {
     id: string;
     name: string;
-    teams: string[];
+    teams: TeamRoles;
     admin: boolean;
     /** The token itself: shown once, never stored. */
     token: string;
 }
 
-/** Tokens: issued, listed and revoked by admins; and who a presented credential is. */
+/** Tokens: issued, listed and revoked by admins (a team admin: for its teams); and who a presented credential is. */
 export class Tokens {
     private readonly repo: TokensRepository;
     private readonly access: Access;
@@ -69,29 +77,36 @@ export class Tokens {
     }
 
     async create(caller: Caller, args: CreateTokenBody): Promise<IssuedToken> {
-        await this.access.requireAdmin(caller, "create-token", `token:${args.name}`);
+        const roles = Array.isArray(args.teams) ? rolesOfTeams(args.teams) : args.teams;
+        await this.access.manageToken(caller, "create-token", `token:${args.name}`, { roles, admin: args.admin });
         if (await this.repo.nameTaken(args.name)) throw new ConflictError(`a token named '${args.name}' exists; revoke it or pick another name`);
-        const issued = await this.issue({ ...args, createdBy: caller.principal.subject });
-        await this.audit.record(caller, "create-token", `token:${args.name}`, "ok", `teams ${args.teams.join(",") || "(none)"}${args.admin ? ", admin" : ""}`);
+        const issued = await this.issue({ name: args.name, roles, admin: args.admin, createdBy: caller.principal.subject });
+        await this.audit.record(caller, "create-token", `token:${args.name}`, "ok", `${rolesText(roles)}${args.admin ? ", admin" : ""}`);
         return issued;
     }
 
+    /** Every token for a deployer admin; for a team admin, the tokens of the teams it administers. */
     async list(caller: Caller): Promise<TokenView[]> {
-        await this.access.requireAdmin(caller, "list-tokens", "tokens");
-        return this.repo.list();
+        await this.access.requireAnyAdmin(caller, "list-tokens", "tokens");
+        return (await this.repo.list()).filter((t) => this.access.mayManageToken(caller.principal, { roles: t.teams, admin: t.admin }));
     }
 
     async revoke(caller: Caller, id: string): Promise<void> {
-        await this.access.requireAdmin(caller, "revoke-token", `token:${id}`);
+        const token = (await this.repo.list()).find((t) => t.id === id && !t.revokedAt);
+        if (!token) {
+            await this.access.requireAnyAdmin(caller, "revoke-token", `token:${id}`);
+            throw new NotFoundError(`no active token '${id}'`);
+        }
+        await this.access.manageToken(caller, "revoke-token", `token:${token.name}`, { roles: token.teams, admin: token.admin });
         if (!(await this.repo.revoke(id))) throw new NotFoundError(`no active token '${id}'`);
-        await this.audit.record(caller, "revoke-token", `token:${id}`, "ok");
+        await this.audit.record(caller, "revoke-token", `token:${token.name}`, "ok");
     }
 
     /** Issues a token without a caller: for the first start and the CLI (`x1 deployer token`). */
-    async bootstrap(name: string, teams: string[] = [], admin = true): Promise<IssuedToken> {
-        const issued = await this.issue({ name, teams, admin, createdBy: "bootstrap" });
+    async bootstrap(name: string, roles: TeamRoles = {}, admin = true): Promise<IssuedToken> {
+        const issued = await this.issue({ name, roles, admin, createdBy: "bootstrap" });
         await this.audit.record(
-            { principal: { subject: "bootstrap", teams: [], admin: true } },
+            { principal: { subject: "bootstrap", roles: {}, admin: true } },
             "create-token",
             `token:${name}`,
             "ok",
@@ -104,11 +119,11 @@ export class Tokens {
         return this.repo.liveCount();
     }
 
-    private async issue(args: { name: string; teams: string[]; admin: boolean; createdBy: string }): Promise<IssuedToken> {
+    private async issue(args: { name: string; roles: TeamRoles; admin: boolean; createdBy: string }): Promise<IssuedToken> {
         const token = tokenPrefix + randomBytes(32).toString("base64url");
         const id = randomUUID();
-        await this.repo.insert({ id, name: args.name, hash: hashToken(token), teams: args.teams, admin: args.admin, createdBy: args.createdBy });
-        return { id, name: args.name, teams: args.teams, admin: args.admin, token };
+        await this.repo.insert({ id, name: args.name, hash: hashToken(token), roles: args.roles, admin: args.admin, createdBy: args.createdBy });
+        return { id, name: args.name, teams: args.roles, admin: args.admin, token };
     }
 
     /** The caller behind an Authorization header, or UnauthorizedError saying what is wrong. */
@@ -124,7 +139,7 @@ export class Tokens {
     private async fromToken(token: string): Promise<Principal> {
         const row = await this.repo.use(hashToken(token));
         if (!row) throw new UnauthorizedError("unknown or revoked deployer token");
-        return { subject: `token:${row.name}`, teams: row.teams, admin: row.admin };
+        return { subject: `token:${row.name}`, roles: row.roles, admin: row.admin };
     }
 
     private async fromJwt(jwt: string): Promise<Principal> {
@@ -139,8 +154,12 @@ export class Tokens {
         }
         if (!payload.sub) throw new UnauthorizedError("invalid OIDC token: no 'sub' claim");
         const claim = payload[oidc.teamsClaim ?? "groups"];
-        const teams = Array.isArray(claim) ? claim.map(String) : typeof claim === "string" ? claim.split(/\s+/).filter(Boolean) : [];
-        return { subject: `oidc:${payload.sub}`, teams, admin: oidc.adminTeam !== undefined && teams.includes(oidc.adminTeam) };
+        const groups = Array.isArray(claim) ? claim.map(String) : typeof claim === "string" ? claim.split(/\s+/).filter(Boolean) : [];
+        return {
+            subject: `oidc:${payload.sub}`,
+            roles: rolesOfGroups(groups, oidc.groupRoles),
+            admin: oidc.adminTeam !== undefined && groups.includes(oidc.adminTeam),
+        };
     }
 }
 

@@ -14,7 +14,9 @@ import type { Deployer } from "../deployer";
 import type { Logger } from "../log";
 import { authenticate, refuseCredentialsInUrls } from "./auth";
 import { sendError } from "./errors";
+import { approvalRoutes } from "./routes/approvals";
 import { auditRoutes } from "./routes/audit";
+import { meRoutes } from "./routes/me";
 import { runRoutes } from "./routes/runs";
 import { stackRoutes } from "./routes/stacks";
 import { tokenRoutes } from "./routes/tokens";
@@ -84,11 +86,13 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
     await app.register(
         async (v1) => {
             authenticate(v1, deployer);
+            await v1.register(meRoutes, { deployer });
             await v1.register(stackRoutes, { deployer });
             await v1.register(workspaceRoutes, { deployer });
             await v1.register(runRoutes, { deployer, closing: () => closing });
             await v1.register(tokenRoutes, { deployer });
             await v1.register(auditRoutes, { deployer });
+            await v1.register(approvalRoutes, { deployer });
         },
         { prefix: "/v1" },
     );

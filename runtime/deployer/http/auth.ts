@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Caller } from "../core/access";
+import { anonymous as anonymousPrincipal } from "../core/audit";
 import type { Deployer } from "../deployer";
 import { BadRequestError, DeployerError, UnauthorizedError } from "../errors";
 import { credentialInUrl, redactUrl } from "../log";
@@ -39,8 +40,6 @@ export function refuseCredentialsInUrls(app: FastifyInstance, deployer: Deployer
         throw new BadRequestError(reason);
     });
 }
-
-const anonymousPrincipal = { subject: "anonymous", teams: [], admin: false };
 
 /** Authenticates every request of the routes it is registered on. */
 export function authenticate(app: FastifyInstance, deployer: Deployer): void {

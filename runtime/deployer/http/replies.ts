@@ -11,10 +11,14 @@ export function idempotencyKey(req: FastifyRequest): string | undefined {
     return typeof v === "string" && v ? v : undefined;
 }
 
-/** 202 with the new run and where to follow it; 200 with the run an Idempotency-Key (or an earlier approval) already made. */
+/**
+ * 202 with the new run and where to follow it; 200 with the run an
+ * Idempotency-Key already made. A gated operation's run is its preview, and
+ * the body names the approval it waits for.
+ */
 export function sendQueued(reply: FastifyReply, queued: Queued): FastifyReply {
     return reply
         .code(queued.created ? 202 : 200)
         .header("location", `/v1/runs/${queued.run.id}`)
-        .send({ run: queued.run });
+        .send(queued.approval ? { run: queued.run, approval: queued.approval } : { run: queued.run });
 }

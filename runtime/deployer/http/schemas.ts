@@ -5,9 +5,11 @@
  */
 import { z } from "zod";
 import { operations } from "../../engine/stack-runner";
+import { roles } from "../core/roles";
 import { secretTiers } from "../../../stacks/schema";
 import { workspaceId } from "../../../stacks/schema/workspaces";
 import { stackNamePattern } from "../store/stack-files";
+import { approvalStatuses, gatedOperations } from "../store/approvals";
 import { runStatuses } from "../store/runs";
 
 export const stackName = z.string().regex(stackNamePattern, { error: "must be a stack name: lower-case letters, digits, '-', '_' or '.', at most 40" });
@@ -97,10 +99,18 @@ export const auditQuery = z.object({
     limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
+export const role = z.enum(roles, { error: `must be a role: ${roles.join(", ")}` });
+export const teamRoles = z.record(teamName, role);
+
 export const createTokenBody = z.strictObject({
     name: z.string().regex(/^[a-z0-9][-a-z0-9_.]{0,62}$/, { error: "must be a short lower-case name, e.g. portal" }),
-    teams: z.array(teamName).default([]),
-    admin: z.boolean().default(false),
+    teams: z
+        .union([teamRoles, z.array(teamName)], {
+            error: `must be { <team>: <role> }, each role one of ${roles.join(", ")} (or a list of teams, each with the operator role)`,
+        })
+        .default({})
+        .describe("the token's role per team, { <team>: viewer | operator | approver | admin }; a list of teams means operator in each"),
+    admin: z.boolean().default(false).describe("a deployer admin: admin of every team, sees every stack, reads the audit log"),
 });
 
 export type CreateTokenBody = z.infer<typeof createTokenBody>;
@@ -157,8 +167,8 @@ export const runView = z
         policy: policyRecord.nullable(),
         drift: z.array(resourceChange).nullable(),
         change: configChangeView.nullable(),
-        approval: z.object({ approvedBy: z.string(), upRunId: z.string() }).nullable(),
-        approvesRunId: z.string().nullable(),
+        approvalId: z.string().nullable().describe("the approval this run previews for, or the approved run of"),
+        configRevision: z.string().nullable().describe("the stack file revision the run is pinned to (an approval's runs)"),
         error: z.string().nullable(),
         message: z.string().nullable(),
         firstEventMs: z.number().nullable(),
@@ -170,6 +180,66 @@ export const runView = z
 export type RunView = z.infer<typeof runView>;
 
 export const runResponse = z.object({ run: runView });
+
+export const approvalStatus = z.enum(approvalStatuses, { error: `must be one of ${approvalStatuses.join(", ")}` });
+export const approvalRef = z.object({ id: z.string(), status: approvalStatus });
+
+/** A request that queues a run: the run, and the approval it waits for when the operation is gated. */
+export const queuedResponse = runResponse.extend({
+    approval: approvalRef.optional().describe("set when the operation needs approval: the run is its preview"),
+});
+
+export const approvalView = z
+    .object({
+        id: z.string(),
+        stack: z.string(),
+        team: z.string().nullable(),
+        operation: z.enum(gatedOperations),
+        removeStack: z.boolean().describe("a destroy that also removes the stack (DELETE /v1/stacks/{stack})"),
+        summary: z.string().describe("what is asked, in words"),
+        change: configChangeView.nullable().describe("the config change, for a proposed workspace or tier change"),
+        configRevision: z.string().describe("the stack file revision previewed; the approved run applies exactly this revision"),
+        previewRunId: z.string(),
+        preview: z.object({ status: runStatus, counts: z.record(z.string(), z.number()).nullable() }),
+        status: approvalStatus,
+        requestedBy: z.string(),
+        requestedAt: z.string(),
+        expiresAt: z.string(),
+        decidedBy: z.string().nullable(),
+        decidedAt: z.string().nullable(),
+        reason: z.string().nullable(),
+        runId: z.string().nullable().describe("the run the approval queued"),
+    })
+    .describe("an approval: a gated up or destroy, or a config change, previewed and waiting for an approver who is not the requester");
+export type ApprovalView = z.infer<typeof approvalView>;
+
+export const approvalParams = z.object({ id: z.uuid({ error: "must be an approval id (a UUID)" }) });
+export const listApprovalsQuery = z.object({
+    stack: stackName.optional(),
+    status: approvalStatus.optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+export const rejectBody = z.strictObject({ reason: z.string().trim().min(1, { error: "say why it is rejected" }).max(2000) });
+export const approvedResponse = z.object({ approval: approvalView, run: runView });
+
+export const approvalPolicyBody = z.strictObject({
+    up: z.boolean().describe("an up needs approval"),
+    destroy: z.boolean().describe("a destroy (and deleting the stack) needs approval"),
+});
+export const approvalPolicyView = approvalPolicyBody.extend({
+    stack: z.string(),
+    source: z.enum(["default", "set"]).describe("default: from the prod-like rule; set: an admin set it"),
+    prodLike: z.boolean().describe("the stack's name or cluster.name has the word prod or production"),
+    setBy: z.string().nullable(),
+    setAt: z.string().nullable(),
+});
+export type ApprovalPolicyView = z.infer<typeof approvalPolicyView>;
+
+export const meView = z.object({
+    subject: z.string(),
+    admin: z.boolean().describe("a deployer admin: admin of every team"),
+    teams: z.array(z.object({ team: z.string(), role })),
+});
 
 export const stackSummary = z.object({
     name: z.string(),

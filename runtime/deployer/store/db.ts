@@ -47,9 +47,10 @@ export interface RunsTable {
     attempts: Generated<number>;
     not_before: Date | null;
     change_json: string | null;
-    approves_run_id: string | null;
-    approved_by: string | null;
-    approved_run_id: string | null;
+    /** The approval this run previews for, or applies. */
+    approval_id: string | null;
+    /** The stack file revision the run is pinned to (an approval's runs): the worker refuses another. */
+    config_revision: string | null;
     remove_stack: Generated<boolean>;
     counts_json: string | null;
     outputs_json: string | null;
@@ -92,7 +93,8 @@ export interface TokensTable {
     name: string;
     /** sha256 of the token: tokens are 256-bit random, so a fast hash is enough and the value is never stored. */
     hash: string;
-    teams: string;
+    /** JSON `{team: role}`. */
+    roles: string;
     admin: boolean;
     created_at: Generated<Date>;
     created_by: string;
@@ -109,12 +111,46 @@ export interface StackOwnersTable {
     deployer_created: boolean;
 }
 
+export interface ApprovalPoliciesTable {
+    stack: string;
+    up: boolean;
+    destroy: boolean;
+    set_by: string;
+    set_at: Generated<Date>;
+}
+
+export interface ApprovalsTable {
+    id: string;
+    seq: Generated<number>;
+    stack: string;
+    team: string | null;
+    /** What is approved: `up` or `destroy`. */
+    operation: string;
+    /** A destroy that also removes the stack (DELETE /v1/stacks/{stack}). */
+    remove_stack: Generated<boolean>;
+    summary: string;
+    /** The stack file revision the preview ran on; the approved run applies exactly it. */
+    config_revision: string;
+    preview_run_id: string;
+    status: string;
+    requested_by: string;
+    requested_at: Generated<Date>;
+    expires_at: Date;
+    decided_by: string | null;
+    decided_at: Date | null;
+    reason: string | null;
+    /** The run the approval queued. */
+    run_id: string | null;
+}
+
 export interface Schema {
     runs: RunsTable;
     run_events: RunEventsTable;
     audit: AuditTable;
     tokens: TokensTable;
     stack_owners: StackOwnersTable;
+    approval_policies: ApprovalPoliciesTable;
+    approvals: ApprovalsTable;
 }
 
 export type Db = Kysely<Schema>;

@@ -101,4 +101,66 @@ export const migrations: Record<string, Migration> = {
             await sql`ALTER TABLE runs ADD COLUMN request_id text`.execute(db);
         },
     },
+    "0003_roles_approvals": {
+        async up(db: Kysely<unknown>) {
+            // Tokens hold a role per team; a token made with a team list keeps those teams as operator.
+            await sql`ALTER TABLE tokens ADD COLUMN roles text`.execute(db);
+            await sql`
+                UPDATE tokens SET roles = (
+                    SELECT coalesce(json_object_agg(t.team, 'operator'), '{}'::json)::text
+                    FROM json_array_elements_text(tokens.teams::json) AS t(team)
+                )`.execute(db);
+            await sql`ALTER TABLE tokens ALTER COLUMN roles SET NOT NULL`.execute(db);
+            await sql`ALTER TABLE tokens DROP COLUMN teams`.execute(db);
+            // Which operations of a stack need approval, where an admin set it (otherwise the prod-like default).
+            await sql`
+                CREATE TABLE approval_policies (
+                    stack text PRIMARY KEY,
+                    up boolean NOT NULL,
+                    destroy boolean NOT NULL,
+                    set_by text NOT NULL,
+                    set_at timestamptz NOT NULL DEFAULT now()
+                )`.execute(db);
+            // One approval mechanism: a gated up or destroy, and every proposed config change.
+            await sql`
+                CREATE TABLE approvals (
+                    id text PRIMARY KEY,
+                    seq integer GENERATED ALWAYS AS IDENTITY UNIQUE,
+                    stack text NOT NULL,
+                    team text,
+                    operation text NOT NULL,
+                    remove_stack boolean NOT NULL DEFAULT false,
+                    summary text NOT NULL,
+                    config_revision text NOT NULL,
+                    preview_run_id text NOT NULL UNIQUE,
+                    status text NOT NULL,
+                    requested_by text NOT NULL,
+                    requested_at timestamptz NOT NULL DEFAULT now(),
+                    expires_at timestamptz NOT NULL,
+                    decided_by text,
+                    decided_at timestamptz,
+                    reason text,
+                    run_id text
+                )`.execute(db);
+            await sql`CREATE INDEX approvals_by_stack ON approvals (stack, seq)`.execute(db);
+            await sql`CREATE INDEX approvals_by_status ON approvals (status, seq)`.execute(db);
+            await sql`ALTER TABLE runs ADD COLUMN approval_id text`.execute(db);
+            await sql`ALTER TABLE runs ADD COLUMN config_revision text`.execute(db);
+            // Previews of config changes approved the old way become approvals (pending ones keep a day to be decided).
+            await sql`
+                INSERT INTO approvals (id, stack, team, operation, summary, config_revision, preview_run_id, status,
+                                       requested_by, requested_at, expires_at, decided_by, decided_at, run_id)
+                SELECT gen_random_uuid()::text, r.stack, r.team, 'up', r.change_json::json->>'summary', r.change_json::json->>'baseRevision', r.id,
+                       CASE WHEN r.approved_run_id IS NULL THEN 'pending' ELSE 'approved' END,
+                       r.requested_by, r.created_at, r.created_at + interval '1 day', r.approved_by, u.created_at, r.approved_run_id
+                FROM runs r LEFT JOIN runs u ON u.id = r.approved_run_id
+                WHERE r.operation = 'preview' AND r.change_json IS NOT NULL`.execute(db);
+            await sql`
+                UPDATE runs SET approval_id = a.id, config_revision = a.config_revision
+                FROM approvals a WHERE runs.id = a.preview_run_id OR runs.id = a.run_id`.execute(db);
+            await sql`ALTER TABLE runs DROP COLUMN approves_run_id`.execute(db);
+            await sql`ALTER TABLE runs DROP COLUMN approved_by`.execute(db);
+            await sql`ALTER TABLE runs DROP COLUMN approved_run_id`.execute(db);
+        },
+    },
 };

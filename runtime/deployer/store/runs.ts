@@ -47,8 +47,8 @@ export function runView(r: RunRow, place?: QueuePlace): RunView {
         policy: json<PolicyRecord>(r.policy_json),
         drift: json<ResourceChange[]>(r.drift_json),
         change: change ? { kind: change.kind, summary: change.summary, baseRevision: change.baseRevision } : null,
-        approval: r.approved_by && r.approved_run_id ? { approvedBy: r.approved_by, upRunId: r.approved_run_id } : null,
-        approvesRunId: r.approves_run_id,
+        approvalId: r.approval_id,
+        configRevision: r.config_revision,
         error: r.error,
         message: r.message,
         firstEventMs: r.first_event_ms,
@@ -137,9 +137,5 @@ export class RunsRepository {
     /** Asks the worker of a running run to cancel it (seen through its heartbeat on any replica). */
     async requestCancel(id: string, by: string): Promise<void> {
         await this.db.updateTable("runs").set({ cancel_requested_by: by }).where("id", "=", id).where("status", "=", "running").execute();
-    }
-
-    async markApproved(previewId: string, by: string, upRunId: string): Promise<void> {
-        await this.db.updateTable("runs").set({ approved_by: by, approved_run_id: upRunId }).where("id", "=", previewId).execute();
     }
 }

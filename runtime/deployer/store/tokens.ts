@@ -1,10 +1,12 @@
 /** The `tokens` table: deployer bearer tokens, stored as their sha256 only. */
+import type { TeamRoles } from "../core/roles";
 import type { Db } from "./db";
 
 export interface TokenView {
     id: string;
     name: string;
-    teams: string[];
+    /** The token's role in each team, as POST /v1/tokens takes it. */
+    teams: TeamRoles;
     admin: boolean;
     createdAt: string;
     createdBy: string;
@@ -19,10 +21,10 @@ export class TokensRepository {
         this.db = db;
     }
 
-    async insert(row: { id: string; name: string; hash: string; teams: string[]; admin: boolean; createdBy: string }): Promise<void> {
+    async insert(row: { id: string; name: string; hash: string; roles: TeamRoles; admin: boolean; createdBy: string }): Promise<void> {
         await this.db
             .insertInto("tokens")
-            .values({ id: row.id, name: row.name, hash: row.hash, teams: JSON.stringify(row.teams), admin: row.admin, created_by: row.createdBy })
+            .values({ id: row.id, name: row.name, hash: row.hash, roles: JSON.stringify(row.roles), admin: row.admin, created_by: row.createdBy })
             .execute();
     }
 
@@ -31,23 +33,23 @@ export class TokensRepository {
     }
 
     /** The live token with this hash, marked used now; undefined when unknown or revoked. */
-    async use(hash: string): Promise<{ name: string; teams: string[]; admin: boolean } | undefined> {
+    async use(hash: string): Promise<{ name: string; roles: TeamRoles; admin: boolean } | undefined> {
         const row = await this.db.selectFrom("tokens").selectAll().where("hash", "=", hash).executeTakeFirst();
         if (!row || row.revoked_at) return undefined;
         await this.db.updateTable("tokens").set({ last_used_at: new Date() }).where("id", "=", row.id).execute();
-        return { name: row.name, teams: JSON.parse(row.teams) as string[], admin: row.admin };
+        return { name: row.name, roles: JSON.parse(row.roles) as TeamRoles, admin: row.admin };
     }
 
     async list(): Promise<TokenView[]> {
         const rows = await this.db
             .selectFrom("tokens")
-            .select(["id", "name", "teams", "admin", "created_at", "created_by", "last_used_at", "revoked_at"])
+            .select(["id", "name", "roles", "admin", "created_at", "created_by", "last_used_at", "revoked_at"])
             .orderBy("created_at")
             .execute();
         return rows.map((r) => ({
             id: r.id,
             name: r.name,
-            teams: JSON.parse(r.teams) as string[],
+            teams: JSON.parse(r.roles) as TeamRoles,
             admin: r.admin,
             createdAt: r.created_at.toISOString(),
             createdBy: r.created_by,

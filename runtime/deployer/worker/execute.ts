@@ -14,6 +14,7 @@ import type { PolicyRecord } from "../http/schemas";
 import type { DeployerPaths } from "../paths";
 import { redact } from "../redact";
 import type { Db } from "../store/db";
+import { ApprovalsRepository } from "../store/approvals";
 import { changeOf, type RunRow } from "../store/runs";
 import { proposedConfigFile } from "../store/stack-files";
 import { clearStaleEngineLock, engineLock } from "./engine-lock";
@@ -62,6 +63,15 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
                 );
             }
             proposed = proposedConfigFile(run.stack, change.proposedText);
+        } else if (run.config_revision) {
+            // An approval's run: exactly the revision that was previewed, from a copy read once.
+            const current = d.files.read(run.stack);
+            if (current.revision !== run.config_revision) {
+                throw new Error(
+                    `stacks/Pulumi.${run.stack}.yaml changed since approval was asked (revision ${run.config_revision}, now ${current.revision}): request the ${run.operation === "preview-destroy" ? "destroy" : run.operation === "preview" ? "up" : run.operation} again`,
+                );
+            }
+            proposed = proposedConfigFile(run.stack, current.text);
         }
         target = prepareStack(run.stack, { projectRoot: d.paths.projectRoot, stacksDir: d.paths.stacksDir, configFile: proposed?.file });
         entry.controller.signal.throwIfAborted();
@@ -207,6 +217,7 @@ async function removeStack(d: ExecutorDeps, target: StackTarget): Promise<void> 
     await ws.removeStack(target.name);
     d.files.remove(target.name);
     await d.owners.remove(target.name);
+    await new ApprovalsRepository(d.db).removePolicy(target.name);
 }
 
 function isConcurrentUpdate(err: unknown): boolean {

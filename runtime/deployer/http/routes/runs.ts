@@ -1,4 +1,4 @@
-/** Runs: queue one on a stack, history, one run, cancel, approve, and its events (JSON or live SSE). */
+/** Runs: queue one on a stack (through an approval when gated), history, one run, cancel, and its events (JSON or live SSE). */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Deployer } from "../../deployer";
@@ -16,15 +16,15 @@ export const runRoutes: FastifyPluginAsyncZod<{ deployer: Deployer; closing: () 
             schema: {
                 tags,
                 summary:
-                    "Queue a preview, up, refresh (drift report) or destroy (with confirm: <stack>); answers at once with the run and its place in the queue",
+                    "Queue a preview, up, refresh (drift report), destroy (with confirm: <stack>) or preview-destroy; answers at once with the run and its place in the queue. When the stack's approval policy gates an up or destroy, the run is its preview and the answer names the approval it waits for",
                 params: s.stackParams,
                 body: s.createRunBody,
                 headers: s.idempotencyHeaders,
-                response: { 200: s.runResponse, 202: s.runResponse, ...err },
+                response: { 200: s.queuedResponse, 202: s.queuedResponse, ...err },
             },
         },
         async (req, reply) =>
-            sendQueued(reply, await deployer.runs.create(callerOf(req), req.params.stack, { ...req.body, idempotencyKey: idempotencyKey(req) })),
+            sendQueued(reply, await deployer.createRun(callerOf(req), req.params.stack, { ...req.body, idempotencyKey: idempotencyKey(req) })),
     );
 
     api.get(
@@ -64,20 +64,6 @@ export const runRoutes: FastifyPluginAsyncZod<{ deployer: Deployer; closing: () 
             },
         },
         async (req) => ({ run: await deployer.runs.cancel(callerOf(req), req.params.id) }),
-    );
-
-    api.post(
-        "/runs/:id/approve",
-        {
-            schema: {
-                tags,
-                summary: "Approve a succeeded preview of a config change: queues the up that applies it",
-                params: s.runParams,
-                headers: s.idempotencyHeaders,
-                response: { 200: s.runResponse, 202: s.runResponse, ...err },
-            },
-        },
-        async (req, reply) => sendQueued(reply, await deployer.runs.approve(callerOf(req), req.params.id, idempotencyKey(req))),
     );
 
     api.get(

@@ -72,11 +72,11 @@ export const stackRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = async 
         {
             schema: {
                 tags,
-                summary: "Destroy the stack's resources, then remove the stack; needs ?confirm=<stack>",
+                summary: "Destroy the stack's resources, then remove the stack; needs ?confirm=<stack>; through an approval when its destroys are gated",
                 params: s.stackParams,
                 querystring: s.deleteStackQuery,
                 headers: s.idempotencyHeaders,
-                response: { 200: s.runResponse, 202: s.runResponse, ...err },
+                response: { 200: s.queuedResponse, 202: s.queuedResponse, ...err },
             },
         },
         async (req, reply) => sendQueued(reply, await deployer.stacks.delete(callerOf(req), req.params.stack, req.query.confirm, idempotencyKey(req))),

@@ -1,4 +1,4 @@
-/** Config changes as requests: add or remove a workspace, upgrade the secrets tier; each queues a preview to approve. */
+/** Config changes as requests: add or remove a workspace, upgrade the secrets tier; each queues a preview and an approval (routes/approvals.ts). */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Deployer } from "../../deployer";
 import { callerOf } from "../auth";
@@ -7,14 +7,15 @@ import * as s from "../schemas";
 
 export const workspaceRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = async (api, { deployer }) => {
     const tags = ["workspaces"];
-    const response = { 200: s.runResponse, 202: s.runResponse, ...err };
+    const response = { 200: s.queuedResponse, 202: s.queuedResponse, ...err };
 
     api.post(
         "/stacks/:stack/workspaces",
         {
             schema: {
                 tags,
-                summary: "Propose adding a workspace (of one of the caller's teams): queues a preview of the config change; approve it to apply",
+                summary:
+                    "Propose adding a workspace (of one of the caller's teams): queues a preview of the config change; an approver approves it (POST /v1/approvals/{id}/approve) to apply it",
                 params: s.stackParams,
                 body: s.workspaceBody,
                 headers: s.idempotencyHeaders,
@@ -29,7 +30,7 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = as
         {
             schema: {
                 tags,
-                summary: "Propose removing a workspace: queues a preview; approve it to apply",
+                summary: "Propose removing a workspace: queues a preview; an approver approves it (POST /v1/approvals/{id}/approve) to apply it",
                 params: s.workspaceParams,
                 headers: s.idempotencyHeaders,
                 response,
@@ -44,7 +45,8 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = as
         {
             schema: {
                 tags,
-                summary: "Propose a secrets tier upgrade (kubernetes -> vault -> cloud): queues a preview; approve it to apply",
+                summary:
+                    "Propose a secrets tier upgrade (kubernetes -> vault -> cloud): queues a preview; an approver approves it (POST /v1/approvals/{id}/approve) to apply it",
                 params: s.stackParams,
                 body: s.tierUpgradeBody,
                 headers: s.idempotencyHeaders,

@@ -1,0 +1,290 @@
+/**
+ * Roles and approvals over HTTP, on both database backends.
+ *
+ * The first part serves the API without a worker (runWorker: false, no
+ * engine run starts): who may do what by role (/v1/me, tokens with team
+ * roles, the `teams: [..]` form meaning operator, OIDC groups mapped to
+ * roles), the approval policy (prod-like default, admin override), and the
+ * approval state machine up to where a preview would have to succeed:
+ * self-approval, approving before the preview ended, rejecting, deciding
+ * twice, expiry. The second part runs the real engine on copies of the
+ * `render` stack (no cluster): a gated `up` previewed, approved by another
+ * person and applied at exactly the previewed revision; a config edit after
+ * the preview voiding the approval (409 naming the revisions); a gated
+ * stack deletion through a destroy preview.
+ */
+import { createServer, type Server } from "node:http";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, waitFor } from "./helpers";
+
+/** Issues a token as the service's admin; `teams` in either form POST /v1/tokens takes. */
+async function issue(svc: Service, name: string, teams: Record<string, string> | string[], admin = false): Promise<string> {
+    const r = await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name, teams, admin } });
+    if (r.status !== 201) throw new Error(`issuing ${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body.token as string;
+}
+
+async function createStack(svc: Service, name: string, team: string): Promise<void> {
+    const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "render", team } });
+    if (r.status !== 201) throw new Error(`creating ${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
+}
+
+describe.each(backendNames)("roles and approvals, no engine (%s database)", (backend) => {
+    let svc: Service;
+    let dbCleanup: () => Promise<void>;
+    const [base] = tempStackNames("apr", 1) as [string];
+    const prod = `${base}-prod`;
+    const dev = `${base}-dev`;
+    const other = `${base}-other`;
+    const t: Record<string, string> = {};
+    let jwksServer: Server;
+    let signJwt: (groups: string[]) => Promise<string>;
+
+    beforeAll(async () => {
+        // An OIDC issuer on loopback: its JWKS served by a tiny HTTP server.
+        const { publicKey, privateKey } = await generateKeyPair("RS256");
+        const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+        jwksServer = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+        await new Promise<void>((r) => jwksServer.listen(0, "127.0.0.1", r));
+        const port = (jwksServer.address() as { port: number }).port;
+        const issuer = "https://idp.example.test";
+        signJwt = (groups) =>
+            new SignJWT({ groups })
+                .setProtectedHeader({ alg: "RS256", kid: "k1" })
+                .setIssuer(issuer)
+                .setAudience("x1-deployer")
+                .setSubject("carol")
+                .setIssuedAt()
+                .setExpirationTime("5m")
+                .sign(privateKey);
+
+        const db = await freshDatabase(backend);
+        dbCleanup = db.cleanup;
+        svc = await startService({
+            database: db.options,
+            runWorker: false,
+            oidc: {
+                issuer,
+                audience: "x1-deployer",
+                jwksUrl: `http://127.0.0.1:${port}/jwks`,
+                groupRoles: { "shop-leads": [{ team: "shop", role: "approver" }], "shop-devs": [{ team: "shop", role: "operator" }] },
+            },
+        });
+        await createStack(svc, prod, "shop");
+        await createStack(svc, dev, "shop");
+        await createStack(svc, other, "other");
+        t.viewer = await issue(svc, `viewer-${backend}`, { shop: "viewer" });
+        t.operator = await issue(svc, `operator-${backend}`, ["shop"]);
+        t.approver = await issue(svc, `approver-${backend}`, { shop: "approver" });
+        t.approver2 = await issue(svc, `approver2-${backend}`, { shop: "approver" });
+        t.shopAdmin = await issue(svc, `shop-admin-${backend}`, { shop: "admin" });
+        t.otherApprover = await issue(svc, `other-approver-${backend}`, { other: "approver" });
+    });
+
+    afterAll(async () => {
+        await svc?.close();
+        await dbCleanup?.();
+        jwksServer?.close();
+    });
+
+    const denied = async (actor: string) =>
+        (await call(svc.url, "GET", "/v1/audit?outcome=denied&limit=1000", { token: svc.adminToken })).body.entries.filter((e: any) => e.actor === actor);
+
+    it("tells each caller its roles at /v1/me; a token made with a team list is an operator there", async () => {
+        const me = async (token: string) => (await call(svc.url, "GET", "/v1/me", { token })).body;
+        expect(await me(t.viewer!)).toEqual({ subject: `token:viewer-${backend}`, admin: false, teams: [{ team: "shop", role: "viewer" }] });
+        expect(await me(t.operator!)).toEqual({ subject: `token:operator-${backend}`, admin: false, teams: [{ team: "shop", role: "operator" }] });
+        expect((await me(svc.adminToken)).admin).toBe(true);
+        // OIDC groups map to team roles through the setting; a group it does not list grants nothing.
+        expect(await me(await signJwt(["shop-devs", "shop-leads", "unlisted"]))).toEqual({
+            subject: "oidc:carol",
+            admin: false,
+            teams: [{ team: "shop", role: "approver" }],
+        });
+        const tokens = (await call(svc.url, "GET", "/v1/tokens", { token: svc.adminToken })).body.tokens;
+        expect(tokens.find((x: any) => x.name === `operator-${backend}`).teams).toEqual({ shop: "operator" });
+        expect((await call(svc.url, "GET", "/v1/me")).status).toBe(401);
+    });
+
+    it("lets a team admin issue tokens for its own team only; a bad role is a 400 naming it", async () => {
+        const bad = await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "bad-role", teams: { shop: "owner" } } });
+        expect(bad.status).toBe(400);
+        expect(bad.body.message).toBe(
+            "invalid request: body.teams: must be { <team>: <role> }, each role one of viewer, operator, approver, admin (or a list of teams, each with the operator role)",
+        );
+        const own = await call(svc.url, "POST", "/v1/tokens", { token: t.shopAdmin, body: { name: `ci-${backend}`, teams: { shop: "operator" } } });
+        expect(own.status).toBe(201);
+        expect(own.body.teams).toEqual({ shop: "operator" });
+        const foreign = await call(svc.url, "POST", "/v1/tokens", { token: t.shopAdmin, body: { name: "sneaky", teams: { other: "admin" } } });
+        expect(foreign.status).toBe(403);
+        expect(foreign.body.message).toBe(
+            `create-token of a token with roles in 'other' needs the admin role in each of those teams; token:shop-admin-${backend} is in team(s) shop (admin)`,
+        );
+        const escalate = await call(svc.url, "POST", "/v1/tokens", { token: t.shopAdmin, body: { name: "root", teams: { shop: "admin" }, admin: true } });
+        expect(escalate.status).toBe(403);
+        expect(escalate.body.message).toMatch(/deployer-admin token .* needs a deployer admin/);
+        // A team admin lists the tokens of its team, not the others.
+        const listed = (await call(svc.url, "GET", "/v1/tokens", { token: t.shopAdmin })).body.tokens.map((x: any) => x.name);
+        expect(listed).toEqual(expect.arrayContaining([`viewer-${backend}`, `ci-${backend}`]));
+        expect(listed).not.toContain(`other-approver-${backend}`);
+        expect((await call(svc.url, "GET", "/v1/tokens", { token: t.operator })).status).toBe(403);
+    });
+
+    it("lets a viewer read but not preview, naming the role needed; every refusal is audited", async () => {
+        expect((await call(svc.url, "GET", `/v1/stacks/${dev}`, { token: t.viewer })).status).toBe(200);
+        expect((await call(svc.url, "GET", `/v1/runs?stack=${dev}`, { token: t.viewer })).status).toBe(200);
+        expect((await call(svc.url, "GET", "/v1/approvals", { token: t.viewer })).status).toBe(200);
+        const preview = await call(svc.url, "POST", `/v1/stacks/${dev}/runs`, { token: t.viewer, body: { operation: "preview" } });
+        expect(preview.status).toBe(403);
+        expect(preview.body.message).toBe(`preview on stack '${dev}' needs the operator role in team 'shop'; token:viewer-${backend} is viewer there`);
+        const edit = await call(svc.url, "PUT", `/v1/stacks/${dev}/config`, { token: t.viewer, body: { config: {} } });
+        expect(edit.status).toBe(403);
+        expect(edit.body.message).toMatch(/^update-config on stack '.*' needs the operator role in team 'shop'/);
+        const workspace = await call(svc.url, "POST", `/v1/stacks/${dev}/workspaces`, { token: t.viewer, body: { id: "ml", team: "shop" } });
+        expect(workspace.status).toBe(403);
+        const del = await call(svc.url, "DELETE", `/v1/stacks/${dev}?confirm=${dev}`, { token: t.operator });
+        expect(del.status).toBe(403);
+        expect(del.body.message).toBe(`delete-stack on stack '${dev}' needs the admin role in team 'shop'; token:operator-${backend} is operator there`);
+        expect((await denied(`token:viewer-${backend}`)).map((e: any) => e.action)).toEqual(
+            expect.arrayContaining(["preview", "update-config", "add-workspace"]),
+        );
+    });
+
+    it("gates up and destroy of prod-like stacks by default, and lets only a team admin change that", async () => {
+        const policy = async (stack: string) => (await call(svc.url, "GET", `/v1/stacks/${stack}/approval-policy`, { token: t.viewer })).body;
+        expect(await policy(prod)).toEqual({ stack: prod, up: true, destroy: true, source: "default", prodLike: true, setBy: null, setAt: null });
+        expect(await policy(dev)).toMatchObject({ up: false, destroy: false, source: "default", prodLike: false });
+        const asOperator = await call(svc.url, "PUT", `/v1/stacks/${dev}/approval-policy`, { token: t.operator, body: { up: false, destroy: false } });
+        expect(asOperator.status).toBe(403);
+        expect(asOperator.body.message).toBe(
+            `set-approval-policy on stack '${dev}' needs the admin role in team 'shop'; token:operator-${backend} is operator there`,
+        );
+        const set = await call(svc.url, "PUT", `/v1/stacks/${dev}/approval-policy`, { token: t.shopAdmin, body: { up: false, destroy: true } });
+        expect(set.status).toBe(200);
+        expect(set.body).toMatchObject({ up: false, destroy: true, source: "set", prodLike: false, setBy: `token:shop-admin-${backend}` });
+        // Not gated: an up is queued at once, no approval.
+        const up = await call(svc.url, "POST", `/v1/stacks/${dev}/runs`, { token: t.operator, body: { operation: "up" } });
+        expect(up.status).toBe(202);
+        expect(up.body.run.operation).toBe("up");
+        expect(up.body.approval).toBeUndefined();
+        await call(svc.url, "POST", `/v1/runs/${up.body.run.id}/cancel`, { token: t.operator });
+        // Gated by the admin's setting: a destroy becomes a destroy preview and an approval.
+        const destroy = await call(svc.url, "POST", `/v1/stacks/${dev}/runs`, { token: t.operator, body: { operation: "destroy", confirm: dev } });
+        expect(destroy.status).toBe(202);
+        expect(destroy.body.run.operation).toBe("preview-destroy");
+        expect(destroy.body.approval.status).toBe("pending");
+        const approval = (await call(svc.url, "GET", `/v1/approvals/${destroy.body.approval.id}`, { token: t.viewer })).body.approval;
+        expect(approval).toMatchObject({
+            operation: "destroy",
+            removeStack: false,
+            summary: `destroy stack '${dev}'`,
+            requestedBy: `token:operator-${backend}`,
+        });
+        await call(svc.url, "POST", `/v1/runs/${destroy.body.run.id}/cancel`, { token: t.operator });
+    });
+
+    it("takes a gated up as a preview and an approval that only another approver of the team may decide", async () => {
+        const before = (await call(svc.url, "GET", `/v1/stacks/${prod}`, { token: t.viewer })).body;
+        const up = await call(svc.url, "POST", `/v1/stacks/${prod}/runs`, { token: t.operator, body: { operation: "up" } });
+        expect(up.status).toBe(202);
+        expect(up.body.run).toMatchObject({ operation: "preview", status: "queued", configRevision: before.revision, approvalId: up.body.approval.id });
+        const id = up.body.approval.id as string;
+        const got = await call(svc.url, "GET", `/v1/approvals/${id}`, { token: t.approver });
+        expect(got.body.approval).toMatchObject({
+            id,
+            stack: prod,
+            team: "shop",
+            operation: "up",
+            summary: `up stack '${prod}'`,
+            configRevision: before.revision,
+            previewRunId: up.body.run.id,
+            preview: { status: "queued", counts: null },
+            status: "pending",
+            requestedBy: `token:operator-${backend}`,
+            decidedBy: null,
+            runId: null,
+        });
+
+        // The requester may not approve its own up, whatever its role; the refusal says who may, and is audited.
+        const requesterAdmin = await issue(svc, `requester-admin-${backend}`, { shop: "admin" });
+        const ownUp = await call(svc.url, "POST", `/v1/stacks/${prod}/runs`, { token: requesterAdmin, body: { operation: "up" } });
+        const self = await call(svc.url, "POST", `/v1/approvals/${ownUp.body.approval.id}/approve`, { token: requesterAdmin });
+        expect(self.status).toBe(403);
+        expect(self.body.message).toBe(
+            `token:requester-admin-${backend} requested this up and may not approve it: an approver who is not the requester approves it, someone with the approver or admin role in team 'shop' (or a deployer admin)`,
+        );
+        expect((await denied(`token:requester-admin-${backend}`)).map((e: any) => `${e.action} ${e.target}`)).toContain(
+            `approve approval:${ownUp.body.approval.id}`,
+        );
+        // An operator is not an approver; another team's approver does not see the approval.
+        const byOperator = await call(svc.url, "POST", `/v1/approvals/${id}/approve`, { token: t.operator });
+        expect(byOperator.status).toBe(403);
+        const byStranger = await call(svc.url, "POST", `/v1/approvals/${id}/approve`, { token: t.otherApprover });
+        expect(byStranger.status).toBe(403);
+        expect(byStranger.body.message).toMatch(
+            new RegExp(`^approval ${id} is on stack '${prod}' of team 'shop'; token:other-approver-${backend} is in team\\(s\\) other`),
+        );
+        expect((await call(svc.url, "GET", "/v1/approvals", { token: t.otherApprover })).body.approvals).toEqual([]);
+        // Nothing to approve until the preview has succeeded.
+        const early = await call(svc.url, "POST", `/v1/approvals/${id}/approve`, { token: t.approver });
+        expect(early.status).toBe(409);
+        expect(early.body.message).toBe(`approval ${id} waits for its preview run ${up.body.run.id}, still queued: approve it when the preview has succeeded`);
+
+        // Rejected with a reason: decided once, audited.
+        const noReason = await call(svc.url, "POST", `/v1/approvals/${id}/reject`, { token: t.approver, body: { reason: " " } });
+        expect(noReason.status).toBe(400);
+        expect(noReason.body.message).toMatch(/body\.reason: say why it is rejected/);
+        const rejected = await call(svc.url, "POST", `/v1/approvals/${id}/reject`, { token: t.approver, body: { reason: "not during the sale" } });
+        expect(rejected.status).toBe(200);
+        expect(rejected.body.approval).toMatchObject({ status: "rejected", decidedBy: `token:approver-${backend}`, reason: "not during the sale" });
+        const afterReject = await call(svc.url, "POST", `/v1/approvals/${id}/approve`, { token: t.approver2 });
+        expect(afterReject.status).toBe(409);
+        expect(afterReject.body.message).toMatch(
+            new RegExp(`^approval ${id} is already rejected: rejected by token:approver-${backend} at \\S+: not during the sale$`),
+        );
+        expect((await call(svc.url, "POST", `/v1/approvals/${id}/reject`, { token: t.approver2, body: { reason: "again" } })).status).toBe(409);
+        // The requester may withdraw its own request.
+        const withdrawn = await call(svc.url, "POST", `/v1/approvals/${ownUp.body.approval.id}/reject`, {
+            token: requesterAdmin,
+            body: { reason: "wrong day" },
+        });
+        expect(withdrawn.body.approval.status).toBe("rejected");
+
+        const listed = (await call(svc.url, "GET", `/v1/approvals?stack=${prod}&status=rejected`, { token: t.viewer })).body.approvals;
+        expect(listed.map((a: any) => a.id)).toEqual([ownUp.body.approval.id, id]);
+        const audit = (await call(svc.url, "GET", "/v1/audit?limit=1000", { token: svc.adminToken })).body.entries;
+        expect(audit.filter((e: any) => e.target === `approval:${id}`).map((e: any) => `${e.action} ${e.outcome}`)).toEqual(
+            expect.arrayContaining(["request-approval ok", "reject ok", "approve denied"]),
+        );
+        for (const run of [up.body.run.id, ownUp.body.run.id]) await call(svc.url, "POST", `/v1/runs/${run}/cancel`, { token: t.operator });
+        expect((await call(svc.url, "GET", "/v1/approvals/not-an-id", { token: t.viewer })).status).toBe(400);
+    });
+
+    it("expires an approval not decided in time: a 409 to approve it, and an audited expiry", async () => {
+        // A second deployer with a two-second approval age (its own database), so the wait is real.
+        const db = await freshDatabase(backend);
+        const short = await startService({ database: db.options, runWorker: false, approvalMaxAgeSeconds: 2 });
+        try {
+            await createStack(short, prod, "shop");
+            const operator = await issue(short, "op", { shop: "operator" });
+            const approver = await issue(short, "ap", { shop: "approver" });
+            const up = await call(short.url, "POST", `/v1/stacks/${prod}/runs`, { token: operator, body: { operation: "up" } });
+            const id = up.body.approval.id as string;
+            await waitFor("the approval to pass its age", async () => Date.now() > Date.parse(up.body.run.createdAt) + 2500, 10_000, 100);
+            const late = await call(short.url, "POST", `/v1/approvals/${id}/approve`, { token: approver });
+            expect(late.status).toBe(409);
+            expect(late.body.message).toMatch(
+                new RegExp(
+                    `^approval ${id} is already expired: expired at \\S+, not decided within 2s \\(X1_DEPLOYER_APPROVAL_MAX_AGE_SECONDS\\); request the up again$`,
+                ),
+            );
+            expect((await call(short.url, "GET", `/v1/approvals?status=expired`, { token: approver })).body.approvals.map((a: any) => a.id)).toEqual([id]);
+            const audit = (await call(short.url, "GET", "/v1/audit?limit=100", { token: short.adminToken })).body.entries;
+            expect(audit.find((e: any) => e.action === "expire-approval")).toMatchObject({ actor: "deployer", target: `approval:${id}`, outcome: "ok" });
+        } finally {
+            await short.close();
+            await db.cleanup();
+        }
+    });
+});
