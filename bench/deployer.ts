@@ -1,11 +1,14 @@
 /**
  * (4) The deployer over its HTTP API: N stacks (copies of `render`) previewed
- * at once. The service runs as `npm run deployer` runs it (its own process,
+ * or applied (`up`, rendering to the deployer's render root) at once. The service runs as `npm run deployer` runs it (its own process,
  * embedded database), with a temp data folder, state backend and render
  * root, and X1_DEPLOYER_MAX_RUNS set to the largest N so the runs are not
  * queued behind each other. Per batch: runs per minute (N / time from the
  * first request to the last run's end) and, per run, the time from its
- * request to the first engine event on its SSE stream.
+ * request to the first engine event on its SSE stream. Then, with `soak`,
+ * that many more previews (N at once, a new one as each ends) with the
+ * deployer process's resident memory read after each: it must level off,
+ * not grow with the runs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -42,7 +45,27 @@ async function freePort(): Promise<number> {
 interface Service {
     url: string;
     token: string;
+    /** The deployer process's resident memory now, MiB. */
+    rssMiB: () => number;
     stop: () => Promise<void>;
+}
+
+export interface SoakResult {
+    operation: "preview";
+    runs: number;
+    concurrency: number;
+    startRssMiB: number;
+    /** The deployer's RSS after each run ended, in the order they ended. */
+    rssMiB: number[];
+    /** Least-squares slope of RSS over the second half of the runs, KiB per run (about 0: no growth). */
+    secondHalfSlopeKiBPerRun: number;
+    runsPerMinute: number;
+}
+
+export interface DeployerResult {
+    operation: "preview" | "up";
+    rows: DeployerRow[];
+    soak?: SoakResult;
 }
 
 async function startDeployer(dir: string, maxRuns: number, log: (s: string) => void): Promise<Service> {
@@ -83,6 +106,7 @@ async function startDeployer(dir: string, maxRuns: number, log: (s: string) => v
     return {
         url: `http://127.0.0.1:${port}`,
         token: readFileSync(path.join(dataDir, "admin-token"), "utf8").trim(),
+        rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? NaN) / 1024,
         stop: async () => {
             if (child.exitCode === null) child.kill("SIGTERM");
             await Promise.race([exited, sleep(30_000)]);
@@ -124,12 +148,12 @@ interface Batch {
     firstResourceMs: number[];
 }
 
-async function batch(svc: Service, stacks: string[]): Promise<Batch> {
+async function batch(svc: Service, stacks: string[], operation: "preview" | "up" | "destroy" = "preview"): Promise<Batch> {
     const t0 = performance.now();
     const runs = await Promise.all(
         stacks.map(async (stack) => {
             const sent = performance.now();
-            const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation: "preview" });
+            const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation });
             const f = await follow(svc, r.run.id as string);
             const { run } = (await call(svc, "GET", `/v1/runs/${r.run.id}`)) as { run: { status: string; error?: string } };
             return {
@@ -142,9 +166,9 @@ async function batch(svc: Service, stacks: string[]): Promise<Batch> {
         }),
     );
     const failed = runs.filter((r) => r.status !== "succeeded");
-    // A failed preview is not a throughput figure: stop with the reason.
+    // A failed run is not a throughput figure: stop with the reason.
     if (failed.length > 0)
-        throw new Error(`deployer preview(s) did not succeed: ${failed.map((r) => `${r.status}: ${r.error ?? "no error recorded"}`).join("; ")}`);
+        throw new Error(`deployer ${operation}(s) did not succeed: ${failed.map((r) => `${r.status}: ${r.error ?? "no error recorded"}`).join("; ")}`);
     return {
         batchMs: Math.max(...runs.map((r) => r.end)) - t0,
         firstEventMs: runs.map((r) => r.firstEventMs),
@@ -152,12 +176,57 @@ async function batch(svc: Service, stacks: string[]): Promise<Batch> {
     };
 }
 
-export async function benchDeployer(counts: number[], runs: number, log: (s: string) => void): Promise<DeployerRow[]> {
+/** `total` previews, `concurrency` at once, a new one as each ends; the deployer's RSS after each. */
+async function soak(svc: Service, stacks: string[], total: number, log: (s: string) => void): Promise<SoakResult> {
+    const startRssMiB = svc.rssMiB();
+    const rssMiB: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    const lane = async (stack: string) => {
+        while (next < total) {
+            next++;
+            await batch(svc, [stack]);
+            rssMiB.push(svc.rssMiB());
+            if (rssMiB.length % 10 === 0) log(`  deployer soak: ${rssMiB.length}/${total} runs, RSS ${rssMiB[rssMiB.length - 1]!.toFixed(0)} MiB`);
+        }
+    };
+    await Promise.all(stacks.map(lane));
+    const minutes = (performance.now() - t0) / 60_000;
+    const half = rssMiB.slice(Math.floor(rssMiB.length / 2));
+    const xs = half.map((_, i) => i);
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const my = half.reduce((a, b) => a + b, 0) / half.length;
+    const slope = xs.reduce((a, x, i) => a + (x - mx) * (half[i]! - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+    return {
+        operation: "preview",
+        runs: rssMiB.length,
+        concurrency: stacks.length,
+        startRssMiB,
+        rssMiB,
+        secondHalfSlopeKiBPerRun: slope * 1024,
+        runsPerMinute: rssMiB.length / minutes,
+    };
+}
+
+export interface DeployerOptions {
+    /** Stacks run at once, per row. */
+    counts: number[];
+    /** Batches per row. */
+    runs: number;
+    /** preview, or up (each timed batch of ups starts from empty stacks: a destroy batch, untimed, follows it). */
+    operation: "preview" | "up";
+    /** Previews after the rows, the deployer's memory read after each (0: none). */
+    soak: number;
+}
+
+export async function benchDeployer(o: DeployerOptions, log: (s: string) => void): Promise<DeployerResult> {
+    const { counts, runs, operation } = o;
     const dir = mkdtempSync(path.join(tmpdir(), "x1-bench-deployer-"));
     const maxN = Math.max(...counts);
     const names = Array.from({ length: maxN }, (_, i) => `bench-deployer-${i + 1}`);
     let svc: Service | undefined;
     const rows: DeployerRow[] = [];
+    let soakResult: SoakResult | undefined;
     try {
         svc = await startDeployer(dir, maxN, log);
         for (const name of names) await call(svc, "POST", "/v1/stacks", { name, from: "render", team: "bench" });
@@ -166,10 +235,11 @@ export async function benchDeployer(counts: number[], runs: number, log: (s: str
         for (const n of counts) {
             const b: Batch[] = [];
             for (let i = 0; i < runs; i++) {
-                const r = await batch(svc, names.slice(0, n));
+                const r = await batch(svc, names.slice(0, n), operation);
                 b.push(r);
+                if (operation === "up") await batch(svc, names.slice(0, n), "destroy");
                 log(
-                    `  deployer ${n} stack(s) at once, run ${i + 1}/${runs}: ${r.batchMs.toFixed(0)} ms, first engine event after ${r.firstEventMs.map((x) => x.toFixed(0)).join("/")} ms, first resource event after ${r.firstResourceMs.map((x) => x.toFixed(0)).join("/")} ms`,
+                    `  deployer ${n} stack(s) ${operation} at once, run ${i + 1}/${runs}: ${r.batchMs.toFixed(0)} ms, first engine event after ${r.firstEventMs.map((x) => x.toFixed(0)).join("/")} ms, first resource event after ${r.firstResourceMs.map((x) => x.toFixed(0)).join("/")} ms`,
                 );
             }
             rows.push({
@@ -180,10 +250,11 @@ export async function benchDeployer(counts: number[], runs: number, log: (s: str
                 firstResourceMs: summarize(b.flatMap((r) => r.firstResourceMs)),
             });
         }
+        if (o.soak > 0) soakResult = await soak(svc, names, o.soak, log);
     } finally {
         await svc?.stop();
         for (const name of names) rmSync(path.join(stacksDir, `Pulumi.${name}.yaml`), { force: true });
         rmSync(dir, { recursive: true, force: true });
     }
-    return rows;
+    return { operation, rows, ...(soakResult ? { soak: soakResult } : {}) };
 }

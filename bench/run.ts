@@ -4,13 +4,17 @@
  *   (1) program construction under Pulumi mocks, 1/10/100/1000 workspaces
  *   (2) real preview of the local stack vs the engine floor, 1/10/100
  *   (3) policy pack evaluation per 1000 resources
- *   (4) deployer: N stacks previewed at once over HTTP, N = 1/2/4/8
+ *   (4) deployer: N stacks previewed (or applied) at once over HTTP, N = 1/2/4/8,
+ *       and the deployer's memory across many runs
+ *   (5) apply: `up`, a no-change `up` and `destroy` of the local stack against
+ *       a fresh local cluster vs `kubectl apply --server-side` of the same
+ *       objects, 1/10/100 workspaces; the state backends; a profiled `up`
  *
  * Prints a table and writes it as JSON to bench-results/ (bench-<time>.json
  * and latest.json). Every figure is the median of several runs, with min and
  * max. Not part of `npm test`. Options:
  *
- *   --only mocks,preview,policy,deployer   a subset (default: all)
+ *   --only mocks,preview,policy,deployer,apply   a subset (default: all)
  *   --quick                                smallest sizes, fewest runs (development)
  *   --runs <n>                             runs per mocks/policy figure (default 5)
  *   --engine-runs <n>                      runs per engine figure (default 3)
@@ -19,6 +23,14 @@
  *   --policy-workspaces 100,1000           sizes for the direct policy figure
  *   --policy-preview-workspaces 1,100      sizes for the preview with/without the pack
  *   --deployer-stacks 1,2,4,8              stacks previewed at once
+ *   --deployer-operation preview|up        what the deployer runs (default preview)
+ *   --deployer-soak <n>                    n more runs, the deployer's memory after each (default 0)
+ *   --apply-sizes 1,10,100                 apply sizes (ours and the floor, file backend)
+ *   --apply-backends file,postgres         state backends for ours (postgres: X1_TEST_POSTGRES_URL)
+ *   --apply-backend-sizes 10,100           sizes for the backends other than file
+ *   --apply-parallel <n>                   pulumi --parallel for ours (default: runOperation's)
+ *   --apply-up-only                        ours' first up only (no second up, destroy, floor): before/after of a change
+ *   --apply-profile-size <n>               profile one more up at n workspaces (default with --profile: the largest)
  *   --profile                              also profile: mocks at the largest size and
  *                                          each preview, under node --cpu-prof
  */
@@ -27,14 +39,15 @@ import { cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { projectRoot } from "../runtime/engine/project";
 import { pulumiCommand } from "../runtime/engine/stack-runner";
-import { benchDeployer, type DeployerRow } from "./deployer";
+import { type ApplyBench, type Backend, backends, benchApply, formatUpProfile, type Phase } from "./apply";
+import { benchDeployer, type DeployerResult } from "./deployer";
 import { benchMocks, type MocksResult, mocksSample } from "./mocks";
 import { benchPolicyDirect, benchPolicyPreview, type PolicyDirect, type PolicyPreview } from "./policy";
 import { benchPreview, type PreviewBench } from "./preview";
 import { formatProfile, type ProfileSummary, summarizeProfile } from "./profile";
 import { fmt, loadAverage, table } from "./stats";
 
-const parts = ["mocks", "preview", "policy", "deployer"] as const;
+const parts = ["mocks", "preview", "policy", "deployer", "apply"] as const;
 type Part = (typeof parts)[number];
 
 interface Options {
@@ -46,11 +59,19 @@ interface Options {
     policyWorkspaces: number[];
     policyPreviewWorkspaces: number[];
     deployerStacks: number[];
+    deployerOperation: "preview" | "up";
+    deployerSoak: number;
+    applySizes: number[];
+    applyBackends: Backend[];
+    applyBackendSizes: number[];
+    applyParallel?: number;
+    applyUpOnly: boolean;
+    applyProfileSize?: number;
     profile: boolean;
 }
 
 const usage =
-    "usage: npm run bench -- [--only mocks,preview,policy,deployer] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--profile]";
+    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-profile-size n] [--profile]";
 
 function parseArgs(argv: string[]): Options {
     const o: Options = {
@@ -62,6 +83,12 @@ function parseArgs(argv: string[]): Options {
         policyWorkspaces: [100, 1000],
         policyPreviewWorkspaces: [1, 100],
         deployerStacks: [1, 2, 4, 8],
+        deployerOperation: "preview",
+        deployerSoak: 0,
+        applySizes: [1, 10, 100],
+        applyBackends: ["file", "postgres"],
+        applyBackendSizes: [10, 100],
+        applyUpOnly: false,
         profile: false,
     };
     const list = (v: string, what: string) => {
@@ -90,6 +117,8 @@ function parseArgs(argv: string[]): Options {
                 policyWorkspaces: [10],
                 policyPreviewWorkspaces: [1],
                 deployerStacks: [1, 2],
+                applySizes: [1],
+                applyBackendSizes: [1],
             });
         } else if (a === "--runs") o.runs = list(value(), a)[0]!;
         else if (a === "--engine-runs") o.engineRuns = list(value(), a)[0]!;
@@ -98,6 +127,21 @@ function parseArgs(argv: string[]): Options {
         else if (a === "--policy-workspaces") o.policyWorkspaces = list(value(), a);
         else if (a === "--policy-preview-workspaces") o.policyPreviewWorkspaces = list(value(), a);
         else if (a === "--deployer-stacks") o.deployerStacks = list(value(), a);
+        else if (a === "--deployer-operation") {
+            const v = value();
+            if (v !== "preview" && v !== "up") throw new Error(`--deployer-operation is preview or up, got '${v}'`);
+            o.deployerOperation = v;
+        } else if (a === "--deployer-soak") o.deployerSoak = list(value(), a)[0]!;
+        else if (a === "--apply-sizes") o.applySizes = list(value(), a);
+        else if (a === "--apply-backends") {
+            const want = value().split(",");
+            const bad = want.filter((w) => !(backends as readonly string[]).includes(w));
+            if (bad.length) throw new Error(`--apply-backends: unknown backend ${bad.join(", ")}; backends are ${backends.join(", ")}`);
+            o.applyBackends = want as Backend[];
+        } else if (a === "--apply-backend-sizes") o.applyBackendSizes = list(value(), a);
+        else if (a === "--apply-parallel") o.applyParallel = list(value(), a)[0]!;
+        else if (a === "--apply-up-only") o.applyUpOnly = true;
+        else if (a === "--apply-profile-size") o.applyProfileSize = list(value(), a)[0]!;
         else if (a === "--profile") o.profile = true;
         else throw new Error(`unknown option ${a}\n${usage}`);
     }
@@ -115,7 +159,8 @@ interface Results {
     mocks?: MocksResult & { profile?: ProfileSummary };
     preview?: PreviewBench;
     policy?: { direct: PolicyDirect[]; preview?: PolicyPreview };
-    deployer?: DeployerRow[];
+    deployer?: DeployerResult;
+    apply?: ApplyBench;
 }
 
 /**
@@ -235,14 +280,89 @@ function printPolicy(r: NonNullable<Results["policy"]>): void {
     if (violations.length) console.log(`violations under mocks' inputs (not a preview's): ${violations.join("; ")}`);
 }
 
-function printDeployer(rows: DeployerRow[]): void {
-    console.log("\n(4) Deployer: N stacks previewed at once over the HTTP API (median (min–max))\n");
+function printDeployer(r: DeployerResult): void {
+    console.log(`\n(4) Deployer: N stacks, ${r.operation} at once over the HTTP API (median (min–max))\n`);
     console.log(
         table([
             ["stacks at once", "runs/minute", "batch ms", "request -> first event ms", "request -> first resource event ms"],
-            ...rows.map((r) => [String(r.stacks), fmt(r.runsPerMinute, 1), ms(r.batchMs), ms(r.firstEventMs), ms(r.firstResourceMs)]),
+            ...r.rows.map((x) => [String(x.stacks), fmt(x.runsPerMinute, 1), ms(x.batchMs), ms(x.firstEventMs), ms(x.firstResourceMs)]),
         ]),
     );
+    if (r.soak) {
+        const s = r.soak;
+        const at = (i: number) => s.rssMiB[Math.min(i, s.rssMiB.length) - 1]?.toFixed(0) ?? "-";
+        console.log(
+            `\ndeployer memory across ${s.runs} more ${s.operation} runs (${s.concurrency} at once): RSS after start ${s.startRssMiB.toFixed(0)} MiB; ` +
+                `after run 1 ${at(1)}, 10 ${at(10)}, 25 ${at(25)}, 50 ${at(50)}, 75 ${at(75)}, ${s.runs} ${at(s.runs)} MiB; ` +
+                `max ${Math.max(...s.rssMiB).toFixed(0)} MiB; slope over the second half ${s.secondHalfSlopeKiBPerRun.toFixed(1)} KiB/run; ${s.runsPerMinute.toFixed(1)} runs/minute`,
+        );
+    }
+}
+
+const sec = (p: Phase | undefined) => (p ? (p.wallMs / 1000).toFixed(1) : "-");
+
+function printApply(r: ApplyBench): void {
+    console.log(
+        "\n(5) Apply to a fresh local cluster: ours (up, no-change up, destroy) vs kubectl apply --server-side of the same objects (one run each; s)\n",
+    );
+    console.log(
+        table([
+            [
+                "workspaces",
+                "resources / objects",
+                "up ours/floor",
+                "ratio",
+                "up again ours/floor",
+                "ratio",
+                "destroy ours/delete",
+                "ratio",
+                "CPU up ours/floor s",
+                "state MB",
+                "load",
+            ],
+            ...r.rows.map((x) => [
+                String(x.workspaces),
+                `${x.ours.resources}/${x.floor ? x.floor.objects.crds + x.floor.objects.namespaces + x.floor.objects.rest : "-"}`,
+                `${sec(x.ours.up)}/${x.floor ? sec(x.floor.apply) : "-"}`,
+                x.ratio ? x.ratio.up.toFixed(2) : "-",
+                `${x.ours.upAgain ? sec(x.ours.upAgain) : "-"}/${x.floor ? sec(x.floor.applyAgain) : "-"}`,
+                x.ratio ? x.ratio.upAgain.toFixed(2) : "-",
+                `${x.ours.destroy ? sec(x.ours.destroy) : "-"}/${x.floor ? sec(x.floor.delete) : "-"}`,
+                x.ratio ? x.ratio.destroy.toFixed(2) : "-",
+                `${(x.ours.up.cpuMs / 1000).toFixed(1)}/${x.floor ? (x.floor.apply.cpuMs / 1000).toFixed(1) : "-"}`,
+                (x.ours.stateBytes / 1e6).toFixed(1),
+                `${x.ours.up.load.toFixed(1)}..${x.floor ? x.floor.delete.load.toFixed(1) : "-"}`,
+            ]),
+        ]),
+    );
+    if (r.growth) {
+        console.log(
+            `\ngrowth of up ${r.growth.from} -> ${r.growth.to} workspaces: time per workspace ratio ${r.growth.ratio.toFixed(2)} (${r.growth.ratio <= 1.1 ? "at most linear" : "SUPERLINEAR"}; 1.00 = linear)` +
+                (r.growth.marginalRatio !== undefined ? `; cost of each added workspace over the size below: ${r.growth.marginalRatio.toFixed(2)}` : ""),
+        );
+    }
+    if (r.backendRuns.length) {
+        const file = new Map(r.rows.map((x) => [x.workspaces, x.ours]));
+        console.log("\nstate backends (ours; s):\n");
+        console.log(
+            table([
+                ["backend", "workspaces", "up", "up again", "destroy", "up vs file", "load"],
+                ...r.backendRuns.map((b) => {
+                    const f = file.get(b.workspaces);
+                    return [
+                        b.backend,
+                        String(b.workspaces),
+                        sec(b.up),
+                        sec(b.upAgain),
+                        sec(b.destroy),
+                        f ? (b.up.wallMs / f.up.wallMs).toFixed(2) : "-",
+                        b.up.load.toFixed(1),
+                    ];
+                }),
+            ]),
+        );
+    }
+    if (r.profile) console.log(`\n${formatUpProfile(r.profile)}`);
 }
 
 async function profileMocks(workspaces: number): Promise<ProfileSummary> {
@@ -295,7 +415,24 @@ async function main(): Promise<void> {
     }
     if (options.only.includes("deployer")) {
         log("\nmeasuring (4) deployer throughput ...");
-        results.deployer = await benchDeployer(options.deployerStacks, options.engineRuns, log);
+        results.deployer = await benchDeployer(
+            { counts: options.deployerStacks, runs: options.engineRuns, operation: options.deployerOperation, soak: options.deployerSoak },
+            log,
+        );
+    }
+    if (options.only.includes("apply")) {
+        log("\nmeasuring (5) apply to a local cluster vs kubectl apply ...");
+        results.apply = await benchApply(
+            {
+                sizes: options.applySizes,
+                backends: options.applyBackends,
+                backendSizes: options.applyBackendSizes,
+                parallel: options.applyParallel,
+                upOnly: options.applyUpOnly,
+                profileSize: options.applyProfileSize ?? (options.profile ? Math.max(...options.applySizes) : undefined),
+            },
+            log,
+        );
     }
     results.loadAverage.end = loadAverage();
 
@@ -306,6 +443,7 @@ async function main(): Promise<void> {
     if (results.preview) printPreview(results.preview);
     if (results.policy) printPolicy(results.policy);
     if (results.deployer) printDeployer(results.deployer);
+    if (results.apply) printApply(results.apply);
 
     const outDir = path.join(projectRoot, "bench-results");
     mkdirSync(outDir, { recursive: true });

@@ -1,6 +1,6 @@
 /**
- * The benchmark's stacks: the `render` example stack's config (the local platform rendered to a folder) with its
- * workspaces replaced by `n` generated ones, shaped like a real team's
+ * The benchmark's stacks: the `render` example stack's config (the local platform rendered to a folder), or
+ * the `local` one (applied to a cluster), with its workspaces replaced by `n` generated ones, shaped like a real team's
  * (one captured Secret each, every other one with an egress CIDR), so the
  * numbers grow with what grows in production.
  */
@@ -26,11 +26,31 @@ export function benchConfigMap(n: number): Record<string, unknown> {
 
 export const benchStackName = (n: number) => `bench-${n}`;
 
+export interface BenchStack {
+    name: string;
+    file: string;
+    remove: () => void;
+}
+
 /** Writes stacks/Pulumi.bench-<n>.yaml (a copy of render with n workspaces); returns a function removing it. */
-export function writeBenchStack(n: number): { name: string; file: string; remove: () => void } {
-    const name = benchStackName(n);
+export function writeBenchStack(n: number): BenchStack {
+    return writeStackFile(benchStackName(n), benchConfigMap(n));
+}
+
+/**
+ * Writes stacks/Pulumi.bench-apply-<n>.yaml: the `local` stack (every add-on
+ * from its chart, applied to a cluster) with `n` workspaces, pointed at the
+ * cluster whose kubeconfig is `kubeconfig` (the bench's own, not the user's).
+ */
+export function writeApplyStack(n: number, kubeconfig: string): BenchStack {
+    const local = readStackFile("local").config;
+    const cluster = { ...(local["x1agent:cluster"] as Record<string, unknown>), kubeconfig };
+    return writeStackFile(`bench-apply-${n}`, { ...local, "x1agent:cluster": cluster, "x1agent:workspaces": benchWorkspaces(n) });
+}
+
+function writeStackFile(name: string, config: Record<string, unknown>): BenchStack {
     const file = path.join(stacksDir, `Pulumi.${name}.yaml`);
     const header = `# Temporary: written by npm run bench (bench/), removed when it ends.\n`;
-    writeFileSync(file, header + stringify({ config: benchConfigMap(n) }));
+    writeFileSync(file, header + stringify({ config }));
     return { name, file, remove: () => rmSync(file, { force: true }) };
 }

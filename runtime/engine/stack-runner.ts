@@ -76,7 +76,15 @@ export interface RunOptions {
     signal?: AbortSignal;
     /** Run with this stack config file instead of stacks/Pulumi.<stack>.yaml (pulumi --config-file). */
     configFile?: string;
+    /** Resource operations in flight at once (pulumi --parallel); default `defaultParallel`. */
+    parallel?: number;
 }
+
+/**
+ * Resource operations the engine runs at once, unless a run asks otherwise.
+ * Undefined: the CLI's own default (4 per CPU).
+ */
+export const defaultParallel: number | undefined = undefined;
 
 /**
  * Passphrase of the `local` and `render` stacks' secrets provider. It protects
@@ -156,6 +164,7 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
         signal: options.signal,
         configFile: target.configFile,
         color: "never" as const,
+        parallel: options.parallel ?? defaultParallel,
     };
     const policy = { policyPacks: options.policyPacks, policyPackConfigs: options.policyPackConfigs };
     let changes: OpMap | undefined;
