@@ -46,6 +46,8 @@ export interface OursRun {
     resources: number;
     /** Size of the state after `up` (the checkpoint each step rewrites), bytes. */
     stateBytes: number;
+    /** What that state is made of: bytes per resource type (the largest first). */
+    stateByType: { type: string; resources: number; bytes: number }[];
     up: Phase;
     /** Not run with `upOnly`. */
     upAgain?: Phase;
@@ -177,6 +179,18 @@ async function exportState(stackName: string, env: Record<string, string>): Prom
     const text = await must(cmd.command, ["stack", "export", "--show-secrets", "--stack", stackName], { env: { ...process.env, ...env } });
     const doc = JSON.parse(text) as { deployment: { resources?: StateResource[] } };
     return { text, resources: doc.deployment.resources ?? [] };
+}
+
+/** Bytes of the state per resource type, the largest first. */
+export function stateByType(resources: StateResource[]): OursRun["stateByType"] {
+    const by = new Map<string, { resources: number; bytes: number }>();
+    for (const r of resources) {
+        const t = by.get(r.type) ?? { resources: 0, bytes: 0 };
+        t.resources++;
+        t.bytes += Buffer.byteLength(JSON.stringify(r));
+        by.set(r.type, t);
+    }
+    return [...by.entries()].map(([type, v]) => ({ type, ...v })).sort((a, b) => b.bytes - a.bytes);
 }
 
 interface StateResource {
@@ -363,6 +377,7 @@ export async function oursRun(
                     ...(options.parallel ? { parallel: options.parallel } : {}),
                     resources: state.resources.length,
                     stateBytes: Buffer.byteLength(state.text),
+                    stateByType: stateByType(state.resources),
                     up,
                     clusterStartMs,
                 },
@@ -384,6 +399,7 @@ export async function oursRun(
                 ...(options.parallel ? { parallel: options.parallel } : {}),
                 resources: state.resources.length,
                 stateBytes: Buffer.byteLength(state.text),
+                stateByType: stateByType(state.resources),
                 up,
                 upAgain,
                 destroy,

@@ -341,6 +341,14 @@ function printApply(r: ApplyBench): void {
                 (r.growth.marginalRatio !== undefined ? `; cost of each added workspace over the size below: ${r.growth.marginalRatio.toFixed(2)}` : ""),
         );
     }
+    const largest = r.rows[r.rows.length - 1];
+    if (largest) {
+        const top = largest.ours.stateByType.slice(0, 8);
+        console.log(
+            `\nstate after up at ${largest.workspaces} workspaces: ${(largest.ours.stateBytes / 1e6).toFixed(1)} MB (each step rewrites it); largest parts: ` +
+                top.map((t) => `${t.type.replace(/^kubernetes:/, "")} ${t.resources}x ${(t.bytes / 1e6).toFixed(2)} MB`).join(", "),
+        );
+    }
     if (r.backendRuns.length) {
         const file = new Map(r.rows.map((x) => [x.workspaces, x.ours]));
         console.log("\nstate backends (ours; s):\n");
