@@ -18,6 +18,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import pg from "pg";
 import { stringify } from "yaml";
 import { projectRoot } from "../runtime/engine/project";
 import { type ChangeCounts, prepareStack, pulumiCommand, runOperation } from "../runtime/engine/stack-runner";
@@ -153,10 +154,9 @@ async function timed(what: () => Promise<ChangeCounts | undefined>): Promise<Pha
 async function postgresBackend(log: (s: string) => void): Promise<{ url: string; drop: () => Promise<void> }> {
     const admin = process.env.X1_TEST_POSTGRES_URL;
     if (!admin) throw new Error("the postgres backend needs X1_TEST_POSTGRES_URL (a PostgreSQL URL whose user may create databases)");
-    const { Client } = await import("pg");
     const database = "x1_bench_state";
     const exec = async (sql: string) => {
-        const c = new Client({ connectionString: admin });
+        const c = new pg.Client({ connectionString: admin });
         await c.connect();
         try {
             await c.query(sql);
