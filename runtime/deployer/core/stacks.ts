@@ -4,7 +4,7 @@
  * stack schema, guarded by revision), and deleted (destroy, then remove).
  */
 import { isDeepStrictEqual } from "node:util";
-import type { StackConfig } from "../../../stacks/schema";
+import { appliesToCluster, type StackConfig } from "../../../stacks/schema";
 import { ConfigError } from "../../../stacks/validate";
 import { BadRequestError, ConflictError, UnprocessableError } from "../errors";
 import type { ConfigProblem, StackDetail, StackSummary } from "../http/schemas";
@@ -92,6 +92,7 @@ export class Stacks {
             problemList = err.problems;
         }
         const last = await this.runsRepo.latest(name);
+        const lastUp = await this.runsRepo.latest(name, "up");
         const summary: StackSummary = {
             name,
             team,
@@ -100,6 +101,8 @@ export class Stacks {
             tier: parsed?.secrets.tier ?? null,
             workspaces: parsed?.workspaces.length ?? workspacesOf(file.text, name).length,
             lastRun: last ? await this.runs.view(last) : null,
+            lastUp: lastUp ? await this.runs.view(lastUp) : null,
+            appliesToCluster: parsed ? appliesToCluster(parsed.cluster) : false,
             activeRuns: (await this.runsRepo.active(name)).length,
         };
         return { summary, problemList };

@@ -5,8 +5,6 @@
  * them authenticated once per request (auth.ts).
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import fastifySwagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
@@ -16,6 +14,7 @@ import { authenticate, refuseCredentialsInUrls } from "./auth";
 import { sendError } from "./errors";
 import { approvalRoutes } from "./routes/approvals";
 import { auditRoutes } from "./routes/audit";
+import { consoleRoutes } from "./routes/console";
 import { meRoutes } from "./routes/me";
 import { runRoutes } from "./routes/runs";
 import { stackRoutes } from "./routes/stacks";
@@ -27,8 +26,6 @@ export interface AppOptions {
     /** The request log; default the deployer's own logger. Every line carries the request's id (`reqId`). */
     logger?: Logger;
 }
-
-const consoleHtml = () => readFileSync(path.join(__dirname, "..", "console", "index.html"), "utf8");
 
 export async function buildApp({ deployer, logger = deployer.log }: AppOptions): Promise<FastifyInstance> {
     const app = Fastify({
@@ -74,13 +71,7 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
         return { ok: true, database: deployer.database.kind, runsInProgress: deployer.worker.activeCount };
     });
     app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-    app.get("/", { schema: { hide: true } }, async (_req, reply) => reply.redirect("/console/"));
-    app.get("/console/", { schema: { hide: true } }, async (_req, reply) =>
-        reply
-            .type("text/html; charset=utf-8")
-            .header("content-security-policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'")
-            .send(consoleHtml()),
-    );
+    await app.register(consoleRoutes);
 
     // ---- /v1: every route authenticated, one plugin per resource ----
     await app.register(

@@ -86,6 +86,8 @@ export type TierUpgradeBody = z.infer<typeof tierUpgradeBody>;
 export const listRunsQuery = z.object({
     stack: stackName.optional(),
     status: runStatus.optional(),
+    operation: operation.optional(),
+    before: runId.optional().describe("paging: only runs older than this run (the last id of the previous page)"),
     limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 
@@ -249,6 +251,8 @@ export const stackSummary = z.object({
     tier: z.string().nullable(),
     workspaces: z.number(),
     lastRun: runView.nullable(),
+    lastUp: runView.nullable().describe("the stack's last `up` (any status): what its resources were last applied from"),
+    appliesToCluster: z.boolean().describe("whether the stack applies to a cluster (refresh and destroy need one); false when it renders to a directory"),
     activeRuns: z.number(),
 });
 

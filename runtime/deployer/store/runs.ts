@@ -60,6 +60,9 @@ export function runView(r: RunRow, place?: QueuePlace): RunView {
 export interface RunFilter {
     stack?: string;
     status?: RunStatus;
+    operation?: string;
+    /** Paging: only runs older than this run. */
+    before?: string;
     limit?: number;
     /** Only runs of stacks these teams own (or that they owned when the run was made); undefined: every run. */
     teams?: string[];
@@ -92,6 +95,9 @@ export class RunsRepository {
             .limit(Math.min(filter.limit ?? 50, 500));
         if (filter.stack) q = q.where("stack", "=", filter.stack);
         if (filter.status) q = q.where("status", "=", filter.status);
+        if (filter.operation) q = q.where("operation", "=", filter.operation);
+        const before = filter.before;
+        if (before) q = q.where("seq", "<", (eb) => eb.selectFrom("runs as b").select("b.seq").where("b.id", "=", before));
         const teams = filter.teams;
         if (teams) {
             if (teams.length === 0) return Promise.resolve([]);
@@ -100,8 +106,11 @@ export class RunsRepository {
         return q.execute();
     }
 
-    latest(stack: string): Promise<RunRow | undefined> {
-        return this.db.selectFrom("runs").selectAll().where("stack", "=", stack).orderBy("seq", "desc").limit(1).executeTakeFirst();
+    /** The stack's newest run, of one operation when given. */
+    latest(stack: string, operation?: string): Promise<RunRow | undefined> {
+        let q = this.db.selectFrom("runs").selectAll().where("stack", "=", stack);
+        if (operation) q = q.where("operation", "=", operation);
+        return q.orderBy("seq", "desc").limit(1).executeTakeFirst();
     }
 
     /** The stack's queued and running runs, oldest first. */
