@@ -1,0 +1,56 @@
+// A stack's schedule: a drift check on a cron (GET/PUT
+// /v1/stacks/{stack}/schedule), optionally remediating what drifted.
+import { ApiError, get, send } from "./api.js";
+import { action, el, reporting } from "./dom.js";
+import { denied } from "./me.js";
+
+export function scheduleTab(container, stack) {
+    const url = `/v1/stacks/${encodeURIComponent(stack.name)}/schedule`;
+    const errors = el("p", { class: "error", role: "alert", id: "schedule-error" });
+    const body = el("div", {}, el("p", { class: "muted" }, "Loading the schedule..."));
+    container.append(el("section", { class: "card", "aria-labelledby": "schedule-title" }, el("h2", { id: "schedule-title" }, "Schedule"), errors, body));
+    const render = (schedule) => {
+        const reason =
+            denied("schedule", stack.team) ?? (stack.appliesToCluster ? null : "the stack renders to a directory: there is no cluster to check for drift");
+        const drift = schedule.drift;
+        const cron = el("input", { id: "schedule-cron", value: drift?.cron ?? "", placeholder: "0 * * * *", disabled: reason !== null, autocomplete: "off" });
+        const remediate = el("input", { type: "checkbox", id: "schedule-remediate", checked: drift?.remediate === true, disabled: reason !== null });
+        const save = el("button", { type: "button", class: "primary", disabled: reason !== null }, "Save schedule");
+        const clear = el("button", { type: "button", disabled: reason !== null || !drift }, "Remove schedule");
+        const put = async (value, key) => render(await send("PUT", url, value, key));
+        if (!reason) {
+            action(save, errors, (key) => put({ drift: { cron: cron.value.trim(), remediate: remediate.checked } }, key));
+            action(clear, errors, (key) => put({ drift: null }, key));
+        }
+        body.replaceChildren(
+            el(
+                "p",
+                { id: "schedule-summary" },
+                drift
+                    ? `Drift is checked on cron "${drift.cron}"${drift.remediate ? ", and an up remediates what drifted" : "; drift is reported, not remediated"}.`
+                    : "No drift schedule.",
+                drift?.nextCheckAt ? ` Next check: ${new Date(drift.nextCheckAt).toLocaleString()}.` : "",
+                drift?.updatedBy ? ` Set by ${drift.updatedBy}.` : "",
+            ),
+            el(
+                "div",
+                { class: "row" },
+                el("label", { for: "schedule-cron" }, "Cron, UTC (minute hour day month weekday)", cron),
+                el("label", { class: "inline", for: "schedule-remediate" }, remediate, "Remediate drift with an up"),
+                save,
+                clear,
+            ),
+            reason ? el("p", { class: "muted" }, `Changing it: ${reason}`) : null,
+        );
+    };
+    reporting(errors, async () => {
+        try {
+            render(await get(url));
+        } catch (err) {
+            if (err instanceof ApiError && err.noRoute)
+                body.replaceChildren(el("p", { class: "muted" }, "This deployer has no schedules yet (GET /v1/stacks/{stack}/schedule)."));
+            else throw err;
+        }
+    });
+    return () => undefined;
+}

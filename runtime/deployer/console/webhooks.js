@@ -1,0 +1,120 @@
+// Webhooks: where the deployer posts a team's run, drift and approval
+// events, and how each delivery went (GET/POST /v1/webhooks,
+// DELETE /v1/webhooks/{id}, GET /v1/webhooks/{id}/deliveries).
+import { get, getOptional, send } from "./api.js";
+import { action, badge, el, reporting, shortId, table, when } from "./dom.js";
+import { identity } from "./me.js";
+
+const events = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"];
+
+export function webhooksView(main) {
+    const errors = el("p", { class: "error", role: "alert", id: "webhooks-error" });
+    const list = el("div", {}, el("p", { class: "muted" }, "Loading webhooks..."));
+    const deliveries = el("div", { id: "deliveries" });
+    const teams = identity()?.teams.map((t) => t.team) ?? [];
+    const team = el("input", { id: "webhook-team", size: 14, value: teams[0] ?? "", list: "webhook-teams", autocomplete: "off" });
+    const url = el("input", { id: "webhook-url", type: "url", size: 44, placeholder: "https://chat.example.com/hooks/deploys", autocomplete: "off" });
+    const boxes = events.map((e) => el("input", { type: "checkbox", id: `webhook-event-${e}`, value: e, checked: true }));
+    const add = el("button", { type: "button", class: "primary", id: "webhook-add" }, "Add webhook");
+    const created = el("div", { role: "status" });
+    main.append(
+        el(
+            "section",
+            { class: "card", "aria-labelledby": "webhooks-title" },
+            el("h1", { id: "webhooks-title" }, "Webhooks"),
+            el("p", { class: "muted" }, "Each delivery is signed (X1-Signature: HMAC-SHA256 with the webhook's secret, shown once when it is added)."),
+            errors,
+            list,
+            el(
+                "div",
+                { class: "row" },
+                el("label", { for: "webhook-team" }, "Team", team),
+                el(
+                    "datalist",
+                    { id: "webhook-teams" },
+                    teams.map((t) => el("option", { value: t })),
+                ),
+                el("label", { for: "webhook-url" }, "URL", url),
+                add,
+            ),
+            el(
+                "fieldset",
+                { class: "row" },
+                el("legend", { class: "muted" }, "Events"),
+                boxes.map((b) => el("label", { class: "inline", for: b.id }, b, b.value)),
+            ),
+            created,
+        ),
+        deliveries,
+    );
+    action(add, errors, async (key) => {
+        const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+        if (chosen.length === 0) throw new Error("choose at least one event");
+        const res = await send("POST", "/v1/webhooks", { team: team.value.trim(), url: url.value.trim(), events: chosen }, key);
+        created.replaceChildren(
+            el(
+                "p",
+                { class: "once" },
+                `Signing secret of ${res.url} (shown once: store it with the receiver): `,
+                el("code", { id: "webhook-secret" }, res.secret),
+            ),
+        );
+        url.value = "";
+        await load();
+    });
+
+    async function showDeliveries(hook) {
+        const body = await get(`/v1/webhooks/${hook.id}/deliveries`);
+        const rows = body.deliveries.map((d) =>
+            el(
+                "tr",
+                {},
+                el("td", { class: "nowrap" }, when(d.createdAt)),
+                el("td", { class: "nowrap" }, d.event),
+                el("td", {}, d.stack ?? ""),
+                el("td", { class: "mono" }, shortId(d.runId)),
+                el("td", {}, badge(d.status === "delivered" ? "succeeded" : d.status === "failed" ? "failed" : "pending", d.status)),
+                el("td", {}, String(d.attempts.length)),
+                el("td", { class: "wrap" }, [d.lastStatus ?? "", d.lastError ? ` ${d.lastError}` : ""].join("")),
+            ),
+        );
+        deliveries.replaceChildren(
+            el(
+                "section",
+                { class: "card", "aria-labelledby": "deliveries-title" },
+                el("h2", { id: "deliveries-title" }, `Deliveries to ${hook.url}`),
+                table("Deliveries, newest first", ["When", "Event", "Stack", "Run", "Status", "Attempts", "Last answer"], rows, "No deliveries yet."),
+            ),
+        );
+    }
+
+    async function load() {
+        const body = await getOptional("/v1/webhooks");
+        if (body === undefined) {
+            list.replaceChildren(el("p", { class: "muted" }, "This deployer has no webhooks yet (GET /v1/webhooks)."));
+            add.disabled = true;
+            return;
+        }
+        const rows = body.webhooks.map((h) => {
+            const show = el("button", { type: "button" }, "Deliveries");
+            show.addEventListener("click", () => reporting(errors, () => showDeliveries(h)));
+            const del = el("button", { type: "button", class: "danger" }, "Remove");
+            action(del, errors, async (key) => {
+                await send("DELETE", `/v1/webhooks/${h.id}`, undefined, key);
+                await load();
+            });
+            return el(
+                "tr",
+                { "data-webhook": h.id },
+                el("td", {}, h.team),
+                el("td", { class: "wrap" }, h.url, h.description ? el("div", { class: "muted" }, h.description) : null),
+                el("td", { class: "wrap" }, h.events.join(", ")),
+                el("td", { class: "wrap" }, h.createdBy, el("div", { class: "muted" }, when(h.createdAt))),
+                el("td", { class: "nowrap" }, show, " ", del),
+            );
+        });
+        list.replaceChildren(table("Webhooks", ["Team", "URL", "Events", "Added by", ""], rows, "No webhooks.", { id: "webhooks-table" }));
+    }
+    reporting(errors, load);
+    return () => undefined;
+}

@@ -1,0 +1,217 @@
+/**
+ * The console's workflows that run the engine, in Debian's chromium
+ * (playwright-core) against a real deployer over HTTP, real previews and
+ * ups of copies of the `render` stack: a preview whose diff and policy
+ * results grow while it runs, the double-click guard, a policy-failed `up`
+ * said plainly (partly applied, each cause once), and a gated `up` approved
+ * by a second user. Each test leaves a screenshot in test-results/.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EngineSandbox, engineSandbox } from "../helpers/engine";
+import { type ConsoleBrowser, openBrowser, pageErrors } from "./browser";
+import { call, type Service, startService, tempStackNames, waitForRun } from "./helpers";
+
+/** What the run page showed while its run was active, sampled until it ended. */
+interface Watched {
+    /** Diff and policy rows seen while the run was still queued or running. */
+    liveDiffRows: number;
+    livePolicyRows: number;
+    status: string;
+    screenshotWhileRunning?: string;
+}
+
+/** Follows the open run page until the run ends, noting what it showed before the end. */
+async function watchRun(page: Page, browser: ConsoleBrowser, shotName?: string, timeoutMs = 900_000): Promise<Watched> {
+    const seen: Watched = { liveDiffRows: 0, livePolicyRows: 0, status: "" };
+    const end = Date.now() + timeoutMs;
+    await page.locator("#run-title .badge").waitFor();
+    for (;;) {
+        // Rows of real results; the placeholder row ("None yet.") spans every column.
+        const sample = {
+            status: (await page.locator("#run-title .badge").textContent()) ?? "",
+            diff: await page.locator("#diff tbody tr:not(:has(td[colspan]))").count(),
+            policy: await page.locator("#policy tbody tr:not(:has(td[colspan]))").count(),
+        };
+        seen.status = sample.status;
+        if (!/^(queued|running)$/.test(sample.status)) return seen;
+        seen.liveDiffRows = Math.max(seen.liveDiffRows, sample.diff);
+        seen.livePolicyRows = Math.max(seen.livePolicyRows, sample.policy);
+        if (shotName && !seen.screenshotWhileRunning && sample.diff > 3) seen.screenshotWhileRunning = await browser.shot(page, shotName);
+        if (Date.now() > end) throw new Error(`the run page still shows ${sample.status} after ${timeoutMs / 1000}s`);
+        await new Promise((r) => setTimeout(r, 150));
+    }
+}
+
+describe("the deployer console in Debian's chromium: runs", () => {
+    let sandbox: EngineSandbox;
+    let svc: Service;
+    let browser: ConsoleBrowser;
+    let operator: string;
+    let approver: string;
+    const [stack, failing] = tempStackNames("uir", 2) as [string, string];
+
+    beforeAll(async () => {
+        sandbox = await engineSandbox("runtime-console");
+        process.env.PULUMI_CONFIG_PASSPHRASE = "x1-runtime-tier-passphrase";
+        svc = await startService({ database: { kind: "embedded" }, maxConcurrentRuns: 2, pollIntervalMs: 500 });
+        for (const name of [stack, failing]) {
+            const r = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name, from: "render", team: "ops" } });
+            expect(r.status, JSON.stringify(r.body)).toBe(201);
+        }
+        const token = async (name: string, role: string) => {
+            const r = await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name, teams: { ops: role } } });
+            expect(r.status, JSON.stringify(r.body)).toBe(201);
+            return r.body.token as string;
+        };
+        operator = await token("ops-operator", "operator");
+        approver = await token("ops-approver", "approver");
+        browser = await openBrowser();
+    });
+
+    afterAll(async () => {
+        await browser?.close();
+        await svc?.close();
+        sandbox?.cleanup();
+    });
+
+    const runsOf = async (name: string, operation: string) =>
+        (await call(svc.url, "GET", `/v1/runs?stack=${name}&operation=${operation}&limit=100`, { token: svc.adminToken })).body.runs as Record<string, any>[];
+
+    it("starts a preview whose diff and policy results grow while it runs", async () => {
+        const page = await browser.signedIn(svc.url, operator);
+        await page.goto(`${svc.url}/console/#/stacks/${stack}`);
+        await page.getByRole("button", { name: "Preview" }).click();
+        await page.waitForURL(/#\/stacks\/[^/]+\/runs\/[0-9a-f-]{36}$/);
+        const watched = await watchRun(page, browser, "console-preview-live");
+        expect(watched.status).toBe("succeeded");
+        // The diff was on screen before the run ended, not only at the end.
+        expect(watched.liveDiffRows).toBeGreaterThan(3);
+        expect(watched.screenshotWhileRunning).toBeDefined();
+
+        const outcome = await page.textContent("#run-outcome");
+        expect(outcome).toMatch(/^Preview: \d+ to create\d+ unchanged\. Nothing has been changed yet: Up applies it\./);
+        const diffRows = await page.locator("#diff tbody tr").allTextContents();
+        expect(diffRows.some((r) => /^createkubernetes:core\/v1:Namespace/.test(r))).toBe(true);
+        expect(await page.textContent("#policy-summary")).toMatch(/^pack .* applied: \d+ mandatory, \d+ advisory result\(s\)$/);
+        // The level column keeps "mandatory"/"advisory" on one line.
+        for (const cell of await page.locator("#policy tbody td:nth-child(2) .badge").all()) {
+            const box = await cell.boundingBox();
+            expect(box!.height).toBeLessThan(30);
+        }
+        // The run list row: id, operation, who, when, duration, counts, status.
+        const row = await page.locator("#runs-table tbody tr").first().locator("td").allTextContents();
+        expect(row[1]).toBe("preview");
+        expect(row[2]).toBe("token:ops-operator");
+        expect(row[4]).toMatch(/^\d+ (s|min \d+ s)$/);
+        expect(row[5]).toMatch(/^\+\d+/);
+        expect(row[6]).toBe("succeeded");
+        // The header and the list agree: nothing runs now.
+        expect(await page.textContent("#stack-now")).toMatch(/idle/);
+        const shot = await browser.shot(page, "console-preview");
+        expect(pageErrors(page)).toEqual([]);
+        console.log(
+            `[console] preview: ${watched.liveDiffRows} diff and ${watched.livePolicyRows} policy row(s) live; ${diffRows.length} at the end; ${watched.screenshotWhileRunning}, ${shot}`,
+        );
+    });
+
+    it("queues one preview for a double click, and for a second click right after the first answer", async () => {
+        const page = await browser.signedIn(svc.url, operator);
+        await page.goto(`${svc.url}/console/#/stacks/${stack}`);
+        const before = (await runsOf(stack, "preview")).length;
+        const keys: string[] = [];
+        page.on("request", (r) => {
+            if (r.method() === "POST" && r.url().endsWith(`/v1/stacks/${stack}/runs`)) keys.push(r.headers()["idempotency-key"] ?? "(none)");
+        });
+        await page.getByRole("button", { name: "Preview" }).dblclick();
+        await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+        const first = page.url().split("/runs/")[1];
+        // The page has been redrawn for the run; a click now is still the same intent.
+        await page.getByRole("button", { name: "Preview" }).click();
+        await expect.poll(() => keys.length).toBeGreaterThanOrEqual(1);
+        await expect.poll(() => page.url().split("/runs/")[1]).toBe(first);
+        const previews = await runsOf(stack, "preview");
+        expect(previews.length).toBe(before + 1);
+        expect(keys.every((k) => k === keys[0] && k.startsWith("console-"))).toBe(true);
+        const shot = await browser.shot(page, "console-double-click");
+        // Cancel it from the console: the run page says who cancelled.
+        await page.getByRole("button", { name: "Cancel run" }).click();
+        await expect.poll(() => page.textContent("#run-title .badge"), { timeout: 300_000 }).toBe("cancelled");
+        expect(await page.textContent("#run-outcome")).toMatch(/cancelled by token:ops-operator/);
+        expect((await waitForRun(svc.url, operator, first!)).status).toBe("cancelled");
+        expect(pageErrors(page)).toEqual([]);
+        console.log(`[console] double click: ${keys.length} request(s), one key, one run; ${shot}`);
+    });
+
+    it("says plainly that a policy-failed up partly applied the stack, each cause once", async () => {
+        // Tier 1 without etcd encryption passes the schema and fails a mandatory stack policy, checked after the resources.
+        const detail = (await call(svc.url, "GET", `/v1/stacks/${failing}`, { token: operator })).body;
+        const edit = await call(svc.url, "PUT", `/v1/stacks/${failing}/config`, {
+            token: operator,
+            body: { config: { ...detail.config, etcdEncryption: { enabled: false } }, revision: detail.revision },
+        });
+        expect(edit.status, JSON.stringify(edit.body)).toBe(200);
+        const page = await browser.signedIn(svc.url, operator);
+        await page.goto(`${svc.url}/console/#/stacks/${failing}`);
+        await page.getByRole("button", { name: "Up" }).click();
+        await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+        const watched = await watchRun(page, browser);
+        expect(watched.status).toBe("failed, partly applied");
+        const outcome = (await page.textContent("#run-outcome"))!;
+        expect(outcome).toMatch(/^Partly appliedthe stack is partly applied: the engine \d+ created/);
+        // Each cause once: the policy named once in the outcome, its repeated log lines collapsed.
+        expect(outcome.match(/tier1-requires-etcd-encryption/g)).toHaveLength(1);
+        const log = await page.locator("#log div").allTextContents();
+        expect(new Set(log).size).toBe(log.length);
+        // The stack list reads the last up, not the last run of any kind.
+        await page.goto(`${svc.url}/console/#/`);
+        await expect.poll(() => page.textContent(`#stack-table tr[data-stack="${failing}"] td:nth-child(5)`)).toMatch(/^failed, partly applied/);
+        await page.goto(`${svc.url}/console/#/stacks/${failing}/runs/${(await runsOf(failing, "up"))[0]!.id}`);
+        await page.locator("#run-outcome").waitFor();
+        const shot = await browser.shot(page, "console-up-partly-applied");
+        expect(pageErrors(page)).toEqual([]);
+        console.log(`[console] partly applied up: ${shot}`);
+    });
+
+    it("approves a gated up as a second user, with the preview in front of them", async () => {
+        const policy = await call(svc.url, "PUT", `/v1/stacks/${stack}/approval-policy`, { token: svc.adminToken, body: { up: true, destroy: true } });
+        expect(policy.status, JSON.stringify(policy.body)).toBe(200);
+        const requester = await browser.signedIn(svc.url, operator);
+        await requester.goto(`${svc.url}/console/#/stacks/${stack}`);
+        await requester.getByRole("button", { name: "Up" }).click();
+        await requester.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+        expect(await requester.textContent("#stack-note")).toMatch(/This up needs an approval/);
+        await watchRun(requester, browser);
+        await browser.shot(requester, "console-approval-requested");
+
+        // The approver sees it pending, opens it, reads the preview and approves.
+        const page = await browser.signedIn(svc.url, approver);
+        await expect.poll(() => page.textContent("#nav-approvals")).toBe("1");
+        await page.getByRole("link", { name: /Approvals/ }).click();
+        const row = page.locator("#approvals-table tbody tr").first();
+        await expect.poll(() => row.textContent()).toMatch(new RegExp(`${stack}.*token:ops-operator.*pending`));
+        await row.getByRole("link").click();
+        await page.locator("#approval-facts").waitFor();
+        await expect.poll(() => page.textContent("#run-outcome"), { timeout: 300_000 }).toMatch(/^Preview: \d+ to create/);
+        expect(await page.locator("#diff tbody tr").count()).toBeGreaterThan(3);
+        const shot = await browser.shot(page, "console-approval");
+        await page.getByRole("button", { name: "Approve" }).click();
+        await expect.poll(async () => (await runsOf(stack, "up")).length, { timeout: 60_000 }).toBe(1);
+        const up = (await runsOf(stack, "up"))[0]!;
+        expect((await waitForRun(svc.url, operator, up.id)).status).toBe("succeeded");
+
+        // The requester's stack page shows the applied up; a new preview reads as no change.
+        await requester.goto(`${svc.url}/console/#/stacks/${stack}`);
+        await expect.poll(() => requester.textContent("#stack-state")).toMatch(/Last up:succeeded/);
+        await requester.getByRole("button", { name: "Preview" }).click();
+        await requester.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+        await watchRun(requester, browser);
+        expect(await requester.textContent("#run-outcome")).toMatch(
+            /^No changesThe stack matches its configuration: \d+ resource\(s\) unchanged\. Nothing to apply\./,
+        );
+        const noChange = await browser.shot(requester, "console-no-change-preview");
+        expect(pageErrors(page)).toEqual([]);
+        expect(pageErrors(requester)).toEqual([]);
+        console.log(`[console] approval: ${shot}; no-change preview: ${noChange}`);
+    });
+});
