@@ -115,7 +115,7 @@ describe("the deployer console in Debian's chromium: runs", () => {
         );
     });
 
-    it("queues one preview for a double click, and for a second click right after the first answer", async () => {
+    it("queues one preview for a double click, and one for a retry after a lost answer", async () => {
         const page = await browser.signedIn(svc.url, operator);
         await page.goto(`${svc.url}/console/#/stacks/${stack}`);
         const before = (await runsOf(stack, "preview")).length;
@@ -125,22 +125,42 @@ describe("the deployer console in Debian's chromium: runs", () => {
         });
         await page.getByRole("button", { name: "Preview" }).dblclick();
         await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
-        const first = page.url().split("/runs/")[1];
-        // The page has been redrawn for the run; a click now is still the same intent.
-        await page.getByRole("button", { name: "Preview" }).click();
-        await expect.poll(() => keys.length).toBeGreaterThanOrEqual(1);
-        await expect.poll(() => page.url().split("/runs/")[1]).toBe(first);
-        const previews = await runsOf(stack, "preview");
-        expect(previews.length).toBe(before + 1);
+        const first = page.url().split("/runs/")[1]!;
+        expect((await runsOf(stack, "preview")).length).toBe(before + 1);
+        expect(keys.length).toBeGreaterThanOrEqual(1);
         expect(keys.every((k) => k === keys[0] && k.startsWith("console-"))).toBe(true);
         const shot = await browser.shot(page, "console-double-click");
         // Cancel it from the console: the run page says who cancelled.
         await page.getByRole("button", { name: "Cancel run" }).click();
         await expect.poll(() => page.textContent("#run-title .badge"), { timeout: 300_000 }).toBe("cancelled");
         expect(await page.textContent("#run-outcome")).toMatch(/cancelled by token:ops-operator/);
-        expect((await waitForRun(svc.url, operator, first!)).status).toBe("cancelled");
+        expect((await waitForRun(svc.url, operator, first)).status).toBe("cancelled");
+
+        // The deployer queues the next preview, but its answer is lost on the way back: the console says so,
+        // and the retry carries the same key, so the deployer answers with that run instead of queuing another.
+        await page.goto(`${svc.url}/console/#/stacks/${stack}`);
+        keys.length = 0;
+        await page.route(`**/v1/stacks/${stack}/runs`, async (route) => {
+            await route.fetch();
+            await route.abort("connectionreset");
+        });
+        await page.getByRole("button", { name: "Preview" }).click();
+        await expect
+            .poll(() => page.textContent("#stack-error"))
+            .toMatch(/did not answer, so it may or may not have acted: try again; the retry carries the same Idempotency-Key/);
+        expect((await runsOf(stack, "preview")).length).toBe(before + 2);
+        await page.unroute(`**/v1/stacks/${stack}/runs`);
+        await page.getByRole("button", { name: "Preview" }).click();
+        await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+        expect(keys).toHaveLength(2);
+        expect(keys[1]).toBe(keys[0]);
+        const previews = await runsOf(stack, "preview");
+        expect(previews.length).toBe(before + 2);
+        expect(page.url().split("/runs/")[1]).toBe(previews[0]!.id);
+        await page.getByRole("button", { name: "Cancel run" }).click();
+        await expect.poll(() => page.textContent("#run-title .badge"), { timeout: 300_000 }).toBe("cancelled");
         expect(pageErrors(page)).toEqual([]);
-        console.log(`[console] double click: ${keys.length} request(s), one key, one run; ${shot}`);
+        console.log(`[console] double click and lost answer: one run each, one key each; ${shot}`);
     });
 
     it("says plainly that a policy-failed up partly applied the stack, each cause once", async () => {

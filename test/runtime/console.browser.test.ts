@@ -42,7 +42,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
 
     it("signs in, shows who is signed in and what they may do, and signs out", async () => {
         const page = await browser.signedIn(svc.url, operator);
-        await expect.poll(() => page.textContent("#who")).toBe("token:ops-operator · ops (operator)");
+        await expect.poll(() => page.textContent("#who")).toBe("Signed in as token:ops-operator · ops (operator)");
         // Admin pages are not offered to an operator.
         expect(await page.locator('[data-nav="audit"]').isVisible()).toBe(false);
         expect(await page.locator('[data-nav="tokens"]').isVisible()).toBe(false);
@@ -68,7 +68,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
         // A viewer reads, but is not offered a preview.
         const viewerPage = await browser.signedIn(svc.url, viewer);
         await viewerPage.goto(`${svc.url}/console/#/stacks/${stack}`);
-        await expect.poll(() => viewerPage.textContent("#who")).toBe("token:ops-viewer · ops (viewer)");
+        await expect.poll(() => viewerPage.textContent("#who")).toBe("Signed in as token:ops-viewer · ops (viewer)");
         await viewerPage.locator('button[data-op="preview"]').waitFor();
         expect(await viewerPage.isDisabled('button[data-op="preview"]')).toBe(true);
         expect(await viewerPage.textContent("#why-preview")).toBe("Preview: needs the operator role in team ops; token:ops-viewer is viewer");
@@ -125,7 +125,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
         const refused = await call(svc.url, "GET", "/v1/stacks", { token: "x1d_not-a-real-token" });
         expect(refused.status).toBe(401);
         const page = await browser.signedIn(svc.url, svc.adminToken);
-        await expect.poll(() => page.textContent("#who")).toMatch(/^token:admin-[0-9a-f]+ · admin$/);
+        await expect.poll(() => page.textContent("#who")).toMatch(/^Signed in as token:admin-[0-9a-f]+ · admin$/);
         await page.getByRole("link", { name: "Audit log" }).click();
         await page.locator("#audit-table tbody tr").first().waitFor();
         await page.getByLabel("Outcome").selectOption("denied");

@@ -49,7 +49,17 @@ function headers(extra) {
 async function request(method, url, body, key) {
     const h = headers(body === undefined ? {} : { "content-type": "application/json" });
     if (method !== "GET") h["idempotency-key"] = key ?? newKey();
-    const res = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    let res;
+    try {
+        res = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+        // No answer: the request may or may not have reached the deployer.
+        throw new Error(
+            method === "GET"
+                ? "the deployer did not answer: check the connection and try again"
+                : "the deployer did not answer, so it may or may not have acted: try again; the retry carries the same Idempotency-Key, so it cannot act twice",
+        );
+    }
     const text = res.status === 204 ? "" : await res.text();
     let data = {};
     try {

@@ -51,7 +51,7 @@ function showSignedIn(me) {
     const who = byId("who");
     if (me) {
         const d = describeMe(me);
-        who.replaceChildren(el("b", {}, d.subject), " · ", d.detail);
+        who.replaceChildren(el("span", { class: "sr" }, "Signed in as "), el("b", {}, d.subject), " · ", d.detail);
     } else {
         who.textContent = "signed in (this deployer does not report identities: GET /v1/me is missing)";
     }

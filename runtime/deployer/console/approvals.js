@@ -3,7 +3,7 @@
 // the approver: the preview run's diff and policy results.
 import { get, getOptional, query, send } from "./api.js";
 import { action, badge, el, reporting, shortId, table, when } from "./dom.js";
-import { denied } from "./me.js";
+import { denied, identity } from "./me.js";
 import { runDetail } from "./runs.js";
 
 const statuses = ["pending", "approved", "rejected", "expired"];
@@ -94,44 +94,64 @@ export function approvalsView(main, id) {
         );
     }
 
+    /** Why the caller cannot approve (null when it can): decided already, its own request, its role, a preview not done. */
+    function approveBlocked(a, team) {
+        if (a.status !== "pending") return `it is ${a.status}`;
+        const me = identity();
+        if (me && a.requestedBy === me.subject) return `${me.subject} requested it: an approver who is not the requester approves it`;
+        const role = denied("approve", team);
+        if (role) return role;
+        if (a.preview?.status === "queued" || a.preview?.status === "running") return `its preview is still ${a.preview.status}: read it below, then approve`;
+        if (a.preview && a.preview.status !== "succeeded")
+            return `its preview ${a.preview.status.replace("_", " ")}: the ${a.operation} has to be requested again`;
+        return null;
+    }
+
     async function show() {
-        const a = view((await get(`/v1/approvals/${id}`)).approval);
-        const stack = await get(`/v1/stacks/${encodeURIComponent(a.stack)}`);
+        const stack = { team: null };
+        const section = el("section", { class: "card", "aria-labelledby": "approval-title", id: "approval-card" });
+        detail.append(section);
         const decisionErrors = el("p", { class: "error", role: "alert", id: "decision-error" });
         const reason = el("input", { id: "reject-reason", size: 40, autocomplete: "off" });
-        const approve = el("button", { type: "button", class: "primary", id: "approve-approval" }, "Approve");
-        const reject = el("button", { type: "button", class: "danger", id: "reject-approval" }, "Reject");
-        const why = a.status === "pending" ? denied("approve", stack.team) : `it is ${a.status}`;
-        for (const b of [approve, reject]) b.disabled = why !== null;
-        const decided = async () => {
-            window.dispatchEvent(new HashChangeEvent("hashchange"));
-        };
-        if (!why) {
-            action(
-                approve,
-                decisionErrors,
-                async (key) => {
-                    const res = await send("POST", `/v1/approvals/${a.id}/approve`, undefined, key);
-                    // Approved: follow the run it queued.
-                    location.hash = `#/stacks/${encodeURIComponent(a.stack)}/runs/${res.run.id}`;
-                },
-                `approve:${a.id}`,
-            );
-            action(
-                reject,
-                decisionErrors,
-                async (key) => {
-                    if (!reason.value.trim()) throw new Error("say why it is rejected: the requester reads it");
-                    await send("POST", `/v1/approvals/${a.id}/reject`, { reason: reason.value.trim() }, key);
-                    await decided();
-                },
-                `reject:${a.id}`,
-            );
-        }
-        detail.append(
-            el(
-                "section",
-                { class: "card", "aria-labelledby": "approval-title" },
+
+        /** The approval's facts and the decision buttons, drawn again when its preview ends. */
+        async function render() {
+            const a = view((await get(`/v1/approvals/${id}`)).approval);
+            stack.team = a.team;
+            const own = identity()?.subject === a.requestedBy;
+            const approve = el("button", { type: "button", class: "primary", id: "approve-approval" }, "Approve");
+            const reject = el("button", { type: "button", class: "danger", id: "reject-approval" }, own ? "Withdraw" : "Reject");
+            const approveWhy = approveBlocked(a, a.team);
+            const rejectWhy = a.status !== "pending" ? `it is ${a.status}` : own ? null : denied("reject", a.team);
+            approve.disabled = approveWhy !== null;
+            reject.disabled = rejectWhy !== null;
+            if (!approveWhy) {
+                action(
+                    approve,
+                    decisionErrors,
+                    async (key) => {
+                        const res = await send("POST", `/v1/approvals/${a.id}/approve`, undefined, key);
+                        // Approved: follow the run it queued.
+                        location.hash = `#/stacks/${encodeURIComponent(a.stack)}/runs/${res.run.id}`;
+                    },
+                    `approve:${a.id}`,
+                );
+            }
+            if (!rejectWhy) {
+                action(
+                    reject,
+                    decisionErrors,
+                    async (key) => {
+                        if (!reason.value.trim())
+                            throw new Error(`say why it is ${own ? "withdrawn" : "rejected"}: ${own ? "approvers" : "the requester"} read it`);
+                        await send("POST", `/v1/approvals/${a.id}/reject`, { reason: reason.value.trim() }, key);
+                        await render();
+                        await load();
+                    },
+                    `reject:${a.id}`,
+                );
+            }
+            section.replaceChildren(
                 el("h2", { id: "approval-title" }, `Approval ${shortId(a.id)} `, badge(a.status)),
                 el(
                     "p",
@@ -140,16 +160,29 @@ export function approvalsView(main, id) {
                     el("a", { href: `#/stacks/${encodeURIComponent(a.stack)}` }, a.stack),
                     `, requested by ${a.requestedBy} ${when(a.createdAt)}`,
                     a.expiresAt && a.status === "pending" ? `, expires ${when(a.expiresAt)}` : "",
-                    a.revision ? ` (config revision ${a.revision})` : "",
+                    a.configRevision ? ` (config revision ${a.configRevision})` : "",
                     a.decidedBy ? `; ${a.status} by ${a.decidedBy}${a.reason ? `: ${a.reason}` : ""}` : "",
+                    a.runId ? [" · run ", el("a", { href: `#/stacks/${encodeURIComponent(a.stack)}/runs/${a.runId}` }, shortId(a.runId))] : "",
                 ),
-                el("p", { class: "muted" }, "Below: the preview of exactly what approving applies. Read its diff and policy results first."),
-                el("div", { class: "row" }, approve, el("label", { for: "reject-reason" }, "Reason to reject", reason), reject),
-                why ? el("p", { class: "muted", id: "approval-why" }, `Deciding: ${why}`) : null,
+                el(
+                    "p",
+                    { class: "muted" },
+                    "Below: the preview of exactly what approving applies (this revision of the stack file). Read its diff and policy results first.",
+                ),
+                el("div", { class: "row" }, approve, el("label", { for: "reject-reason" }, own ? "Reason to withdraw" : "Reason to reject", reason), reject),
+                [
+                    approveWhy && a.status === "pending" ? `Approving: ${approveWhy}` : null,
+                    rejectWhy && a.status === "pending" ? `Rejecting: ${rejectWhy}` : null,
+                ]
+                    .filter(Boolean)
+                    .map((t) => el("p", { class: "muted approval-why" }, t)),
                 decisionErrors,
-            ),
-        );
-        if (a.previewRunId) stops.push(runDetail(detail, a.previewRunId, stack, () => undefined));
+            );
+            return a;
+        }
+
+        const a = await render();
+        if (a.previewRunId) stops.push(runDetail(detail, a.previewRunId, stack, () => reporting(decisionErrors, render)));
     }
 
     reporting(errors, async () => {

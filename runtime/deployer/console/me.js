@@ -37,6 +37,7 @@ const needs = {
     pause: "operator",
     schedule: "operator",
     approve: "approver",
+    reject: "approver",
 };
 
 /**

@@ -145,14 +145,14 @@ function describe(e) {
 const isChange = (d) => !["same", "read", "refresh"].includes(d.op) && d.type !== "pulumi:pulumi:Stack";
 
 /** What the run came to, in one place: each cause once. */
-function outcome(run, live) {
+function outcome(run) {
     const box = (kind, head, ...rest) => el("div", { class: `banner ${kind}`, id: "run-outcome" }, el("b", {}, head), ...rest);
     const counts = run.counts ?? {};
     if (run.status === "queued") {
         return box("info", "Queued", run.queue ? `#${run.queue.position} in the queue; waiting for ${run.queue.waitingFor}` : "waiting for a worker");
     }
     if (run.status === "running") {
-        return box("info", "Running", `${live.events} engine event(s) so far; ${live.changes.size} change(s) and ${live.policy.length} policy result(s) seen`);
+        return box("info", "Running", "The log, the diff and the policy results below grow as the engine works.");
     }
     if (run.status === "succeeded") {
         const note = run.message ? el("div", {}, run.message) : null;
@@ -310,7 +310,7 @@ export function runDetail(container, runId, stack, onChange) {
         ]
             .filter(Boolean)
             .join(" · ");
-        result.replaceChildren(outcome(run, live));
+        result.replaceChildren(outcome(run));
         buttons.replaceChildren();
         if (isActive(run.status)) {
             const reason = denied("cancel", stack.team);

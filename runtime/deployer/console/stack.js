@@ -3,7 +3,7 @@
 // the reason), and tabs for its runs, configuration, outputs, drift and
 // schedule. The header and the run list come from one refresh, checked
 // against each other, so they never disagree.
-import { get, send } from "./api.js";
+import { get, getOptional, query, send } from "./api.js";
 import { configTab } from "./config.js";
 import { action, badge, el, reporting, shortId, when } from "./dom.js";
 import { driftTab } from "./drift.js";
@@ -38,7 +38,7 @@ export function stackView(main, name, tab, runId) {
     const base = `#/stacks/${encodeURIComponent(name)}`;
     const title = el("h1", { id: "stack-title" }, `Stack ${name}`);
     const meta = el("p", { class: "muted", id: "stack-meta" });
-    const state = el("div", { class: "state", id: "stack-state", role: "status" });
+    const state = el("div", { class: "state", id: "stack-state" });
     const banners = el("div", { id: "stack-banners" });
     const buttons = el("div", { class: "row", id: "stack-actions" });
     const reasons = el("ul", { class: "reasons", id: "action-reasons" });
@@ -58,6 +58,9 @@ export function stackView(main, name, tab, runId) {
 
     let stopped = false;
     let detail = null;
+    /** The stack's approval policy (read once) and its pending approvals (with every refresh); undefined on a deployer without approvals. */
+    let policy;
+    let pending;
     let timer;
     const stops = [];
     const panel = tab === "runs" ? runsPanel(content, name, runId, () => refresh()) : null;
@@ -67,6 +70,8 @@ export function stackView(main, name, tab, runId) {
     async function refresh() {
         clearTimeout(timer);
         let runs = null;
+        policy ??= await getOptional(`/v1/stacks/${encodeURIComponent(name)}/approval-policy`).catch(() => undefined);
+        pending = (await getOptional(`/v1/approvals${query({ stack: name, status: "pending" })}`))?.approvals;
         for (let i = 0; i < 3; i++) {
             detail = await get(`/v1/stacks/${encodeURIComponent(name)}`);
             runs = panel ? await panel.fetch() : null;
@@ -102,6 +107,7 @@ export function stackView(main, name, tab, runId) {
                 d.lock.queuedRuns > 0 ? badge("queued", `${d.lock.queuedRuns} queued`) : "",
             ),
             d.paused !== undefined ? el("span", {}, el("b", {}, "Paused:"), d.paused ? badge("paused", "paused") : "no") : "",
+            policy || pending ? el("span", { id: "stack-approvals" }, el("b", {}, "Approvals:"), approvalsText()) : "",
         );
         banners.replaceChildren();
         if (d.paused) {
@@ -131,6 +137,15 @@ export function stackView(main, name, tab, runId) {
         renderActions();
     }
 
+    /** "up and destroy need approval · 1 pending" */
+    function approvalsText() {
+        const gated = policy ? ["up", "destroy"].filter((op) => policy[op]) : [];
+        return [
+            policy ? (gated.length ? `${gated.join(" and ")} need${gated.length === 1 ? "s" : ""} approval` : "none needed") : "",
+            pending?.length ? el("a", { href: `#/approvals/${pending[0].id}` }, badge("pending", `${pending.length} pending`)) : policy ? "" : "none pending",
+        ].flatMap((x, i) => (i > 0 && x ? [" · ", x] : [x]));
+    }
+
     /** Each action, enabled only where it can work; the reasons listed under the buttons. */
     function renderActions() {
         const d = detail;
@@ -140,9 +155,9 @@ export function stackView(main, name, tab, runId) {
         const invalid = d.valid ? null : "its configuration is invalid (see above)";
         const specs = [
             { op: "preview", label: "Preview", cls: "primary", reason: gate("preview", invalid) },
-            { op: "up", label: "Up", reason: gate("up", invalid) },
+            { op: "up", label: policy?.up ? "Up (needs approval)" : "Up", reason: gate("up", invalid) },
             { op: "refresh", label: "Refresh (drift)", reason: gate("refresh", noCluster ?? invalid) },
-            { op: "destroy", label: "Destroy...", cls: "danger", reason: gate("destroy", noCluster) },
+            { op: "destroy", label: policy?.destroy ? "Destroy (needs approval)..." : "Destroy...", cls: "danger", reason: gate("destroy", noCluster) },
         ];
         buttons.replaceChildren();
         for (const s of specs) {
