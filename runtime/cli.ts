@@ -188,13 +188,17 @@ async function remote(client: DeployerClient, command: string | undefined, stack
         return 2;
     }
     // Naming the stack on the command line is the confirmation a destroy needs.
-    const { run } = await client.call<{ run: RunView }>("POST", `/v1/stacks/${stack}/runs`, {
+    const { run, approval } = await client.call<{ run: RunView; approval?: { id: string; status: string } }>("POST", `/v1/stacks/${stack}/runs`, {
         operation: command,
         ...(command === "destroy" ? { confirm: stack } : {}),
     });
     console.log(
-        `x1 ${command} ${stack}: run ${run.id} ${run.queue ? `queued (#${run.queue.position}, waiting for ${run.queue.waitingFor})` : run.status} on ${client.url}`,
+        `x1 ${command} ${stack}: run ${run.id}${approval ? ` (its ${run.operation}: the ${command} needs approval ${approval.id})` : ""} ${run.queue ? `queued (#${run.queue.position}, waiting for ${run.queue.waitingFor})` : run.status} on ${client.url}`,
     );
+    if (approval)
+        console.log(
+            `when the ${run.operation} has succeeded, an approver of the stack's team approves it: POST ${client.url}/v1/approvals/${approval.id}/approve`,
+        );
     if (!flags.includes("--watch")) {
         console.log(`follow it with: x1 ${command} ${stack} --watch, or GET ${client.url}/v1/runs/${run.id}`);
         return 0;
@@ -220,7 +224,7 @@ async function remote(client: DeployerClient, command: string | undefined, stack
             },
         )
         .finally(() => clearInterval(ticker));
-    if (end.counts) console.log(`\n${summaryLine(command as Operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
+    if (end.counts) console.log(`\n${summaryLine(run.operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
     else console.log(`\nrun ${end.status}`);
     if (end.policy)
         console.log(

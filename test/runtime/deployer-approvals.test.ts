@@ -13,9 +13,20 @@
  * the preview voiding the approval (409 naming the revisions); a gated
  * stack deletion through a destroy preview.
  */
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import { Migrator } from "kysely/migration";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashToken } from "../../runtime/deployer/core/tokens";
+import type { DatabaseOptions } from "../../runtime/deployer/store/db";
+import { migrations } from "../../runtime/deployer/store/migrations";
 import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, waitFor } from "./helpers";
 
 /** Issues a token as the service's admin; `teams` in either form POST /v1/tokens takes. */
@@ -288,3 +299,85 @@ describe.each(backendNames)("roles and approvals, no engine (%s database)", (bac
         }
     });
 });
+
+describe.each(backendNames)("a database made before roles and approvals (%s database)", (backend) => {
+    it("upgrades in place: old tokens keep their teams as operator, approved proposals become approvals", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "x1-upgrade-"));
+        const db = await freshDatabase(backend, path.join(dir, "db"));
+        try {
+            // The schema as it was (migrations 0001-0002), with a token and an approved workspace proposal in it.
+            const before = await openRaw(db.options);
+            const migrator = new Migrator({
+                db: before.db,
+                provider: {
+                    getMigrations: async () => ({
+                        "0001_history_queue_audit": migrations["0001_history_queue_audit"]!,
+                        "0002_run_request_id": migrations["0002_run_request_id"]!,
+                    }),
+                },
+                migrationTableName: "x1_deployer_migrations",
+                migrationLockTableName: "x1_deployer_migrations_lock",
+            });
+            expect((await migrator.migrateToLatest()).error).toBeUndefined();
+            const oldToken = `x1d_${"o".repeat(43)}`;
+            const change = JSON.stringify({ kind: "workspace-add", summary: "add workspace 'ml'", baseRevision: "abc123", proposedText: "config: {}\n" });
+            await sql`INSERT INTO tokens (id, name, hash, teams, admin, created_by)
+                      VALUES ('00000000-0000-4000-8000-000000000001', 'old-portal', ${hashToken(oldToken)}, '["payments","shop"]', false, 'bootstrap')`.execute(
+                before.db,
+            );
+            const preview = "00000000-0000-4000-8000-00000000000a";
+            const up = "00000000-0000-4000-8000-00000000000b";
+            await sql`INSERT INTO runs (id, stack, operation, status, requested_by, team, request_hash, timeout_seconds, change_json, approved_by, approved_run_id)
+                      VALUES (${preview}, 'shop', 'preview', 'succeeded', 'token:dev', 'shop', 'h1', 600, ${change}, 'token:lead', ${up})`.execute(before.db);
+            await sql`INSERT INTO runs (id, stack, operation, status, requested_by, team, request_hash, timeout_seconds, change_json, approves_run_id)
+                      VALUES (${up}, 'shop', 'up', 'succeeded', 'token:lead', 'shop', 'h2', 600, ${change}, ${preview})`.execute(before.db);
+            await before.close();
+
+            // The deployer starts on it: migration 0003 runs.
+            const svc = await startService({ database: db.options, runWorker: false });
+            try {
+                expect((await call(svc.url, "GET", "/v1/me", { token: oldToken })).body).toEqual({
+                    subject: "token:old-portal",
+                    admin: false,
+                    teams: [
+                        { team: "payments", role: "operator" },
+                        { team: "shop", role: "operator" },
+                    ],
+                });
+                const approvals = (await call(svc.url, "GET", "/v1/approvals", { token: svc.adminToken })).body.approvals;
+                expect(approvals).toEqual([
+                    expect.objectContaining({
+                        stack: "shop",
+                        operation: "up",
+                        summary: "add workspace 'ml'",
+                        configRevision: "abc123",
+                        previewRunId: preview,
+                        status: "approved",
+                        requestedBy: "token:dev",
+                        decidedBy: "token:lead",
+                        runId: up,
+                    }),
+                ]);
+                const upRun = (await call(svc.url, "GET", `/v1/runs/${up}`, { token: svc.adminToken })).body.run;
+                expect(upRun).toMatchObject({ approvalId: approvals[0].id, configRevision: "abc123" });
+            } finally {
+                await svc.close();
+            }
+        } finally {
+            await db.cleanup();
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+/** A connection to the database without migrating it (store/db.ts always migrates to the latest). */
+async function openRaw(options: DatabaseOptions): Promise<{ db: Kysely<any>; close: () => Promise<void> }> {
+    if (options.kind === "postgres") {
+        const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.url, max: 1 }) }) });
+        return { db, close: () => db.destroy() };
+    }
+    const pglite = new PGlite(options.dir!);
+    await pglite.waitReady;
+    const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
+    return { db, close: () => db.destroy() };
+}
