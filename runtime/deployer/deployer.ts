@@ -4,6 +4,7 @@
  * their repositories (store/) and the worker (worker/), recovers runs a
  * crash interrupted and works the queue.
  */
+import { postgresStateUrl } from "../engine/backend";
 import type { OidcSettings } from "./core/tokens";
 import { Access, type Caller } from "./core/access";
 import { Approvals } from "./core/approvals";
@@ -23,6 +24,7 @@ import { type Database, type DatabaseOptions, openDatabase } from "./store/db";
 import { EventsRepository } from "./store/events";
 import { OwnersRepository } from "./store/owners";
 import { RunsRepository } from "./store/runs";
+import { StackConfigsRepository } from "./store/stack-configs";
 import { StackFiles } from "./store/stack-files";
 import { TokensRepository } from "./store/tokens";
 import { RunBus } from "./worker/bus";
@@ -80,12 +82,13 @@ export class Deployer {
     private constructor(database: Database, options: DeployerOptions, log: Logger, limits: RunLimits) {
         this.database = database;
         this.log = log;
-        this.paths = options.paths ?? deployerPaths();
+        this.paths = statePaths(options.paths ?? deployerPaths(), options.database);
         const db = database.db;
         const runsRepo = new RunsRepository(db);
         const events = new EventsRepository(db);
         const owners = new OwnersRepository(db);
-        this.files = new StackFiles(this.paths.stacksDir);
+        // On PostgreSQL the stack config is shared by every replica through the database (store/stack-configs.ts).
+        this.files = new StackFiles(this.paths.stacksDir, database.kind === "postgres" ? { configs: new StackConfigsRepository(db), log } : undefined);
         this.queue = new RunQueue(db, options.maxConcurrentRuns ?? 2);
         this.worker = new Worker(
             { db, queue: this.queue, events, owners, files: this.files, bus: this.bus, paths: this.paths, log },
@@ -118,7 +121,7 @@ export class Deployer {
             log,
             maxAgeSeconds: options.approvalMaxAgeSeconds ?? defaultApprovalMaxAgeSeconds,
         });
-        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit);
+        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit, this.paths.backendUrl);
         this.proposals = new Proposals(this.files, this.approvals, this.access);
     }
 
@@ -129,6 +132,7 @@ export class Deployer {
         const log = options.logger ?? createLogger();
         const database = await openDatabase(options.database, log);
         const deployer = new Deployer(database, options, log, limits);
+        await deployer.files.sync();
         if (options.runWorker ?? true) await deployer.worker.start();
         return deployer;
     }
@@ -163,4 +167,15 @@ export function runLimits(options: Pick<DeployerOptions, "defaultTimeoutSeconds"
         );
     }
     return limits;
+}
+
+/**
+ * Where the engine keeps state: the paths' own backend when given, else
+ * `PULUMI_BACKEND_URL` when set; else, on PostgreSQL, that database (the
+ * CLI's postgres:// backend, in a schema of its own), so replicas share
+ * state with nothing but the database; else the project's file backend.
+ */
+export function statePaths(paths: DeployerPaths, database: DatabaseOptions, env: NodeJS.ProcessEnv = process.env): DeployerPaths {
+    if (paths.backendUrl || env.PULUMI_BACKEND_URL || database.kind !== "postgres") return paths;
+    return { ...paths, backendUrl: postgresStateUrl(database.url) };
 }

@@ -33,8 +33,16 @@ export interface StackTarget {
     env: Record<string, string>;
 }
 
+/** Where a stack is run from: the project, its stack files, a proposed config file, the state backend (default backendUrl()). */
+export interface StackLocation {
+    projectRoot?: string;
+    stacksDir?: string;
+    configFile?: string;
+    backendUrl?: string;
+}
+
 /** Reads and validates a stack's file once (throws ConfigError listing every problem) and builds its engine environment. */
-export function prepareStack(stackName: string, where: { projectRoot?: string; stacksDir?: string; configFile?: string } = {}): StackTarget {
+export function prepareStack(stackName: string, where: StackLocation = {}): StackTarget {
     const workDir = where.projectRoot ?? projectRoot;
     const file = where.configFile ?? path.join(where.stacksDir ?? path.join(workDir, "stacks"), `Pulumi.${stackName}.yaml`);
     const stackFile = readStackFile(stackName, file);
@@ -45,7 +53,7 @@ export function prepareStack(stackName: string, where: { projectRoot?: string; s
         config,
         secretsProvider: stackFile.secretsProvider,
         configFile: where.configFile,
-        env: stackEnv(stackName, stackFile.secretsProvider),
+        env: stackEnv(stackName, stackFile.secretsProvider, where.backendUrl),
     };
 }
 
@@ -127,8 +135,8 @@ export function engineEnv(stackName: string): Record<string, string> {
 }
 
 /** The engine environment of a stack whose file names `secretsProvider` (none: the passphrase provider). */
-function stackEnv(stackName: string, secretsProvider: string | undefined): Record<string, string> {
-    const env: Record<string, string> = { PULUMI_BACKEND_URL: backendUrl(), PULUMI_SKIP_UPDATE_CHECK: "true" };
+function stackEnv(stackName: string, secretsProvider: string | undefined, stateUrl = backendUrl()): Record<string, string> {
+    const env: Record<string, string> = { PULUMI_BACKEND_URL: stateUrl, PULUMI_SKIP_UPDATE_CHECK: "true" };
     if (!secretsProvider && !process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
         if (!localPassphraseStacks.includes(stackName)) {
             throw new Error(`stack '${stackName}' uses the passphrase secrets provider: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE`);

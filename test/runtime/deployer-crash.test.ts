@@ -5,16 +5,14 @@
  * holder is gone), and the next run on the stack succeeds. The service runs
  * as a child process, as in production.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectRoot } from "../../runtime/engine/project";
 import { engineLock } from "../../runtime/deployer/worker/engine-lock";
 import { processesWithEnvironment } from "../../runtime/deployer/worker/orphans";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
-import { backendNames, call, freshDatabase, projectCopy, tempStackNames, waitFor, waitForRun } from "./helpers";
+import { backendNames, call, freshDatabase, projectCopy, type ServerProcess, startServer, tempStackNames, waitFor, waitForRun } from "./helpers";
 
 let sandbox: EngineSandbox;
 beforeAll(async () => {
@@ -23,41 +21,13 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox?.cleanup());
 
-interface Child {
-    proc: ChildProcess;
-    url: string;
-    output: () => string;
-}
-
-/** Starts `runtime/deployer/server.ts` as its own process (no tsx wrapper process: the pid is the server's). */
-async function startServer(env: Record<string, string>): Promise<Child> {
-    const proc = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "runtime", "deployer", "server.ts")], {
-        cwd: projectRoot,
-        env: { ...process.env, X1_DEPLOYER_PORT: "0", X1_DEPLOYER_LOG_LEVEL: "warn", ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    proc.stdout!.on("data", (d) => (out += String(d)));
-    proc.stderr!.on("data", (d) => (out += String(d)));
-    const url = await waitFor(
-        "the deployer to listen",
-        async () => {
-            if (proc.exitCode !== null) throw new Error(`deployer exited ${proc.exitCode}:\n${out}`);
-            return /listening on (http:\/\/\S+)/.exec(out)?.[1];
-        },
-        120_000,
-        200,
-    );
-    return { proc, url, output: () => out };
-}
-
 describe.each(backendNames)("a deployer killed mid-run and restarted (%s database)", (backend) => {
     const stack = tempStackNames(backend === "embedded" ? "ke" : "kp", 1)[0]!;
     const project = projectCopy("crash");
     let dataDir: string;
     let env: Record<string, string>;
     let dbCleanup: () => Promise<void>;
-    let child: Child | undefined;
+    let child: ServerProcess | undefined;
 
     beforeAll(async () => {
         dataDir = mkdtempSync(path.join(tmpdir(), "x1-deployer-crash-"));

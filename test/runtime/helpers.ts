@@ -4,7 +4,7 @@
  * PostgreSQL from scripts/postgres.sh), on a temporary copy of the project
  * (its stacks/ included), so the repository's stacks/ is never written.
  */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -203,4 +203,46 @@ export async function readSse(url: string, token: string, runId: string, headers
         if (m.event === "end") break;
     }
     return out;
+}
+
+/** A deployer server running as its own process, as in production. */
+export interface ServerProcess {
+    proc: ChildProcess;
+    url: string;
+    output: () => string;
+}
+
+/**
+ * Starts `runtime/deployer/server.ts` as its own process (no tsx wrapper
+ * process: the pid is the server's), with this process's environment plus
+ * `env` (an undefined value removes the variable); resolves once it listens.
+ */
+export async function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
+    const merged: Record<string, string | undefined> = { ...process.env, X1_DEPLOYER_PORT: "0", X1_DEPLOYER_LOG_LEVEL: "warn", ...env };
+    const proc = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "runtime", "deployer", "server.ts")], {
+        cwd: projectRoot,
+        env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    proc.stdout?.on("data", (d) => (out += String(d)));
+    proc.stderr?.on("data", (d) => (out += String(d)));
+    const url = await waitFor(
+        "the deployer to listen",
+        async () => {
+            if (proc.exitCode !== null) throw new Error(`deployer exited ${proc.exitCode}:\n${out}`);
+            return /listening on (http:\/\/\S+)/.exec(out)?.[1];
+        },
+        120_000,
+        200,
+    );
+    return { proc, url, output: () => out };
+}
+
+/** Sends SIGTERM and waits for the exit code (the deployer drains, then exits 0). */
+export async function stopServer(server: ServerProcess): Promise<number | null> {
+    if (server.proc.exitCode !== null) return server.proc.exitCode;
+    const exited = new Promise<number | null>((r) => server.proc.once("exit", (code) => r(code)));
+    server.proc.kill("SIGTERM");
+    return exited;
 }

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { appliesToCluster, type StackConfig } from "../../../stacks/schema";
 import { ConfigError } from "../../../stacks/validate";
-import { BadRequestError, ConflictError, UnprocessableError } from "../errors";
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from "../errors";
 import type { ConfigProblem, StackDetail, StackSummary } from "../http/schemas";
 import { redactDeep } from "../redact";
 import type { OwnersRepository } from "../store/owners";
@@ -37,8 +37,19 @@ export class Stacks {
     private readonly approvals: Approvals;
     private readonly access: Access;
     private readonly audit: AuditLog;
+    /** The state backend the engine runs use (DeployerPaths.backendUrl), for the lock state. */
+    private readonly backendUrl?: string;
 
-    constructor(files: StackFiles, owners: OwnersRepository, runsRepo: RunsRepository, runs: Runs, approvals: Approvals, access: Access, audit: AuditLog) {
+    constructor(
+        files: StackFiles,
+        owners: OwnersRepository,
+        runsRepo: RunsRepository,
+        runs: Runs,
+        approvals: Approvals,
+        access: Access,
+        audit: AuditLog,
+        backendUrl?: string,
+    ) {
         this.files = files;
         this.owners = owners;
         this.runsRepo = runsRepo;
@@ -46,6 +57,7 @@ export class Stacks {
         this.approvals = approvals;
         this.access = access;
         this.audit = audit;
+        this.backendUrl = backendUrl;
     }
 
     async list(caller: Caller): Promise<StackSummary[]> {
@@ -53,7 +65,16 @@ export class Stacks {
         const out: StackSummary[] = [];
         for (const name of this.files.names()) {
             const team = owners.get(name)?.team ?? null;
-            if (this.access.canSee(caller.principal, team)) out.push((await this.summary(name, team, this.files.read(name))).summary);
+            if (!this.access.canSee(caller.principal, team)) continue;
+            let file: StackText;
+            try {
+                file = this.files.read(name);
+            } catch (err) {
+                // Removed meanwhile (on another replica too: a sync deleted the file): not listed.
+                if (err instanceof NotFoundError) continue;
+                throw err;
+            }
+            out.push((await this.summary(name, team, file)).summary);
         }
         return out;
     }
@@ -64,7 +85,7 @@ export class Stacks {
         const { summary, problemList } = await this.summary(name, owner?.team ?? null, file);
         const active = await this.runsRepo.active(name);
         const running = active.find((r) => r.status === "running");
-        const lock = engineLock(name);
+        const lock = engineLock(name, this.backendUrl);
         return {
             ...summary,
             revision: file.revision,
@@ -117,13 +138,13 @@ export class Stacks {
     async create(caller: Caller, args: { name: string; from: string; team: string }): Promise<StackDetail> {
         await this.access.newStackTeam(caller, args.name, args.team);
         const source = await this.access.copySource(caller, args.name, args.from);
-        const created = this.files.create(args.name, this.files.read(args.from).text);
+        const created = await this.files.create(args.name, this.files.read(args.from).text);
         try {
             validateOrThrow(args.name, created.text);
             await this.owners.assign(args.name, args.team, caller.principal.subject, true);
         } catch (err) {
             // The source itself is wrong, or the database refused: do not leave a half-made stack behind.
-            this.files.remove(args.name);
+            await this.files.remove(args.name);
             throw err;
         }
         await this.audit.record(
@@ -160,6 +181,7 @@ export class Stacks {
         if (args.revision && args.revision !== current.revision) {
             throw new ConflictError(
                 `stack '${name}' changed since revision ${args.revision} (now ${current.revision}): read it again and re-apply your change`,
+                { expectedRevision: args.revision, currentRevision: current.revision },
             );
         }
         const stored = x1ConfigOf(current.text, name);
@@ -167,7 +189,8 @@ export class Stacks {
         await this.refuseGatedChanges(caller, name, stored, config);
         const next = withConfig(current.text, name, config);
         validateOrThrow(name, next);
-        const written = this.files.write(name, next, current.revision);
+        // A compare-and-set: with several replicas, the database refuses it if another replica's write landed since the read.
+        const written = await this.files.write(name, next, current.revision);
         await this.audit.record(caller, "update-config", `stack:${name}`, "ok", `revision ${current.revision} -> ${written.revision}`);
         return this.get(caller, name);
     }

@@ -77,6 +77,8 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
     await app.register(
         async (v1) => {
             authenticate(v1, deployer);
+            // Several replicas: this one's stack files as the shared database has them, before a route reads them.
+            v1.addHook("preHandler", () => deployer.files.sync());
             await v1.register(meRoutes, { deployer });
             await v1.register(stackRoutes, { deployer });
             await v1.register(workspaceRoutes, { deployer });

@@ -143,6 +143,20 @@ export interface ApprovalsTable {
     run_id: string | null;
 }
 
+/** Stack config shared by replicas (store/stack-configs.ts); used on PostgreSQL. */
+export interface StackConfigsTable {
+    stack: string;
+    /** The whole stack file, comments and the engine's encryptionsalt included. */
+    text: string;
+    /** Content hash without the salt: the revision the API shows and edits name. */
+    revision: string;
+    /** Bumped by every change (salt included): the compare-and-set guard. */
+    version: Generated<number>;
+    updated_at: Generated<Date>;
+    /** Set when the stack was removed (a tombstone). */
+    deleted_at: Date | null;
+}
+
 export interface Schema {
     runs: RunsTable;
     run_events: RunEventsTable;
@@ -151,6 +165,7 @@ export interface Schema {
     stack_owners: StackOwnersTable;
     approval_policies: ApprovalPoliciesTable;
     approvals: ApprovalsTable;
+    stack_configs: StackConfigsTable;
 }
 
 export type Db = Kysely<Schema>;
@@ -227,6 +242,9 @@ async function migrate(db: Db): Promise<void> {
         provider: { getMigrations: async () => migrations },
         migrationTableName: "x1_deployer_migrations",
         migrationLockTableName: "x1_deployer_migrations_lock",
+        // Migrations are numbered per branch of work and touch separate tables, so one that
+        // lands later with a lower number still applies to a database that ran a higher one.
+        allowUnorderedMigrations: true,
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {

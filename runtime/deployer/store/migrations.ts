@@ -4,6 +4,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { Migration } from "kysely/migration";
+import { stateSchema } from "../../engine/backend";
 
 export const migrations: Record<string, Migration> = {
     "0001_history_queue_audit": {
@@ -161,6 +162,25 @@ export const migrations: Record<string, Migration> = {
             await sql`ALTER TABLE runs DROP COLUMN approves_run_id`.execute(db);
             await sql`ALTER TABLE runs DROP COLUMN approved_by`.execute(db);
             await sql`ALTER TABLE runs DROP COLUMN approved_run_id`.execute(db);
+        },
+    },
+    "0005_shared_state": {
+        async up(db: Kysely<unknown>) {
+            // Stack config shared by replicas (store/stack-configs.ts): one row per stack, the
+            // database the source of truth on PostgreSQL; a removed stack keeps a tombstone
+            // (deleted_at) so a replica's older working copy cannot bring it back.
+            await sql`
+                CREATE TABLE stack_configs (
+                    stack text PRIMARY KEY,
+                    text text NOT NULL,
+                    revision text NOT NULL,
+                    version integer NOT NULL DEFAULT 1,
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    deleted_at timestamptz
+                )`.execute(db);
+            // Pulumi's state (the CLI's postgres:// backend) lives in a schema of its own,
+            // apart from the deployer's tables (engine/backend.ts).
+            await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(stateSchema)}`.execute(db);
         },
     },
 };

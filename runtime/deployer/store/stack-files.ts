@@ -1,8 +1,10 @@
 /**
  * How the deployer changes stack config, safely.
  *
- * The stack files (stacks/Pulumi.<stack>.yaml) stay the one source of truth:
- * `pulumi up`, pull-request previews and the deployer all read them. The
+ * The stack files (stacks/Pulumi.<stack>.yaml) are what `pulumi up`,
+ * pull-request previews and the deployer read: the source of truth for one
+ * deployer, the working copy of the shared database for several (see
+ * StackFiles below and store/stack-configs.ts). The
  * deployer edits them as YAML documents (the `yaml` library's Document API),
  * so comments, key order and untouched keys survive an edit; every edit is
  * validated by the stack schema first, written to a temp file and renamed
@@ -25,6 +27,8 @@ import { secretTiers, type SecretTier, type StackConfig, tierRank } from "../../
 import { CONFIG_NAMESPACE, validateStackConfig } from "../../../stacks/validate";
 import { ConflictError, NotFoundError, UnprocessableError } from "../errors";
 import type { TierUpgradeBody, WorkspaceBody } from "../http/schemas";
+import type { Logger } from "../log";
+import type { StackConfigsRepository } from "./stack-configs";
 
 export const stackNamePattern = /^[a-z0-9][-a-z0-9_.]{0,39}$/;
 
@@ -161,17 +165,46 @@ export function withTierUpgrade(text: string, stack: string, upgrade: TierUpgrad
     return doc.toString();
 }
 
+/** The engine's salt line of a stack file's text, if it has one. */
+function saltOf(text: string): string | undefined {
+    return saltLine.exec(text)?.[0];
+}
+
+/** The text with `salt` appended when it carries none of its own (an edit keeps the salt the engine wrote). */
+function withSalt(text: string, salt: string | undefined): string {
+    if (!salt || saltLine.test(text)) return text;
+    return `${text.endsWith("\n") ? text : `${text}\n`}${salt.endsWith("\n") ? salt : `${salt}\n`}`;
+}
+
+const digestOf = (text: string) => createHash("md5").update(text).digest("hex");
+
 /**
  * The stack files of one project folder: read with their revision, written
  * atomically, created from another stack's text, removed. Paths come from
  * the deployer's settings, so tests work on a copy of the project.
+ *
+ * Alone (the embedded database, one process), the files are the source of
+ * truth. Given the shared `stack_configs` table (PostgreSQL, several
+ * replicas: store/stack-configs.ts), the database is, and the folder is this
+ * replica's working copy of it: every change is a compare-and-set in the
+ * database, then written to the file; `sync` brings the folder up to date
+ * (before each API request and around each run), so reads stay synchronous
+ * file reads and the engine, `pulumi up` and a diff see a file as before.
  */
 export class StackFiles {
     /** The folder holding Pulumi.<stack>.yaml files. */
     readonly dir: string;
+    private readonly shared?: StackConfigsRepository;
+    private readonly log?: Logger;
+    /** What this process last wrote to or found in each file (md5), to tell an edit made here from one made elsewhere. */
+    private readonly exported = new Map<string, string>();
+    /** Shared mode: one change or sync of the folder at a time. */
+    private queue: Promise<unknown> = Promise.resolve();
 
-    constructor(dir: string) {
+    constructor(dir: string, shared?: { configs: StackConfigsRepository; log: Logger }) {
         this.dir = dir;
+        this.shared = shared?.configs;
+        this.log = shared?.log;
     }
 
     path(stack: string): string {
@@ -190,48 +223,164 @@ export class StackFiles {
         return { text, revision: revisionOf(text) };
     }
 
-    /** Writes a stack file atomically, refusing when it changed since `expectedRevision`. */
-    write(stack: string, text: string, expectedRevision?: string): StackText {
+    /** Writes a stack's config, refusing when it changed since `expectedRevision` (409 naming both revisions). */
+    async write(stack: string, text: string, expectedRevision?: string): Promise<StackText> {
+        if (this.shared) {
+            const configs = this.shared;
+            return this.exclusive(() => this.writeShared(configs, stack, text, expectedRevision));
+        }
         const file = this.path(stack);
         const currentText = existsSync(file) ? readFileSync(file, "utf8") : undefined;
         if (expectedRevision !== undefined) {
             const current = currentText === undefined ? "(deleted)" : revisionOf(currentText);
-            if (current !== expectedRevision) {
-                throw new ConflictError(
-                    `stacks/Pulumi.${stack}.yaml changed since revision ${expectedRevision} (now ${current}): read the stack again and re-apply your change`,
-                );
-            }
+            if (current !== expectedRevision) throw changedSince(stack, expectedRevision, current);
         }
-        const salt = currentText ? saltLine.exec(currentText)?.[0] : undefined;
-        const out = salt && !saltLine.test(text) ? `${text.endsWith("\n") ? text : `${text}\n`}${salt.endsWith("\n") ? salt : `${salt}\n`}` : text;
-        const temp = path.join(this.dir, `.Pulumi.${stack}.yaml.${randomUUID()}.tmp`);
-        writeFileSync(temp, out, { flag: "wx" });
-        renameSync(temp, file);
-        return { text: out, revision: revisionOf(out) };
+        return this.writeLocal(stack, withSalt(text, currentText && saltOf(currentText)));
     }
 
-    /** Creates a new stack file from another stack's text; fails if the stack exists. */
-    create(stack: string, text: string): StackText {
+    private async writeShared(configs: StackConfigsRepository, stack: string, text: string, expectedRevision?: string): Promise<StackText> {
+        const row = await configs.get(stack);
+        const current = !row || row.deleted ? "(deleted)" : row.revision;
+        if (!row || row.deleted || (expectedRevision !== undefined && row.revision !== expectedRevision)) {
+            throw changedSince(stack, expectedRevision ?? current, current);
+        }
+        const local = existsSync(this.path(stack)) ? readFileSync(this.path(stack), "utf8") : undefined;
+        const out = withSalt(text, saltOf(row.text) ?? (local && saltOf(local)));
+        const revision = revisionOf(out);
+        if (!(await configs.replace(stack, out, revision, row.version))) {
+            // Another replica's change landed between the read and the compare-and-set.
+            const now = await configs.get(stack);
+            throw changedSince(stack, expectedRevision ?? row.revision, !now || now.deleted ? "(deleted)" : now.revision);
+        }
+        return this.writeLocal(stack, out);
+    }
+
+    /** Creates a new stack from another stack's text; fails if the stack exists. */
+    async create(stack: string, text: string): Promise<StackText> {
         if (!stackNamePattern.test(stack)) {
             throw new UnprocessableError(`stack name '${stack}' must be 1-40 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit`);
         }
         const body = `# Created by the x1agent deployer.\n${text.replace(saltLine, "")}`;
+        const exists = () => new ConflictError(`stack '${stack}' already exists (stacks/Pulumi.${stack}.yaml)`);
+        if (this.shared) {
+            const configs = this.shared;
+            return this.exclusive(async () => {
+                if (!(await configs.create(stack, body, revisionOf(body)))) throw exists();
+                return this.writeLocal(stack, body);
+            });
+        }
         try {
             writeFileSync(this.path(stack), body, { flag: "wx" });
         } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new ConflictError(`stack '${stack}' already exists (stacks/Pulumi.${stack}.yaml)`);
+            if ((err as NodeJS.ErrnoException).code === "EEXIST") throw exists();
             throw err;
         }
         return { text: body, revision: revisionOf(body) };
     }
 
-    remove(stack: string): void {
+    async remove(stack: string): Promise<void> {
+        if (this.shared) {
+            const configs = this.shared;
+            await this.exclusive(async () => {
+                await configs.remove(stack);
+                this.removeLocal(stack);
+            });
+            return;
+        }
+        this.removeLocal(stack);
+    }
+
+    /**
+     * Shared mode: brings this working copy up to date with the database (one
+     * stack, or all). A stack file the database does not know (an example
+     * stack new in this working copy) is added to it; a removed stack's file
+     * is deleted; a file whose text differs is replaced by the database's,
+     * except that a salt the engine wrote here is first added to the
+     * database's text (the salt belongs to the stack's state: every replica
+     * must use the same one). Alone: nothing to do.
+     */
+    sync(stack?: string): Promise<void> {
+        const configs = this.shared;
+        if (!configs) return Promise.resolve();
+        return this.exclusive(() => this.syncShared(configs, stack));
+    }
+
+    private async syncShared(configs: StackConfigsRepository, only?: string): Promise<void> {
+        const rows = await configs.digests(only);
+        const known = new Set(rows.map((r) => r.stack));
+        for (const name of only === undefined ? this.names() : []) {
+            if (known.has(name)) continue;
+            const text = readFileSync(this.path(name), "utf8");
+            if (await configs.seed(name, text, revisionOf(text))) {
+                this.exported.set(name, digestOf(text));
+                this.log?.info({ stack: name, revision: revisionOf(text) }, `stack '${name}': added to the shared database from this working copy`);
+            }
+        }
+        for (const row of rows) {
+            const file = this.path(row.stack);
+            if (row.deleted) {
+                this.removeLocal(row.stack);
+                continue;
+            }
+            const local = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+            const localDigest = local === undefined ? undefined : digestOf(local);
+            if (localDigest === row.digest) {
+                this.exported.set(row.stack, row.digest);
+                continue;
+            }
+            const localSalt = local && saltOf(local);
+            let current = await configs.get(row.stack);
+            if (!current || current.deleted) continue;
+            if (localSalt && !row.salted && configs) {
+                // The engine wrote the stack's salt here (its first run): every replica must use it.
+                await configs.replace(row.stack, withSalt(current.text, localSalt), current.revision, current.version);
+                current = (await configs.get(row.stack)) ?? current;
+                if (local !== undefined && digestOf(current.text) === localDigest) {
+                    this.exported.set(row.stack, localDigest);
+                    continue;
+                }
+            }
+            if (local !== undefined && this.exported.get(row.stack) !== localDigest && revisionOf(local) !== current.revision) {
+                this.log?.warn(
+                    { stack: row.stack, fileRevision: revisionOf(local), databaseRevision: current.revision },
+                    `stacks/Pulumi.${row.stack}.yaml in this working copy (revision ${revisionOf(local)}) differs from the shared database's (revision ${current.revision}): replaced by the database's; change stack config through the API`,
+                );
+            }
+            this.writeLocal(row.stack, current.text);
+        }
+    }
+
+    /** Writes a file atomically (temp file, rename): a reader never sees half a file. */
+    private writeLocal(stack: string, text: string): StackText {
+        const temp = path.join(this.dir, `.Pulumi.${stack}.yaml.${randomUUID()}.tmp`);
+        writeFileSync(temp, text, { flag: "wx" });
+        renameSync(temp, this.path(stack));
+        this.exported.set(stack, digestOf(text));
+        return { text, revision: revisionOf(text) };
+    }
+
+    private removeLocal(stack: string): void {
+        this.exported.delete(stack);
         try {
             unlinkSync(this.path(stack));
         } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         }
     }
+
+    /** Runs `task` after every change or sync started before it (shared mode). */
+    private exclusive<T>(task: () => Promise<T>): Promise<T> {
+        const run = this.queue.then(task, task);
+        this.queue = run.catch(() => undefined);
+        return run;
+    }
+}
+
+function changedSince(stack: string, expected: string, current: string): ConflictError {
+    return new ConflictError(`stacks/Pulumi.${stack}.yaml changed since revision ${expected} (now ${current}): read the stack again and re-apply your change`, {
+        expectedRevision: expected,
+        currentRevision: current,
+    });
 }
 
 /** A temp copy of proposed stack config for --config-file; call the returned cleanup when the run ends. */

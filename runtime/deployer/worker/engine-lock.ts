@@ -9,9 +9,11 @@
  * A live holder (say, an engine still finishing after its deployer died, or
  * an operator's own `pulumi up`) is left alone and reported.
  *
- * Other backends (Pulumi Cloud, object stores through their own locks) give
- * no pid: there the deployer's own heartbeat decides (the worker that held
- * the run stopped beating) and `pulumi cancel` clears the lock.
+ * Other backends (Pulumi Cloud, object stores, the postgres:// backend of
+ * several replicas, whose lock is a row naming pid and host that the CLI
+ * does not expire) are not inspected: there the deployer's own heartbeat
+ * decides (the worker that held the run stopped beating) and `pulumi
+ * cancel` clears the lock.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -92,8 +94,8 @@ export interface LockClearResult {
  * process still holds it. `target` is how to run `pulumi cancel` for
  * backends without inspectable locks.
  */
-export async function clearStaleEngineLock(stack: string, target: () => StackTarget): Promise<LockClearResult> {
-    const state = engineLock(stack);
+export async function clearStaleEngineLock(stack: string, target: () => StackTarget, url = backendUrl()): Promise<LockClearResult> {
+    const state = engineLock(stack, url);
     if (state.inspectable) {
         if (state.holders.length === 0) return { cleared: true, note: "the engine released its lock" };
         const live = state.holders.filter((h) => h.alive !== false);

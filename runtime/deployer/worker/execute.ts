@@ -54,6 +54,8 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
     let message: string | null = null;
     log.info({ attempt: run.attempts }, "run started");
     try {
+        // This replica's working copy gets the stack file as the shared database has it (several replicas).
+        await d.files.sync(run.stack);
         await checkEngineLock(d, run.stack);
         if (change) {
             const current = d.files.read(run.stack);
@@ -73,7 +75,7 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
             }
             proposed = proposedConfigFile(run.stack, current.text);
         }
-        target = prepareStack(run.stack, { projectRoot: d.paths.projectRoot, stacksDir: d.paths.stacksDir, configFile: proposed?.file });
+        target = prepareStack(run.stack, { ...d.paths, configFile: proposed?.file });
         entry.controller.signal.throwIfAborted();
         const result = await runOperation(target, operation, {
             onEvent: (e) => {
@@ -87,7 +89,7 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
         });
         // The cluster has the change now: the stack file must say so before anything else can fail.
         if (change && operation === "up") {
-            d.files.write(run.stack, change.proposedText, change.baseRevision);
+            await d.files.write(run.stack, change.proposedText, change.baseRevision);
             message = `config change applied: ${change.summary}; stacks/Pulumi.${run.stack}.yaml updated`;
         }
         if (run.remove_stack && operation === "destroy") {
@@ -133,6 +135,8 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
     } finally {
         clearTimeout(timer);
         proposed?.cleanup();
+        // A first run wrote the stack's encryptionsalt into this working copy: share it now, before another replica runs the stack.
+        await d.files.sync(run.stack).catch((err: unknown) => log.error({ err }, "syncing the stack file with the shared database failed"));
     }
 }
 
@@ -142,9 +146,9 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
  * (an operator's `pulumi up`): wait for it.
  */
 async function checkEngineLock(d: ExecutorDeps, stack: string): Promise<void> {
-    const lock = engineLock(stack);
+    const lock = engineLock(stack, d.paths.backendUrl);
     if (!lock.inspectable || lock.holders.length === 0) return;
-    const result = await clearStaleEngineLock(stack, () => prepareStack(stack, d.paths));
+    const result = await clearStaleEngineLock(stack, () => prepareStack(stack, d.paths), d.paths.backendUrl);
     if (!result.cleared) throw new LockedByOtherProcess(`${result.note}; the run waits for it`);
 }
 
@@ -215,7 +219,7 @@ async function finish(
 async function removeStack(d: ExecutorDeps, target: StackTarget): Promise<void> {
     const ws = await LocalWorkspace.create({ workDir: target.workDir, pulumiCommand: await pulumiCommand(), envVars: target.env });
     await ws.removeStack(target.name);
-    d.files.remove(target.name);
+    await d.files.remove(target.name);
     await d.owners.remove(target.name);
     await new ApprovalsRepository(d.db).removePolicy(target.name);
 }

@@ -65,7 +65,7 @@ export async function recover(d: RecoveryDeps): Promise<void> {
     for (const run of pending) {
         const busy = await d.db.selectFrom("runs").select("id").where("stack", "=", run.stack).where("status", "=", "running").executeTakeFirst();
         if (busy) continue;
-        const result = await clearStaleEngineLock(run.stack, () => prepareStack(run.stack, d.paths)).catch((err: unknown) => ({
+        const result = await clearStaleEngineLock(run.stack, () => prepareStack(run.stack, d.paths), d.paths.backendUrl).catch((err: unknown) => ({
             cleared: false,
             note: `could not clear the stack's lock: ${redact((err as Error).message)}`,
         }));
