@@ -9,6 +9,7 @@
  * are translated; anything JavaScript cannot compile is reported as not
  * evaluable rather than guessed.
  */
+import type { IClusterSecretStoreCondition } from "@kubernetes-models/external-secrets/external-secrets.io/v1";
 import { isX1Namespace, names } from "./names";
 
 /** Namespaces a store must serve (the app namespace and workspaces). */
@@ -60,12 +61,12 @@ export interface ConditionFinding {
 }
 
 /** Checks one store condition; returns what is wrong with it (empty when it is scoped). */
-export function checkCondition(cond: Record<string, unknown>, index: number): ConditionFinding[] {
+export function checkCondition(cond: IClusterSecretStoreCondition, index: number): ConditionFinding[] {
     const base = `spec.conditions[${index}]`;
     const out: ConditionFinding[] = [];
-    const regexes = Array.isArray(cond.namespaceRegexes) ? (cond.namespaceRegexes as unknown[]) : [];
-    const namespaces = Array.isArray(cond.namespaces) ? (cond.namespaces as unknown[]) : [];
-    const selector = cond.namespaceSelector as Record<string, unknown> | undefined;
+    const regexes = cond.namespaceRegexes ?? [];
+    const namespaces = cond.namespaces ?? [];
+    const selector = cond.namespaceSelector;
     const hasSelector = selector !== undefined && selector !== null && Object.keys(selector).length > 0;
     if (regexes.length === 0 && namespaces.length === 0 && !hasSelector) {
         out.push({ path: base, problem: "is empty, and an empty condition admits every namespace" });
@@ -92,13 +93,11 @@ export function checkCondition(cond: Record<string, unknown>, index: number): Co
     });
     if (hasSelector) {
         // Labels are set by whoever creates a namespace; only the API server's own name label is trustworthy.
-        const exprs = Array.isArray(selector.matchExpressions) ? (selector.matchExpressions as Record<string, unknown>[]) : [];
-        const labels = (selector.matchLabels as Record<string, unknown> | undefined) ?? {};
+        const exprs = selector.matchExpressions ?? [];
+        const labels = selector.matchLabels ?? {};
         const byName = exprs.find((e) => e.key === "kubernetes.io/metadata.name" && e.operator === "In");
         const nameLabel = labels["kubernetes.io/metadata.name"];
-        const allowed = byName
-            ? ((byName.values as unknown[] | undefined) ?? []).every((v) => isX1Namespace(String(v)))
-            : typeof nameLabel === "string" && isX1Namespace(nameLabel);
+        const allowed = byName ? (byName.values ?? []).every((v) => isX1Namespace(String(v))) : typeof nameLabel === "string" && isX1Namespace(nameLabel);
         if (!allowed) {
             out.push({
                 path: `${base}.namespaceSelector`,
@@ -111,10 +110,10 @@ export function checkCondition(cond: Record<string, unknown>, index: number): Co
 }
 
 /** Does any of these conditions admit this namespace? (A condition is an OR of its fields; conditions are OR'ed.) */
-export function conditionsAdmit(conditions: Record<string, unknown>[], ns: string): boolean {
+export function conditionsAdmit(conditions: IClusterSecretStoreCondition[], ns: string): boolean {
     return conditions.some((cond) => {
-        const regexes = Array.isArray(cond.namespaceRegexes) ? (cond.namespaceRegexes as unknown[]) : [];
-        const namespaces = Array.isArray(cond.namespaces) ? (cond.namespaces as unknown[]) : [];
+        const regexes = cond.namespaceRegexes ?? [];
+        const namespaces = cond.namespaces ?? [];
         return (
             namespaces.map(String).includes(ns) ||
             regexes.some((r) => {

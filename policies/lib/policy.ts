@@ -56,7 +56,7 @@ export interface Res {
     name: string;
     urn: string;
     /** Properties (inputs in resource checks, outputs in stack checks); reading an unknown throws. */
-    props: Record<string, any>;
+    props: Record<string, unknown>;
     /** `protect` resource option (the analyzer protocol carries no retainOnDelete). */
     protect: boolean;
     /** URN of the parent resource, when any. */
@@ -79,7 +79,7 @@ export type StackCheck<C> = (resources: Res[], ctx: CheckContext<C>) => void;
  * fix. Edit `r.props` in place and return it: the props carry secret values
  * whose secretness a copy would lose.
  */
-export type ResourceRemediation<C> = (r: Res, ctx: Omit<CheckContext<C>, "report">) => Record<string, any> | undefined;
+export type ResourceRemediation<C> = (r: Res, ctx: Omit<CheckContext<C>, "report">) => Record<string, unknown> | undefined;
 
 /** An x1agent policy: the SDK policy plus its metadata. */
 export type X1Policy = (ResourceValidationPolicy | StackValidationPolicy) & { meta: PolicyMeta; kind: "resource" | "stack" };

@@ -7,8 +7,9 @@
  * lists them with their mitigations); a rule is matched the way the API
  * server authorizes it, `*` included.
  */
+import type { IClusterRole, IClusterRoleBinding, IPolicyRule, IRole, IRoleBinding, ISubject } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import type { Res } from "./policy";
-import { get, isKind, list, meta } from "./resources";
+import { asKind, meta } from "./resources";
 
 export const rbacGroup = "rbac.authorization.k8s.io";
 
@@ -19,9 +20,39 @@ export interface Rule {
     resourceNames: string[];
 }
 
-export function ruleOf(raw: unknown): Rule {
-    const strings = (field: string) => list(raw, field).map(String);
-    return { apiGroups: strings("apiGroups"), resources: strings("resources"), verbs: strings("verbs"), resourceNames: strings("resourceNames") };
+export function ruleOf(raw: IPolicyRule): Rule {
+    return { apiGroups: raw.apiGroups ?? [], resources: raw.resources ?? [], verbs: raw.verbs ?? [], resourceNames: raw.resourceNames ?? [] };
+}
+
+/** A Role or ClusterRole, typed; undefined for anything else. */
+export function roleOf(r: Res): IRole | IClusterRole | undefined {
+    return asKind(r, "rbac.authorization.k8s.io/Role") ?? asKind(r, "rbac.authorization.k8s.io/ClusterRole");
+}
+
+/** The rules of a Role or ClusterRole ([] for anything else). */
+export function rulesOf(role: Res): IPolicyRule[] {
+    return roleOf(role)?.rules ?? [];
+}
+
+/** An aggregated ClusterRole: its rules are filled in by the API server from other roles, so the stack does not show them. */
+export function isAggregated(role: Res): boolean {
+    return asKind(role, "rbac.authorization.k8s.io/ClusterRole")?.aggregationRule !== undefined;
+}
+
+/** A RoleBinding or ClusterRoleBinding, typed; undefined for anything else. */
+export function bindingOf(r: Res): IRoleBinding | IClusterRoleBinding | undefined {
+    return asKind(r, "rbac.authorization.k8s.io/RoleBinding") ?? asKind(r, "rbac.authorization.k8s.io/ClusterRoleBinding");
+}
+
+/** What a binding grants: `kind` Role or ClusterRole and its name ("" when unset). */
+export function roleRefOf(binding: Res): { kind: string; name: string } {
+    const ref = bindingOf(binding)?.roleRef;
+    return { kind: ref?.kind ?? "", name: ref?.name ?? "" };
+}
+
+/** The subjects of a binding as written ([] for anything else). */
+export function bindingSubjects(binding: Res): ISubject[] {
+    return bindingOf(binding)?.subjects ?? [];
 }
 
 interface Grant {
@@ -150,7 +181,7 @@ function ruleGrants(rule: Rule, grant: Grant): boolean {
 }
 
 /** The capabilities one rule grants (resourceNames do not narrow them: a name can be any object's). */
-export function ruleCapabilities(raw: unknown): Capability[] {
+export function ruleCapabilities(raw: IPolicyRule): Capability[] {
     const rule = ruleOf(raw);
     return capabilities.filter((c) => c.grants.some((g) => ruleGrants(rule, g)));
 }
@@ -177,10 +208,10 @@ export function subjectName(s: Subject): string {
 
 export function subjectsOf(binding: Res): Subject[] {
     const bindingNs = meta(binding).namespace;
-    return list(binding.props, "subjects").map((s) => {
-        const kind = String(get(s, "kind") ?? "");
-        const name = String(get(s, "name") ?? "");
-        return kind === "ServiceAccount" ? { kind, name, namespace: String(get(s, "namespace") ?? bindingNs) } : { kind, name };
+    return bindingSubjects(binding).map((s) => {
+        const kind = s.kind ?? "";
+        const name = s.name ?? "";
+        return kind === "ServiceAccount" ? { kind, name, namespace: s.namespace ?? bindingNs } : { kind, name };
     });
 }
 
@@ -189,8 +220,8 @@ export function rolesOf(resources: Res[]): { roles: Map<string, Res>; clusterRol
     const roles = new Map<string, Res>();
     const clusterRoles = new Map<string, Res>();
     for (const r of resources) {
-        if (isKind(r, rbacGroup, "Role")) roles.set(`${meta(r).namespace}/${meta(r).name}`, r);
-        if (isKind(r, rbacGroup, "ClusterRole")) clusterRoles.set(meta(r).name, r);
+        if (asKind(r, "rbac.authorization.k8s.io/Role")) roles.set(`${meta(r).namespace}/${meta(r).name}`, r);
+        if (asKind(r, "rbac.authorization.k8s.io/ClusterRole")) clusterRoles.set(meta(r).name, r);
     }
     return { roles, clusterRoles };
 }

@@ -4,7 +4,15 @@
  * metadata, pod specs of every workload kind, and walking values without
  * tripping over the ones a preview does not know.
  */
-import type { IContainer, IEphemeralContainer, IPodSpec } from "kubernetes-models/v1";
+import type { IClusterExternalSecret, IClusterSecretStore, IExternalSecret, ISecretStore } from "@kubernetes-models/external-secrets/external-secrets.io/v1";
+import type { IValidatingAdmissionPolicy, IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1";
+import type { IDaemonSet, IDeployment, IReplicaSet, IStatefulSet } from "kubernetes-models/apps/v1";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
+import type { ICronJob, IJob } from "kubernetes-models/batch/v1";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1";
+import type { IClusterRole, IClusterRoleBinding, IRole, IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import type { IConfigMap, IContainer, IEphemeralContainer, INamespace, IPod, IPodSpec, IPodTemplateSpec, ISecret, IServiceAccount } from "kubernetes-models/v1";
 import { isUnknownValueError, type Res } from "./policy";
 
 /** Stands for a value the preview does not know yet, in `entriesOf` walks. */
@@ -34,12 +42,17 @@ export function isKind(r: Pick<Res, "type">, group: string, kind: string): boole
     return t !== undefined && t.group === group && t.kind === kind;
 }
 
-/** Reads `obj.a.b.c`; undefined when a step is missing (an unknown step throws, see policy.ts). */
-export function get(obj: unknown, ...path: (string | number)[]): any {
-    let cur: any = obj;
+/**
+ * Reads `obj.a.b.c` of a value no model describes (a cloud resource's
+ * props, Helm values, stack outputs); undefined when a step is missing (an
+ * unknown step throws, see policy.ts). Kubernetes objects are read typed,
+ * through `asKind`.
+ */
+export function get(obj: unknown, ...path: (string | number)[]): unknown {
+    let cur: unknown = obj;
     for (const p of path) {
         if (cur === null || cur === undefined || typeof cur !== "object") return undefined;
-        cur = cur[p];
+        cur = (cur as Record<string | number, unknown>)[p];
     }
     return cur;
 }
@@ -54,10 +67,61 @@ export function failUnknown(obj: unknown, ...path: (string | number)[]): void {
     get(obj, ...path);
 }
 
-/** An array property as an array ([] when absent). */
-export function list(obj: unknown, ...path: (string | number)[]): any[] {
+/** An array property of a value no model describes, as an array ([] when absent). */
+export function list(obj: unknown, ...path: (string | number)[]): unknown[] {
     const v = get(obj, ...path);
     return Array.isArray(v) ? v : [];
+}
+
+/** A string property of a value no model describes, or undefined when it is not a string. */
+export function text(obj: unknown, ...path: (string | number)[]): string | undefined {
+    const v = get(obj, ...path);
+    return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * The Kubernetes kinds the rules read, by `group/Kind` (`core` for the core
+ * group), with their models: kubernetes-models, and
+ * @kubernetes-models/external-secrets for ESO's (v1; the v1beta1 fields the
+ * rules read are the same).
+ */
+export interface Kinds {
+    "core/ConfigMap": IConfigMap;
+    "core/Namespace": INamespace;
+    "core/Pod": IPod;
+    "core/Secret": ISecret;
+    "core/ServiceAccount": IServiceAccount;
+    "apps/Deployment": IDeployment;
+    "apps/StatefulSet": IStatefulSet;
+    "apps/DaemonSet": IDaemonSet;
+    "apps/ReplicaSet": IReplicaSet;
+    "batch/Job": IJob;
+    "batch/CronJob": ICronJob;
+    "autoscaling/HorizontalPodAutoscaler": IHorizontalPodAutoscaler;
+    "policy/PodDisruptionBudget": IPodDisruptionBudget;
+    "networking.k8s.io/NetworkPolicy": INetworkPolicy;
+    "rbac.authorization.k8s.io/Role": IRole;
+    "rbac.authorization.k8s.io/ClusterRole": IClusterRole;
+    "rbac.authorization.k8s.io/RoleBinding": IRoleBinding;
+    "rbac.authorization.k8s.io/ClusterRoleBinding": IClusterRoleBinding;
+    "admissionregistration.k8s.io/ValidatingAdmissionPolicy": IValidatingAdmissionPolicy;
+    "admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding": IValidatingAdmissionPolicyBinding;
+    "external-secrets.io/ExternalSecret": IExternalSecret;
+    "external-secrets.io/ClusterExternalSecret": IClusterExternalSecret;
+    "external-secrets.io/SecretStore": ISecretStore;
+    "external-secrets.io/ClusterSecretStore": IClusterSecretStore;
+}
+export type KindName = keyof Kinds;
+
+/**
+ * The props of `r` as the model of `kind` (`group/Kind`, any version) when
+ * `r` is one, else undefined. Typing only: the values are what the engine
+ * sent, so a field a preview does not know still throws on read (see
+ * policy.ts), and every field the model marks required may still be missing.
+ */
+export function asKind<K extends KindName>(r: Pick<Res, "type" | "props">, kind: K): Kinds[K] | undefined {
+    const slash = kind.indexOf("/");
+    return isKind(r, kind.slice(0, slash), kind.slice(slash + 1)) ? (r.props as unknown as Kinds[K]) : undefined;
 }
 
 export interface Meta {
@@ -69,57 +133,48 @@ export interface Meta {
 }
 
 export function meta(r: Pick<Res, "props" | "name">): Meta {
-    const m = get(r.props, "metadata") ?? {};
+    const m = (r.props as { metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } }).metadata;
     return {
-        name: get(m, "name") ?? r.name,
-        namespace: get(m, "namespace") ?? "default",
-        labels: get(m, "labels") ?? {},
-        annotations: get(m, "annotations") ?? {},
+        name: m?.name ?? r.name,
+        namespace: m?.namespace ?? "default",
+        labels: m?.labels ?? {},
+        annotations: m?.annotations ?? {},
     };
 }
 
-/** Workload kinds and where their pod spec lives. */
-const podSpecPaths: Record<string, string[]> = {
-    "apps/Deployment": ["spec", "template", "spec"],
-    "apps/StatefulSet": ["spec", "template", "spec"],
-    "apps/DaemonSet": ["spec", "template", "spec"],
-    "apps/ReplicaSet": ["spec", "template", "spec"],
-    "batch/Job": ["spec", "template", "spec"],
-    "batch/CronJob": ["spec", "jobTemplate", "spec", "template", "spec"],
-    "core/Pod": ["spec"],
+/** The workload kinds, each with its pod template. */
+const templates: { [K in KindName]?: (o: Kinds[K]) => IPodTemplateSpec | undefined } = {
+    "apps/Deployment": (o) => o.spec?.template,
+    "apps/StatefulSet": (o) => o.spec?.template,
+    "apps/DaemonSet": (o) => o.spec?.template,
+    "apps/ReplicaSet": (o) => o.spec?.template,
+    "batch/Job": (o) => o.spec?.template,
+    "batch/CronJob": (o) => o.spec?.jobTemplate?.spec?.template,
 };
 
-/** The path of the pod spec inside a workload's props, or undefined for a non-workload. */
-export function podSpecPath(r: Pick<Res, "type">): string[] | undefined {
+/** A workload's pod template, or `{ spec }` of a Pod; undefined for anything else. */
+function podTemplate(r: Pick<Res, "type" | "props">): { metadata?: IPodTemplateSpec["metadata"]; spec?: IPodSpec } | undefined {
     const t = k8sType(r.type);
-    return t ? podSpecPaths[`${t.group}/${t.kind}`] : undefined;
+    if (!t) return undefined;
+    const kind = `${t.group}/${t.kind}`;
+    if (kind === "core/Pod") return { spec: (r.props as unknown as IPod).spec };
+    const template = templates[kind as KindName] as ((o: unknown) => IPodTemplateSpec | undefined) | undefined;
+    return template ? (template(r.props) ?? {}) : undefined;
 }
 
 export function isWorkload(r: Pick<Res, "type">): boolean {
-    return podSpecPath(r) !== undefined;
+    const t = k8sType(r.type);
+    return t !== undefined && (`${t.group}/${t.kind}` === "core/Pod" || `${t.group}/${t.kind}` in templates);
 }
 
-/**
- * The props of a Kubernetes object, typed as the model the caller names
- * (kubernetes-models: `IConfigMap`, `IRole`, ...) once the kind is checked.
- * Typing only: the values are what the engine sent, so fields a preview does
- * not know still throw on read (see policy.ts).
- */
-export function objectOf<T>(r: Pick<Res, "props">): T {
-    return r.props as T;
-}
-
-/** The pod spec of a workload (undefined for anything else). */
+/** The pod spec of a workload (undefined for anything else), the object in the props: a remediation edits it in place. */
 export function podSpec(r: Pick<Res, "type" | "props">): IPodSpec | undefined {
-    const p = podSpecPath(r);
-    return p ? get(r.props, ...p) : undefined;
+    return podTemplate(r)?.spec;
 }
 
 /** The pod template's labels of a controller workload. */
 export function podLabels(r: Pick<Res, "type" | "props">): Record<string, string> {
-    const p = podSpecPath(r);
-    if (!p) return {};
-    return get(r.props, ...p.slice(0, -1), "metadata", "labels") ?? {};
+    return podTemplate(r)?.metadata?.labels ?? {};
 }
 
 /** One container of a pod spec and where it sits. */
@@ -131,9 +186,9 @@ export interface PodContainer {
 /** Containers of a pod spec, with where they sit (`containers`, `initContainers` or `ephemeralContainers`). */
 export function containers(spec: IPodSpec | undefined): PodContainer[] {
     return [
-        ...list(spec, "containers").map((c: IContainer) => ({ c, field: "containers" as const })),
-        ...list(spec, "initContainers").map((c: IContainer) => ({ c, field: "initContainers" as const })),
-        ...list(spec, "ephemeralContainers").map((c: IEphemeralContainer) => ({ c, field: "ephemeralContainers" as const })),
+        ...(spec?.containers ?? []).map((c) => ({ c, field: "containers" as const })),
+        ...(spec?.initContainers ?? []).map((c) => ({ c, field: "initContainers" as const })),
+        ...(spec?.ephemeralContainers ?? []).map((c) => ({ c, field: "ephemeralContainers" as const })),
     ];
 }
 

@@ -3,8 +3,9 @@
  * program sets on purpose: the ClusterSecretStore's name and its
  * `x1agent.dev/secrets-tier` label, and the stack outputs `tier`/`uiMode`.
  */
+import type { IExternalSecretSpec } from "@kubernetes-models/external-secrets/external-secrets.io/v1";
 import type { Res } from "./policy";
-import { get, isKind, k8sType, meta } from "./resources";
+import { asKind, get, isKind, k8sType, meta } from "./resources";
 import { isTier, tierLabel, tierOfStore, tierRank, type SecretTier } from "./names";
 
 export const esoGroup = "external-secrets.io";
@@ -34,7 +35,7 @@ export function isExternalSecret(r: Pick<Res, "type">): boolean {
 export function toStore(r: Res): Store {
     const m = meta(r);
     const label = m.labels[tierLabel];
-    const providerBlock = get(r.props, "spec", "provider") ?? {};
+    const providerBlock = (asKind(r, "external-secrets.io/ClusterSecretStore") ?? asKind(r, "external-secrets.io/SecretStore"))?.spec?.provider ?? {};
     const provider = Object.keys(providerBlock)[0];
     return { res: r, name: m.name, tier: isTier(label) ? label : tierOfStore[m.name], provider };
 }
@@ -82,17 +83,31 @@ export function declaredTier(resources: Res[]): Declared | undefined {
     return top ? { tier: top.tier!, source: `ClusterSecretStore ${top.name} (label ${tierLabel})`, store: top } : undefined;
 }
 
-/** Every store an ExternalSecret-like spec references: the main one and per-item sourceRefs. */
-export function storeRefs(spec: unknown): { path: string; name: unknown; kind: unknown }[] {
-    const out: { path: string; name: unknown; kind: unknown }[] = [];
-    const main = get(spec, "secretStoreRef");
-    if (main !== undefined) out.push({ path: "spec.secretStoreRef", name: get(main, "name"), kind: get(main, "kind") });
-    for (const field of ["data", "dataFrom"] as const) {
-        const items = get(spec, field);
-        if (!Array.isArray(items)) continue;
+/**
+ * The ExternalSecret spec of an ExternalSecret, or of a ClusterExternalSecret
+ * (`spec.externalSecretSpec`), with where it sits for messages; undefined
+ * for anything else.
+ */
+export function externalSecretSpec(r: Res): { spec: IExternalSecretSpec | undefined; at: "spec" | "spec.externalSecretSpec" } | undefined {
+    const es = asKind(r, "external-secrets.io/ExternalSecret");
+    if (es) return { spec: es.spec, at: "spec" };
+    const ces = asKind(r, "external-secrets.io/ClusterExternalSecret");
+    if (ces) return { spec: ces.spec?.externalSecretSpec, at: "spec.externalSecretSpec" };
+    return undefined;
+}
+
+/** Every store an ExternalSecret spec references: the main one and per-item sourceRefs. */
+export function storeRefs(spec: IExternalSecretSpec | undefined): { path: string; name: string | undefined; kind: string | undefined }[] {
+    const out: { path: string; name: string | undefined; kind: string | undefined }[] = [];
+    const main = spec?.secretStoreRef;
+    if (main !== undefined) out.push({ path: "spec.secretStoreRef", name: main.name, kind: main.kind });
+    for (const [field, items] of [
+        ["data", spec?.data ?? []],
+        ["dataFrom", spec?.dataFrom ?? []],
+    ] as const) {
         items.forEach((item, i) => {
-            const ref = get(item, "sourceRef", "storeRef");
-            if (ref !== undefined) out.push({ path: `spec.${field}[${i}].sourceRef.storeRef`, name: get(ref, "name"), kind: get(ref, "kind") });
+            const ref = item.sourceRef?.storeRef;
+            if (ref !== undefined) out.push({ path: `spec.${field}[${i}].sourceRef.storeRef`, name: ref.name, kind: ref.kind });
         });
     }
     return out;
@@ -102,36 +117,30 @@ export interface RemoteKey {
     /** Where in the spec, e.g. `spec.data[0].remoteRef.key`. */
     path: string;
     /** The key, or a find's path (undefined: a find without a path searches the whole store). */
-    key: unknown;
+    key: string | undefined;
     /** A dataFrom.find (a search under `key`), not one named key. */
     find: boolean;
     /** The store the item reads through (its own sourceRef, else the main secretStoreRef). */
-    storeName: unknown;
+    storeName: string | undefined;
 }
 
 /** Every remote key an ExternalSecret spec reads, with its store; generator items have none. */
-export function remoteKeys(spec: unknown): RemoteKey[] {
-    const mainStore = get(spec, "secretStoreRef", "name");
+export function remoteKeys(spec: IExternalSecretSpec | undefined): RemoteKey[] {
+    const mainStore = spec?.secretStoreRef?.name;
     const out: RemoteKey[] = [];
-    const items = (field: string): unknown[] => {
-        const v = get(spec, field);
-        return Array.isArray(v) ? v : [];
-    };
-    items("data").forEach((item, i) => {
+    (spec?.data ?? []).forEach((item, i) => {
         out.push({
             path: `spec.data[${i}].remoteRef.key`,
-            key: get(item, "remoteRef", "key"),
+            key: item.remoteRef?.key,
             find: false,
-            storeName: get(item, "sourceRef", "storeRef", "name") ?? mainStore,
+            storeName: item.sourceRef?.storeRef?.name ?? mainStore,
         });
     });
-    items("dataFrom").forEach((item, i) => {
-        if (get(item, "sourceRef", "generatorRef") !== undefined) return;
-        const storeName = get(item, "sourceRef", "storeRef", "name") ?? mainStore;
-        const extract = get(item, "extract");
-        if (extract !== undefined) out.push({ path: `spec.dataFrom[${i}].extract.key`, key: get(extract, "key"), find: false, storeName });
-        const find = get(item, "find");
-        if (find !== undefined) out.push({ path: `spec.dataFrom[${i}].find.path`, key: get(find, "path"), find: true, storeName });
+    (spec?.dataFrom ?? []).forEach((item, i) => {
+        if (item.sourceRef?.generatorRef !== undefined) return;
+        const storeName = item.sourceRef?.storeRef?.name ?? mainStore;
+        if (item.extract !== undefined) out.push({ path: `spec.dataFrom[${i}].extract.key`, key: item.extract.key, find: false, storeName });
+        if (item.find !== undefined) out.push({ path: `spec.dataFrom[${i}].find.path`, key: item.find.path, find: true, storeName });
     });
     return out;
 }

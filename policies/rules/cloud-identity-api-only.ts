@@ -1,6 +1,6 @@
 import { parseDocument, statementName } from "../lib/iam";
 import { guarded, type Res, stackPolicy } from "../lib/policy";
-import { describe, get, isKind, list, meta } from "../lib/resources";
+import { asKind, describe, get, list, meta } from "../lib/resources";
 import { names } from "../lib/names";
 
 interface Config {
@@ -134,10 +134,11 @@ function check(r: Res, report: (message: string) => void, allowed: Set<string>):
             );
         return;
     }
-    if (isKind(r, "core", "ServiceAccount")) {
+    const account = asKind(r, "core/ServiceAccount");
+    if (account) {
         const { name, namespace } = meta(r);
         if (allowed.has(`${namespace}/${name}`)) return; // its annotation is computed (unknown at preview) and rightly there
-        const keys = Object.keys(get(r.props, "metadata", "annotations") ?? {});
+        const keys = Object.keys(account.metadata?.annotations ?? {});
         const found = identityAnnotations.filter((a) => keys.includes(a));
         if (found.length > 0) {
             report(`${describe(r)} carries ${found.join(", ")}, a cloud identity: only ${api} may hold one; remove the annotation`);

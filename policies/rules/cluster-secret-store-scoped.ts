@@ -1,7 +1,6 @@
 import { admittedSamples, checkCondition, conditionsAdmit } from "../lib/namespaces";
 import { resourcePolicy } from "../lib/policy";
-import { get, meta } from "../lib/resources";
-import { isClusterSecretStore } from "../lib/stores";
+import { asKind, meta } from "../lib/resources";
 import { names, storeNamespaceRegexes, workspaceNamespacePattern } from "../lib/names";
 
 /**
@@ -31,10 +30,11 @@ export const clusterSecretStoreScoped = resourcePolicy(
             "3. Never admit x1agent-secrets, kube-*, default, or the add-ons' namespaces.",
     },
     (r, { report }) => {
-        if (!isClusterSecretStore(r)) return;
+        const store = asKind(r, "external-secrets.io/ClusterSecretStore");
+        if (!store) return;
         const name = meta(r).name;
-        const conditions = get(r.props, "spec", "conditions");
-        if (!Array.isArray(conditions) || conditions.length === 0) {
+        const conditions = store.spec?.conditions ?? [];
+        if (conditions.length === 0) {
             report(
                 `ClusterSecretStore ${name} has no spec.conditions, so every namespace in the cluster (kube-system, ${names.secretsNamespace}, any tenant's) can read through it: ` +
                     `add conditions: [{ namespaceRegexes: ${JSON.stringify(storeNamespaceRegexes)} }]`,
@@ -57,13 +57,12 @@ export const clusterSecretStoreScoped = resourcePolicy(
         }
     },
     (r) => {
-        if (!isClusterSecretStore(r)) return undefined;
-        const conditions = get(r.props, "spec", "conditions");
-        if (Array.isArray(conditions) && conditions.length > 0) return undefined;
+        const store = asKind(r, "external-secrets.io/ClusterSecretStore");
+        if (!store || (store.spec?.conditions ?? []).length > 0) return undefined;
         // Edit in place: the props carry secret values whose secretness a copy would lose.
-        const conditionsFix = [{ namespaceRegexes: [...storeNamespaceRegexes] }];
-        if (r.props.spec === undefined) r.props.spec = { conditions: conditionsFix };
-        else r.props.spec.conditions = conditionsFix;
+        const conditions = [{ namespaceRegexes: [...storeNamespaceRegexes] }];
+        if (store.spec === undefined) (r.props as { spec?: { conditions: typeof conditions } }).spec = { conditions };
+        else store.spec.conditions = conditions;
         return r.props;
     },
 );

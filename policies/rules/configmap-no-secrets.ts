@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
 import { resourcePolicy } from "../lib/policy";
-import { describe, entriesOf, failUnknown, get, isKind, UNKNOWN } from "../lib/resources";
+import { asKind, describe, entriesOf, failUnknown, UNKNOWN } from "../lib/resources";
 
 /**
  * ConfigMaps are readable by anyone who can read the namespace's config and
@@ -21,8 +21,9 @@ export const configmapNoSecrets = resourcePolicy(
             "2. Keep in the ConfigMap only where the credential is: a Secret name, a file path.",
     },
     (r, { report }) => {
-        if (!isKind(r, "core", "ConfigMap")) return;
-        const data = get(r.props, "data");
+        const configMap = asKind(r, "core/ConfigMap");
+        if (!configMap) return;
+        const data = configMap.data;
         for (const [key, value] of entriesOf(data)) {
             if (value === UNKNOWN) {
                 if (isSensitiveName(key)) failUnknown(data, key);

@@ -1,8 +1,7 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, isKind, list, meta } from "../lib/resources";
 import { names } from "../lib/names";
-
-const rbac = "rbac.authorization.k8s.io";
+import { bindingSubjects, rbacGroup as rbac, roleRefOf, rulesOf } from "../lib/rbac";
+import { isKind, meta } from "../lib/resources";
 const readVerbs = new Set(["get", "list", "watch"]);
 
 /**
@@ -26,7 +25,7 @@ export const esoReaderRbacScoped = resourcePolicy(
         const isBinding = isKind(r, rbac, "RoleBinding") || isKind(r, rbac, "ClusterRoleBinding");
         if (isBinding) {
             const m = meta(r);
-            const bindsReader = list(r.props, "subjects").some((s) => get(s, "kind") === "ServiceAccount" && get(s, "name") === names.esoReader);
+            const bindsReader = bindingSubjects(r).some((s) => s.kind === "ServiceAccount" && s.name === names.esoReader);
             if (!bindsReader) return;
             if (isKind(r, rbac, "ClusterRoleBinding")) {
                 report(`ClusterRoleBinding ${m.name} binds ${names.esoReader} cluster-wide: bind it with a RoleBinding in ${names.secretsNamespace} only`);
@@ -37,9 +36,9 @@ export const esoReaderRbacScoped = resourcePolicy(
                     `RoleBinding ${m.namespace}/${m.name} gives ${names.esoReader} permissions in ${m.namespace}: it may only hold a RoleBinding in ${names.secretsNamespace}`,
                 );
             }
-            if (get(r.props, "roleRef", "kind") === "ClusterRole") {
+            if (roleRefOf(r).kind === "ClusterRole") {
                 report(
-                    `RoleBinding ${m.namespace}/${m.name} binds ${names.esoReader} to ClusterRole ${String(get(r.props, "roleRef", "name"))}: use a Role in ${names.secretsNamespace} limited to get/list/watch on secrets`,
+                    `RoleBinding ${m.namespace}/${m.name} binds ${names.esoReader} to ClusterRole ${roleRefOf(r).name}: use a Role in ${names.secretsNamespace} limited to get/list/watch on secrets`,
                 );
             }
             return;
@@ -47,10 +46,10 @@ export const esoReaderRbacScoped = resourcePolicy(
         if (isKind(r, rbac, "Role")) {
             const m = meta(r);
             if (m.name !== names.esoReader) return;
-            list(r.props, "rules").forEach((rule, i) => {
-                const groups = list(rule, "apiGroups").map(String);
-                const resources = list(rule, "resources").map(String);
-                const verbs = list(rule, "verbs").map(String);
+            rulesOf(r).forEach((rule, i) => {
+                const groups = rule.apiGroups ?? [];
+                const resources = rule.resources ?? [];
+                const verbs = rule.verbs ?? [];
                 const selfReview =
                     groups.every((g) => g === "authorization.k8s.io") &&
                     resources.every((x) => x === "selfsubjectrulesreviews") &&

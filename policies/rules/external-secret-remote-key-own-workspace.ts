@@ -1,6 +1,6 @@
 import { guarded, stackPolicy } from "../lib/policy";
-import { get, isKind, meta } from "../lib/resources";
-import { isExternalSecret, remoteKeys } from "../lib/stores";
+import { isKind, meta } from "../lib/resources";
+import { externalSecretSpec, isExternalSecret, remoteKeys } from "../lib/stores";
 import { names, remoteKeyPrefix, tierOfStore, workspaceIdOf } from "../lib/names";
 
 /**
@@ -53,7 +53,7 @@ export const externalSecretRemoteKeyOwnWorkspace = stackPolicy(
                 const id = workspaceIdOf(m.namespace);
                 if (id === undefined) return;
                 const where = `ExternalSecret ${m.namespace}/${m.name}`;
-                for (const { path, key, storeName } of remoteKeys(get(r.props, "spec"))) {
+                for (const { path, key, storeName } of remoteKeys(externalSecretSpec(r)?.spec)) {
                     const tier = typeof storeName === "string" ? tierOfStore[storeName] : undefined;
                     if (tier === undefined || typeof key !== "string") continue; // other policies report these
                     const own = remoteKeyPrefix(tier, id);

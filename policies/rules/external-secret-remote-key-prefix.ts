@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, meta } from "../lib/resources";
-import { isExternalSecret, remoteKeys } from "../lib/stores";
+import { meta } from "../lib/resources";
+import { externalSecretSpec, isExternalSecret, remoteKeys } from "../lib/stores";
 import { remoteKeyPrefix, tierOfStore, workspaceIdOf } from "../lib/names";
 
 /**
@@ -38,7 +38,7 @@ export const externalSecretRemoteKeyPrefix = resourcePolicy(
         const id = workspaceIdOf(m.namespace);
         if (id === undefined) return;
         const where = `ExternalSecret ${m.namespace}/${m.name}`;
-        for (const { path, key, find, storeName } of remoteKeys(get(r.props, "spec"))) {
+        for (const { path, key, find, storeName } of remoteKeys(externalSecretSpec(r)?.spec)) {
             const tier = typeof storeName === "string" ? tierOfStore[storeName] : undefined;
             if (find && key === undefined) {
                 report(

@@ -1,6 +1,6 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, isKind, list, meta } from "../lib/resources";
-import { esoGroup, isExternalSecret, refKind, storeRefs } from "../lib/stores";
+import { describe } from "../lib/resources";
+import { externalSecretSpec, refKind, storeRefs } from "../lib/stores";
 import { storeOfTier } from "../lib/names";
 
 interface Config {
@@ -41,20 +41,19 @@ export const externalSecretStoreAllowed = resourcePolicy<Config>(
         },
     },
     (r, { report, config }) => {
-        const cluster = isKind(r, esoGroup, "ClusterExternalSecret");
-        if (!isExternalSecret(r) && !cluster) return;
-        const m = meta(r);
-        const where = cluster ? `ClusterExternalSecret ${m.name}` : `ExternalSecret ${m.namespace}/${m.name}`;
-        const spec = cluster ? get(r.props, "spec", "externalSecretSpec") : get(r.props, "spec");
+        const es = externalSecretSpec(r);
+        if (!es) return;
+        const { spec, at } = es;
+        const where = describe(r);
         const refs = storeRefs(spec);
         if (refs.length === 0) {
             report(`${where} names no store: set spec.secretStoreRef: { kind: ClusterSecretStore, name: <one of ${config.allowedStores.join(", ")}> }`);
         }
-        list(spec, "dataFrom").forEach((item, i) => {
-            const gen = get(item, "sourceRef", "generatorRef");
+        (spec?.dataFrom ?? []).forEach((item, i) => {
+            const gen = item.sourceRef?.generatorRef;
             if (gen === undefined) return;
             report(
-                `${where} takes spec${cluster ? ".externalSecretSpec" : ""}.dataFrom[${i}] from generator ${String(get(gen, "kind"))} ${String(get(gen, "name"))}: ` +
+                `${where} takes ${at}.dataFrom[${i}] from generator ${gen.kind} ${gen.name}: ` +
                     `a generator acts with ESO's identity or credentials nothing here reviews; read the value from ${config.allowedStores.join(", ")} instead`,
             );
         });

@@ -1,6 +1,7 @@
+import type { IExternalSecretTarget } from "@kubernetes-models/external-secrets/external-secrets.io/v1";
 import { resourcePolicy } from "../lib/policy";
-import { describe, get, isKind } from "../lib/resources";
-import { esoGroup, isExternalSecret } from "../lib/stores";
+import { describe } from "../lib/resources";
+import { externalSecretSpec } from "../lib/stores";
 import { tokenType } from "./no-service-account-token-secrets";
 
 /**
@@ -24,17 +25,18 @@ export const externalSecretTargetSecret = resourcePolicy(
             `2. Remove spec.target.template.type ${tokenType}; materialize an Opaque Secret (the default).`,
     },
     (r, { report }) => {
-        const cluster = isKind(r, esoGroup, "ClusterExternalSecret");
-        if (!isExternalSecret(r) && !cluster) return;
-        const at = cluster ? "spec.externalSecretSpec.target" : "spec.target";
-        const target = get(r.props, ...at.split("."));
-        const manifest = get(target, "manifest");
+        const es = externalSecretSpec(r);
+        if (!es) return;
+        const at = `${es.at}.target`;
+        // target.manifest (a generic target) is in the CRDs of the chart we ship but newer than the models: typed here.
+        const target: (IExternalSecretTarget & { manifest?: { kind?: string } }) | undefined = es.spec?.target;
+        const manifest = target?.manifest;
         if (manifest !== undefined) {
             report(
-                `${describe(r)} sets ${at}.manifest (${String(get(manifest, "kind") ?? "a generic target")}): the values would land outside a Secret, readable by view and unencrypted at rest; remove it and let ESO write a Secret`,
+                `${describe(r)} sets ${at}.manifest (${manifest.kind ?? "a generic target"}): the values would land outside a Secret, readable by view and unencrypted at rest; remove it and let ESO write a Secret`,
             );
         }
-        if (get(target, "template", "type") === tokenType) {
+        if (target?.template?.type === tokenType) {
             report(
                 `${describe(r)} sets ${at}.template.type ${tokenType}: the Secret it writes would be filled with a long-lived ServiceAccount token; remove the type (Opaque is the default)`,
             );

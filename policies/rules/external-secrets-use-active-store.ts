@@ -1,6 +1,6 @@
 import { guarded, stackPolicy } from "../lib/policy";
-import { describe, get, isKind } from "../lib/resources";
-import { declaredTier, esoGroup, isExternalSecret, storeRefs } from "../lib/stores";
+import { describe } from "../lib/resources";
+import { declaredTier, externalSecretSpec, storeRefs } from "../lib/stores";
 import { storeOfTier, tierRank } from "../lib/names";
 
 /**
@@ -26,11 +26,8 @@ export const externalSecretsUseActiveStore = stackPolicy(
         const active = storeOfTier[declared.tier];
         const legacy = storeOfTier.kubernetes;
         for (const r of resources) {
-            const cluster = isKind(r, esoGroup, "ClusterExternalSecret");
-            if (!isExternalSecret(r) && !cluster) continue;
             guarded(r, report, () => {
-                const spec = cluster ? get(r.props, "spec", "externalSecretSpec") : get(r.props, "spec");
-                for (const ref of storeRefs(spec)) {
+                for (const ref of storeRefs(externalSecretSpec(r)?.spec)) {
                     if (ref.name === active) continue;
                     const why = ref.name === legacy ? `still reads the Tier 1 store ${legacy}` : `reads store ${String(ref.name)}`;
                     report(

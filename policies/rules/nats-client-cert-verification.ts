@@ -1,5 +1,5 @@
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { describe, entriesOf, failUnknown, get, isKind, UNKNOWN } from "../lib/resources";
+import { asKind, describe, entriesOf, failUnknown, get, UNKNOWN } from "../lib/resources";
 
 const chartTypes = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v3:Release"]);
 
@@ -74,9 +74,10 @@ export const natsClientCertVerification = stackPolicy(
         }
         const charts = resources.filter((r) => chartTypes.has(r.type) && (parentType(r.parent) === natsComponentType || chartNameOf(r) === "nats"));
         for (const r of resources) {
-            if (isKind(r, "core", "ConfigMap")) {
+            const configMap = asKind(r, "core/ConfigMap");
+            if (configMap) {
                 guarded(r, report, () => {
-                    const conf = entriesOf(get(r.props, "data")).find(([k]) => k === "nats.conf")?.[1];
+                    const conf = entriesOf(configMap.data).find(([k]) => k === "nats.conf")?.[1];
                     if (typeof conf !== "string") return;
                     evidence = true;
                     const v = confVerifies(conf);

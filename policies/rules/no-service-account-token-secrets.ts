@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { describe, get, isKind } from "../lib/resources";
+import { asKind, describe } from "../lib/resources";
 
 export const tokenType = "kubernetes.io/service-account-token";
 const accountAnnotation = "kubernetes.io/service-account.name";
@@ -26,8 +26,9 @@ export const noServiceAccountTokenSecrets = resourcePolicy(
             "2. For a token outside the cluster, request it with the TokenRequest API (kubectl create token <sa> --duration=...), never as a Secret.",
     },
     (r, { report }) => {
-        if (!isKind(r, "core", "Secret") || get(r.props, "type") !== tokenType) return;
-        const account = get(r.props, "metadata", "annotations", accountAnnotation);
+        const secret = asKind(r, "core/Secret");
+        if (secret?.type !== tokenType) return;
+        const account = secret.metadata?.annotations?.[accountAnnotation];
         report(
             `${describe(r)} is a ${tokenType} Secret${account === undefined ? "" : ` for ServiceAccount ${String(account)}`}: the token controller fills it with a token that never expires; ` +
                 "delete it and use projected serviceAccountToken volumes (short-lived) where a pod needs the API",

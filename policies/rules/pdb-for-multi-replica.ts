@@ -1,24 +1,25 @@
-import type { IDeployment, IStatefulSet } from "kubernetes-models/apps/v1";
-import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { describe, get, isKind, list, meta, objectOf, podLabels } from "../lib/resources";
+import { asKind, describe, meta, podLabels } from "../lib/resources";
+
+type LabelSelector = NonNullable<NonNullable<IPodDisruptionBudget["spec"]>["selector"]>;
 
 /** Does a label selector (matchLabels + matchExpressions) select these labels? */
-export function selects(selector: unknown, labels: Record<string, string>): boolean {
+export function selects(selector: LabelSelector | undefined | null, labels: Record<string, string>): boolean {
     if (selector === undefined || selector === null) return false;
-    const matchLabels: Record<string, string> = get(selector, "matchLabels") ?? {};
-    const exprs = list(selector, "matchExpressions");
+    const matchLabels = selector.matchLabels ?? {};
+    const exprs = selector.matchExpressions ?? [];
     if (Object.keys(matchLabels).length === 0 && exprs.length === 0) return true; // {} selects every pod
     const labelsOk = Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
     const exprsOk = exprs.every((e) => {
-        const key = String(get(e, "key"));
-        const values = list(e, "values").map(String);
-        switch (get(e, "operator")) {
+        const key = e.key;
+        const value = labels[key];
+        const values = (e.values ?? []).map(String);
+        switch (e.operator) {
             case "In":
-                return key in labels && values.includes(labels[key]!);
+                return value !== undefined && values.includes(value);
             case "NotIn":
-                return !(key in labels) || !values.includes(labels[key]!);
+                return value === undefined || !values.includes(value);
             case "Exists":
                 return key in labels;
             case "DoesNotExist":
@@ -34,12 +35,11 @@ export function selects(selector: unknown, labels: Record<string, string>): bool
 function replicasOf(w: Res, hpas: Res[]): number {
     const m = meta(w);
     const kind = describe(w).split(" ")[0];
-    const declared = objectOf<IDeployment | IStatefulSet>(w).spec?.replicas ?? 1;
-    const hpa = hpas.find((h) => {
-        const target = objectOf<IHorizontalPodAutoscaler>(h).spec?.scaleTargetRef;
-        return meta(h).namespace === m.namespace && target?.kind === kind && target.name === m.name;
-    });
-    const min = hpa ? (objectOf<IHorizontalPodAutoscaler>(hpa).spec?.minReplicas ?? 1) : 0;
+    const declared = (asKind(w, "apps/Deployment") ?? asKind(w, "apps/StatefulSet"))?.spec?.replicas ?? 1;
+    const hpa = hpas
+        .map((h) => ({ h, spec: asKind(h, "autoscaling/HorizontalPodAutoscaler")?.spec }))
+        .find(({ h, spec }) => meta(h).namespace === m.namespace && spec?.scaleTargetRef.kind === kind && spec?.scaleTargetRef.name === m.name);
+    const min = hpa ? (hpa.spec?.minReplicas ?? 1) : 0;
     return Math.max(Number(declared), Number(min));
 }
 
@@ -60,16 +60,16 @@ export const pdbForMultiReplica = stackPolicy(
             "2. For upstream charts, enable the chart's podDisruptionBudget value.",
     },
     (resources, { report }) => {
-        const hpas = resources.filter((r) => isKind(r, "autoscaling", "HorizontalPodAutoscaler"));
-        const pdbs = resources.filter((r) => isKind(r, "policy", "PodDisruptionBudget"));
+        const hpas = resources.filter((r) => asKind(r, "autoscaling/HorizontalPodAutoscaler"));
+        const pdbs = resources.filter((r) => asKind(r, "policy/PodDisruptionBudget"));
         for (const w of resources) {
-            if (!isKind(w, "apps", "Deployment") && !isKind(w, "apps", "StatefulSet")) continue;
+            if (!asKind(w, "apps/Deployment") && !asKind(w, "apps/StatefulSet")) continue;
             guarded(w, report, () => {
                 const replicas = replicasOf(w, hpas);
                 if (replicas <= 1) return;
                 const ns = meta(w).namespace;
                 const labels = podLabels(w);
-                const covered = pdbs.some((p) => meta(p).namespace === ns && selects(objectOf<IPodDisruptionBudget>(p).spec?.selector, labels));
+                const covered = pdbs.some((p) => meta(p).namespace === ns && selects(asKind(p, "policy/PodDisruptionBudget")?.spec?.selector, labels));
                 if (!covered) {
                     report(
                         `${describe(w)} runs ${replicas} replicas but no PodDisruptionBudget in ${ns} selects its pods (labels ${JSON.stringify(labels)}): ` +

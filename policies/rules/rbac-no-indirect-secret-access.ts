@@ -1,6 +1,19 @@
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { builtinClusterRoles, capabilities, type Capability, rbacGroup, rolesOf, ruleCapabilities, type Subject, subjectName, subjectsOf } from "../lib/rbac";
-import { get, isKind, list, meta } from "../lib/resources";
+import {
+    builtinClusterRoles,
+    capabilities,
+    type Capability,
+    isAggregated,
+    rbacGroup,
+    roleRefOf,
+    rolesOf,
+    ruleCapabilities,
+    rulesOf,
+    type Subject,
+    subjectName,
+    subjectsOf,
+} from "../lib/rbac";
+import { asKind, isKind, meta } from "../lib/resources";
 import { names, runtimeNames, workspaceIdOf } from "../lib/names";
 
 interface AllowedGrant {
@@ -46,16 +59,17 @@ function namespaceMatches(pattern: string, scope: string): boolean {
 function sessionPolicyEnforced(resources: Res[]): boolean {
     const policies = new Set(
         resources
-            .filter((r) => isKind(r, "admissionregistration.k8s.io", "ValidatingAdmissionPolicy"))
-            .filter((r) => list(r.props, "spec", "matchConstraints", "resourceRules").some((rule) => list(rule, "resources").map(String).includes("pods")))
+            .filter((r) =>
+                (asKind(r, "admissionregistration.k8s.io/ValidatingAdmissionPolicy")?.spec?.matchConstraints?.resourceRules ?? []).some((rule) =>
+                    (rule.resources ?? []).includes("pods"),
+                ),
+            )
             .map((r) => meta(r).name),
     );
-    return resources.some(
-        (r) =>
-            isKind(r, "admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") &&
-            policies.has(String(get(r.props, "spec", "policyName"))) &&
-            list(r.props, "spec", "validationActions").map(String).includes("Deny"),
-    );
+    return resources.some((r) => {
+        const binding = asKind(r, "admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding")?.spec;
+        return binding?.policyName !== undefined && policies.has(binding.policyName) && (binding.validationActions ?? []).map(String).includes("Deny");
+    });
 }
 
 const aggregationLabel = /^rbac\.authorization\.k8s\.io\/aggregate-to-(admin|edit|view)$/;
@@ -121,7 +135,7 @@ export const rbacNoIndirectSecretAccess = stackPolicy<Config>(
                 const m = meta(r);
                 const into = Object.keys(m.labels).filter((l) => aggregationLabel.test(l) && m.labels[l] === "true");
                 if (into.length === 0) return;
-                const caps = [...new Set(list(r.props, "rules").flatMap(ruleCapabilities))];
+                const caps = [...new Set(rulesOf(r).flatMap(ruleCapabilities))];
                 if (caps.length > 0) {
                     report(
                         `ClusterRole ${m.name} aggregates into ${into.map((l) => l.split("aggregate-to-")[1]).join(", ")} rules that ${caps.map((c) => c.what).join("; ")}: ` +
@@ -141,18 +155,18 @@ export const rbacNoIndirectSecretAccess = stackPolicy<Config>(
                 const where = isRoleBinding ? `RoleBinding ${m.namespace}/${m.name}` : `ClusterRoleBinding ${m.name}`;
                 const subjects = subjectsOf(b).filter((s) => !(s.kind === "ServiceAccount" && config.controllerNamespaces.includes(s.namespace!)));
                 if (subjects.length === 0) return;
-                const refKind = String(get(b.props, "roleRef", "kind"));
-                const refName = String(get(b.props, "roleRef", "name") ?? "");
+                const refKind = roleRefOf(b).kind;
+                const refName = roleRefOf(b).name;
                 const role = refKind === "Role" ? roles.get(`${m.namespace}/${refName}`) : clusterRoles.get(refName);
                 let caps: Capability[];
-                if (role && get(role.props, "aggregationRule") !== undefined) {
+                if (role && isAggregated(role)) {
                     report(
                         `${where} binds ${subjects.map(subjectName).join(", ")} to aggregated ClusterRole ${refName}, whose rules cannot be verified here: bind a Role with explicit rules`,
                         b.urn,
                     );
                     return;
                 } else if (role) {
-                    caps = [...new Set(list(role.props, "rules").flatMap(ruleCapabilities))];
+                    caps = [...new Set(rulesOf(role).flatMap(ruleCapabilities))];
                 } else if (refKind === "ClusterRole" && refName in builtinClusterRoles) {
                     caps = builtinClusterRoles[refName]!;
                 } else {

@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
 import { resourcePolicy } from "../lib/policy";
-import { entriesOf, failUnknown, get, list, UNKNOWN, workloadOf } from "../lib/resources";
+import { entriesOf, failUnknown, get, UNKNOWN, workloadOf } from "../lib/resources";
 
 /**
  * A credential in a pod's env comes from a Secret (`valueFrom.secretKeyRef`),
@@ -23,7 +23,7 @@ export const secretEnvFromSecretRef = resourcePolicy(
     },
     (r, { report }) => {
         for (const { c, at: where } of workloadOf(r)?.containers ?? []) {
-            for (const e of list(c, "env") as NonNullable<typeof c.env>) {
+            for (const e of c.env ?? []) {
                 const name = String(e.name);
                 const fields = new Map(entriesOf(e));
                 const value = fields.get("value");

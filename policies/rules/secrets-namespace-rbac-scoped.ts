@@ -1,8 +1,7 @@
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { get, isKind, list, meta } from "../lib/resources";
 import { names } from "../lib/names";
-
-const rbac = "rbac.authorization.k8s.io";
+import { bindingSubjects, rbacGroup as rbac, roleRefOf, rulesOf } from "../lib/rbac";
+import { isKind, meta } from "../lib/resources";
 const readVerbs = new Set(["get", "list", "watch"]);
 const writeVerbs = new Set(["create", "update", "patch", "delete"]);
 
@@ -59,15 +58,12 @@ export const secretsNamespaceRbacScoped = stackPolicy<Config>(
                 const m = meta(b);
                 if (m.namespace !== names.secretsNamespace) return;
                 const where = `RoleBinding ${m.namespace}/${m.name}`;
-                const refKind = get(b.props, "roleRef", "kind");
-                const refName = String(get(b.props, "roleRef", "name") ?? "");
+                const refKind = roleRefOf(b).kind;
+                const refName = roleRefOf(b).name;
                 const role = refKind === "Role" ? roles.get(refName) : undefined;
-                for (const s of list(b.props, "subjects")) {
-                    const kind = String(get(s, "kind"));
-                    const subject =
-                        kind === "ServiceAccount"
-                            ? `${String(get(s, "namespace") ?? m.namespace)}/${String(get(s, "name"))}`
-                            : `${kind} ${String(get(s, "name"))}`;
+                for (const s of bindingSubjects(b)) {
+                    const kind = String(s.kind);
+                    const subject = kind === "ServiceAccount" ? `${s.namespace ?? m.namespace}/${String(s.name)}` : `${kind} ${String(s.name)}`;
                     const access = kind === "ServiceAccount" ? allowed[subject] : undefined;
                     if (!access) {
                         report(
@@ -83,10 +79,10 @@ export const secretsNamespaceRbacScoped = stackPolicy<Config>(
                         );
                         continue;
                     }
-                    list(role.props, "rules").forEach((rule, i) => {
-                        const groups = list(rule, "apiGroups").map(String);
-                        const res = list(rule, "resources").map(String);
-                        const verbs = list(rule, "verbs").map(String);
+                    rulesOf(role).forEach((rule, i) => {
+                        const groups = rule.apiGroups ?? [];
+                        const res = rule.resources ?? [];
+                        const verbs = rule.verbs ?? [];
                         const selfReview = groups.every((g) => g === "authorization.k8s.io") && res.every((x) => x === "selfsubjectrulesreviews");
                         const onSecrets = groups.every((g) => g === "") && res.every((x) => x === "secrets");
                         const ok =

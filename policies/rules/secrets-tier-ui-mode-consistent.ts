@@ -1,6 +1,5 @@
 import { guarded, stackPolicy } from "../lib/policy";
-import type { IConfigMap } from "kubernetes-models/v1";
-import { describe, get, isKind, list, objectOf, workloadOf } from "../lib/resources";
+import { asKind, describe, get, workloadOf } from "../lib/resources";
 import { declaredTier, platformResource, stackResource, x1Stores } from "../lib/stores";
 import { storeOfTier, tierLabel, uiModeOf } from "../lib/names";
 
@@ -77,14 +76,15 @@ export const secretsTierUiModeConsistent = stackPolicy(
                 // Only the two watched names are read: other env values may be unknown and are none of this policy's business.
                 const envs: { where: string; name: string; value: () => unknown }[] = [];
                 const workload = workloadOf(r);
+                const configMap = asKind(r, "core/ConfigMap");
                 if (workload) {
                     for (const { c } of workload.containers) {
-                        for (const e of list(c, "env") as NonNullable<typeof c.env>) {
+                        for (const e of c.env ?? []) {
                             if (watched.has(e.name)) envs.push({ where: `${workload.id} container ${c.name}`, name: e.name, value: () => e.value });
                         }
                     }
-                } else if (isKind(r, "core", "ConfigMap")) {
-                    const data: Record<string, string> = objectOf<IConfigMap>(r).data ?? {};
+                } else if (configMap) {
+                    const data = configMap.data ?? {};
                     for (const key of watched) if (key in data) envs.push({ where: describe(r), name: key, value: () => data[key] });
                 }
                 for (const e of envs) {

@@ -1,5 +1,5 @@
 import { stackPolicy } from "../lib/policy";
-import { get, isKind, meta } from "../lib/resources";
+import { asKind, meta } from "../lib/resources";
 import { declaredTier, x1Stores } from "../lib/stores";
 import { migrationFromLabel, names, tierRank } from "../lib/names";
 import { migrationTag, parseMigration, parseTierFloor, tierFloorTag } from "../tier-state";
@@ -51,7 +51,7 @@ export const tier1DataRetainedDuringMigration = stackPolicy(
         }
         if (reasons.length === 0) return;
 
-        const ns = resources.find((r) => isKind(r, "core", "Namespace") && get(r.props, "metadata", "name") === names.secretsNamespace);
+        const ns = resources.find((r) => asKind(r, "core/Namespace")?.metadata?.name === names.secretsNamespace);
         const why = `a migration away from Tier 1 is open (${reasons.join("; ")})`;
         if (!ns) {
             report(

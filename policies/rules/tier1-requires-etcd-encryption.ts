@@ -1,5 +1,5 @@
 import { stackPolicy, type Res } from "../lib/policy";
-import { entriesOf, get, isKind, UNKNOWN } from "../lib/resources";
+import { asKind, entriesOf, UNKNOWN } from "../lib/resources";
 import { declaredTier } from "../lib/stores";
 import { names } from "../lib/names";
 
@@ -41,7 +41,7 @@ export const tier1RequiresEtcdEncryption = stackPolicy(
     },
     (resources, { report }) => {
         const declared = declaredTier(resources);
-        const secretsNs = resources.find((r) => isKind(r, "core", "Namespace") && get(r.props, "metadata", "name") === names.secretsNamespace);
+        const secretsNs = resources.find((r) => asKind(r, "core/Namespace")?.metadata?.name === names.secretsNamespace);
         if (declared?.tier !== "kubernetes" && !secretsNs) return;
         const why =
             declared?.tier === "kubernetes"

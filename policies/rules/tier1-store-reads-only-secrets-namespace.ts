@@ -1,6 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, meta } from "../lib/resources";
-import { isClusterSecretStore } from "../lib/stores";
+import { asKind, meta } from "../lib/resources";
 import { names } from "../lib/names";
 
 /**
@@ -26,21 +25,20 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
             `2. Authenticate with auth.serviceAccount: { name: ${names.esoReader}, namespace: ${names.secretsNamespace} } (the namespace explicitly), not a token or client certificate.`,
     },
     (r, { report }) => {
-        if (!isClusterSecretStore(r)) return;
-        const k = get(r.props, "spec", "provider", "kubernetes");
+        const k = asKind(r, "external-secrets.io/ClusterSecretStore")?.spec?.provider?.kubernetes;
         if (k === undefined) return;
         const name = meta(r).name;
-        const remote = get(k, "remoteNamespace");
+        const remote = k.remoteNamespace;
         if (remote !== names.secretsNamespace) {
             report(
                 `ClusterSecretStore ${name} reads Secrets from namespace ${remote === undefined ? "default (remoteNamespace is unset; ESO's default)" : String(remote)}: ` +
                     `Tier 1 values live only in ${names.secretsNamespace}; set spec.provider.kubernetes.remoteNamespace: ${names.secretsNamespace}`,
             );
         }
-        const auth = get(k, "auth") ?? {};
-        const sa = get(auth, "serviceAccount");
-        for (const other of ["token", "cert"]) {
-            if (get(auth, other) !== undefined) {
+        const auth = k.auth ?? {};
+        const sa = auth.serviceAccount;
+        for (const other of ["token", "cert"] as const) {
+            if (auth[other] !== undefined) {
                 report(
                     `ClusterSecretStore ${name} authenticates with auth.${other} (a long-lived credential in a Secret): use auth.serviceAccount { name: ${names.esoReader}, namespace: ${names.secretsNamespace} } instead`,
                 );
@@ -50,10 +48,10 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
             report(`ClusterSecretStore ${name} has no auth.serviceAccount: authenticate as { name: ${names.esoReader}, namespace: ${names.secretsNamespace} }`);
             return;
         }
-        const saNamespace = get(sa, "namespace");
+        const saNamespace = sa.namespace;
         if (saNamespace === undefined) {
             report(
-                `ClusterSecretStore ${name}: auth.serviceAccount ${String(get(sa, "name"))} has no namespace, so ESO resolves it in each ExternalSecret's namespace ` +
+                `ClusterSecretStore ${name}: auth.serviceAccount ${sa.name} has no namespace, so ESO resolves it in each ExternalSecret's namespace ` +
                     `(a workspace could supply its own): set auth.serviceAccount.namespace: ${names.secretsNamespace}`,
             );
         } else if (saNamespace !== names.secretsNamespace) {
@@ -63,8 +61,7 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
         }
     },
     (r) => {
-        if (!isClusterSecretStore(r)) return undefined;
-        const k = r.props.spec?.provider?.kubernetes;
+        const k = asKind(r, "external-secrets.io/ClusterSecretStore")?.spec?.provider?.kubernetes;
         if (k === undefined) return undefined;
         let changed = false;
         // In place: see cluster-secret-store-scoped for why props are not copied.

@@ -1,18 +1,21 @@
+import type { ISecretStoreProvider } from "@kubernetes-models/external-secrets/external-secrets.io/v1";
 import { parseDocument } from "../lib/iam";
+import { type CloudTier, names } from "../lib/names";
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { get, list } from "../lib/resources";
+import { asKind, get, list } from "../lib/resources";
 import { x1Stores, type Store } from "../lib/stores";
-import { names } from "../lib/names";
 
 const apiSubject = `system:serviceaccount:${names.appNamespace}:${names.apiServiceAccount}`;
 const keyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
 
 /** Where each cloud store names the Kubernetes ServiceAccount it authenticates as. */
-const serviceAccountRefPath: Record<string, string[]> = {
-    aws: ["spec", "provider", "aws", "auth", "jwt", "serviceAccountRef"],
-    gcp: ["spec", "provider", "gcpsm", "auth", "workloadIdentity", "serviceAccountRef"],
-    azure: ["spec", "provider", "azurekv", "serviceAccountRef"],
-};
+/** Where each Tier 3 provider names the ServiceAccount it authenticates as, and how to read it. */
+const serviceAccountRefOf: Record<CloudTier, { at: string; read: (p: ISecretStoreProvider | undefined) => { name?: string; namespace?: string } | undefined }> =
+    {
+        aws: { at: "spec.provider.aws.auth.jwt.serviceAccountRef", read: (p) => p?.aws?.auth?.jwt?.serviceAccountRef },
+        gcp: { at: "spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef", read: (p) => p?.gcpsm?.auth?.workloadIdentity?.serviceAccountRef },
+        azure: { at: "spec.provider.azurekv.serviceAccountRef", read: (p) => p?.azurekv?.serviceAccountRef },
+    };
 
 function trustsApi(r: Res): boolean {
     const doc = parseDocument(get(r.props, "assumeRolePolicy"));
@@ -90,7 +93,7 @@ function identityParts(cloud: string, resources: Res[]): [string, boolean][] {
     }
 }
 
-function cloudOf(s: Store): string | undefined {
+function cloudOf(s: Store): CloudTier | undefined {
     if (s.tier === "aws" || s.provider === "aws") return "aws";
     if (s.tier === "gcp" || s.provider === "gcpsm") return "gcp";
     if (s.tier === "azure" || s.provider === "azurekv") return "azure";
@@ -119,14 +122,15 @@ export const tier3StoreHasCloudIdentity = stackPolicy(
             const cloud = cloudOf(s);
             if (!cloud) continue;
             guarded(s.res, report, () => {
-                const ref = get(s.res.props, ...serviceAccountRefPath[cloud]!);
-                const name = get(ref, "name");
-                const namespace = get(ref, "namespace");
+                const { at, read } = serviceAccountRefOf[cloud];
+                const ref = read(asKind(s.res, "external-secrets.io/ClusterSecretStore")?.spec?.provider);
+                const name = ref?.name;
+                const namespace = ref?.namespace;
                 if (name !== names.apiServiceAccount || namespace !== names.appNamespace) {
                     report(
                         `ClusterSecretStore ${s.name} (tier ${cloud}) does not authenticate as ${names.appNamespace}/${names.apiServiceAccount} through workload identity ` +
-                            `(found ${name === undefined ? "no serviceAccountRef" : `${String(namespace ?? "<no namespace>")}/${String(name)}`} at ${serviceAccountRefPath[cloud]!.join(".")}): ` +
-                            `set ${serviceAccountRefPath[cloud]!.join(".")} to { name: ${names.apiServiceAccount}, namespace: ${names.appNamespace} }`,
+                            `(found ${name === undefined ? "no serviceAccountRef" : `${namespace ?? "<no namespace>"}/${name}`} at ${at}): ` +
+                            `set ${at} to { name: ${names.apiServiceAccount}, namespace: ${names.appNamespace} }`,
                         s.res.urn,
                     );
                 }

@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { list, podSpecPath, workloadOf, type WorkloadRuleConfig, workloadRuleConfigSchema } from "../lib/resources";
+import { workloadOf, type WorkloadRuleConfig, workloadRuleConfigSchema } from "../lib/resources";
 
 /**
  * Every container runs as a non-root user, on a read-only root filesystem,
@@ -41,7 +41,7 @@ export const workloadNonRootReadOnly = resourcePolicy<WorkloadRuleConfig>(
             if (sc.privileged === true) problems.push("privileged is true");
             if (sc.readOnlyRootFilesystem !== true) problems.push("readOnlyRootFilesystem is not true");
             if (sc.allowPrivilegeEscalation !== false) problems.push("allowPrivilegeEscalation is not false");
-            if (!list(sc, "capabilities", "drop").map(String).includes("ALL")) problems.push("capabilities.drop does not include ALL");
+            if (!(sc.capabilities?.drop ?? []).map(String).includes("ALL")) problems.push("capabilities.drop does not include ALL");
             if (problems.length > 0) {
                 report(
                     `${at}: ${problems.join("; ")}. Set securityContext { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }`,
@@ -49,23 +49,20 @@ export const workloadNonRootReadOnly = resourcePolicy<WorkloadRuleConfig>(
             }
         }
     },
-    (r) => {
-        const path = podSpecPath(r);
-        if (!path) return undefined;
-        // Walk to the pod spec in place: a copy would lose the secretness of secret values elsewhere in props.
-        let spec: any = r.props;
-        for (const p of path) spec = spec?.[p];
-        if (spec === undefined || spec === null) return undefined;
+    (r, { config }) => {
+        // The same walk as the check, on the pod spec in place: a copy would lose the secretness of secret values elsewhere in props.
+        const workload = workloadOf(r, config.exclude);
+        const spec = workload?.spec;
+        if (!workload || !spec) return undefined;
         let changed = false;
-        const all: any[] = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
-        const anyContainerSetsNonRoot = all.some((c) => c.securityContext?.runAsNonRoot !== undefined);
+        const anyContainerSetsNonRoot = workload.containers.some(({ c }) => c.securityContext?.runAsNonRoot !== undefined);
         if (spec.securityContext?.runAsNonRoot === undefined && !anyContainerSetsNonRoot) {
             spec.securityContext = { ...(spec.securityContext ?? {}), runAsNonRoot: true };
             changed = true;
         }
-        for (const c of all) {
+        for (const { c } of workload.containers) {
             const sc = c.securityContext ?? {};
-            const fix: Record<string, unknown> = {};
+            const fix: typeof sc = {};
             if (sc.allowPrivilegeEscalation === undefined) fix.allowPrivilegeEscalation = false;
             if (sc.readOnlyRootFilesystem === undefined) fix.readOnlyRootFilesystem = true;
             if (sc.capabilities?.drop === undefined) fix.capabilities = { ...(sc.capabilities ?? {}), drop: ["ALL"] };

@@ -1,13 +1,13 @@
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { guarded, isUnknownValueError, type Res, stackPolicy } from "../lib/policy";
-import { isKind, list, meta, objectOf } from "../lib/resources";
+import { asKind, isKind, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 
 /** Is this NetworkPolicy's podSelector empty (every pod in the namespace)? */
 function selectsAll(np: INetworkPolicy): boolean {
     const sel = np.spec?.podSelector;
     if (sel === undefined || sel === null) return false;
-    return Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel, "matchExpressions").length === 0;
+    return Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0;
 }
 
 /**
@@ -68,11 +68,11 @@ export const workspaceDefaultDenyNetworkPolicy = stackPolicy(
                 if (workspaceIdOf(name) === undefined) return;
                 const denies = { Ingress: false, Egress: false };
                 for (const r of inNamespace(name)) {
-                    const np = objectOf<INetworkPolicy>(r);
-                    if (meta(r).namespace !== name || !selectsAll(np)) continue;
-                    const types = list(np, "spec", "policyTypes").map(String);
-                    if (types.includes("Ingress") && list(np, "spec", "ingress").length === 0) denies.Ingress = true;
-                    if (types.includes("Egress") && list(np, "spec", "egress").length === 0) denies.Egress = true;
+                    const np = asKind(r, "networking.k8s.io/NetworkPolicy");
+                    if (!np || meta(r).namespace !== name || !selectsAll(np)) continue;
+                    const types = (np.spec?.policyTypes ?? []).map(String);
+                    if (types.includes("Ingress") && (np.spec?.ingress ?? []).length === 0) denies.Ingress = true;
+                    if (types.includes("Egress") && (np.spec?.egress ?? []).length === 0) denies.Egress = true;
                 }
                 const missing = (Object.keys(denies) as (keyof typeof denies)[]).filter((t) => !denies[t]);
                 if (missing.length > 0) {

@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { describe, get, isKind, list, meta } from "../lib/resources";
+import { asKind, describe, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 import { cidrContains, metadataAddress } from "../lib/network";
 
@@ -24,12 +24,13 @@ export const workspaceEgressNoMetadata = resourcePolicy(
             `2. Never list ${metadataAddress}/32 itself in workspaces[].egressCidrs.`,
     },
     (r, { report }) => {
-        if (!isKind(r, "networking.k8s.io", "NetworkPolicy") || workspaceIdOf(meta(r).namespace) === undefined) return;
-        list(r.props, "spec", "egress").forEach((rule, i) => {
-            list(rule, "to").forEach((peer, j) => {
-                const cidr = get(peer, "ipBlock", "cidr");
+        const np = asKind(r, "networking.k8s.io/NetworkPolicy");
+        if (!np || workspaceIdOf(meta(r).namespace) === undefined) return;
+        (np.spec?.egress ?? []).forEach((rule, i) => {
+            (rule.to ?? []).forEach((peer, j) => {
+                const cidr = peer.ipBlock?.cidr;
                 if (typeof cidr !== "string" || cidrContains(cidr, metadataAddress) !== true) return;
-                const excepted = list(peer, "ipBlock", "except").some((e) => typeof e === "string" && cidrContains(e, metadataAddress) === true);
+                const excepted = (peer.ipBlock?.except ?? []).some((e) => typeof e === "string" && cidrContains(e, metadataAddress) === true);
                 if (!excepted) {
                     report(
                         `${describe(r)} spec.egress[${i}].to[${j}] allows ${cidr}, which covers the cloud metadata endpoint ${metadataAddress} (the node's cloud credentials): ` +

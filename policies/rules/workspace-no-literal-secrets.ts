@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { describe, entriesOf, get, isKind, meta } from "../lib/resources";
+import { asKind, describe, entriesOf, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 
 /**
@@ -20,10 +20,11 @@ export const workspaceNoLiteralSecrets = resourcePolicy(
             "2. List it in workspaces[].secrets so the program creates an ExternalSecret that materializes it; delete the literal Secret.",
     },
     (r, { report }) => {
-        if (!isKind(r, "core", "Secret")) return;
+        const secret = asKind(r, "core/Secret");
+        if (!secret) return;
         const ns = meta(r).namespace;
         if (workspaceIdOf(ns) === undefined) return;
-        const keys = [...entriesOf(get(r.props, "data")), ...entriesOf(get(r.props, "stringData"))].map(([k]) => k);
+        const keys = [...entriesOf(secret.data), ...entriesOf(secret.stringData)].map(([k]) => k);
         if (keys.length === 0) return;
         report(
             `${describe(r)} carries literal data (${keys.join(", ")}) in workspace namespace ${ns}: workspace secrets must come from an ExternalSecret (workspaces[].secrets), never from the program's manifests`,

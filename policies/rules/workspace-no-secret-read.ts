@@ -1,17 +1,17 @@
 import { guarded, stackPolicy, type Res } from "../lib/policy";
-import { get, isKind, list, meta } from "../lib/resources";
+import type { IPolicyRule } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { workspaceIdOf } from "../lib/names";
-
-const rbac = "rbac.authorization.k8s.io";
+import { bindingSubjects, isAggregated, rbacGroup as rbac, roleRefOf, rulesOf } from "../lib/rbac";
+import { isKind, meta } from "../lib/resources";
 /** Built-in ClusterRoles that can read Secrets (view cannot). */
 const builtinReaders = new Set(["cluster-admin", "admin", "edit"]);
 const builtinNonReaders = new Set(["view"]);
 
 /** Does this RBAC rule allow reading Secret values? */
-export function ruleReadsSecrets(rule: unknown): boolean {
-    const groups = list(rule, "apiGroups").map(String);
-    const resources = list(rule, "resources").map(String);
-    const verbs = list(rule, "verbs").map(String);
+export function ruleReadsSecrets(rule: IPolicyRule): boolean {
+    const groups = rule.apiGroups ?? [];
+    const resources = rule.resources ?? [];
+    const verbs = rule.verbs ?? [];
     return (
         (groups.includes("") || groups.includes("*")) &&
         (resources.includes("secrets") || resources.includes("*")) &&
@@ -23,11 +23,11 @@ export function ruleReadsSecrets(rule: unknown): boolean {
 function workspaceSubjects(binding: Res): string[] {
     const bindingNs = meta(binding).namespace;
     const out: string[] = [];
-    for (const s of list(binding.props, "subjects")) {
-        const kind = get(s, "kind");
-        const name = String(get(s, "name") ?? "");
+    for (const s of bindingSubjects(binding)) {
+        const kind = s.kind;
+        const name = s.name ?? "";
         if (kind === "ServiceAccount") {
-            const ns = String(get(s, "namespace") ?? bindingNs);
+            const ns = s.namespace ?? bindingNs;
             if (workspaceIdOf(ns) !== undefined) out.push(`ServiceAccount ${ns}/${name}`);
         } else if (kind === "Group") {
             const m = /^system:serviceaccounts(?::(.+))?$/.exec(name);
@@ -72,7 +72,7 @@ export const workspaceNoSecretRead = stackPolicy(
                 guarded(r, report, () => {
                     const m = meta(r);
                     if (workspaceIdOf(m.namespace) === undefined) return;
-                    list(r.props, "rules").forEach((rule, i) => {
+                    rulesOf(r).forEach((rule, i) => {
                         if (ruleReadsSecrets(rule)) {
                             report(
                                 `Role ${m.namespace}/${m.name} rule ${i} allows reading Secrets in workspace namespace ${m.namespace}: remove secrets (and *) from its resources`,
@@ -88,21 +88,21 @@ export const workspaceNoSecretRead = stackPolicy(
                 const subjects = workspaceSubjects(r);
                 if (subjects.length === 0) return;
                 const m = meta(r);
-                const refKind = get(r.props, "roleRef", "kind");
-                const refName = String(get(r.props, "roleRef", "name") ?? "");
+                const refKind = roleRefOf(r).kind;
+                const refName = roleRefOf(r).name;
                 const where = isRoleBinding ? `RoleBinding ${m.namespace}/${m.name}` : `ClusterRoleBinding ${m.name}`;
                 const scope = isRoleBinding ? `in namespace ${m.namespace}` : "in every namespace";
                 const role = refKind === "Role" ? roles.get(`${m.namespace}/${refName}`) : clusterRoles.get(refName);
                 let reads: boolean;
                 if (role) {
-                    if (get(role.props, "aggregationRule") !== undefined) {
+                    if (isAggregated(role)) {
                         report(
                             `${where} binds ${subjects.join(", ")} to aggregated ClusterRole ${refName}, whose rules cannot be verified here: bind a Role with explicit rules that exclude secrets`,
                             r.urn,
                         );
                         return;
                     }
-                    reads = list(role.props, "rules").some(ruleReadsSecrets);
+                    reads = rulesOf(role).some(ruleReadsSecrets);
                 } else if (refKind === "ClusterRole" && builtinReaders.has(refName)) {
                     reads = true;
                 } else if (refKind === "ClusterRole" && builtinNonReaders.has(refName)) {

@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { get, list, meta, workloadOf } from "../lib/resources";
+import { meta, workloadOf } from "../lib/resources";
 import { runtimeNames, workspaceIdOf } from "../lib/names";
 
 /** Volume types Pod Security `restricted` admits; every other one (hostPath, nfs, iscsi, ...) reaches outside the pod. */
@@ -43,14 +43,13 @@ export const workspacePodConfined = resourcePolicy(
         if (spec?.automountServiceAccountToken === true) problems.push("mounts a ServiceAccount token (automountServiceAccountToken: true)");
         for (const field of ["hostNetwork", "hostPID", "hostIPC"] as const) if (spec?.[field] === true) problems.push(`sets ${field}: true`);
         for (const { c, field } of workload.containers) {
-            if (list(c, "ports").some((p) => get(p, "hostPort") !== undefined)) problems.push(`${field} ${String(c.name)} binds a hostPort`);
+            if ((c.ports ?? []).some((p) => p.hostPort !== undefined)) problems.push(`${field} ${String(c.name)} binds a hostPort`);
         }
-        for (const v of list(spec, "volumes") as NonNullable<NonNullable<typeof spec>["volumes"]>) {
+        for (const v of spec?.volumes ?? []) {
             const name = String(v.name);
             const type = Object.keys(v).find((k) => k !== "name");
             if (type !== undefined && !restrictedVolumeTypes.has(type)) problems.push(`volume ${name} is a ${type} volume`);
-            if (list(v, "projected", "sources").some((s) => get(s, "serviceAccountToken") !== undefined))
-                problems.push(`volume ${name} projects a ServiceAccount token`);
+            if ((v.projected?.sources ?? []).some((s) => s.serviceAccountToken !== undefined)) problems.push(`volume ${name} projects a ServiceAccount token`);
         }
         if (problems.length > 0) {
             report(

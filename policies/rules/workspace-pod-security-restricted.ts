@@ -1,5 +1,5 @@
 import { resourcePolicy } from "../lib/policy";
-import { isKind, meta } from "../lib/resources";
+import { asKind, isKind, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 
 const enforceLabel = "pod-security.kubernetes.io/enforce";
@@ -31,11 +31,11 @@ export const workspacePodSecurityRestricted = resourcePolicy(
         }
     },
     (r) => {
-        if (!isKind(r, "core", "Namespace")) return undefined;
-        const name = r.props.metadata?.name;
-        if (typeof name !== "string" || workspaceIdOf(name) === undefined) return undefined;
-        if (r.props.metadata.labels?.[enforceLabel] !== undefined) return undefined;
-        r.props.metadata.labels = { ...(r.props.metadata.labels ?? {}), [enforceLabel]: "restricted" };
+        const metadata = asKind(r, "core/Namespace")?.metadata;
+        const name = metadata?.name;
+        if (!metadata || typeof name !== "string" || workspaceIdOf(name) === undefined) return undefined;
+        if (metadata.labels?.[enforceLabel] !== undefined) return undefined;
+        metadata.labels = { ...(metadata.labels ?? {}), [enforceLabel]: "restricted" };
         return r.props;
     },
 );
