@@ -2,7 +2,7 @@
 // outcome, every refusal included) and tokens (issue with a role per team,
 // shown once; revoke).
 import { get, query, send } from "./api.js";
-import { action, badge, el, reporting, table, when } from "./dom.js";
+import { action, badge, el, reporting, table, when, fill } from "./dom.js";
 import { adminOnly, roles } from "./me.js";
 
 const outcomes = ["allowed", "denied", "ok", "error"];
@@ -62,9 +62,7 @@ export function auditView(main) {
                 el("td", { class: "wrap" }, e.reason ?? ""),
             ),
         );
-        list.replaceChildren(
-            table("Audit entries, newest first", ["When", "Who", "Action", "Target", "Outcome", "Reason"], rows, "No entries.", { id: "audit-table" }),
-        );
+        fill(list, table("Audit entries, newest first", ["When", "Who", "Action", "Target", "Outcome", "Reason"], rows, "No entries.", { id: "audit-table" }));
     }
     reporting(errors, load);
     return () => undefined;
@@ -126,9 +124,7 @@ export function tokensView(main) {
             teams[t] = r ?? role.value;
         }
         const res = await send("POST", "/v1/tokens", { name: name.value.trim(), teams, admin: admin.checked }, key);
-        issued.replaceChildren(
-            el("p", { class: "once" }, `Token ${res.name} (copy it now, it is not shown again): `, el("code", { id: "token-value" }, res.token)),
-        );
+        fill(issued, el("p", { class: "once" }, `Token ${res.name} (copy it now, it is not shown again): `, el("code", { id: "token-value" }, res.token)));
         name.value = "";
         await load();
     });
@@ -154,7 +150,7 @@ export function tokensView(main) {
                 el("td", {}, revoke),
             );
         });
-        list.replaceChildren(table("Tokens", ["Name", "Teams", "Issued", "Last used", "State", ""], rows, "No tokens.", { id: "tokens-table" }));
+        fill(list, table("Tokens", ["Name", "Teams", "Issued", "Last used", "State", ""], rows, "No tokens.", { id: "tokens-table" }));
     }
     reporting(errors, load);
     return () => undefined;

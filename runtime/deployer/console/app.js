@@ -4,7 +4,7 @@
 import { ApiError, forgetToken, get, keepToken, session } from "./api.js";
 import { approvalsView, pendingApprovals } from "./approvals.js";
 import { auditView, tokensView } from "./admin.js";
-import { byId, el } from "./dom.js";
+import { byId, el, fill } from "./dom.js";
 import { adminOnly, describeMe, identity, loadMe } from "./me.js";
 import { stackView } from "./stack.js";
 import { stacksView } from "./stacks.js";
@@ -28,7 +28,7 @@ function route() {
     stopView();
     stopView = () => undefined;
     const main = byId("main");
-    main.replaceChildren();
+    fill(main);
     const hash = location.hash;
     for (const [pattern, view, section] of routes) {
         const m = pattern.exec(hash);
@@ -51,7 +51,7 @@ function showSignedIn(me) {
     const who = byId("who");
     if (me) {
         const d = describeMe(me);
-        who.replaceChildren(el("span", { class: "sr" }, "Signed in as "), el("b", {}, d.subject), " · ", d.detail);
+        fill(who, el("span", { class: "sr" }, "Signed in as "), el("b", {}, d.subject), " · ", d.detail);
     } else {
         who.textContent = "signed in (this deployer does not report identities: GET /v1/me is missing)";
     }
@@ -70,7 +70,7 @@ function showSignIn(message) {
     stopView();
     stopView = () => undefined;
     forgetToken();
-    byId("main").replaceChildren();
+    fill(byId("main"));
     byId("main").hidden = true;
     byId("nav").hidden = true;
     byId("identity").hidden = true;

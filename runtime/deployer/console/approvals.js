@@ -2,7 +2,7 @@
 // waiting for an approver. Each is decided with its preview in front of
 // the approver: the preview run's diff and policy results.
 import { get, getOptional, query, send } from "./api.js";
-import { action, badge, el, reporting, shortId, table, when } from "./dom.js";
+import { action, badge, el, reporting, shortId, table, when, fill } from "./dom.js";
 import { denied, identity } from "./me.js";
 import { runDetail } from "./runs.js";
 
@@ -70,7 +70,7 @@ export function approvalsView(main, id) {
     async function load() {
         const body = await getOptional(`/v1/approvals${query({ status: shownStatus })}`);
         if (body === undefined) {
-            list.replaceChildren(el("p", { class: "muted" }, "This deployer has no approvals yet (GET /v1/approvals)."));
+            fill(list, el("p", { class: "muted" }, "This deployer has no approvals yet (GET /v1/approvals)."));
             return;
         }
         const rows = body.approvals
@@ -87,7 +87,8 @@ export function approvalsView(main, id) {
                     el("td", {}, badge(a.status)),
                 ),
             );
-        list.replaceChildren(
+        fill(
+            list,
             table("Approvals", ["Approval", "Stack", "What", "Requested by", "When", "Status"], rows, `No ${shownStatus} approvals.`, {
                 id: "approvals-table",
             }),
@@ -151,7 +152,8 @@ export function approvalsView(main, id) {
                     `reject:${a.id}`,
                 );
             }
-            section.replaceChildren(
+            fill(
+                section,
                 el("h2", { id: "approval-title" }, `Approval ${shortId(a.id)} `, badge(a.status)),
                 el(
                     "p",

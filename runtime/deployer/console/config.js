@@ -5,7 +5,7 @@
 // secrets tier change only through their own proposals (previewed, then
 // approved), offered below the table.
 import { ApiError, send } from "./api.js";
-import { action, el, table, valueText } from "./dom.js";
+import { action, el, table, valueText, fill } from "./dom.js";
 import { denied } from "./me.js";
 
 /** The leaves of a config object, with keys as the stack schema names them (`ingress.host`, `workspaces[0].id`). */
@@ -102,7 +102,8 @@ export function configTab(container, stack) {
 
     function readMode() {
         editBtn.hidden = false;
-        body.replaceChildren(
+        fill(
+            body,
             table(
                 "Configuration keys",
                 ["Key", "Value"],
@@ -174,11 +175,11 @@ export function configTab(container, stack) {
             general,
             el("div", { class: "row" }, save, cancel),
         );
-        body.replaceChildren(form);
+        fill(body, form);
         inputs[0]?.input.focus();
 
         function clearProblems() {
-            general.replaceChildren();
+            fill(general);
             for (const { input, note } of [...inputs, { input: addKey, note: addNote }]) {
                 input.removeAttribute("aria-invalid");
                 input.removeAttribute("aria-describedby");
@@ -273,6 +274,55 @@ function proposals(container, stack) {
             table("Workspaces", ["Workspace", "Team", ""], rows, "No workspaces."),
             el("div", { class: "row" }, el("label", { for: "ws-id" }, "Workspace id", id), el("label", { for: "ws-team" }, "Team", team), add),
             reason ? el("p", { class: "muted" }, `Proposing: ${reason}`) : null,
+            errors,
+        ),
+    );
+    tierUpgrade(container, stack, reason, open);
+}
+
+/** The secrets tiers (the deployer says which move is an upgrade: kubernetes < vault < a cloud's secret manager). */
+const tiers = ["kubernetes", "vault", "aws", "gcp", "azure"];
+
+/** A secrets tier upgrade: the tier and its settings (JSON), previewed, then approved. */
+function tierUpgrade(container, stack, reason, open) {
+    const errors = el("p", { class: "error", role: "alert", id: "tier-error" });
+    const current = stack.tier;
+    const higher = tiers.filter((t) => t !== current);
+    const tier = el(
+        "select",
+        { id: "tier-to", disabled: reason !== null || higher.length === 0 },
+        higher.map((t) => el("option", { value: t }, t)),
+    );
+    const settings = el("textarea", { id: "tier-settings", rows: 3, cols: 60, spellcheck: "false", disabled: reason !== null || higher.length === 0 });
+    const go = el("button", { type: "button", id: "tier-propose", disabled: reason !== null || higher.length === 0 }, "Propose tier upgrade");
+    if (!go.disabled) {
+        action(go, errors, async (key) => {
+            let body = {};
+            if (settings.value.trim()) {
+                try {
+                    body = JSON.parse(settings.value);
+                } catch (err) {
+                    throw new Error(`the settings of the ${tier.value} tier are not JSON: ${err.message}`);
+                }
+            }
+            open(await send("POST", `/v1/stacks/${encodeURIComponent(stack.name)}/secrets-tier`, { tier: tier.value, [tier.value]: body }, key));
+        });
+    }
+    container.append(
+        el(
+            "section",
+            { class: "card", "aria-labelledby": "tier-title" },
+            el("h2", { id: "tier-title" }, "Secrets tier"),
+            el("p", { class: "muted" }, `Now ${current ?? "?"}. An upgrade is proposed like a workspace: previewed, then approved.`),
+            higher.length
+                ? el(
+                      "div",
+                      { class: "row" },
+                      el("label", { for: "tier-to" }, "Upgrade to", tier),
+                      el("label", { for: "tier-settings" }, "Its settings (JSON, as in the stack file's secrets.<tier>)", settings),
+                      go,
+                  )
+                : el("p", {}, "This is the highest tier."),
             errors,
         ),
     );

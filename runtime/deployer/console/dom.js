@@ -163,3 +163,9 @@ export function valueText(v) {
     if (typeof v === "string") return v;
     return JSON.stringify(v);
 }
+
+/** Replaces a node's children as `el` takes them: nodes, text, arrays; null, undefined and false skipped. */
+export function fill(target, ...children) {
+    target.replaceChildren();
+    append(target, children);
+}

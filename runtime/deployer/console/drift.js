@@ -1,7 +1,7 @@
 // Drift: the latest drift report of a stack (GET /v1/stacks/{stack}/drift),
 // which resources differ from what the stack last applied and how.
 import { ApiError, get, getOptional } from "./api.js";
-import { badge, el, reporting, shortId, table, when } from "./dom.js";
+import { badge, el, reporting, shortId, table, when, fill } from "./dom.js";
 
 /**
  * The stack's latest drift report as {at, runId, resources: [{op, type, name, diffs}]},
@@ -60,7 +60,8 @@ export function driftTab(container, stack) {
     reporting(errors, async () => {
         const report = await loadDrift(stack.name);
         if (report === null) {
-            body.replaceChildren(
+            fill(
+                body,
                 el(
                     "p",
                     { id: "drift-summary" },
@@ -81,7 +82,8 @@ export function driftTab(container, stack) {
                 el("td", { class: "wrap" }, differing(r) || "(whole resource)"),
             ),
         );
-        body.replaceChildren(
+        fill(
+            body,
             el(
                 "p",
                 { id: "drift-summary" },

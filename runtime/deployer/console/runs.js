@@ -3,7 +3,7 @@
 // engine's events arrive, and the outcome is said in one place (no changes,
 // applied, partly applied, each cause of a failure once).
 import { get, query, send, streamEvents } from "./api.js";
-import { action, badge, countsSentence, countsText, el, isActive, reporting, runDuration, shortId, table, when } from "./dom.js";
+import { action, badge, countsSentence, countsText, el, isActive, reporting, runDuration, shortId, table, when, fill } from "./dom.js";
 import { denied } from "./me.js";
 
 const pageSize = 15;
@@ -12,6 +12,12 @@ const statuses = ["queued", "running", "succeeded", "failed", "cancelled", "inte
 
 /** The list's filter and page per stack, kept while the user moves between runs. */
 const listState = new Map();
+
+/** A run's change counts; a run that did not succeed and changed nothing shows none (not "no changes", which reads as a finding). */
+function changesText(run) {
+    const text = countsText(run.counts);
+    return text === "no changes" && run.status !== "succeeded" ? "" : text;
+}
 
 const partly = (run) => /partly (applied|destroyed)/.test(run.message ?? "");
 
@@ -98,12 +104,13 @@ export function runsPanel(container, stack, selected, onChange) {
                     el("td", { class: "wrap" }, r.requestedBy),
                     el("td", { class: "nowrap" }, when(r.createdAt)),
                     el("td", { class: "nowrap" }, runDuration(r)),
-                    el("td", { class: "nowrap mono" }, countsText(r.counts)),
+                    el("td", { class: "nowrap mono" }, changesText(r)),
                     el("td", {}, statusBadge(r)),
                 ),
             );
             const filtered = ui.operation || ui.status;
-            list.replaceChildren(
+            fill(
+                list,
                 table(
                     `Runs of ${stack}`,
                     ["Run", "Operation", "Requested by", "Queued", "Duration", "Changes", "Status"],
@@ -258,7 +265,8 @@ export function runDetail(container, runId, stack, onChange) {
             : run?.status === "queued"
               ? "the diff appears as the engine works"
               : `live: ${changes.length} change(s) so far`;
-        diff.replaceChildren(
+        fill(
+            diff,
             table(
                 "Resource changes",
                 ["Change", "Resource", "Properties"],
@@ -293,25 +301,32 @@ export function runDetail(container, runId, stack, onChange) {
                 el("td", { class: "wrap" }, r.message),
             ),
         );
-        policy.replaceChildren(
-            table("Policy results", ["Policy", "Level", "Resource", "Message"], prow, ended ? "No violations." : "None yet.", { class: "policy-table" }),
+        fill(
+            policy,
+            table(
+                "Policy results",
+                ["Policy", "Level", "Resource", "Message"],
+                prow,
+                ended ? (run.status === "succeeded" ? "No violations." : "No policy results were reached.") : "None yet.",
+                { class: "policy-table" },
+            ),
         );
     }
 
     function renderRun() {
-        title.replaceChildren(`${run.operation} `, el("span", { class: "mono" }, shortId(run.id)), " ", statusBadge(run));
+        fill(title, `${run.operation} `, el("span", { class: "mono" }, shortId(run.id)), " ", statusBadge(run));
         facts.textContent = [
             `requested by ${run.requestedBy} at ${when(run.createdAt)}`,
             run.startedAt ? `started ${when(run.startedAt)}` : null,
             run.startedAt ? `took ${runDuration(run)}` : null,
-            run.counts ? `changes ${countsText(run.counts)}` : null,
+            changesText(run) ? `changes ${changesText(run)}` : null,
             run.change ? `config change: ${run.change.summary}` : null,
             run.configRevision ? `config revision ${run.configRevision}` : null,
         ]
             .filter(Boolean)
             .join(" · ");
-        result.replaceChildren(outcome(run));
-        buttons.replaceChildren();
+        fill(result, outcome(run));
+        fill(buttons);
         if (isActive(run.status)) {
             const reason = denied("cancel", stack.team);
             const b = el("button", { type: "button", class: "danger", id: "cancel", disabled: reason !== null, title: reason }, "Cancel run");

@@ -1,7 +1,7 @@
 // A stack's schedule: a drift check on a cron (GET/PUT
 // /v1/stacks/{stack}/schedule), optionally remediating what drifted.
 import { ApiError, get, send } from "./api.js";
-import { action, el, reporting } from "./dom.js";
+import { action, el, reporting, fill } from "./dom.js";
 import { denied } from "./me.js";
 
 export function scheduleTab(container, stack) {
@@ -22,7 +22,8 @@ export function scheduleTab(container, stack) {
             action(save, errors, (key) => put({ drift: { cron: cron.value.trim(), remediate: remediate.checked } }, key));
             action(clear, errors, (key) => put({ drift: null }, key));
         }
-        body.replaceChildren(
+        fill(
+            body,
             el(
                 "p",
                 { id: "schedule-summary" },
@@ -48,7 +49,7 @@ export function scheduleTab(container, stack) {
             render(await get(url));
         } catch (err) {
             if (err instanceof ApiError && err.noRoute)
-                body.replaceChildren(el("p", { class: "muted" }, "This deployer has no schedules yet (GET /v1/stacks/{stack}/schedule)."));
+                fill(body, el("p", { class: "muted" }, "This deployer has no schedules yet (GET /v1/stacks/{stack}/schedule)."));
             else throw err;
         }
     });

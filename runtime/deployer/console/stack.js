@@ -5,7 +5,7 @@
 // against each other, so they never disagree.
 import { get, getOptional, query, send } from "./api.js";
 import { configTab } from "./config.js";
-import { action, badge, el, reporting, shortId, when } from "./dom.js";
+import { action, badge, el, reporting, shortId, when, fill } from "./dom.js";
 import { driftTab } from "./drift.js";
 import { denied } from "./me.js";
 import { outputsTab } from "./outputs.js";
@@ -89,7 +89,8 @@ export function stackView(main, name, tab, runId) {
         meta.textContent = `team ${d.team ?? "(none: an example)"} · secrets tier ${d.tier ?? "?"} · ${d.workspaces} workspace(s) · ${d.appliesToCluster ? "applies to a cluster" : "renders manifests to a directory"} · revision ${d.revision}`;
         const running = d.lock.runningRunId;
         const runningRun = running ? (runs?.find((r) => r.id === running) ?? (d.lastRun?.id === running ? d.lastRun : null)) : null;
-        state.replaceChildren(
+        fill(
+            state,
             el("span", {}, el("b", {}, "Last up:"), lastUpCell(d.lastUp)),
             el(
                 "span",
@@ -109,7 +110,7 @@ export function stackView(main, name, tab, runId) {
             d.paused !== undefined ? el("span", {}, el("b", {}, "Paused:"), d.paused ? badge("paused", "paused") : "no") : "",
             policy || pending ? el("span", { id: "stack-approvals" }, el("b", {}, "Approvals:"), approvalsText()) : "",
         );
-        banners.replaceChildren();
+        fill(banners);
         if (d.paused) {
             banners.append(
                 el(
@@ -159,7 +160,7 @@ export function stackView(main, name, tab, runId) {
             { op: "refresh", label: "Refresh (drift)", reason: gate("refresh", noCluster ?? invalid) },
             { op: "destroy", label: policy?.destroy ? "Destroy (needs approval)..." : "Destroy...", cls: "danger", reason: gate("destroy", noCluster) },
         ];
-        buttons.replaceChildren();
+        fill(buttons);
         for (const s of specs) {
             const reasonId = `why-${s.op}`;
             const b = el(
@@ -186,12 +187,12 @@ export function stackView(main, name, tab, runId) {
             else b.addEventListener("click", () => askPause());
             buttons.append(b);
         }
-        reasons.replaceChildren(...why);
+        fill(reasons, ...why);
     }
 
     async function startRun(body, key) {
         const res = await send("POST", `/v1/stacks/${encodeURIComponent(name)}/runs`, body, key);
-        extra.replaceChildren();
+        fill(extra);
         if (res.approval) {
             flash = {
                 stack: name,
@@ -221,8 +222,9 @@ export function stackView(main, name, tab, runId) {
             },
             `run:${name}:destroy`,
         );
-        cancel.addEventListener("click", () => extra.replaceChildren());
-        extra.replaceChildren(
+        cancel.addEventListener("click", () => fill(extra));
+        fill(
+            extra,
             el(
                 "div",
                 { class: "banner bad" },
@@ -239,10 +241,10 @@ export function stackView(main, name, tab, runId) {
         action(go, errors, async (key) => {
             if (!input.value.trim()) throw new Error("say why the stack is paused: others read it");
             await send("POST", `/v1/stacks/${encodeURIComponent(name)}/pause`, { reason: input.value.trim() }, key);
-            extra.replaceChildren();
+            fill(extra);
             await refresh();
         });
-        extra.replaceChildren(el("div", { class: "row" }, el("label", { for: "pause-reason" }, "Why pause (shown to everyone)", input), go));
+        fill(extra, el("div", { class: "row" }, el("label", { for: "pause-reason" }, "Why pause (shown to everyone)", input), go));
         input.focus();
     }
 

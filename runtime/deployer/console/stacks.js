@@ -3,7 +3,7 @@
 // workspaces, tier and what runs now.
 import { get } from "./api.js";
 import { approvalsByStack } from "./approvals.js";
-import { badge, el, isActive, reporting, shortId, table, when } from "./dom.js";
+import { badge, el, isActive, reporting, shortId, table, when, fill } from "./dom.js";
 import { driftSummary, loadDrift } from "./drift.js";
 
 /** The last `up`: its status, partly applied said plainly. */
@@ -60,7 +60,8 @@ export function stacksView(main) {
                 el("td", { class: "muted nowrap" }, s.lastRun ? `${s.lastRun.operation} ${shortId(s.lastRun.id)} ${s.lastRun.status}` : "no runs"),
             ),
         );
-        body.replaceChildren(
+        fill(
+            body,
             table(
                 "Stacks with their state",
                 ["Stack", "Team", "Secrets tier", "Workspaces", "Last up", "Drift", "Paused", "Approvals", "Now", "Last run"],

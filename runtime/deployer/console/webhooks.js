@@ -2,7 +2,7 @@
 // events, and how each delivery went (GET/POST /v1/webhooks,
 // DELETE /v1/webhooks/{id}, GET /v1/webhooks/{id}/deliveries).
 import { get, getOptional, send } from "./api.js";
-import { action, badge, el, reporting, shortId, table, when } from "./dom.js";
+import { action, badge, el, reporting, shortId, table, when, fill } from "./dom.js";
 import { identity } from "./me.js";
 
 const events = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"];
@@ -51,7 +51,8 @@ export function webhooksView(main) {
         const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
         if (chosen.length === 0) throw new Error("choose at least one event");
         const res = await send("POST", "/v1/webhooks", { team: team.value.trim(), url: url.value.trim(), events: chosen }, key);
-        created.replaceChildren(
+        fill(
+            created,
             el(
                 "p",
                 { class: "once" },
@@ -78,7 +79,8 @@ export function webhooksView(main) {
                 el("td", { class: "wrap" }, [d.lastStatus ?? "", d.lastError ? ` ${d.lastError}` : ""].join("")),
             ),
         );
-        deliveries.replaceChildren(
+        fill(
+            deliveries,
             el(
                 "section",
                 { class: "card", "aria-labelledby": "deliveries-title" },
@@ -91,7 +93,7 @@ export function webhooksView(main) {
     async function load() {
         const body = await getOptional("/v1/webhooks");
         if (body === undefined) {
-            list.replaceChildren(el("p", { class: "muted" }, "This deployer has no webhooks yet (GET /v1/webhooks)."));
+            fill(list, el("p", { class: "muted" }, "This deployer has no webhooks yet (GET /v1/webhooks)."));
             add.disabled = true;
             return;
         }
@@ -113,7 +115,7 @@ export function webhooksView(main) {
                 el("td", { class: "nowrap" }, show, " ", del),
             );
         });
-        list.replaceChildren(table("Webhooks", ["Team", "URL", "Events", "Added by", ""], rows, "No webhooks.", { id: "webhooks-table" }));
+        fill(list, table("Webhooks", ["Team", "URL", "Events", "Added by", ""], rows, "No webhooks.", { id: "webhooks-table" }));
     }
     reporting(errors, load);
     return () => undefined;
