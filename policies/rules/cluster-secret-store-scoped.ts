@@ -1,6 +1,6 @@
 import { admittedSamples, checkCondition, conditionsAdmit } from "../lib/namespaces";
-import { resourcePolicy } from "../lib/policy";
-import { asKind, meta } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { meta } from "../lib/resources";
 import { names, storeNamespaceRegexes, workspaceNamespacePattern } from "../lib/names";
 
 /**
@@ -16,7 +16,8 @@ import { names, storeNamespaceRegexes, workspaceNamespacePattern } from "../lib/
  * use it, and it is exactly what the program writes. Wrong conditions are
  * not rewritten: what the author meant is not knowable.
  */
-export const clusterSecretStoreScoped = resourcePolicy(
+export const clusterSecretStoreScoped = kindPolicy(
+    "external-secrets.io/ClusterSecretStore",
     {
         name: "cluster-secret-store-scoped",
         family: "secret-scoping",
@@ -29,9 +30,7 @@ export const clusterSecretStoreScoped = resourcePolicy(
             "2. Anchor every regex (^...$); do not use namespaceSelector on labels (anyone who creates a namespace sets its labels).\n" +
             "3. Never admit x1agent-secrets, kube-*, default, or the add-ons' namespaces.",
     },
-    (r, { report }) => {
-        const store = asKind(r, "external-secrets.io/ClusterSecretStore");
-        if (!store) return;
+    (store, r, { report }) => {
         const name = meta(r).name;
         const conditions = store.spec?.conditions ?? [];
         if (conditions.length === 0) {
@@ -56,9 +55,8 @@ export const clusterSecretStoreScoped = resourcePolicy(
             }
         }
     },
-    (r) => {
-        const store = asKind(r, "external-secrets.io/ClusterSecretStore");
-        if (!store || (store.spec?.conditions ?? []).length > 0) return undefined;
+    (store, r) => {
+        if ((store.spec?.conditions ?? []).length > 0) return undefined;
         // Edit in place: the props carry secret values whose secretness a copy would lose.
         const conditions = [{ namespaceRegexes: [...storeNamespaceRegexes] }];
         if (store.spec === undefined) (r.props as { spec?: { conditions: typeof conditions } }).spec = { conditions };

@@ -1,6 +1,6 @@
 import { isReferenceValue, isSensitiveName, redacted, secretLookingValue } from "../lib/patterns";
-import { resourcePolicy } from "../lib/policy";
-import { asKind, describe, entriesOf, failUnknown, UNKNOWN } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { describe, entriesOf, failUnknown, UNKNOWN } from "../lib/resources";
 
 /**
  * ConfigMaps are readable by anyone who can read the namespace's config and
@@ -9,7 +9,8 @@ import { asKind, describe, entriesOf, failUnknown, UNKNOWN } from "../lib/resour
  * password. Unknown values are skipped by the pattern scan (they are not
  * text yet) but a credential-named key with an unknown value fails closed.
  */
-export const configmapNoSecrets = resourcePolicy(
+export const configmapNoSecrets = kindPolicy(
+    "core/ConfigMap",
     {
         name: "configmap-no-secrets",
         family: "no-plaintext-secrets",
@@ -20,9 +21,7 @@ export const configmapNoSecrets = resourcePolicy(
             "1. Move the value into a Secret (or an ExternalSecret in workspaces) and reference it with secretKeyRef or a Secret volume.\n" +
             "2. Keep in the ConfigMap only where the credential is: a Secret name, a file path.",
     },
-    (r, { report }) => {
-        const configMap = asKind(r, "core/ConfigMap");
-        if (!configMap) return;
+    (configMap, r, { report }) => {
         const data = configMap.data;
         for (const [key, value] of entriesOf(data)) {
             if (value === UNKNOWN) {

@@ -1,5 +1,5 @@
-import { resourcePolicy } from "../lib/policy";
-import { asKind, describe } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { describe } from "../lib/resources";
 
 export const tokenType = "kubernetes.io/service-account-token";
 const accountAnnotation = "kubernetes.io/service-account.name";
@@ -13,7 +13,8 @@ const accountAnnotation = "kubernetes.io/service-account.name";
  * x1agent uses short-lived projected tokens only (an ExternalSecret asking
  * for such a Secret: external-secret-target-secret).
  */
-export const noServiceAccountTokenSecrets = resourcePolicy(
+export const noServiceAccountTokenSecrets = kindPolicy(
+    "core/Secret",
     {
         name: "no-service-account-token-secrets",
         family: "secret-scoping",
@@ -25,9 +26,8 @@ export const noServiceAccountTokenSecrets = resourcePolicy(
             "1. Delete the token Secret: pods get short-lived tokens through a projected serviceAccountToken volume (or automountServiceAccountToken), and only where the ServiceAccount needs the API.\n" +
             "2. For a token outside the cluster, request it with the TokenRequest API (kubectl create token <sa> --duration=...), never as a Secret.",
     },
-    (r, { report }) => {
-        const secret = asKind(r, "core/Secret");
-        if (secret?.type !== tokenType) return;
+    (secret, r, { report }) => {
+        if (secret.type !== tokenType) return;
         const account = secret.metadata?.annotations?.[accountAnnotation];
         report(
             `${describe(r)} is a ${tokenType} Secret${account === undefined ? "" : ` for ServiceAccount ${String(account)}`}: the token controller fills it with a token that never expires; ` +

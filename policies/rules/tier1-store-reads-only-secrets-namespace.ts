@@ -1,5 +1,5 @@
-import { resourcePolicy } from "../lib/policy";
-import { asKind, meta } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { meta } from "../lib/resources";
 import { names } from "../lib/names";
 
 /**
@@ -13,7 +13,8 @@ import { names } from "../lib/names";
  * Remediation fills in only missing fields, with the one correct value
  * (remoteNamespace and the ServiceAccount's namespace: x1agent-secrets).
  */
-export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
+export const tier1StoreReadsOnlySecretsNamespace = kindPolicy(
+    "external-secrets.io/ClusterSecretStore",
     {
         name: "tier1-store-reads-only-secrets-namespace",
         family: "secret-scoping",
@@ -24,8 +25,8 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
             `1. Set spec.provider.kubernetes.remoteNamespace: ${names.secretsNamespace}.\n` +
             `2. Authenticate with auth.serviceAccount: { name: ${names.esoReader}, namespace: ${names.secretsNamespace} } (the namespace explicitly), not a token or client certificate.`,
     },
-    (r, { report }) => {
-        const k = asKind(r, "external-secrets.io/ClusterSecretStore")?.spec?.provider?.kubernetes;
+    (store, r, { report }) => {
+        const k = store.spec?.provider?.kubernetes;
         if (k === undefined) return;
         const name = meta(r).name;
         const remote = k.remoteNamespace;
@@ -60,8 +61,8 @@ export const tier1StoreReadsOnlySecretsNamespace = resourcePolicy(
             );
         }
     },
-    (r) => {
-        const k = asKind(r, "external-secrets.io/ClusterSecretStore")?.spec?.provider?.kubernetes;
+    (store, r) => {
+        const k = store.spec?.provider?.kubernetes;
         if (k === undefined) return undefined;
         let changed = false;
         // In place: see cluster-secret-store-scoped for why props are not copied.

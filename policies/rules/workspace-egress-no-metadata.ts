@@ -1,5 +1,5 @@
-import { resourcePolicy } from "../lib/policy";
-import { asKind, describe, meta } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { describe, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 import { cidrContains, metadataAddress } from "../lib/network";
 
@@ -12,7 +12,8 @@ import { cidrContains, metadataAddress } from "../lib/network";
  * secret-manager rights. The Workspace component adds the `except` to the
  * blocks it writes from `egressCidrs`; this checks every egress rule.
  */
-export const workspaceEgressNoMetadata = resourcePolicy(
+export const workspaceEgressNoMetadata = kindPolicy(
+    "networking.k8s.io/NetworkPolicy",
     {
         name: "workspace-egress-no-metadata",
         family: "secret-scoping",
@@ -23,9 +24,8 @@ export const workspaceEgressNoMetadata = resourcePolicy(
             `1. In a NetworkPolicy of your own, add except: ["169.254.0.0/16"] to an ipBlock that covers ${metadataAddress} (the Workspace component does this for workspaces[].egressCidrs).\n` +
             `2. Never list ${metadataAddress}/32 itself in workspaces[].egressCidrs.`,
     },
-    (r, { report }) => {
-        const np = asKind(r, "networking.k8s.io/NetworkPolicy");
-        if (!np || workspaceIdOf(meta(r).namespace) === undefined) return;
+    (np, r, { report }) => {
+        if (workspaceIdOf(meta(r).namespace) === undefined) return;
         (np.spec?.egress ?? []).forEach((rule, i) => {
             (rule.to ?? []).forEach((peer, j) => {
                 const cidr = peer.ipBlock?.cidr;

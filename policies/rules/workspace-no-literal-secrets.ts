@@ -1,5 +1,5 @@
-import { resourcePolicy } from "../lib/policy";
-import { asKind, describe, entriesOf, meta } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { describe, entriesOf, meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 
 /**
@@ -8,7 +8,8 @@ import { workspaceIdOf } from "../lib/names";
  * the state file and the rendered YAML. (Secrets are seen unwrapped here, so
  * the decision is by structure: a Secret object with data in a workspace.)
  */
-export const workspaceNoLiteralSecrets = resourcePolicy(
+export const workspaceNoLiteralSecrets = kindPolicy(
+    "core/Secret",
     {
         name: "workspace-no-literal-secrets",
         family: "no-plaintext-secrets",
@@ -19,9 +20,7 @@ export const workspaceNoLiteralSecrets = resourcePolicy(
             "1. Store the value in the backend under x1agent/<id>/ (or, in Tier 1, as <id>-<name> in x1agent-secrets).\n" +
             "2. List it in workspaces[].secrets so the program creates an ExternalSecret that materializes it; delete the literal Secret.",
     },
-    (r, { report }) => {
-        const secret = asKind(r, "core/Secret");
-        if (!secret) return;
+    (secret, r, { report }) => {
         const ns = meta(r).namespace;
         if (workspaceIdOf(ns) === undefined) return;
         const keys = [...entriesOf(secret.data), ...entriesOf(secret.stringData)].map(([k]) => k);

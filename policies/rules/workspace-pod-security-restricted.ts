@@ -1,5 +1,5 @@
-import { resourcePolicy } from "../lib/policy";
-import { asKind, isKind, meta } from "../lib/resources";
+import { kindPolicy } from "../lib/kind-policy";
+import { meta } from "../lib/resources";
 import { workspaceIdOf } from "../lib/names";
 
 const enforceLabel = "pod-security.kubernetes.io/enforce";
@@ -10,7 +10,8 @@ const enforceLabel = "pod-security.kubernetes.io/enforce";
  * seccomp), so nothing a session creates can escape its pod. Remediation
  * adds the label when it is missing (never overrides a different value).
  */
-export const workspacePodSecurityRestricted = resourcePolicy(
+export const workspacePodSecurityRestricted = kindPolicy(
+    "core/Namespace",
     {
         name: "workspace-pod-security-restricted",
         family: "production-checklist",
@@ -19,8 +20,7 @@ export const workspacePodSecurityRestricted = resourcePolicy(
         enforcementLevel: "mandatory",
         remediationSteps: `1. Label the workspace Namespace ${enforceLabel}: restricted.\n2. Make session pods comply (non-root, seccomp RuntimeDefault, drop ALL) rather than weakening the label.`,
     },
-    (r, { report }) => {
-        if (!isKind(r, "core", "Namespace")) return;
+    (_namespace, r, { report }) => {
         const m = meta(r);
         if (workspaceIdOf(m.name) === undefined) return;
         const level = m.labels[enforceLabel];
@@ -30,8 +30,8 @@ export const workspacePodSecurityRestricted = resourcePolicy(
             );
         }
     },
-    (r) => {
-        const metadata = asKind(r, "core/Namespace")?.metadata;
+    (namespace, r) => {
+        const metadata = namespace.metadata;
         const name = metadata?.name;
         if (!metadata || typeof name !== "string" || workspaceIdOf(name) === undefined) return undefined;
         if (metadata.labels?.[enforceLabel] !== undefined) return undefined;
