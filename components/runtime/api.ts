@@ -1,21 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
-import { commonLabels } from "../names";
-import { HardenedDeployment } from "./deployment";
-import { type PodWiring, type WorkloadConfig, imageRef, mayRunSeveral, runtimeNames } from "./workload";
+import { HardenedDeployment, type RuntimeWorkloadArgs, runtimeWorkloadArgs } from "./deployment";
+import { mayRunSeveral, type PodWiring, runtimeLabels, runtimeNames, type WorkloadConfig } from "./workload";
 
-export interface ApiArgs {
+export interface ApiArgs extends RuntimeWorkloadArgs {
     /** The stack's `api`: replicas (leader election when it may run several), resources, hpa, grace period. */
     api: WorkloadConfig;
-    /** The stack's `images`: the api image, the registry and pull Secrets. */
-    images: StackConfig["images"];
-    /** The app namespace. */
-    namespace: pulumi.Input<string>;
     /** The `x1agent-api` ServiceAccount (cloud identity subject; leader election and session RBAC bind to it). */
     serviceAccountName: pulumi.Input<string>;
-    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
-    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Database, NATS, sign-in and object-storage wiring (env, Secret mounts). */
     wiring: PodWiring;
 }
@@ -36,7 +28,7 @@ export class Api extends pulumi.ComponentResource {
 
     constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:runtime:Api", name, args, opts);
-        const labels = { ...commonLabels("api"), "app.kubernetes.io/name": runtimeNames.api };
+        const labels = runtimeLabels("api");
         const leaderElection = mayRunSeveral(args.api);
 
         let lease: k8s.coordination.v1.Lease | undefined;
@@ -88,17 +80,14 @@ export class Api extends pulumi.ComponentResource {
         const deployment = new HardenedDeployment(
             `${name}-workload`,
             {
-                namespace: args.namespace,
-                appName: runtimeNames.api,
-                labels,
+                ...runtimeWorkloadArgs(args),
+                role: "api",
                 workload: args.api,
-                container: { name: "api", image: imageRef(args.images, "api"), args: ["serve"], env: leaderEnv },
+                container: { name: "api", image: "api", args: ["serve"], env: leaderEnv },
                 wiring: args.wiring,
                 serviceAccountName: args.serviceAccountName,
                 // The api talks to the Kubernetes API: the leader Lease and session pods in workspace namespaces.
                 automountServiceAccountToken: true,
-                configData: args.configData,
-                imagePullSecrets: args.images.pullSecrets,
             },
             { parent: this, dependsOn: lease ? [lease] : [] },
         );

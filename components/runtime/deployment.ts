@@ -1,38 +1,50 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../stacks/schema";
 import {
     type ContainerArgs,
     hardenedPodTemplate,
+    type ImageName,
+    imageRef,
     mayRunSeveral,
     noWiring,
     type PodWiring,
     ports,
     reloaderAnnotations,
+    runtimeLabels,
     runtimeNames,
+    tokenlessServiceAccount,
     type WorkloadConfig,
 } from "./workload";
 
-export interface HardenedDeploymentArgs {
-    /** Namespace of every object (the app namespace). */
+/** What the api, the app and the worker are each given besides their own section of the stack config. */
+export interface RuntimeWorkloadArgs {
+    /** The stack's `images`: the workload's image, the registry and pull Secrets. */
+    images: StackConfig["images"];
+    /** The app namespace. */
     namespace: pulumi.Input<string>;
-    /** Object name and `app.kubernetes.io/name` of the pods, e.g. `x1agent-api`. */
-    appName: string;
-    /** Labels on every object; the pod template carries them too. */
-    labels: Record<string, string>;
+    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
+    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** The `RuntimeWorkloadArgs` of a component's args (without its other keys, which the Deployment does not read). */
+export function runtimeWorkloadArgs({ images, namespace, configData }: RuntimeWorkloadArgs): RuntimeWorkloadArgs {
+    return { images, namespace, configData };
+}
+
+export interface HardenedDeploymentArgs extends RuntimeWorkloadArgs {
+    /** Which workload: the objects are `runtimeNames[role]`, labelled `runtimeLabels(role)`. */
+    role: "api" | "app" | "worker";
     /** The workload's stack config (`api`, `app` or `worker`): replicas, resources, hpa, grace period. */
     workload: WorkloadConfig;
-    /** The one container, by what sets it apart: name, image, args, its own env. Its resources are `workload.resources`. */
-    container: Omit<ContainerArgs, "resources">;
+    /** The one container, by what sets it apart: name, image (of `images`), args, its own env. Its resources are `workload.resources`. */
+    container: Omit<ContainerArgs, "resources" | "image"> & { image: ImageName };
     /** Database, NATS, sign-in, object-storage wiring: env after the container's own, volumes, the Secrets read. Default none. */
     wiring?: PodWiring;
     /** The pods' ServiceAccount. */
     serviceAccountName: pulumi.Input<string>;
     /** Mount its token: only for pods that call the Kubernetes API (the api). */
     automountServiceAccountToken: boolean;
-    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
-    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** `images.pullSecrets`. */
-    imagePullSecrets: string[];
     /** Expose `http` (80 -> 8080) and `metrics` (9090) through a ClusterIP Service of the same name. Default true. */
     service?: boolean;
 }
@@ -53,17 +65,20 @@ export class HardenedDeployment extends pulumi.ComponentResource {
         super("x1agent:runtime:HardenedDeployment", name, args, opts);
         const { workload } = args;
         const wiring = args.wiring ?? noWiring();
-        const selector = { "app.kubernetes.io/name": args.appName };
-        const metadata = { name: args.appName, namespace: args.namespace, labels: args.labels };
+        const appName = runtimeNames[args.role];
+        const labels = runtimeLabels(args.role);
+        const selector = { "app.kubernetes.io/name": appName };
+        const metadata = { name: appName, namespace: args.namespace, labels };
         const template = hardenedPodTemplate({
-            imagePullSecrets: args.imagePullSecrets,
-            appName: args.appName,
-            labels: args.labels,
+            imagePullSecrets: args.images.pullSecrets,
+            appName,
+            labels,
             serviceAccountName: args.serviceAccountName,
             automountServiceAccountToken: args.automountServiceAccountToken,
             containers: [
                 {
                     ...args.container,
+                    image: imageRef(args.images, args.container.image),
                     resources: workload.resources,
                     env: [...(args.container.env ?? []), ...wiring.env],
                     volumeMounts: [...(args.container.volumeMounts ?? []), ...wiring.volumeMounts],
@@ -145,4 +160,19 @@ export class HardenedDeployment extends pulumi.ComponentResource {
         this.serviceName = service?.metadata.name;
         this.registerOutputs({ deploymentName: this.deploymentName, serviceName: this.serviceName });
     }
+}
+
+/**
+ * A runtime workload that never calls the Kubernetes API (the app, the
+ * worker): its own ServiceAccount mounting no token (`<name>-sa`), and its
+ * HardenedDeployment (`<name>-workload`), both children of `parent`.
+ */
+export function tokenlessDeployment(
+    name: string,
+    args: Omit<HardenedDeploymentArgs, "serviceAccountName" | "automountServiceAccountToken">,
+    parent: pulumi.Resource,
+): HardenedDeployment {
+    const metadata = { name: runtimeNames[args.role], namespace: args.namespace, labels: runtimeLabels(args.role) };
+    const sa = tokenlessServiceAccount(`${name}-sa`, metadata, parent);
+    return new HardenedDeployment(`${name}-workload`, { ...args, serviceAccountName: sa.metadata.name, automountServiceAccountToken: false }, { parent });
 }

@@ -1,18 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../stacks/schema";
-import { commonLabels } from "../names";
-import { HardenedDeployment } from "./deployment";
-import { imageRef, type PodWiring, runtimeNames, tokenlessServiceAccount, type WorkloadConfig } from "./workload";
+import { type RuntimeWorkloadArgs, runtimeWorkloadArgs, tokenlessDeployment } from "./deployment";
+import type { PodWiring, WorkloadConfig } from "./workload";
 
-export interface WorkerArgs {
-    /** The stack's `worker`: replicas, resources, hpa, grace period. */
+export interface WorkerArgs extends RuntimeWorkloadArgs {
+    /** The stack's `worker`: replicas, resources, hpa, grace period. It runs the api image. */
     worker: WorkloadConfig;
-    /** The stack's `images`: the worker runs the api image. */
-    images: StackConfig["images"];
-    /** The app namespace. */
-    namespace: pulumi.Input<string>;
-    /** Data of the shared ConfigMap the pods read (for the rollout checksum). */
-    configData: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Database, NATS and object-storage wiring (env, Secret mounts). */
     wiring: PodWiring;
 }
@@ -28,28 +20,9 @@ export class Worker extends pulumi.ComponentResource {
 
     constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("x1agent:runtime:Worker", name, args, opts);
-        const labels = { ...commonLabels("worker"), "app.kubernetes.io/name": runtimeNames.worker };
-
-        const sa = tokenlessServiceAccount(`${name}-sa`, { name: runtimeNames.worker, namespace: args.namespace, labels }, this);
-        const deployment = new HardenedDeployment(
-            `${name}-workload`,
-            {
-                namespace: args.namespace,
-                appName: runtimeNames.worker,
-                labels,
-                workload: args.worker,
-                container: { name: "worker", image: imageRef(args.images, "api"), args: ["worker"] },
-                wiring: args.wiring,
-                serviceAccountName: sa.metadata.name,
-                automountServiceAccountToken: false,
-                configData: args.configData,
-                imagePullSecrets: args.images.pullSecrets,
-                service: false,
-            },
-            { parent: this },
-        );
-
-        this.deploymentName = deployment.deploymentName;
+        const worker = { ...runtimeWorkloadArgs(args), role: "worker" as const, workload: args.worker, wiring: args.wiring, service: false };
+        const container = { name: "worker", image: "api" as const, args: ["worker"] };
+        this.deploymentName = tokenlessDeployment(name, { ...worker, container }, this).deploymentName;
         this.registerOutputs({ deploymentName: this.deploymentName });
     }
 }

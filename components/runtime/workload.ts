@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeNames } from "../../policies/lib/names";
 import type { StackConfig } from "../../stacks/schema";
+import { commonLabels } from "../names";
 
 /** The runtime's object names: defined with the other shared names (policies/lib/names.ts), which the policy pack reads too. */
 export { runtimeNames };
@@ -289,6 +290,11 @@ export function tokenlessServiceAccount(
     parent: pulumi.Resource,
 ): k8s.core.v1.ServiceAccount {
     return new k8s.core.v1.ServiceAccount(name, { metadata, automountServiceAccountToken: false }, { parent });
+}
+
+/** Labels of a runtime workload's objects and pods: the common ones and `app.kubernetes.io/name`, the Deployment's selector. */
+export function runtimeLabels(role: "api" | "app" | "worker"): Record<string, string> {
+    return { ...commonLabels(role), "app.kubernetes.io/name": runtimeNames[role] };
 }
 
 /** Whether a Deployment can have more than one pod (fixed replicas or an HPA's ceiling). */
