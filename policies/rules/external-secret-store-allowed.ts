@@ -22,7 +22,7 @@ export const externalSecretStoreAllowed = resourcePolicy<Config>(
         name: "external-secret-store-allowed",
         family: "secret-scoping",
         description:
-            "ExternalSecrets reference only the x1agent ClusterSecretStores (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure), with kind: ClusterSecretStore, and no generator.",
+            `ExternalSecrets reference only the x1agent ClusterSecretStores (${Object.values(storeOfTier).join(", ")}), with kind: ClusterSecretStore, and no generator.`,
         severity: "high",
         enforcementLevel: "mandatory",
         remediationSteps:

@@ -17,7 +17,7 @@ export const secretsTierUiModeConsistent = stackPolicy(
         enforcementLevel: "mandatory",
         remediationSteps:
             "1. Set only `secrets.tier` in the stack config; uiMode and the store name are derived from it (remove a stale `secrets.uiMode`).\n" +
-            "2. Keep the store's `x1agent.dev/secrets-tier` label, its name (x1-local, x1-vault, x1-aws, x1-gcp, x1-azure) and the api's X1AGENT_SECRETS_STORE / X1AGENT_SECRETS_UI_MODE env in step: they all come from the same config.",
+            `2. Keep the store's \`${tierLabel}\` label, its name (${Object.values(storeOfTier).join(", ")}) and the api's X1AGENT_SECRETS_STORE / X1AGENT_SECRETS_UI_MODE env in step: they all come from the same config.`,
     },
     (resources, { report }) => {
         const declared = declaredTier(resources);
