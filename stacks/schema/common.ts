@@ -110,12 +110,20 @@ export type Image = z.infer<typeof image>;
 /**
  * The `when` of a refinement that compares keys of one object: it runs as
  * long as the keys it reads parsed, whatever else in the object is wrong (zod
- * skips a refinement on an object with any issue otherwise).
+ * skips a refinement on an object with any issue otherwise). A key is a
+ * name or a dotted path (`bundled.enabled`): an issue inside it, or on a
+ * mapping that holds it, stops the rule.
  */
 export function whenValid(...keys: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+    const paths = keys.map((k) => k.split("."));
+    const within = (inner: string[], outer: string[]) => outer.every((p, i) => inner[i] === p);
     return {
         // An issue with an empty path is about the object itself (not a mapping at all): then there are no keys to compare.
-        when: (payload) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0 && !keys.includes(String(issue.path?.[0]))),
+        when: (payload) =>
+            payload.issues.every((issue) => {
+                const at = (issue.path ?? []).map(String);
+                return at.length > 0 && !paths.some((p) => within(at, p) || within(p, at));
+            }),
     };
 }
 

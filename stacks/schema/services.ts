@@ -33,12 +33,12 @@ export const ingress = z
     .refine((i) => !(i.enabled && i.issuer.type === "acme" && !i.issuer.email), {
         path: ["issuer", "email"],
         error: "is required for an ACME issuer: write the address ACME should send expiry notices to, or use type: selfSigned for local",
-        ...whenValid("enabled", "issuer"),
+        ...whenValid("enabled", "issuer.type", "issuer.email"),
     })
     .refine((i) => !(i.issuer.type === "existing" && !i.issuer.name), {
         path: ["issuer", "name"],
         error: "is required with type: existing: name the ClusterIssuer you run",
-        ...whenValid("issuer"),
+        ...whenValid("issuer.type", "issuer.name"),
     });
 
 /** A Secret mounted as a file whose path the api reads (kagent's `urlFile`). */
@@ -72,7 +72,7 @@ export const postgres = z
     })
     .refine((p) => p.bundled.enabled || p.url !== undefined || p.urlFile !== undefined, {
         error: "has the bundled database disabled and no connection: set postgres.urlFile or postgres.url to a Secret with the DSN, or postgres.bundled.enabled: true",
-        ...whenValid("bundled", "url", "urlFile"),
+        ...whenValid("bundled.enabled", "url", "urlFile"),
     });
 
 export const nats = z.strictObject({
@@ -104,7 +104,7 @@ export const auth = z
     })
     .refine((a) => a.google !== undefined || a.oidc !== undefined || a.password.enabled, {
         error: "enables no sign-in method: set auth.password.enabled: true, or configure auth.google or auth.oidc",
-        ...whenValid("google", "oidc", "password"),
+        ...whenValid("google", "oidc", "password.enabled"),
     });
 
 export const addons = z.strictObject({

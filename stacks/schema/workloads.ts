@@ -30,7 +30,7 @@ const replicasWithinHpaIssue = (name: string) => ({
         const w = issue.input as ReplicasAndHpa;
         return `${w.replicas} is outside ${name}.hpa ${w.hpa.minReplicas}..${w.hpa.maxReplicas}; the HPA owns the count: set replicas within that range (it is the starting size)`;
     },
-    ...whenValid("replicas", "hpa"),
+    ...whenValid("replicas", "hpa.enabled", "hpa.minReplicas", "hpa.maxReplicas"),
 });
 
 /** A stateless Deployment of ours: api, app or worker (`name`, for messages). */

@@ -176,6 +176,21 @@ describe("rules across keys and entries run on whatever parsed", () => {
             config: { workspaces: [{ id: "a", quota: { cpu: "1", pods: "many" }, limits: { default: { cpu: "2" } } }] },
             expect: ["x1agent:workspaces[0].quota.pods", "x1agent:workspaces[0].limits.default.cpu"],
         },
+        {
+            what: "no database connection, with another key of postgres.bundled wrong",
+            config: { postgres: { bundled: { enabled: false, instances: 0 } } },
+            expect: ["x1agent:postgres.bundled.instances", "x1agent:postgres"],
+        },
+        {
+            what: "an ACME issuer without an e-mail, with the ACME server wrong",
+            config: { ingress: { host: "x1agent.example.com", issuer: { type: "acme", server: "not a url" } } },
+            expect: ["x1agent:ingress.issuer.server", "x1agent:ingress.issuer.email"],
+        },
+        {
+            what: "replicas outside the HPA range, with the HPA's CPU target wrong",
+            config: { api: { replicas: 9, hpa: { enabled: true, minReplicas: 2, maxReplicas: 4, targetCPUUtilization: 0 } } },
+            expect: ["x1agent:api.hpa.targetCPUUtilization", "x1agent:api.replicas"],
+        },
     ])("$what", ({ config, expect: keys }) => {
         const problems = problemsOf({ ...required, ...config });
         expect(problems.map((p) => p.key).sort()).toEqual([...keys].sort());
