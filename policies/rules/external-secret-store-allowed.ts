@@ -21,8 +21,7 @@ export const externalSecretStoreAllowed = resourcePolicy<Config>(
     {
         name: "external-secret-store-allowed",
         family: "secret-scoping",
-        description:
-            `ExternalSecrets reference only the x1agent ClusterSecretStores (${Object.values(storeOfTier).join(", ")}), with kind: ClusterSecretStore, and no generator.`,
+        description: `ExternalSecrets reference only the x1agent ClusterSecretStores (${Object.values(storeOfTier).join(", ")}), with kind: ClusterSecretStore, and no generator.`,
         severity: "high",
         enforcementLevel: "mandatory",
         remediationSteps:
