@@ -13,7 +13,7 @@ import type { IClusterSecretStoreCondition } from "@kubernetes-models/external-s
 import { isX1Namespace, names } from "./names";
 
 /** Namespaces a store must serve (the app namespace and workspaces). */
-export const admittedSamples = [names.appNamespace, "x1agent-ws-demo", "x1agent-ws-a", "x1agent-ws-team-1"];
+export const admittedSamples = [names.appNamespace, ...["demo", "a", "team-1"].map(names.workspaceNamespace)];
 
 /** Namespaces a store must never serve. */
 export const forbiddenSamples = [
