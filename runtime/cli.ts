@@ -3,7 +3,7 @@
  *
  *   x1 stacks                     list the stacks and whether their config is valid
  *   x1 validate <stack>           check a stack's config without starting Pulumi
- *   x1 preview|up|refresh|destroy <stack> [--watch]
+ *   x1 preview|up|refresh|drift|destroy|preview-destroy <stack> [--watch]   (drift: refresh --preview-only, writes nothing)
  *   x1 outputs <stack>
  *   x1 encryption-config <stack>  the API server EncryptionConfiguration the stack outputs, without a run
  *   x1 runs [stack] | x1 cancel <run>   (through the deployer)
@@ -30,7 +30,7 @@ import { type ChangeCounts, type Operation, operations, runOperation, stackOutpu
 const usage = `usage: x1 <command> [stack]
   stacks                         list stacks and whether their config validates
   validate <stack>               validate a stack's config (no Pulumi run)
-  preview|up|refresh|destroy|preview-destroy <stack> [--watch]
+  preview|up|refresh|drift|destroy|preview-destroy <stack> [--watch]   (drift: refresh --preview-only, writes nothing)
   outputs <stack>                print the stack's outputs
   encryption-config <stack>      print the EncryptionConfiguration (KMS v2) the stack outputs, without a run
   runs [stack]                   run history (deployer)
@@ -142,7 +142,8 @@ function symbol(op: string): string {
 
 export function summaryLine(operation: Operation, stack: string, c: ChangeCounts): string {
     const changed = c.create + c.update + c.delete + c.replace;
-    const verb = operation === "preview" || operation === "preview-destroy" ? "would be" : "";
+    // Previews and a drift check (refresh --preview-only) change nothing: they say what would.
+    const verb = operation === "preview" || operation === "preview-destroy" || operation === "drift" ? "would be" : "";
     const parts = [
         `${c.create} ${verb} created`,
         `${c.update} ${verb} updated`,

@@ -9,6 +9,10 @@ import type { OidcSettings } from "./core/tokens";
 import { Access, type Caller } from "./core/access";
 import { Approvals } from "./core/approvals";
 import { AuditLog } from "./core/audit";
+import { Metrics } from "./core/metrics";
+import { Notifications } from "./core/notifications";
+import { Pauses } from "./core/pause";
+import { Schedules } from "./core/schedules";
 import { Proposals } from "./core/proposals";
 import { type Queued, type RunLimits, Runs } from "./core/runs";
 import type { TeamRoles } from "./core/roles";
@@ -23,12 +27,18 @@ import { AuditRepository } from "./store/audit";
 import { type Database, type DatabaseOptions, openDatabase } from "./store/db";
 import { EventsRepository } from "./store/events";
 import { OwnersRepository } from "./store/owners";
+import { PausesRepository } from "./store/pauses";
 import { RunsRepository } from "./store/runs";
 import { StackConfigsRepository } from "./store/stack-configs";
+import { SchedulesRepository } from "./store/schedules";
 import { StackFiles } from "./store/stack-files";
 import { TokensRepository } from "./store/tokens";
+import { WebhooksRepository } from "./store/webhooks";
 import { RunBus } from "./worker/bus";
+import { type DeliveryOptions, defaultDeliveryOptions, WebhookSender } from "./worker/deliveries";
+import { RunOutcomes } from "./worker/outcomes";
 import { RunQueue } from "./worker/queue";
+import { Scheduler } from "./worker/scheduler";
 import { Worker } from "./worker/worker";
 
 export type { Caller } from "./core/access";
@@ -61,6 +71,12 @@ export interface DeployerOptions {
     runWorker?: boolean;
     /** The structured log (log.ts); default info level on stdout. */
     logger?: Logger;
+    /** Queued runs older than this end as `expired` (audited); 0 never. Default 86400 s. */
+    queuedMaxAgeSeconds?: number;
+    /** The shortest interval a drift schedule may fire at. Default 60 s. */
+    scheduleMinIntervalSeconds?: number;
+    /** Webhook delivery: timeout, attempts, backoff (worker/deliveries.ts). */
+    webhooks?: Partial<DeliveryOptions>;
 }
 
 export class Deployer {
@@ -78,6 +94,15 @@ export class Deployer {
     readonly stacks: Stacks;
     readonly approvals: Approvals;
     readonly proposals: Proposals;
+    readonly pauses: Pauses;
+    readonly schedules: Schedules;
+    readonly notifications: Notifications;
+    readonly metrics: Metrics;
+    readonly scheduler: Scheduler;
+    readonly sender: WebhookSender;
+    readonly outcomes: RunOutcomes;
+    private readonly runWorker: boolean;
+    private readonly pollIntervalMs: number;
 
     private constructor(database: Database, options: DeployerOptions, log: Logger, limits: RunLimits) {
         this.database = database;
@@ -110,6 +135,19 @@ export class Deployer {
             limits,
             log,
         });
+        // Webhooks and metrics first: approvals and run ends tell the webhooks.
+        this.runWorker = options.runWorker ?? true;
+        this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+        this.metrics = new Metrics(db);
+        const webhooks = new WebhooksRepository(db);
+        this.sender = new WebhookSender({
+            repo: webhooks,
+            holder: this.worker.identity.id,
+            options: { ...defaultDeliveryOptions, ...options.webhooks },
+            log,
+            onAttempt: (outcome) => this.metrics.webhookAttempt(outcome),
+        });
+        this.notifications = new Notifications({ repo: webhooks, access: this.access, audit: this.audit, log, wake: () => this.sender.wake() });
         this.approvals = new Approvals({
             repo: new ApprovalsRepository(db),
             runsRepo,
@@ -120,9 +158,39 @@ export class Deployer {
             audit: this.audit,
             log,
             maxAgeSeconds: options.approvalMaxAgeSeconds ?? defaultApprovalMaxAgeSeconds,
+            notifications: this.notifications,
         });
-        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit, this.paths.backendUrl);
+        this.pauses = new Pauses({ repo: new PausesRepository(db), runs: runsRepo, access: this.access, audit: this.audit, control: this.worker });
+        this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit, this.pauses, this.paths.backendUrl);
         this.proposals = new Proposals(this.files, this.approvals, this.access);
+
+        // Drift schedules, and what follows a run's end.
+        const schedulesRepo = new SchedulesRepository(db);
+        this.schedules = new Schedules({
+            repo: schedulesRepo,
+            files: this.files,
+            owners,
+            access: this.access,
+            audit: this.audit,
+            runs: this.runs,
+            log,
+            minIntervalSeconds: options.scheduleMinIntervalSeconds ?? 60,
+            approvals: this.approvals,
+        });
+        this.scheduler = new Scheduler({ schedules: this.schedules, repo: schedulesRepo, holder: this.worker.identity.id, log });
+        this.worker.resumeSlots = (stale) => this.scheduler.resumeUnsettled(stale);
+        this.outcomes = new RunOutcomes({
+            db,
+            runs: runsRepo,
+            owners,
+            notifications: this.notifications,
+            schedules: this.schedules,
+            metrics: this.metrics,
+            audit: this.audit,
+            bus: this.bus,
+            log,
+            queuedMaxAgeSeconds: options.queuedMaxAgeSeconds ?? 86_400,
+        });
     }
 
     /** Checks the limits, opens the database, recovers runs interrupted by a crash, and starts working the queue. */
@@ -133,13 +201,24 @@ export class Deployer {
         const database = await openDatabase(options.database, log);
         const deployer = new Deployer(database, options, log, limits);
         await deployer.files.sync();
-        if (options.runWorker ?? true) await deployer.worker.start();
+        await deployer.notifications.registerSecrets();
+        if (deployer.runWorker) {
+            await deployer.worker.start();
+            deployer.scheduler.start(deployer.pollIntervalMs);
+            deployer.outcomes.start(deployer.pollIntervalMs);
+            deployer.sender.start(deployer.pollIntervalMs);
+        }
         return deployer;
     }
 
     /** Stops taking work, lets runs finish for `graceMs` (then cancels them cleanly), closes the database. */
     async stop(graceMs = 25_000): Promise<void> {
+        await this.scheduler.stop();
         await this.worker.stop(graceMs);
+        // The ends of the last runs are processed (metrics, webhooks) before the sender stops.
+        if (this.runWorker) await this.outcomes.pass().catch((err: unknown) => this.log.error({ err }, "processing the last ended runs failed"));
+        await this.outcomes.stop();
+        await this.sender.stop();
         await this.database.close();
     }
 

@@ -36,6 +36,13 @@ export const settingsSchema = z.object({
     X1_DEPLOYER_STALE_SECONDS: int(20, 3),
     X1_DEPLOYER_SHUTDOWN_GRACE_SECONDS: int(25, 0),
     X1_DEPLOYER_LOG_LEVEL: z.enum(logLevels).default("info"),
+    /** Queued runs older than this end as `expired`; 0 never. */
+    X1_DEPLOYER_QUEUED_MAX_AGE_SECONDS: int(86_400, 0),
+    X1_DEPLOYER_SCHEDULE_MIN_INTERVAL_SECONDS: int(60, 1),
+    X1_DEPLOYER_WEBHOOK_TIMEOUT_SECONDS: int(10, 1),
+    X1_DEPLOYER_WEBHOOK_MAX_ATTEMPTS: int(6, 1),
+    /** The bearer token /metrics asks for; unset: /metrics answers loopback clients only. */
+    X1_DEPLOYER_METRICS_TOKEN: z.string().min(16, { error: "must be at least 16 characters (it guards /metrics)" }).optional(),
     X1_OIDC_ISSUER: z.url().optional(),
     X1_OIDC_AUDIENCE: z.string().optional(),
     X1_OIDC_JWKS_URL: z.url().optional(),
@@ -95,6 +102,9 @@ export function deployerOptions(settings: Settings): DeployerOptions {
         staleAfterSeconds: settings.X1_DEPLOYER_STALE_SECONDS,
         approvalMaxAgeSeconds: settings.X1_DEPLOYER_APPROVAL_MAX_AGE_SECONDS,
         oidc,
+        queuedMaxAgeSeconds: settings.X1_DEPLOYER_QUEUED_MAX_AGE_SECONDS,
+        scheduleMinIntervalSeconds: settings.X1_DEPLOYER_SCHEDULE_MIN_INTERVAL_SECONDS,
+        webhooks: { timeoutMs: settings.X1_DEPLOYER_WEBHOOK_TIMEOUT_SECONDS * 1000, maxAttempts: settings.X1_DEPLOYER_WEBHOOK_MAX_ATTEMPTS },
     };
 }
 
@@ -103,7 +113,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     const settings = readSettings(env);
     const logger = createLogger({ level: settings.X1_DEPLOYER_LOG_LEVEL });
     const deployer = await Deployer.start({ ...deployerOptions(settings), logger });
-    const app = await buildApp({ deployer });
+    const app = await buildApp({ deployer, metricsToken: settings.X1_DEPLOYER_METRICS_TOKEN });
 
     // First start: no token exists yet. Issue an admin token into a 0600 file
     // (never into the log) so an operator can create the portal's tokens.

@@ -12,8 +12,12 @@ import { validateStackConfig } from "../../stacks/validate";
 import { projectRoot, readStackFile } from "./project";
 import { recordAfterUp, recordBeforeRun } from "../../policies/tier-state";
 
-/** The operations a run may be; declared once for the engine, the API and the CLI. */
-export const operations = ["preview", "up", "refresh", "destroy", "preview-destroy"] as const;
+/**
+ * The operations a run may be; declared once for the engine, the API and the
+ * CLI. `drift` is `refresh --preview-only`: what the cluster has that the
+ * state does not, written nowhere (the state is left as it is).
+ */
+export const operations = ["preview", "up", "refresh", "drift", "destroy", "preview-destroy"] as const;
 export type Operation = (typeof operations)[number];
 
 /**
@@ -86,6 +90,8 @@ export interface RunOptions {
     configFile?: string;
     /** Resource operations in flight at once (pulumi --parallel); default `defaultParallel`. */
     parallel?: number;
+    /** preview and up: refresh the state against the cluster first (`--refresh`): an up then undoes out-of-band changes, a preview shows that. */
+    refresh?: boolean;
 }
 
 /**
@@ -186,12 +192,12 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
     }
     switch (operation) {
         case "preview": {
-            const r = await opened.preview({ ...common, ...policy, diff: true });
+            const r = await opened.preview({ ...common, ...policy, diff: true, refresh: options.refresh });
             changes = r.changeSummary;
             break;
         }
         case "up": {
-            const r = await opened.up({ ...common, ...policy, diff: true });
+            const r = await opened.up({ ...common, ...policy, diff: true, refresh: options.refresh });
             changes = r.summary.resourceChanges;
             outputs = maskOutputs(r.outputs);
             await recordAfterUp(opened, secrets);
@@ -200,6 +206,12 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
         case "refresh": {
             const r = await opened.refresh({ ...common });
             changes = r.summary.resourceChanges;
+            break;
+        }
+        case "drift": {
+            // The Automation API's refresh --preview-only (Stack.refresh's previewOnly is deprecated for it).
+            const r = await opened.previewRefresh({ ...common });
+            changes = r.changeSummary;
             break;
         }
         case "destroy": {

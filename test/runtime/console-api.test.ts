@@ -49,7 +49,7 @@ describe.each(backendNames)("the API the console reads (%s database)", (backend)
         const bad = await call(svc.url, "GET", "/v1/runs?before=7&operation=deploy", { token: svc.adminToken });
         expect(bad.status).toBe(400);
         expect(bad.body.message).toMatch(/before: must be a run id/);
-        expect(bad.body.message).toMatch(/operation: must be one of preview, up, refresh, destroy/);
+        expect(bad.body.message).toMatch(/operation: must be one of preview, up, refresh, drift, destroy, preview-destroy/);
     });
 
     it("shows a stack's last up apart from its last run, and whether it applies to a cluster", async () => {

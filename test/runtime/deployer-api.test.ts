@@ -159,7 +159,7 @@ describe.each(backendNames)("deployer API (%s database)", (backend) => {
 
         const badOp = await call(svc.url, "POST", route, { token: teamA, body: { operation: "apply" } });
         expect(badOp.status).toBe(400);
-        expect(badOp.body.message).toMatch(/body\.operation: must be one of preview, up, refresh, destroy/);
+        expect(badOp.body.message).toMatch(/body\.operation: must be one of preview, up, refresh, drift, destroy/);
 
         const extra = await call(svc.url, "POST", route, { token: teamA, body: { operation: "up", force: true } });
         expect(extra.status).toBe(400);

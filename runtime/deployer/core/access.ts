@@ -40,6 +40,13 @@ export const actionRoles = {
     "create-stack": "admin",
     "delete-stack": "admin",
     "set-approval-policy": "admin",
+    drift: "operator",
+    pause: "operator",
+    resume: "operator",
+    "set-schedule": "operator",
+    "read-webhook": "viewer",
+    "create-webhook": "admin",
+    "delete-webhook": "admin",
 } as const satisfies Record<string, Role>;
 export type Action = keyof typeof actionRoles;
 

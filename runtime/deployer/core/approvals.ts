@@ -19,10 +19,11 @@ import type { ApprovalPolicyView, ApprovalView, CreateRunBody } from "../http/sc
 import type { Logger } from "../log";
 import { type ApprovalFilter, type ApprovalRow, type ApprovalsRepository, type ApprovalStatus, type GatedOperation, gatedOperations } from "../store/approvals";
 import type { OwnersRepository } from "../store/owners";
-import { changeOf, type RunsRepository } from "../store/runs";
+import { changeOf, type RunTrigger, type RunsRepository } from "../store/runs";
 import { type StackFiles, x1ConfigOf } from "../store/stack-files";
 import { type Access, type Caller, teamsOf } from "./access";
 import type { AuditLog } from "./audit";
+import type { Notifications } from "./notifications";
 import type { ConfigChange } from "./proposals";
 import type { EnqueueArgs, Queued, Runs } from "./runs";
 import type { Principal } from "./tokens";
@@ -53,6 +54,8 @@ export interface ApprovalsDeps {
     log: Logger;
     /** An approval not decided within this many seconds expires. */
     maxAgeSeconds: number;
+    /** Tells the team's webhooks an approval is needed (core/notifications.ts). */
+    notifications?: Pick<Notifications, "approvalNeeded">;
 }
 
 /** What a gated request asks for, beyond the run it would queue. */
@@ -101,7 +104,14 @@ export class Approvals {
     /** A run request (POST /v1/stacks/{stack}/runs): queued at once, or as a preview and an approval when the policy gates it. */
     async requestRun(caller: Caller, stack: string, args: CreateRunBody & { idempotencyKey?: string }): Promise<Queued> {
         await this.d.runs.check(caller, stack, args);
-        return this.queue(caller, { stack, operation: args.operation, timeoutSeconds: args.timeoutSeconds, idempotencyKey: args.idempotencyKey });
+        return this.queue(caller, {
+            stack,
+            operation: args.operation,
+            timeoutSeconds: args.timeoutSeconds,
+            idempotencyKey: args.idempotencyKey,
+            refresh: args.refresh,
+            supersede: args.supersede,
+        });
     }
 
     /** Queues an authorized run, through an approval when the stack's policy gates its operation. */
@@ -147,6 +157,8 @@ export class Approvals {
             expires_at: new Date(Date.now() + this.d.maxAgeSeconds * 1000),
         });
         await this.d.audit.record(caller, "request-approval", `approval:${id}`, "ok", `${args.summary} at revision ${revision}; preview run ${preview.run.id}`);
+        const row = await this.d.repo.byId(id);
+        if (row) await this.d.notifications?.approvalNeeded(row.team, args.stack, await this.view(row));
         return { ...preview, approval: { id, status: "pending" } };
     }
 
@@ -211,6 +223,9 @@ export class Approvals {
                 approvalId: id,
                 configRevision: row.config_revision,
                 timeoutSeconds: preview?.timeout_seconds,
+                // A remediation's preview refreshed first: so does the up it approves.
+                refresh: preview?.refresh_first || undefined,
+                trigger: (preview?.trigger as RunTrigger | undefined) ?? "request",
             });
         } catch (err) {
             await this.d.repo.undoApprove(id);

@@ -12,7 +12,7 @@ import type { Logger } from "../log";
 import type { EventsRepository } from "../store/events";
 import type { OwnersRepository } from "../store/owners";
 import type { ApprovalStatus } from "../store/approvals";
-import { isTerminal, type RunFilter, type RunRow, runView, type RunsRepository } from "../store/runs";
+import { isTerminal, type RunFilter, type RunRow, type RunTrigger, runView, type RunsRepository } from "../store/runs";
 import type { StackFiles } from "../store/stack-files";
 import type { RunBus } from "../worker/bus";
 import type { RunQueue } from "../worker/queue";
@@ -46,6 +46,12 @@ export interface EnqueueArgs {
     approvalId?: string;
     /** The stack file revision the run must run on (an approval's runs); the worker refuses another. */
     configRevision?: string;
+    /** What queues it; default a request. */
+    trigger?: RunTrigger;
+    /** A preview or an up that refreshes the state against the cluster first (`--refresh`). */
+    refresh?: boolean;
+    /** An up that supersedes the stack's older queued plain ups. */
+    supersede?: boolean;
 }
 
 export type Queued = { run: RunView; created: boolean; approval?: { id: string; status: ApprovalStatus } };
@@ -79,10 +85,11 @@ export class Runs {
         if (args.operation === "destroy" && args.confirm !== stack) {
             throw new BadRequestError(`a destroy removes every resource stack '${stack}' manages: repeat the stack's name as confirm: "${stack}"`);
         }
-        if (args.operation === "refresh" && !appliesToCluster(config.cluster)) {
-            throw new UnprocessableError(
-                `stack '${stack}' renders its manifests to a directory (no cluster.kubeContext or cluster.kubeconfig): there is no live cluster to detect drift against. Set cluster.kubeContext (and cluster.kubeconfig if it is not in your default kubeconfig) to refresh against a cluster`,
-            );
+        if (args.operation === "refresh" || args.operation === "drift" || args.refresh)
+            requireCluster(stack, config.cluster, args.refresh ? "refresh before an up" : args.operation === "drift" ? "check drift" : "refresh");
+        for (const flag of ["supersede", "refresh"] as const) {
+            if (args[flag] !== undefined && args.operation !== "up")
+                throw new BadRequestError(`${flag} applies to an up only, not to a ${args.operation}: leave it out`);
         }
     }
 
@@ -101,6 +108,7 @@ export class Runs {
                     operation: args.operation,
                     change: args.change ?? null,
                     remove: args.removeStack ?? false,
+                    refresh: args.refresh ?? false,
                 }),
             )
             .digest("hex");
@@ -127,6 +135,8 @@ export class Runs {
                 approval_id: args.approvalId ?? null,
                 config_revision: args.configRevision ?? null,
                 request_id: caller.requestId ?? null,
+                trigger: args.trigger ?? "request",
+                refresh_first: args.refresh ?? false,
             });
         } catch (err) {
             // Two requests with one key at once: the second sees the first's run.
@@ -136,8 +146,18 @@ export class Runs {
         }
         await this.d.audit.record(caller, args.operation, `stack:${args.stack}`, "ok", `run ${id}${args.change ? `: ${args.change.summary}` : ""}`);
         this.d.log.info({ reqId: caller.requestId, runId: id, stack: args.stack, operation: args.operation, by }, "run queued");
+        if (args.supersede && args.operation === "up") await this.supersedeOlderUps(caller, id);
         this.d.control.wake();
         return { run: await this.now(id), created: true };
+    }
+
+    /** Ends the stack's older queued plain ups as `superseded` by this one (audited, each). */
+    private async supersedeOlderUps(caller: Caller, id: string): Promise<void> {
+        const newest = await this.row(id);
+        for (const old of await this.d.repo.supersedeQueuedUps(newest.stack, newest, caller.principal.subject)) {
+            await this.d.audit.record(caller, "supersede", `run:${old}`, "ok", `queued up skipped: the newer up ${id} applies stack '${newest.stack}'`);
+            this.d.bus.changed(old);
+        }
     }
 
     private async replay(existing: RunRow, requestHash: string, key: string): Promise<Queued> {
@@ -204,4 +224,12 @@ export class Runs {
         if (!row) throw new NotFoundError(`no run '${id}'`);
         return row;
     }
+}
+
+/** Refresh, drift checks and refreshing ups read the live cluster: a stack that renders to a folder has none. */
+export function requireCluster(stack: string, cluster: Parameters<typeof appliesToCluster>[0], what: string): void {
+    if (appliesToCluster(cluster)) return;
+    throw new UnprocessableError(
+        `stack '${stack}' renders its manifests to a directory (no cluster.kubeContext or cluster.kubeconfig): there is no live cluster to detect drift against. Set cluster.kubeContext (and cluster.kubeconfig if it is not in your default kubeconfig) to ${what} against a cluster`,
+    );
 }

@@ -17,6 +17,7 @@ import type { Access, Caller } from "./access";
 import type { Approvals } from "./approvals";
 import type { AuditLog } from "./audit";
 import { restoreMasked } from "./masked";
+import type { Pauses } from "./pause";
 import type { Queued, Runs } from "./runs";
 
 /** Validates a stack file's text; a wrong config is a 422 listing every problem. */
@@ -37,6 +38,7 @@ export class Stacks {
     private readonly approvals: Approvals;
     private readonly access: Access;
     private readonly audit: AuditLog;
+    private readonly pauses: Pauses;
     /** The state backend the engine runs use (DeployerPaths.backendUrl), for the lock state. */
     private readonly backendUrl?: string;
 
@@ -48,6 +50,7 @@ export class Stacks {
         approvals: Approvals,
         access: Access,
         audit: AuditLog,
+        pauses: Pauses,
         backendUrl?: string,
     ) {
         this.files = files;
@@ -57,6 +60,7 @@ export class Stacks {
         this.approvals = approvals;
         this.access = access;
         this.audit = audit;
+        this.pauses = pauses;
         this.backendUrl = backendUrl;
     }
 
@@ -125,6 +129,7 @@ export class Stacks {
             lastUp: lastUp ? await this.runs.view(lastUp) : null,
             appliesToCluster: parsed ? appliesToCluster(parsed.cluster) : false,
             activeRuns: (await this.runsRepo.active(name)).length,
+            paused: await this.pauses.ofStack(name),
         };
         return { summary, problemList };
     }

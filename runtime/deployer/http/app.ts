@@ -16,18 +16,24 @@ import { approvalRoutes } from "./routes/approvals";
 import { auditRoutes } from "./routes/audit";
 import { consoleRoutes } from "./routes/console";
 import { meRoutes } from "./routes/me";
+import { metricsRoutes } from "./routes/metrics";
+import { pauseRoutes } from "./routes/pause";
 import { runRoutes } from "./routes/runs";
+import { scheduleRoutes } from "./routes/schedules";
 import { stackRoutes } from "./routes/stacks";
 import { tokenRoutes } from "./routes/tokens";
+import { webhookRoutes } from "./routes/webhooks";
 import { workspaceRoutes } from "./routes/workspaces";
 
 export interface AppOptions {
     deployer: Deployer;
     /** The request log; default the deployer's own logger. Every line carries the request's id (`reqId`). */
     logger?: Logger;
+    /** The bearer token /metrics asks for; unset: /metrics answers loopback clients only (routes/metrics.ts). */
+    metricsToken?: string;
 }
 
-export async function buildApp({ deployer, logger = deployer.log }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ deployer, logger = deployer.log, metricsToken }: AppOptions): Promise<FastifyInstance> {
     const app = Fastify({
         loggerInstance: logger as FastifyBaseLogger,
         genReqId: () => randomUUID(),
@@ -64,7 +70,7 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
         closing = true;
     });
 
-    // ---- unauthenticated: health, OpenAPI, the console page ----
+    // ---- unauthenticated: health, OpenAPI, the console page; /metrics has its own token ----
     app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
     app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
         if (closing) return reply.code(503).send({ ok: false, reason: "shutting down" });
@@ -72,6 +78,7 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
     });
     app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
     await app.register(consoleRoutes);
+    await app.register(metricsRoutes, { deployer, token: metricsToken });
 
     // ---- /v1: every route authenticated, one plugin per resource ----
     await app.register(
@@ -86,6 +93,9 @@ export async function buildApp({ deployer, logger = deployer.log }: AppOptions):
             await v1.register(tokenRoutes, { deployer });
             await v1.register(auditRoutes, { deployer });
             await v1.register(approvalRoutes, { deployer });
+            await v1.register(pauseRoutes, { deployer });
+            await v1.register(scheduleRoutes, { deployer });
+            await v1.register(webhookRoutes, { deployer });
         },
         { prefix: "/v1" },
     );

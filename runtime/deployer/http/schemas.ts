@@ -10,7 +10,7 @@ import { secretTiers } from "../../../stacks/schema";
 import { workspaceId } from "../../../stacks/schema/workspaces";
 import { stackNamePattern } from "../store/stack-files";
 import { approvalStatuses, gatedOperations } from "../store/approvals";
-import { runStatuses } from "../store/runs";
+import { runStatuses, runTriggers } from "../store/runs";
 
 export const stackName = z.string().regex(stackNamePattern, { error: "must be a stack name: lower-case letters, digits, '-', '_' or '.', at most 40" });
 export const runId = z.uuid({ error: "must be a run id (a UUID)" });
@@ -57,6 +57,11 @@ export const createRunBody = z.strictObject({
         .optional()
         .describe("cancel the run cleanly after this long (default X1_DEPLOYER_RUN_TIMEOUT_SECONDS, at most X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS)"),
     confirm: z.string().optional().describe("destroy only: the stack's name again, since a destroy removes every resource it manages"),
+    supersede: z
+        .boolean()
+        .optional()
+        .describe("up only: the stack's older queued plain ups are skipped (recorded `superseded`); this newest one applies the stack as it is then"),
+    refresh: z.boolean().optional().describe("up only: refresh the state against the cluster first (`up --refresh`), so out-of-band changes are undone"),
 });
 export type CreateRunBody = z.infer<typeof createRunBody>;
 
@@ -128,6 +133,11 @@ export const resourceChange = z.object({
 });
 export type ResourceChange = z.infer<typeof resourceChange>;
 
+export const driftedResource = resourceChange.extend({
+    detailedDiff: z.record(z.string(), z.string()).optional().describe("property path -> kind of difference (update, add, delete); never a value"),
+});
+export type DriftedResource = z.infer<typeof driftedResource>;
+
 export const policyResult = z.object({
     policyPack: z.string(),
     policy: z.string(),
@@ -167,7 +177,7 @@ export const runView = z
         outputs: z.record(z.string(), z.unknown()).nullable(),
         changes: z.array(resourceChange),
         policy: policyRecord.nullable(),
-        drift: z.array(resourceChange).nullable(),
+        drift: z.array(driftedResource).nullable(),
         change: configChangeView.nullable(),
         approvalId: z.string().nullable().describe("the approval this run previews for, or the approved run of"),
         configRevision: z.string().nullable().describe("the stack file revision the run is pinned to (an approval's runs)"),
@@ -176,6 +186,9 @@ export const runView = z
         firstEventMs: z.number().nullable(),
         eventCount: z.number(),
         worker: z.object({ host: z.string(), pid: z.number() }).nullable(),
+        trigger: z.enum(runTriggers).describe("what queued it: a request, the stack's drift schedule, or the remediation of drift"),
+        refresh: z.boolean().describe("an up that refreshes the state first"),
+        supersededBy: z.string().nullable().describe("the newer up that replaced this queued one"),
     })
     .describe("a run: one Pulumi operation on one stack");
 
@@ -243,6 +256,14 @@ export const meView = z.object({
     teams: z.array(z.object({ team: z.string(), role })),
 });
 
+export const pauseView = z.object({
+    scope: z.enum(["stack", "deployer"]).describe("a pause of this stack, or of the whole deployer"),
+    reason: z.string(),
+    by: z.string(),
+    at: z.string(),
+});
+export type PauseView = z.infer<typeof pauseView>;
+
 export const stackSummary = z.object({
     name: z.string(),
     team: z.string().nullable(),
@@ -254,6 +275,7 @@ export const stackSummary = z.object({
     lastUp: runView.nullable().describe("the stack's last `up` (any status): what its resources were last applied from"),
     appliesToCluster: z.boolean().describe("whether the stack applies to a cluster (refresh and destroy need one); false when it renders to a directory"),
     activeRuns: z.number(),
+    paused: pauseView.nullable().describe("why nothing starts on this stack: its own pause or the deployer's (scope says which); null when runs start"),
 });
 
 export type StackSummary = z.infer<typeof stackSummary>;
@@ -285,3 +307,126 @@ export const eventList = z.object({
     run: runView,
     events: z.array(storedEvent),
 });
+
+// ---- operations: pause, schedules and drift, webhooks ----
+
+export const pauseBody = z.strictObject({ reason: z.string().trim().min(1).max(500).describe("why: shown to everyone who looks at the stack or its queue") });
+
+export const stackPauseResponse = z.object({
+    stack: z.string(),
+    paused: pauseView.nullable(),
+    runningRunId: z.string().nullable().describe("a run already running is let finish; nothing new starts while paused"),
+    queuedRuns: z.number(),
+});
+
+export const deployerPauseResponse = z.object({
+    paused: pauseView.nullable(),
+    runningRuns: z.array(z.string()).describe("runs already running are let finish; nothing new starts while paused"),
+    queuedRuns: z.number(),
+});
+
+export const driftScheduleBody = z.strictObject({
+    cron: z
+        .string()
+        .describe(
+            'when to check, a cron pattern in UTC: five fields (minute hour day-of-month month day-of-week), e.g. "0 */6 * * *", or six with seconds first',
+        ),
+    remediate: z
+        .boolean()
+        .default(false)
+        .describe("queue an up (refreshing first) when a scheduled check finds drift; through approval when the stack's ups are gated"),
+});
+
+export const scheduleBody = z.strictObject({
+    drift: driftScheduleBody.nullable().describe("null removes the schedule"),
+});
+export type ScheduleBody = z.infer<typeof scheduleBody>;
+
+export const scheduleView = z.object({
+    stack: z.string(),
+    drift: z
+        .object({
+            cron: z.string(),
+            remediate: z.boolean(),
+            nextCheckAt: z.string().nullable(),
+            updatedBy: z.string(),
+            updatedAt: z.string(),
+        })
+        .nullable(),
+});
+export type ScheduleView = z.infer<typeof scheduleView>;
+
+export const driftReport = z.object({
+    stack: z.string(),
+    schedule: scheduleView.shape.drift,
+    latest: z
+        .object({
+            runId: z.string(),
+            status: runStatus,
+            trigger: z.enum(runTriggers),
+            checkedAt: z.string().nullable().describe("when the check ended"),
+            drifted: z.boolean().nullable().describe("null when the check did not complete"),
+            resources: z.array(driftedResource),
+            error: z.string().nullable(),
+            remediation: z.object({ runId: z.string(), status: runStatus }).nullable(),
+        })
+        .nullable()
+        .describe("the latest drift check that ended; null before the first"),
+});
+export type DriftReport = z.infer<typeof driftReport>;
+
+export const webhookEvents = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"] as const;
+export type WebhookEvent = (typeof webhookEvents)[number];
+
+export const createWebhookBody = z.strictObject({
+    team: teamName.describe("the team whose stacks' events it receives"),
+    url: z.string().max(2000).describe("an http:// or https:// URL that receives POSTs"),
+    events: z
+        .array(z.enum(webhookEvents, { error: `must be one of ${webhookEvents.join(", ")}` }))
+        .min(1)
+        .optional()
+        .describe("default: every event"),
+    description: z.string().max(200).optional(),
+});
+export type CreateWebhookBody = z.infer<typeof createWebhookBody>;
+
+export const webhookParams = z.object({ id: z.uuid({ error: "must be a webhook id (a UUID)" }) });
+
+export const webhookView = z.object({
+    id: z.string(),
+    team: z.string(),
+    url: z.string(),
+    events: z.array(z.enum(webhookEvents)),
+    description: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+});
+export type WebhookView = z.infer<typeof webhookView>;
+
+export const createdWebhook = webhookView.extend({
+    secret: z.string().describe("the HMAC-SHA256 signing secret: shown once, store it with the receiver"),
+});
+
+export const deliveryAttempt = z.object({
+    at: z.string(),
+    status: z.number().nullable().describe("the receiver's HTTP status; null when none came"),
+    error: z.string().nullable(),
+    durationMs: z.number(),
+});
+
+export const deliveryView = z.object({
+    id: z.string().describe("the X1-Delivery header: the same on every attempt"),
+    webhookId: z.string(),
+    event: z.enum(webhookEvents),
+    stack: z.string().nullable(),
+    runId: z.string().nullable(),
+    status: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.array(deliveryAttempt),
+    nextAttemptAt: z.string().nullable(),
+    lastStatus: z.number().nullable(),
+    lastError: z.string().nullable(),
+    createdAt: z.string(),
+    deliveredAt: z.string().nullable(),
+    payload: z.record(z.string(), z.unknown()).describe("the body sent"),
+});
+export type DeliveryView = z.infer<typeof deliveryView>;

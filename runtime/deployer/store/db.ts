@@ -65,6 +65,14 @@ export interface RunsTable {
     lock_pending: Generated<boolean>;
     /** The id of the HTTP request that created the run: its log lines and the worker's carry it. */
     request_id: string | null;
+    /** What queued the run (runTriggers in store/runs.ts). */
+    trigger: Generated<string>;
+    /** An up that refreshes the state against the cluster first (`up --refresh`): what a drift remediation runs. */
+    refresh_first: Generated<boolean>;
+    /** The newer up that replaced this queued one (status `superseded`). */
+    superseded_by: string | null;
+    /** When the run's end was processed (metrics, webhooks, remediation); null while that is still to do. */
+    ended_processed_at: Date | null;
 }
 
 export interface RunEventsTable {
@@ -157,6 +165,71 @@ export interface StackConfigsTable {
     deleted_at: Date | null;
 }
 
+/** A pause: of one stack (scope = its name) or of the whole deployer (scope '*'). */
+export interface PausesTable {
+    scope: string;
+    reason: string;
+    paused_by: string;
+    paused_at: Generated<Date>;
+}
+
+export interface StackSchedulesTable {
+    stack: string;
+    /** A cron pattern (croner), in UTC. */
+    drift_cron: string;
+    /** Queue an up when a scheduled check finds drift. */
+    remediate: boolean;
+    updated_by: string;
+    updated_at: Generated<Date>;
+}
+
+/** A claimed slot of a stack's schedule: its primary key makes the claim unique across replicas. */
+export interface ScheduleSlotsTable {
+    stack: string;
+    slot: Date;
+    /** The worker id of the replica that claimed it. */
+    claimed_by: string;
+    claimed_at: Generated<Date>;
+    run_id: string | null;
+    /** `queued`, or why no check was queued (a check still active). */
+    outcome: string | null;
+}
+
+export interface WebhooksTable {
+    id: string;
+    team: string;
+    url: string;
+    /** JSON array of the events it receives. */
+    events: string;
+    /** The HMAC-SHA256 signing secret: shown once at creation, never again. */
+    secret: string;
+    description: string | null;
+    created_by: string;
+    created_at: Generated<Date>;
+}
+
+export interface WebhookDeliveriesTable {
+    id: string;
+    webhook_id: string;
+    event: string;
+    stack: string | null;
+    run_id: string | null;
+    /** The exact body sent, every attempt (the signature covers it). */
+    payload: string;
+    status: string;
+    attempts: Generated<number>;
+    /** JSON array: each attempt's time, HTTP status or error, duration. */
+    attempts_json: Generated<string>;
+    next_attempt_at: Generated<Date>;
+    /** A replica sending it holds it until then. */
+    lease_until: Date | null;
+    lease_by: string | null;
+    last_status: number | null;
+    last_error: string | null;
+    created_at: Generated<Date>;
+    delivered_at: Date | null;
+}
+
 export interface Schema {
     runs: RunsTable;
     run_events: RunEventsTable;
@@ -166,6 +239,11 @@ export interface Schema {
     approval_policies: ApprovalPoliciesTable;
     approvals: ApprovalsTable;
     stack_configs: StackConfigsTable;
+    pauses: PausesTable;
+    stack_schedules: StackSchedulesTable;
+    schedule_slots: ScheduleSlotsTable;
+    webhooks: WebhooksTable;
+    webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Db = Kysely<Schema>;

@@ -164,6 +164,81 @@ export const migrations: Record<string, Migration> = {
             await sql`ALTER TABLE runs DROP COLUMN approved_run_id`.execute(db);
         },
     },
+    "0004_operations": {
+        async up(db: Kysely<unknown>) {
+            // How a run came to be (request, schedule, remediation), whether an up refreshes first
+            // (drift remediation), which newer up superseded a queued one, and when its end was
+            // processed (metrics, webhooks, remediation): exactly once across replicas.
+            await sql`ALTER TABLE runs ADD COLUMN trigger text NOT NULL DEFAULT 'request'`.execute(db);
+            await sql`ALTER TABLE runs ADD COLUMN refresh_first boolean NOT NULL DEFAULT false`.execute(db);
+            await sql`ALTER TABLE runs ADD COLUMN superseded_by text`.execute(db);
+            await sql`ALTER TABLE runs ADD COLUMN ended_processed_at timestamptz`.execute(db);
+            // History from before this migration is not announced again.
+            await sql`UPDATE runs SET ended_processed_at = now() WHERE status NOT IN ('queued', 'running')`.execute(db);
+            await sql`CREATE INDEX runs_ended_unprocessed ON runs (seq) WHERE ended_processed_at IS NULL`.execute(db);
+            // A pause of one stack, or of the whole deployer (scope '*', never a stack name).
+            await sql`
+                CREATE TABLE pauses (
+                    scope text PRIMARY KEY,
+                    reason text NOT NULL,
+                    paused_by text NOT NULL,
+                    paused_at timestamptz NOT NULL DEFAULT now()
+                )`.execute(db);
+            await sql`
+                CREATE TABLE stack_schedules (
+                    stack text PRIMARY KEY,
+                    drift_cron text NOT NULL,
+                    remediate boolean NOT NULL,
+                    updated_by text NOT NULL,
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )`.execute(db);
+            // One row per due slot of a schedule: the primary key is the claim, so with several
+            // replicas a slot is checked once.
+            await sql`
+                CREATE TABLE schedule_slots (
+                    stack text NOT NULL,
+                    slot timestamptz NOT NULL,
+                    claimed_by text NOT NULL,
+                    claimed_at timestamptz NOT NULL DEFAULT now(),
+                    run_id text,
+                    outcome text,
+                    PRIMARY KEY (stack, slot)
+                )`.execute(db);
+            await sql`
+                CREATE TABLE webhooks (
+                    id text PRIMARY KEY,
+                    team text NOT NULL,
+                    url text NOT NULL,
+                    events text NOT NULL,
+                    secret text NOT NULL,
+                    description text,
+                    created_by text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )`.execute(db);
+            await sql`CREATE INDEX webhooks_by_team ON webhooks (team)`.execute(db);
+            await sql`
+                CREATE TABLE webhook_deliveries (
+                    id text PRIMARY KEY,
+                    webhook_id text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+                    event text NOT NULL,
+                    stack text,
+                    run_id text,
+                    payload text NOT NULL,
+                    status text NOT NULL,
+                    attempts integer NOT NULL DEFAULT 0,
+                    attempts_json text NOT NULL DEFAULT '[]',
+                    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+                    lease_until timestamptz,
+                    lease_by text,
+                    last_status integer,
+                    last_error text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    delivered_at timestamptz
+                )`.execute(db);
+            await sql`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'`.execute(db);
+            await sql`CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at)`.execute(db);
+        },
+    },
     "0005_shared_state": {
         async up(db: Kysely<unknown>) {
             // Stack config shared by replicas (store/stack-configs.ts): one row per stack, the

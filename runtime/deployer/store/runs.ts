@@ -4,11 +4,11 @@
  */
 import type { Insertable, Selectable } from "kysely";
 import type { ConfigChange } from "../core/proposals";
-import type { PolicyRecord, ResourceChange, RunView } from "../http/schemas";
+import type { DriftedResource, PolicyRecord, ResourceChange, RunView } from "../http/schemas";
 import type { QueuePlace } from "../worker/queue";
 import type { Db, RunsTable } from "./db";
 
-export const runStatuses = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "timed_out"] as const;
+export const runStatuses = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "timed_out", "expired", "superseded"] as const;
 export type RunStatus = (typeof runStatuses)[number];
 export const activeStatuses = ["queued", "running"] as const satisfies readonly RunStatus[];
 export const terminalStatuses = runStatuses.filter((s) => !(activeStatuses as readonly string[]).includes(s));
@@ -16,6 +16,10 @@ export const terminalStatuses = runStatuses.filter((s) => !(activeStatuses as re
 export function isTerminal(status: string): boolean {
     return (terminalStatuses as readonly string[]).includes(status);
 }
+
+/** What queued a run: a request, a stack's drift schedule, or the remediation of drift that schedule found. */
+export const runTriggers = ["request", "schedule", "remediation"] as const;
+export type RunTrigger = (typeof runTriggers)[number];
 
 export type RunRow = Selectable<RunsTable>;
 
@@ -45,7 +49,7 @@ export function runView(r: RunRow, place?: QueuePlace): RunView {
         outputs: json<Record<string, unknown>>(r.outputs_json),
         changes: json<ResourceChange[]>(r.changes_json) ?? [],
         policy: json<PolicyRecord>(r.policy_json),
-        drift: json<ResourceChange[]>(r.drift_json),
+        drift: json<DriftedResource[]>(r.drift_json),
         change: change ? { kind: change.kind, summary: change.summary, baseRevision: change.baseRevision } : null,
         approvalId: r.approval_id,
         configRevision: r.config_revision,
@@ -54,6 +58,9 @@ export function runView(r: RunRow, place?: QueuePlace): RunView {
         firstEventMs: r.first_event_ms,
         eventCount: r.event_count,
         worker: r.worker_host && r.worker_pid !== null ? { host: r.worker_host, pid: r.worker_pid } : null,
+        trigger: r.trigger as RunTrigger,
+        refresh: r.refresh_first,
+        supersededBy: r.superseded_by,
     };
 }
 
@@ -118,6 +125,12 @@ export class RunsRepository {
         return this.db.selectFrom("runs").select(["id", "status"]).where("stack", "=", stack).where("status", "in", activeStatuses).orderBy("seq").execute();
     }
 
+    /** Every stack's running runs (ids) and the number of queued runs. */
+    async activeCounts(): Promise<{ running: string[]; queued: number }> {
+        const rows = await this.db.selectFrom("runs").select(["id", "status"]).where("status", "in", activeStatuses).execute();
+        return { running: rows.filter((r) => r.status === "running").map((r) => r.id), queued: rows.filter((r) => r.status === "queued").length };
+    }
+
     /** Outputs of the stack's last succeeded up. */
     async lastOutputs(stack: string): Promise<Record<string, unknown> | null> {
         const row = await this.db
@@ -146,5 +159,46 @@ export class RunsRepository {
     /** Asks the worker of a running run to cancel it (seen through its heartbeat on any replica). */
     async requestCancel(id: string, by: string): Promise<void> {
         await this.db.updateTable("runs").set({ cancel_requested_by: by }).where("id", "=", id).where("status", "=", "running").execute();
+    }
+
+    /**
+     * Marks the stack's queued plain ups older than `newest` superseded by it:
+     * a plain up applies the stack file as it is when it runs, so the newest
+     * applies all they would have. Ups carrying a config change or an approval
+     * are kept (each applies what was previewed and approved). Returns the ids it superseded.
+     */
+    async supersedeQueuedUps(stack: string, newest: { id: string; seq: number }, by: string): Promise<string[]> {
+        const rows = await this.db
+            .updateTable("runs")
+            .set({
+                status: "superseded",
+                finished_at: new Date(),
+                superseded_by: newest.id,
+                error: `superseded by the newer up ${newest.id} (requested by ${by}), which applies the stack as it is then; nothing was run`,
+            })
+            .where("stack", "=", stack)
+            .where("status", "=", "queued")
+            .where("operation", "=", "up")
+            .where("change_json", "is", null)
+            .where("approval_id", "is", null)
+            .where("seq", "<", newest.seq)
+            .returning("id")
+            .execute();
+        return rows.map((r) => r.id);
+    }
+
+    /** Ends queued runs older than `maxAgeSeconds` as `expired`; returns them. */
+    async expireQueued(maxAgeSeconds: number): Promise<Pick<RunRow, "id" | "stack" | "operation" | "requested_by">[]> {
+        return this.db
+            .updateTable("runs")
+            .set({
+                status: "expired",
+                finished_at: new Date(),
+                error: `queued for more than ${maxAgeSeconds}s without starting (X1_DEPLOYER_QUEUED_MAX_AGE_SECONDS): nothing was run; queue it again if it is still wanted`,
+            })
+            .where("status", "=", "queued")
+            .where("created_at", "<", new Date(Date.now() - maxAgeSeconds * 1000))
+            .returning(["id", "stack", "operation", "requested_by"])
+            .execute();
     }
 }

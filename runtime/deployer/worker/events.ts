@@ -7,7 +7,7 @@
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { type ChangeCounts, changeKinds } from "../../engine/stack-runner";
-import type { PolicyResult, ResourceChange } from "../http/schemas";
+import type { DriftedResource, PolicyResult, ResourceChange } from "../http/schemas";
 import type { Logger } from "../log";
 import { redact, redactDeep } from "../redact";
 import type { EventsRepository } from "../store/events";
@@ -66,12 +66,18 @@ export function projectEvent(e: EngineEvent): { kind: string; data: Record<strin
 export class EventDigest {
     readonly changes: ResourceChange[] = [];
     readonly policy: PolicyResult[] = [];
-    readonly drift: ResourceChange[] = [];
+    /** Drifted resources by URN: a preview-only refresh may report a resource in more than one event. */
+    private readonly drifted = new Map<string, DriftedResource>();
     readonly errors: string[] = [];
     /** Steps the engine finished, by kind: what a run that stopped early did. */
     private readonly done: ChangeCounts = { create: 0, update: 0, same: 0, delete: 0, replace: 0 };
     /** The engine's own totals, from its summary event (sent on failure too). */
     private summary?: Partial<ChangeCounts>;
+
+    /** What a refresh or a drift check found changed outside Pulumi: each resource, its changed properties (never their values). */
+    get drift(): DriftedResource[] {
+        return [...this.drifted.values()];
+    }
 
     /** Resource changes the engine made, as far as its events tell. */
     counts(): ChangeCounts {
@@ -88,10 +94,16 @@ export class EventDigest {
         if (kind === "resource-pre" && data.op !== "same" && data.op !== "read" && data.op !== "refresh" && data.type !== "pulumi:pulumi:Stack") {
             this.changes.push(change(data));
         }
-        if (kind === "resource-done" && operation === "refresh" && data.type !== "pulumi:pulumi:Stack") {
+        // A refresh reports drift when its step is done; a preview-only refresh (drift) may say it on either event.
+        const reportsDrift =
+            (kind === "resource-done" && operation === "refresh") || ((kind === "resource-done" || kind === "resource-pre") && operation === "drift");
+        if (reportsDrift && data.type !== "pulumi:pulumi:Stack") {
             const op = data.op as string;
             const diffs = data.diffs as string[];
-            if (op === "update" || op === "delete" || (op === "refresh" && diffs.length > 0)) this.drift.push(change(data));
+            if (op === "update" || op === "delete" || (op === "refresh" && diffs.length > 0)) {
+                const detailedDiff = data.detailedDiff as Record<string, string> | undefined;
+                this.drifted.set(String(data.urn), { ...change(data), ...(detailedDiff ? { detailedDiff } : {}) });
+            }
         }
         if (kind === "policy") this.policy.push(data as unknown as PolicyResult);
         if (kind === "diagnostic" && data.severity === "error") this.errors.push(String(data.message));

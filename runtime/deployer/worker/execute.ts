@@ -86,6 +86,7 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
             },
             policyPacks: policy.applied && policy.pack ? [policy.pack] : undefined,
             signal: entry.controller.signal,
+            refresh: run.refresh_first,
         });
         // The cluster has the change now: the stack file must say so before anything else can fail.
         if (change && operation === "up") {
@@ -203,7 +204,7 @@ async function finish(
             counts_json: fields.counts_json ?? null,
             outputs_json: fields.outputs_json ?? null,
             changes_json: JSON.stringify(digest.changes),
-            drift_json: run.operation === "refresh" ? JSON.stringify(digest.drift) : null,
+            drift_json: run.operation === "refresh" || run.operation === "drift" ? JSON.stringify(digest.drift) : null,
             policy_json: JSON.stringify(record),
             error: fields.error ? redact(fields.error) : null,
             message: fields.message,

@@ -10,7 +10,8 @@
  * that row locks alone cannot make atomic; the transaction lasts
  * milliseconds while runs last tens of seconds, so serialising claims costs
  * nothing. A partial unique index (one `running` row per stack) backs the
- * rule inside the database.
+ * rule inside the database. A paused stack, or a paused deployer, starts
+ * nothing: its runs stay queued (a run already running is let finish).
  *
  * Why not a queue library: the well-kept ones for PostgreSQL (pg-boss,
  * graphile-worker) bring their own schema and a pg-only driver, so the
@@ -20,6 +21,7 @@
 import { hostname } from "node:os";
 import { sql } from "kysely";
 import type { Db } from "../store/db";
+import { deployerScope, PausesRepository } from "../store/pauses";
 import { activeStatuses, type RunRow } from "../store/runs";
 import { processAlive } from "./orphans";
 
@@ -55,6 +57,7 @@ export class RunQueue {
                 SELECT r.id FROM runs r
                 WHERE r.status = 'queued'
                   AND (r.not_before IS NULL OR r.not_before <= now())
+                  AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = r.stack OR p.scope = ${deployerScope})
                   AND NOT EXISTS (
                       SELECT 1 FROM runs o
                       WHERE o.stack = r.stack
@@ -92,13 +95,19 @@ export class RunQueue {
             .where("seq", "<", run.seq)
             .orderBy("seq")
             .execute();
+        const pause = await new PausesRepository(this.db).forStack(run.stack);
+        const pausedText = pause
+            ? `${pause.scope === deployerScope ? "the deployer" : `stack '${run.stack}'`} is paused (by ${pause.paused_by} at ${pause.paused_at.toISOString()}: ${pause.reason})`
+            : undefined;
+        const paused = pausedText ? `; and ${pausedText}` : "";
         if (ahead.length > 0) {
             const running = ahead.find((r) => r.status === "running");
             return {
                 position: ahead.length + 1,
-                waitingFor: `${ahead.length} earlier run(s) on stack '${run.stack}'${running ? ` (run ${running.id} is running)` : ""}`,
+                waitingFor: `${ahead.length} earlier run(s) on stack '${run.stack}'${running ? ` (run ${running.id} is running)` : ""}${paused}`,
             };
         }
+        if (pausedText) return { position: 1, waitingFor: `the pause to be lifted: ${pausedText}` };
         if (run.not_before && run.not_before.getTime() > Date.now()) return { position: 1, waitingFor: run.message ?? "a retry" };
         const running = await this.db.selectFrom("runs").select(sql<number>`count(*)::int`.as("n")).where("status", "=", "running").executeTakeFirstOrThrow();
         return {

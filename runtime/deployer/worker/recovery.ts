@@ -3,7 +3,10 @@
  * worker is gone (a dead pid on this host, or a heartbeat older than the
  * stale limit anywhere) are marked `interrupted` with what to do next; the
  * engine processes a dead worker on this host left are stopped; the stack's
- * engine lock is cleared once no live process holds it.
+ * engine lock is cleared once no live process holds it. A scheduled drift
+ * check interrupted so is not queued again (its slot was claimed once and
+ * stays so; the schedule's next slot checks again), and a slot whose
+ * claiming replica stopped before queuing its check is settled here.
  */
 import { hostname } from "node:os";
 import { prepareStack } from "../../engine/stack-runner";
@@ -25,6 +28,8 @@ export interface RecoveryDeps {
     staleAfterSeconds: number;
     /** Look for work now (a stack's lock was cleared). */
     wake: () => void;
+    /** Settles schedule slots claimed by a replica that stopped before queuing their check (worker/scheduler.ts). */
+    resumeSlots?: (staleAfterSeconds: number) => Promise<void>;
 }
 
 /**
@@ -34,13 +39,17 @@ export interface RecoveryDeps {
 export async function recover(d: RecoveryDeps): Promise<void> {
     for (const run of await d.queue.orphaned(d.identity, d.staleAfterSeconds)) {
         const who = `${run.worker_host ?? "?"} pid ${run.worker_pid ?? "?"}`;
+        const scheduled =
+            run.trigger === "schedule"
+                ? " This scheduled drift check is not run again for its slot (claimed once); the schedule's next slot checks again, or queue a drift run now."
+                : "";
         const marked = await d.db
             .updateTable("runs")
             .set({
                 status: "interrupted",
                 finished_at: new Date(),
                 lock_pending: true,
-                error: `the deployer running this run (${who}) stopped mid-run (crash, kill or restart); the engine's work was cut short. Run a refresh, then a preview, to see where the stack stands.`,
+                error: `the deployer running this run (${who}) stopped mid-run (crash, kill or restart); the engine's work was cut short. Run a refresh, then a preview, to see where the stack stands.${scheduled}`,
             })
             .where("id", "=", run.id)
             .where("status", "=", "running")
@@ -79,4 +88,5 @@ export async function recover(d: RecoveryDeps): Promise<void> {
         d.bus.changed(run.id);
     }
     if (pending.length > 0) d.wake();
+    await d.resumeSlots?.(d.staleAfterSeconds);
 }

@@ -53,6 +53,8 @@ export class Worker {
     private again = false;
     /** True until start() and after stop(): no claiming. */
     private stopping = true;
+    /** Settles schedule slots a stopped replica claimed (set by the deployer once its scheduler exists). */
+    resumeSlots?: (staleAfterSeconds: number) => Promise<void>;
 
     constructor(deps: WorkerDeps, options: WorkerOptions) {
         this.d = deps;
@@ -84,7 +86,13 @@ export class Worker {
     }
 
     private recover(): Promise<void> {
-        return recover({ ...this.d, identity: this.identity, staleAfterSeconds: this.options.staleAfterSeconds, wake: () => this.wake() });
+        return recover({
+            ...this.d,
+            identity: this.identity,
+            staleAfterSeconds: this.options.staleAfterSeconds,
+            wake: () => this.wake(),
+            resumeSlots: this.resumeSlots,
+        });
     }
 
     /** Look for work now (a run was queued or finished). */
