@@ -74,8 +74,10 @@ describe("a wrong config through the real CLI", () => {
         const result = { code: preview.status, out: `${preview.stdout}\n${preview.stderr}` };
         expect(result.code).not.toBe(0);
         // The ingress has a bad host and, an ACME issuer by default, no e-mail either: both are said at once.
+        // The cluster's name is wrong but its provider parsed: the cloud account an eks cluster needs is asked for too.
         for (const key of [
             "x1agent:cluster.name",
+            "x1agent:cloud.aws",
             "x1agent:secrets.tier",
             "x1agent:ingress.host",
             "x1agent:ingress.issuer.email",
@@ -86,6 +88,6 @@ describe("a wrong config through the real CLI", () => {
         }
         expect(result.out).not.toMatch(/kubernetes:core\/v1:Namespace/);
         // The program refused before registering: the deployer-side check refuses too.
-        await expect(openStack(stack)).rejects.toThrow(/6 problems/);
+        await expect(openStack(stack)).rejects.toThrow(/7 problems/);
     });
 });
