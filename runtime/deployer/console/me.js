@@ -30,6 +30,8 @@ const needs = {
     preview: "operator",
     up: "operator",
     refresh: "operator",
+    drift: "operator",
+    "preview-destroy": "operator",
     destroy: "operator",
     cancel: "operator",
     "edit-config": "operator",

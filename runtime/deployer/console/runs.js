@@ -7,7 +7,9 @@ import { action, badge, countsSentence, countsText, el, isActive, reporting, run
 import { denied } from "./me.js";
 
 const pageSize = 15;
-const operations = ["preview", "up", "refresh", "destroy"];
+const operations = ["preview", "up", "refresh", "drift", "destroy", "preview-destroy"];
+/** Operations that compare the cluster with the stack's state: their finding is drift, not a diff. */
+const checksDrift = (op) => op === "refresh" || op === "drift";
 const statuses = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "timed_out"];
 
 /** The list's filter and page per stack, kept while the user moves between runs. */
@@ -168,7 +170,7 @@ function outcome(run) {
                 return box("ok", "No changes", `The stack matches its configuration: ${counts.same ?? 0} resource(s) unchanged. Nothing to apply.`, note);
             return box("ok", `Preview: ${countsSentence(counts, false)}`, `${counts.same ?? 0} unchanged. Nothing has been changed yet: Up applies it.`, note);
         }
-        if (run.operation === "refresh") {
+        if (checksDrift(run.operation)) {
             const n = run.drift?.length ?? 0;
             return n ? box("warn", `Drift: ${n} resource(s) differ from the stack's state`, note) : box("ok", "In sync: no drift", note);
         }
@@ -242,7 +244,7 @@ export function runDetail(container, runId, stack, onChange) {
 
     function renderTables() {
         const ended = run && !isActive(run.status);
-        const refresh = run?.operation === "refresh";
+        const refresh = checksDrift(run?.operation);
         diffHead.textContent = refresh && ended ? "Drift" : "Diff";
         const changes = ended ? (refresh ? (run.drift ?? []) : run.changes) : [...live.changes.values()];
         const rows = changes.map((c) =>

@@ -61,6 +61,8 @@ export function stackView(main, name, tab, runId) {
     /** The stack's approval policy (read once) and its pending approvals (with every refresh); undefined on a deployer without approvals. */
     let policy;
     let pending;
+    /** Whether this deployer checks drift without touching the state (the `drift` operation, with its report); else a refresh finds drift. */
+    let driftChecks;
     let timer;
     const stops = [];
     const panel = tab === "runs" ? runsPanel(content, name, runId, () => refresh()) : null;
@@ -70,6 +72,7 @@ export function stackView(main, name, tab, runId) {
     async function refresh() {
         clearTimeout(timer);
         let runs = null;
+        driftChecks ??= (await getOptional(`/v1/stacks/${encodeURIComponent(name)}/drift`).catch(() => undefined)) !== undefined;
         policy ??= await getOptional(`/v1/stacks/${encodeURIComponent(name)}/approval-policy`).catch(() => undefined);
         pending = (await getOptional(`/v1/approvals${query({ stack: name, status: "pending" })}`))?.approvals;
         for (let i = 0; i < 3; i++) {
@@ -152,12 +155,17 @@ export function stackView(main, name, tab, runId) {
         const d = detail;
         const why = [];
         const gate = (act, otherwise) => denied(act, d.team) ?? otherwise ?? null;
-        const noCluster = d.appliesToCluster ? null : "the stack renders manifests to a directory: there is no cluster to refresh against or destroy";
+        const noCluster = d.appliesToCluster ? null : "the stack renders manifests to a directory: there is no cluster to check, refresh against or destroy";
         const invalid = d.valid ? null : "its configuration is invalid (see above)";
         const specs = [
             { op: "preview", label: "Preview", cls: "primary", reason: gate("preview", invalid) },
             { op: "up", label: policy?.up ? "Up (needs approval)" : "Up", reason: gate("up", invalid) },
-            { op: "refresh", label: "Refresh (drift)", reason: gate("refresh", noCluster ?? invalid) },
+            ...(driftChecks
+                ? [
+                      { op: "drift", label: "Check drift", reason: gate("drift", noCluster ?? invalid) },
+                      { op: "refresh", label: "Refresh state", reason: gate("refresh", noCluster ?? invalid) },
+                  ]
+                : [{ op: "refresh", label: "Refresh (drift)", reason: gate("refresh", noCluster ?? invalid) }]),
             { op: "destroy", label: policy?.destroy ? "Destroy (needs approval)..." : "Destroy...", cls: "danger", reason: gate("destroy", noCluster) },
         ];
         fill(buttons);
