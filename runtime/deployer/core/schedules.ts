@@ -83,7 +83,16 @@ export class Schedules {
 
     async get(caller: Caller, stack: string): Promise<ScheduleView> {
         await this.d.access.stack(caller, "read", stack);
-        return { stack, drift: driftView(await this.d.repo.get(stack)) };
+        return this.view(stack);
+    }
+
+    private async view(stack: string): Promise<ScheduleView> {
+        const slots = await this.d.repo.slots(stack, 10);
+        return {
+            stack,
+            drift: driftView(await this.d.repo.get(stack)),
+            recentSlots: slots.map((s) => ({ slot: s.slot.toISOString(), claimedBy: s.claimed_by, runId: s.run_id, outcome: s.outcome })),
+        };
     }
 
     async set(caller: Caller, stack: string, body: ScheduleBody): Promise<ScheduleView> {
@@ -91,14 +100,14 @@ export class Schedules {
         if (body.drift === null) {
             const removed = await this.d.repo.remove(stack);
             await this.d.audit.record(caller, "set-schedule", `stack:${stack}`, "ok", removed ? "drift schedule removed" : "no drift schedule to remove");
-            return { stack, drift: null };
+            return this.view(stack);
         }
         parseDriftCron(body.drift.cron, this.d.minIntervalSeconds);
         const config = validateOrThrow(stack, this.d.files.read(stack).text);
         requireCluster(stack, config.cluster, "check drift");
         const row = await this.d.repo.set(stack, body.drift.cron, body.drift.remediate, caller.principal.subject);
         await this.d.audit.record(caller, "set-schedule", `stack:${stack}`, "ok", `drift check '${row.drift_cron}' (UTC)${row.remediate ? ", remediate" : ""}`);
-        return { stack, drift: driftView(row) };
+        return this.view(stack);
     }
 
     async report(caller: Caller, stack: string): Promise<DriftReport> {
@@ -132,7 +141,7 @@ export class Schedules {
      */
     async queueCheck(stack: string, slot: Date): Promise<string> {
         const schedule = await this.d.repo.get(stack);
-        if (!schedule || !this.d.files.names().includes(stack)) {
+        if (!schedule || !(await this.stackExists(stack))) {
             await this.d.repo.settleSlot(stack, slot, null, "skipped: the stack or its schedule is gone");
             return "skipped";
         }
@@ -166,7 +175,7 @@ export class Schedules {
         const drifted = run.drift_json ? (JSON.parse(run.drift_json) as unknown[]).length : 0;
         if (drifted === 0) return undefined;
         const schedule = await this.d.repo.get(run.stack);
-        if (!schedule?.remediate || !this.d.files.names().includes(run.stack)) return undefined;
+        if (!schedule?.remediate || !(await this.stackExists(run.stack))) return undefined;
         return this.remediationRequest(run, drifted);
     }
 
@@ -194,6 +203,12 @@ export class Schedules {
             );
         }
         return queued;
+    }
+
+    /** Whether the stack still exists; with several replicas, after this working copy caught up with the shared database. */
+    private async stackExists(stack: string): Promise<boolean> {
+        await this.d.files.sync(stack);
+        return this.d.files.names().includes(stack);
     }
 
     /** The scheduler acts for the stack's team: its runs are in the team's history and audit. */

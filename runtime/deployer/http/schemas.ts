@@ -353,6 +353,16 @@ export const scheduleView = z.object({
             updatedAt: z.string(),
         })
         .nullable(),
+    recentSlots: z
+        .array(
+            z.object({
+                slot: z.string().describe("the due time the check belongs to"),
+                claimedBy: z.string().describe("the worker id of the one replica that claimed it"),
+                runId: z.string().nullable(),
+                outcome: z.string().nullable().describe("queued, or why no check was queued (the previous one still active); null while being settled"),
+            }),
+        )
+        .describe("the latest slots, newest first: each claimed once across replicas"),
 });
 export type ScheduleView = z.infer<typeof scheduleView>;
 
