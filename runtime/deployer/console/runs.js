@@ -121,7 +121,6 @@ export function runsPanel(container, stack, selected, onChange) {
                 ),
             );
         },
-        stop() {},
     };
 }
 

@@ -66,10 +66,27 @@ export function stackView(main, name, tab, runId) {
     let timer;
     const stops = [];
     const panel = tab === "runs" ? runsPanel(content, name, runId, () => refresh()) : null;
-    if (panel) stops.push(panel.stop);
+    let inFlight = null;
+    let again = false;
+
+    /** One refresh at a time: a call while one is out runs once more after it (the poll, a run's events and the filters all call it). */
+    function refresh() {
+        if (inFlight) {
+            again = true;
+            return inFlight;
+        }
+        inFlight = readAndRender().finally(() => {
+            inFlight = null;
+            if (again && !stopped) {
+                again = false;
+                reporting(errors, refresh);
+            }
+        });
+        return inFlight;
+    }
 
     /** The stack and (on the Runs tab) its runs, re-read until they agree (a run may start or end between the two reads). */
-    async function refresh() {
+    async function readAndRender() {
         clearTimeout(timer);
         let runs = null;
         driftChecks ??= (await getOptional(`/v1/stacks/${encodeURIComponent(name)}/drift`).catch(() => undefined)) !== undefined;
@@ -82,7 +99,7 @@ export function stackView(main, name, tab, runId) {
         }
         if (stopped) return;
         renderHeader(runs);
-        if (panel) panel.render(runs, detail);
+        if (panel) panel.render(runs);
         // While something runs the page follows it; an idle stack is looked at now and then.
         timer = setTimeout(() => reporting(errors, refresh), detail.activeRuns > 0 ? 3000 : 15000);
     }

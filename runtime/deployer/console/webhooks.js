@@ -3,7 +3,7 @@
 // DELETE /v1/webhooks/{id}, GET /v1/webhooks/{id}/deliveries).
 import { get, getOptional, send } from "./api.js";
 import { action, badge, el, reporting, shortId, table, when, fill } from "./dom.js";
-import { identity } from "./me.js";
+import { denied, identity } from "./me.js";
 
 const events = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"];
 
@@ -11,12 +11,16 @@ export function webhooksView(main) {
     const errors = el("p", { class: "error", role: "alert", id: "webhooks-error" });
     const list = el("div", {}, el("p", { class: "muted" }, "Loading webhooks..."));
     const deliveries = el("div", { id: "deliveries" });
-    const teams = identity()?.teams.map((t) => t.team) ?? [];
+    // Webhooks are added and removed by a team's admins: offer the teams the caller administers.
+    const me = identity();
+    const teams = (me?.teams ?? []).filter((t) => me.admin || t.role === "admin").map((t) => t.team);
     const team = el("input", { id: "webhook-team", size: 14, value: teams[0] ?? "", list: "webhook-teams", autocomplete: "off" });
     const url = el("input", { id: "webhook-url", type: "url", size: 44, placeholder: "https://chat.example.com/hooks/deploys", autocomplete: "off" });
     const boxes = events.map((e) => el("input", { type: "checkbox", id: `webhook-event-${e}`, value: e, checked: true }));
     const add = el("button", { type: "button", class: "primary", id: "webhook-add" }, "Add webhook");
     const created = el("div", { role: "status" });
+    add.disabled = me !== null && !me.admin && teams.length === 0;
+    const addWhy = add.disabled ? `Adding a webhook needs the admin role in its team; ${me.subject} is admin of none` : null;
     main.append(
         el(
             "section",
@@ -43,6 +47,7 @@ export function webhooksView(main) {
                 el("legend", { class: "muted" }, "Events"),
                 boxes.map((b) => el("label", { class: "inline", for: b.id }, b, b.value)),
             ),
+            addWhy ? el("p", { class: "muted", id: "webhook-why" }, addWhy) : null,
             created,
         ),
         deliveries,
@@ -100,11 +105,13 @@ export function webhooksView(main) {
         const rows = body.webhooks.map((h) => {
             const show = el("button", { type: "button" }, "Deliveries");
             show.addEventListener("click", () => reporting(errors, () => showDeliveries(h)));
-            const del = el("button", { type: "button", class: "danger" }, "Remove");
-            action(del, errors, async (key) => {
-                await send("DELETE", `/v1/webhooks/${h.id}`, undefined, key);
-                await load();
-            });
+            const why = denied("delete-webhook", h.team);
+            const del = el("button", { type: "button", class: "danger", disabled: why !== null, title: why }, "Remove");
+            if (!why)
+                action(del, errors, async (key) => {
+                    await send("DELETE", `/v1/webhooks/${h.id}`, undefined, key);
+                    await load();
+                });
             return el(
                 "tr",
                 { "data-webhook": h.id },
