@@ -203,13 +203,37 @@ describe.each(backendNames)("outgoing webhooks (%s database)", (backend) => {
         await call(svc.url, "DELETE", `/v1/stacks/${stackA}/pause`, { token: teamA });
     });
 
+    it("tells approval.needed when a gated up waits for an approver", async () => {
+        expect((await call(svc.url, "PUT", `/v1/stacks/${stackA}/approval-policy`, { token: adminA, body: { up: true, destroy: true } })).status).toBe(200);
+        await call(svc.url, "POST", `/v1/stacks/${stackA}/pause`, { token: teamA, body: { reason: "webhook test" } });
+        const before = rx.received.filter((r) => r.path === "/ok").length;
+        const gated = await call(svc.url, "POST", `/v1/stacks/${stackA}/runs`, { token: teamA, body: { operation: "up" } });
+        expect(gated.status).toBe(202);
+        const approvalId = gated.body.approval.id as string;
+        const got = await waitFor("the approval.needed delivery", async () => rx.received.filter((r) => r.path === "/ok")[before], 30_000);
+        expect(got.headers["x1-event"]).toBe("approval.needed");
+        expect(verifySignature(hooks.ok!.secret, got.body, String(got.headers["x1-signature"]))).toBe(true);
+        const body = JSON.parse(got.body);
+        expect(body).toMatchObject({
+            event: "approval.needed",
+            team: "team-a",
+            stack: stackA,
+            approval: { id: approvalId, operation: "up", status: "pending", previewRunId: gated.body.run.id },
+            run: { id: gated.body.run.id, operation: "preview" },
+        });
+        expect(body.approval.requestedBy).toMatch(/^token:a-wh-/);
+        await call(svc.url, "POST", `/v1/approvals/${approvalId}/reject`, { token: teamA, body: { reason: "only a test" } });
+        await call(svc.url, "POST", `/v1/runs/${gated.body.run.id}/cancel`, { token: teamA });
+        await call(svc.url, "DELETE", `/v1/stacks/${stackA}/pause`, { token: teamA });
+    });
+
     it("tells only the stack's team, and stops with a deleted webhook", async () => {
         await call(svc.url, "POST", `/v1/stacks/${stackB}/pause`, { token: teamB, body: { reason: "webhook test" } });
-        const before = rx.received.length;
         const q = await call(svc.url, "POST", `/v1/stacks/${stackB}/runs`, { token: teamB, body: { operation: "preview" } });
         await call(svc.url, "POST", `/v1/runs/${q.body.run.id}/cancel`, { token: teamB });
         await new Promise((r) => setTimeout(r, 2000));
-        expect(rx.received.length).toBe(before);
+        // Team A's webhooks hear nothing of team B's stack (they may still be retrying team A's deliveries).
+        expect(rx.received.filter((r) => JSON.parse(r.body).stack === stackB)).toEqual([]);
         const refused = await call(svc.url, "DELETE", `/v1/webhooks/${hooks.ok!.id}`, { token: teamB });
         expect(refused.status).toBe(403);
         expect((await call(svc.url, "DELETE", `/v1/webhooks/${hooks.ok!.id}`, { token: teamA })).status).toBe(403);

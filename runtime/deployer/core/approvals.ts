@@ -158,7 +158,8 @@ export class Approvals {
         });
         await this.d.audit.record(caller, "request-approval", `approval:${id}`, "ok", `${args.summary} at revision ${revision}; preview run ${preview.run.id}`);
         const row = await this.d.repo.byId(id);
-        if (row) await this.d.notifications?.approvalNeeded(row.team, args.stack, await this.view(row));
+        const previewRow = await this.d.runsRepo.byId(preview.run.id);
+        if (row) await this.d.notifications?.approvalNeeded(row.team, args.stack, await this.view(row), previewRow);
         return { ...preview, approval: { id, status: "pending" } };
     }
 

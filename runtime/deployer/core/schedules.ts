@@ -142,6 +142,8 @@ export class Schedules {
     async queueCheck(stack: string, slot: Date): Promise<string> {
         const schedule = await this.d.repo.get(stack);
         if (!schedule || !(await this.stackExists(stack))) {
+            // A deleted stack's schedule goes with it.
+            if (schedule) await this.d.repo.remove(stack);
             await this.d.repo.settleSlot(stack, slot, null, "skipped: the stack or its schedule is gone");
             return "skipped";
         }
