@@ -123,6 +123,31 @@ describe("workload-non-root-read-only", () => {
         expect(await remediate(policy, explicit)).toBeUndefined();
         expect(await runResource(policy, explicit, { config: "remediate" })).toHaveLength(1);
     });
+    it("remediates every container the checks walk (a CronJob's init and ephemeral ones too) and leaves excluded workloads alone", async () => {
+        const bare = (name: string) => ({ ...container({ name }), securityContext: undefined });
+        const job: FakeResource = {
+            type: "kubernetes:batch/v1:CronJob",
+            name: "cron-vacuum",
+            props: {
+                metadata: { name: "x1agent-vacuum", namespace: "x1agent" },
+                spec: {
+                    schedule: "0 3 * * *",
+                    jobTemplate: {
+                        spec: { template: { spec: { containers: [bare("run")], initContainers: [bare("wait")], ephemeralContainers: [bare("debug")] } } },
+                    },
+                },
+            },
+        };
+        expect(await runResource(policy, job)).toHaveLength(3);
+        const fixed = await remediate(policy, job);
+        const spec = fixed!.spec.jobTemplate.spec.template.spec;
+        expect(spec.securityContext).toEqual({ runAsNonRoot: true });
+        for (const c of [...spec.containers, ...spec.initContainers, ...spec.ephemeralContainers]) {
+            expect(c.securityContext, c.name).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        }
+        expect(await runResource(policy, { ...job, props: fixed! })).toEqual([]);
+        expect(await remediate(policy, job, { config: { exclude: ["CronJob x1agent/x1agent-vacuum"] } })).toBeUndefined();
+    });
 });
 
 describe("pdb-for-multi-replica", () => {
