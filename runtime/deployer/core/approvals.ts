@@ -38,9 +38,18 @@ const deployerCaller: Caller = { principal: { subject: "deployer", roles: {}, ad
  * of `prod` under another name (its cluster is still `x1agent-prod`).
  */
 export function prodLike(stack: string, text: string): boolean {
-    const cluster = (x1ConfigOf(text, stack).cluster as { name?: unknown } | undefined)?.name;
+    const cluster = clusterName(stack, text);
     const words = `${stack} ${typeof cluster === "string" ? cluster : ""}`.toLowerCase().split(/[^a-z0-9]+/);
     return words.includes("prod") || words.includes("production");
+}
+
+/** The stack's `cluster.name`; none when the file does not parse (the stack's name alone decides then). */
+function clusterName(stack: string, text: string): unknown {
+    try {
+        return (x1ConfigOf(text, stack).cluster as { name?: unknown } | undefined)?.name;
+    } catch {
+        return undefined;
+    }
 }
 
 export interface ApprovalsDeps {
