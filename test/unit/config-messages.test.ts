@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { sections } from "../../stacks/schema";
-import { ConfigError, type ConfigProblem, validateStackConfig } from "../../stacks/validate";
+import type { ConfigProblem } from "../../stacks/validate";
+import { problemsOf } from "./config-problems";
 
 /** The keys every stack must set, valid: each case below changes one thing. */
 const required: Record<string, unknown> = {
@@ -19,15 +20,9 @@ const validEntry: Record<string, unknown> = {
 
 type Path = (string | number)[];
 
-function problemsOf(config: Record<string, unknown>): ConfigProblem[] {
-    const raw = Object.fromEntries(Object.entries(config).map(([k, v]) => [`x1agent:${k}`, v]));
-    try {
-        validateStackConfig("test", raw);
-    } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-    }
-    return [];
+/** The problems of a config written without the `x1agent:` prefix. */
+function problemsOfConfig(config: Record<string, unknown>): ConfigProblem[] {
+    return problemsOf(Object.fromEntries(Object.entries(config).map(([k, v]) => [`x1agent:${k}`, v])));
 }
 
 function keyOf(path: Path): string {
@@ -103,7 +98,7 @@ describe("config messages", () => {
 
     it.each(cases)("$key: every wrong value gets a message naming the key and the value and saying what to write", ({ key, path, values }) => {
         for (const value of values) {
-            const problems = problemsOf(withValue(path, value));
+            const problems = problemsOfConfig(withValue(path, value));
             const at = `${key} = ${JSON.stringify(value)}`;
             const here = problems.filter((p) => p.key === key || p.key.startsWith(`${key}.`) || p.key.startsWith(`${key}[`));
             expect(here.length, `${at}: ${JSON.stringify(problems)}`).toBeGreaterThan(0);
@@ -192,7 +187,7 @@ describe("rules across keys and entries run on whatever parsed", () => {
             expect: ["x1agent:api.hpa.targetCPUUtilization", "x1agent:api.replicas"],
         },
     ])("$what", ({ config, expect: keys }) => {
-        const problems = problemsOf({ ...required, ...config });
+        const problems = problemsOfConfig({ ...required, ...config });
         expect(problems.map((p) => p.key).sort()).toEqual([...keys].sort());
         for (const p of problems) expect(p.message).toMatch(tellsTheFix);
     });
@@ -202,7 +197,7 @@ describe("rules across keys and entries run on whatever parsed", () => {
         { what: "cloud.aws written wrong is not also 'required on eks'", config: { cluster: { provider: "eks", name: "c" }, cloud: { aws: [] } } },
         { what: "a wrong recipient is not also 'required with backup.enabled'", config: { backup: { enabled: true, secretsRecipient: "age1nope" } } },
     ])("$what", ({ config }) => {
-        const problems = problemsOf({ ...required, ...config });
+        const problems = problemsOfConfig({ ...required, ...config });
         expect(problems).toHaveLength(1);
         expect(problems[0]?.message).not.toMatch(/is required/);
     });

@@ -1,22 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { listStackNames, readStackFile } from "../../runtime/engine/project";
-import { ConfigError, validateStackConfig } from "../../stacks/validate";
+import { validateStackConfig } from "../../stacks/validate";
+import { problemsOf } from "./config-problems";
 
 const required = {
     "x1agent:cluster": { provider: "local", name: "x1agent-test" },
     "x1agent:secrets": { tier: "kubernetes" },
     "x1agent:ingress": { host: "x1agent.localtest.me", issuer: { type: "selfSigned" } },
 };
-
-function problemsOf(raw: Record<string, unknown>): ConfigError["problems"] {
-    try {
-        validateStackConfig("test", raw);
-    } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-    }
-    return [];
-}
 
 describe("stack config", () => {
     it.each(listStackNames())("example stack %s validates", (name) => {
