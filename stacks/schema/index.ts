@@ -104,7 +104,7 @@ export function crossFieldProblems(c: Parsed<RawConfig>): CrossFieldProblem[] {
             const possible = clusterCloud ? `kubernetes, vault or ${clusterCloud}` : "kubernetes or vault";
             problem(
                 ["secrets", "tier"],
-                `${tier} needs a ${clusterOfCloud[tier]} cluster for its workload identity, but cluster.provider is ${provider}: use ${possible}`,
+                `${tier} needs cluster.provider ${clusterOfCloud[tier]} for its workload identity, but cluster.provider is ${provider}: use ${possible}`,
             );
         }
         if (tier === "vault" && !c.secrets.vault) {

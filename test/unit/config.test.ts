@@ -56,7 +56,7 @@ describe("stack config", () => {
     it("allows a Tier 3 backend only on the matching cloud", () => {
         const problems = problemsOf({ ...required, "x1agent:secrets": { tier: "aws" } });
         expect(problems).toEqual([
-            expect.objectContaining({ key: "x1agent:secrets.tier", message: expect.stringMatching(/needs a eks cluster.*use kubernetes or vault/) }),
+            expect.objectContaining({ key: "x1agent:secrets.tier", message: expect.stringMatching(/needs cluster.provider eks .*use kubernetes or vault/) }),
         ]);
     });
 
