@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConsoleBrowser, openBrowser, pageErrors } from "./browser";
 import { call, type Service, startService, tempStackNames } from "./helpers";
 
+/** Polls what the page shows until it matches: a busy machine may take a while (the default second is too short for a server round trip under load). */
+const poll = <T>(fn: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(fn, { timeout: 60_000, ...options });
+
 describe("the deployer console in Debian's chromium: identity, config, audit", () => {
     let svc: Service;
     let browser: ConsoleBrowser;
@@ -42,7 +45,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
 
     it("signs in, shows who is signed in and what they may do, and signs out", async () => {
         const page = await browser.signedIn(svc.url, operator);
-        await expect.poll(() => page.textContent("#who")).toBe("Signed in as token:ops-operator · ops (operator)");
+        await poll(() => page.textContent("#who")).toBe("Signed in as token:ops-operator · ops (operator)");
         // Admin pages are not offered to an operator.
         expect(await page.locator('[data-nav="audit"]').isVisible()).toBe(false);
         expect(await page.locator('[data-nav="tokens"]').isVisible()).toBe(false);
@@ -56,7 +59,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
 
         // The stack page: what cannot work is disabled, and says why.
         await row.getByRole("link", { name: stack }).click();
-        await expect.poll(() => page.textContent("#stack-title")).toBe(`Stack ${stack}`);
+        await poll(() => page.textContent("#stack-title")).toBe(`Stack ${stack}`);
         expect(await page.isEnabled('button[data-op="preview"]')).toBe(true);
         expect(await page.isDisabled('button[data-op="refresh"]')).toBe(true);
         expect(await page.isDisabled('button[data-op="destroy"]')).toBe(true);
@@ -68,7 +71,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
         // A viewer reads, but is not offered a preview.
         const viewerPage = await browser.signedIn(svc.url, viewer);
         await viewerPage.goto(`${svc.url}/console/#/stacks/${stack}`);
-        await expect.poll(() => viewerPage.textContent("#who")).toBe("Signed in as token:ops-viewer · ops (viewer)");
+        await poll(() => viewerPage.textContent("#who")).toBe("Signed in as token:ops-viewer · ops (viewer)");
         await viewerPage.locator('button[data-op="preview"]').waitFor();
         expect(await viewerPage.isDisabled('button[data-op="preview"]')).toBe(true);
         expect(await viewerPage.textContent("#why-preview")).toBe("Preview: needs the operator role in team ops; token:ops-viewer is viewer");
@@ -97,7 +100,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
         const host = page.getByLabel("ingress.host", { exact: true });
         await host.fill("not a host name");
         await page.getByRole("button", { name: "Save configuration" }).click();
-        await expect.poll(() => host.getAttribute("aria-invalid")).toBe("true");
+        await poll(() => host.getAttribute("aria-invalid")).toBe("true");
         const onKey = await page.textContent(`#${await host.getAttribute("aria-describedby")}`);
         expect(onKey).toMatch(/^ingress\.host = "not a host name": must be a DNS host name/);
         expect(await page.textContent("#config-error")).toMatch(/Not saved: 1 problem\(s\), shown on their keys/);
@@ -110,7 +113,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
 
         await host.fill("console.localtest.me");
         await page.getByRole("button", { name: "Save configuration" }).click();
-        await expect.poll(() => page.textContent('#config-table tr[data-key="ingress.host"]'), { timeout: 30_000 }).toContain("console.localtest.me");
+        await poll(() => page.textContent('#config-table tr[data-key="ingress.host"]'), { timeout: 30_000 }).toContain("console.localtest.me");
         const after = readFileSync(svc.stackFile(stack), "utf8");
         expect(after).toContain("host: console.localtest.me");
         // Comments and the other keys stay as they were (the YAML writer may space sections with a blank line).
@@ -125,19 +128,17 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
         const refused = await call(svc.url, "GET", "/v1/stacks", { token: "x1d_not-a-real-token" });
         expect(refused.status).toBe(401);
         const page = await browser.signedIn(svc.url, svc.adminToken);
-        await expect.poll(() => page.textContent("#who")).toMatch(/^Signed in as token:admin-[0-9a-f]+ · admin$/);
+        await poll(() => page.textContent("#who")).toMatch(/^Signed in as token:admin-[0-9a-f]+ · admin$/);
         await page.getByRole("link", { name: "Audit log" }).click();
         await page.locator("#audit-table tbody tr").first().waitFor();
         await page.getByLabel("Outcome").selectOption("denied");
-        await expect
-            .poll(async () =>
-                (await page.locator("#audit-table tbody tr").allTextContents()).some((t) => /anonymous.*unknown or revoked deployer token/.test(t)),
-            )
-            .toBe(true);
+        await poll(async () =>
+            (await page.locator("#audit-table tbody tr").allTextContents()).some((t) => /anonymous.*unknown or revoked deployer token/.test(t)),
+        ).toBe(true);
         await page.getByLabel("Outcome").selectOption("");
-        await expect
-            .poll(async () => (await page.locator("#audit-table tbody tr").allTextContents()).some((t) => /token:ops-operator.*update-config/.test(t)))
-            .toBe(true);
+        await poll(async () => (await page.locator("#audit-table tbody tr").allTextContents()).some((t) => /token:ops-operator.*update-config/.test(t))).toBe(
+            true,
+        );
         const shot = await browser.shot(page, "console-audit");
 
         await page.getByRole("link", { name: "Tokens" }).click();
@@ -147,7 +148,7 @@ describe("the deployer console in Debian's chromium: identity, config, audit", (
         await page.getByRole("button", { name: "Issue token" }).click();
         const issued = await page.locator("#token-value").textContent({ timeout: 30_000 });
         expect(issued).toMatch(/^x1d_/);
-        await expect.poll(() => page.textContent('#tokens-table tr[data-token="ci-bot"]')).toMatch(/ops \(viewer\).*active/);
+        await poll(() => page.textContent('#tokens-table tr[data-token="ci-bot"]')).toMatch(/ops \(viewer\).*active/);
         // The token works, with the role it was issued with.
         const me = await call(svc.url, "GET", "/v1/me", { token: issued! });
         expect(me.body).toMatchObject({ subject: "token:ci-bot", teams: [{ team: "ops", role: "viewer" }] });

@@ -127,7 +127,7 @@ export function runsPanel(container, stack, selected, onChange) {
 const symbol = (op) => ({ create: "+", update: "~", delete: "-", replace: "+-" })[op] ?? "*";
 
 /** One engine event as a log line, or null for those not worth a line. */
-function describe(e) {
+function describe(e, operation) {
     const d = e.data;
     switch (e.kind) {
         case "prelude":
@@ -143,7 +143,9 @@ function describe(e) {
         case "policy":
             return `policy ${d.enforcement}: ${d.policy}${d.resource ? ` on ${d.resource.split("::").pop()}` : ""}: ${d.message}`;
         case "summary":
-            return `summary: ${countsSentence(d.resourceChanges, true) || "nothing changed"} (${d.resourceChanges?.same ?? 0} unchanged) in ${d.durationSeconds} s`;
+            return operation.startsWith("preview")
+                ? `summary: ${countsSentence(d.resourceChanges, false) || "no changes"} (${d.resourceChanges?.same ?? 0} unchanged) in ${d.durationSeconds} s`
+                : `summary: ${countsSentence(d.resourceChanges, true) || "nothing changed"} (${d.resourceChanges?.same ?? 0} unchanged) in ${d.durationSeconds} s`;
         default:
             return null;
     }
@@ -350,7 +352,7 @@ export function runDetail(container, runId, stack, onChange) {
         const d = e.data;
         if (e.kind === "resource-pre" && isChange(d)) live.changes.set(d.urn, { op: d.op, type: d.type, name: d.name, urn: d.urn, diffs: d.diffs ?? [] });
         if (e.kind === "policy") live.policy.push(d);
-        const text = describe(e);
+        const text = describe(e, run.operation);
         if (text) logLine(text, e.kind === "diagnostic" ? d.severity : e.kind === "policy" ? "policy" : null);
     }
 
