@@ -6,7 +6,7 @@
 import { get, getOptional, query, send } from "./api.js";
 import { configTab } from "./config.js";
 import { action, badge, el, reporting, shortId, when, fill } from "./dom.js";
-import { driftTab } from "./drift.js";
+import { driftSummary, driftTab, loadDrift } from "./drift.js";
 import { denied } from "./me.js";
 import { outputsTab } from "./outputs.js";
 import { runDetail, runsPanel } from "./runs.js";
@@ -63,6 +63,9 @@ export function stackView(main, name, tab, runId) {
     let pending;
     /** Whether this deployer checks drift without touching the state (the `drift` operation, with its report); else a refresh finds drift. */
     let driftChecks;
+    /** The latest drift report (null: never checked; undefined: unknown). */
+    let drift;
+    const hasDriftRoute = async () => (await getOptional(`/v1/stacks/${encodeURIComponent(name)}/drift`).catch(() => undefined)) !== undefined;
     let timer;
     const stops = [];
     const panel = tab === "runs" ? runsPanel(content, name, runId, () => refresh()) : null;
@@ -89,7 +92,8 @@ export function stackView(main, name, tab, runId) {
     async function readAndRender() {
         clearTimeout(timer);
         let runs = null;
-        driftChecks ??= (await getOptional(`/v1/stacks/${encodeURIComponent(name)}/drift`).catch(() => undefined)) !== undefined;
+        driftChecks ??= await hasDriftRoute();
+        drift = await loadDrift(name).catch(() => undefined);
         policy ??= await getOptional(`/v1/stacks/${encodeURIComponent(name)}/approval-policy`).catch(() => undefined);
         pending = (await getOptional(`/v1/approvals${query({ stack: name, status: "pending" })}`))?.approvals;
         for (let i = 0; i < 3; i++) {
@@ -127,6 +131,7 @@ export function stackView(main, name, tab, runId) {
                       : "",
                 d.lock.queuedRuns > 0 ? badge("queued", `${d.lock.queuedRuns} queued`) : "",
             ),
+            el("span", { id: "stack-drift" }, el("b", {}, "Drift:"), driftSummary(drift, d)),
             d.paused !== undefined ? el("span", {}, el("b", {}, "Paused:"), d.paused ? badge("paused", "paused") : "no") : "",
             policy || pending ? el("span", { id: "stack-approvals" }, el("b", {}, "Approvals:"), approvalsText()) : "",
         );
