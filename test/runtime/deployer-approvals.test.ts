@@ -13,7 +13,7 @@
  * the preview voiding the approval (409 naming the revisions); a gated
  * stack deletion through a destroy preview.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -27,7 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../runtime/deployer/core/tokens";
 import type { DatabaseOptions } from "../../runtime/deployer/store/db";
 import { migrations } from "../../runtime/deployer/store/migrations";
-import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, waitFor } from "./helpers";
+import { type EngineSandbox, engineSandbox, restoreEnv } from "../helpers/engine";
+import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, waitFor, waitForRun } from "./helpers";
 
 /** Issues a token as the service's admin; `teams` in either form POST /v1/tokens takes. */
 async function issue(svc: Service, name: string, teams: Record<string, string> | string[], admin = false): Promise<string> {
@@ -297,6 +298,121 @@ describe.each(backendNames)("roles and approvals, no engine (%s database)", (bac
             await short.close();
             await db.cleanup();
         }
+    });
+});
+
+describe.each(backendNames)("approvals through the real engine (%s database)", (backend) => {
+    let sandbox: EngineSandbox;
+    let svc: Service;
+    let dbCleanup: () => Promise<void>;
+    const saved = { PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE };
+    const [base] = tempStackNames(backend === "embedded" ? "ae" : "ap", 1) as [string];
+    const prod = `${base}-prod`;
+    let operator: string;
+    let approver: string;
+    let shopAdmin: string;
+
+    beforeAll(async () => {
+        sandbox = await engineSandbox(`runtime-approvals-${backend}`);
+        // The passphrase the render stack's file was made with (its encryptionsalt); it holds no secret values.
+        process.env.PULUMI_CONFIG_PASSPHRASE = "x1agent-local";
+        const db = await freshDatabase(backend);
+        dbCleanup = db.cleanup;
+        svc = await startService({ database: db.options, maxConcurrentRuns: 2, pollIntervalMs: 500 });
+        await createStack(svc, prod, "shop");
+        operator = await issue(svc, "shop-dev", { shop: "operator" });
+        approver = await issue(svc, "shop-lead", { shop: "approver" });
+        shopAdmin = await issue(svc, "shop-admin", { shop: "admin" });
+    });
+
+    afterAll(async () => {
+        await svc?.close();
+        await dbCleanup?.();
+        sandbox?.cleanup();
+        restoreEnv(saved);
+    });
+
+    /** Requests a gated up and waits for its preview to succeed. */
+    async function previewedUp(): Promise<{ approvalId: string; preview: Record<string, any> }> {
+        const up = await call(svc.url, "POST", `/v1/stacks/${prod}/runs`, { token: operator, body: { operation: "up" } });
+        expect(up.status, JSON.stringify(up.body)).toBe(202);
+        expect(up.body.run.operation).toBe("preview");
+        const preview = await waitForRun(svc.url, operator, up.body.run.id);
+        expect(preview.status, preview.error).toBe("succeeded");
+        return { approvalId: up.body.approval.id, preview };
+    }
+
+    it("applies a gated up only when another person approves its preview, at exactly the previewed revision", async () => {
+        const revision = (await call(svc.url, "GET", `/v1/stacks/${prod}`, { token: operator })).body.revision;
+        const { approvalId, preview } = await previewedUp();
+        expect(preview.configRevision).toBe(revision);
+        expect(preview.counts.create).toBeGreaterThan(5);
+        const pending = (await call(svc.url, "GET", `/v1/approvals/${approvalId}`, { token: approver })).body.approval;
+        expect(pending).toMatchObject({ status: "pending", preview: { status: "succeeded", counts: preview.counts }, configRevision: revision });
+
+        const self = await call(svc.url, "POST", `/v1/approvals/${approvalId}/approve`, { token: operator });
+        expect(self.status).toBe(403);
+        const approved = await call(svc.url, "POST", `/v1/approvals/${approvalId}/approve`, { token: approver });
+        expect(approved.status, JSON.stringify(approved.body)).toBe(202);
+        expect(approved.body.approval).toMatchObject({ status: "approved", decidedBy: "token:shop-lead", runId: approved.body.run.id });
+        expect(approved.body.run).toMatchObject({ operation: "up", approvalId, configRevision: revision });
+        const up = await waitForRun(svc.url, operator, approved.body.run.id);
+        expect(up.status, up.error).toBe("succeeded");
+        expect(up.counts.create).toBe(preview.counts.create);
+        expect(up.outputs).toMatchObject({ tier: "kubernetes" });
+        const again = await call(svc.url, "POST", `/v1/approvals/${approvalId}/approve`, { token: approver });
+        expect(again.status).toBe(409);
+        console.log(
+            `[runtime tier] ${backend}: gated up: preview ${preview.id} (${JSON.stringify(preview.counts)}), self-approval ${self.status}: ${self.body.message}; ` +
+                `approved by token:shop-lead -> up ${up.id} ${up.status} at revision ${up.configRevision} (${JSON.stringify(up.counts)}); approving again ${again.status}: ${again.body.message}`,
+        );
+    });
+
+    it("voids the approval when the stack file changed after the preview: 409 naming both revisions", async () => {
+        const { approvalId, preview } = await previewedUp();
+        const stack = (await call(svc.url, "GET", `/v1/stacks/${prod}`, { token: operator })).body;
+        const edit = await call(svc.url, "PUT", `/v1/stacks/${prod}/config`, {
+            token: operator,
+            body: { config: { ...stack.config, ingress: { ...stack.config.ingress, host: "shop.localtest.me" } }, revision: stack.revision },
+        });
+        expect(edit.status, JSON.stringify(edit.body)).toBe(200);
+        const stale = await call(svc.url, "POST", `/v1/approvals/${approvalId}/approve`, { token: approver });
+        expect(stale.status).toBe(409);
+        expect(stale.body.message).toBe(
+            `approval ${approvalId} cannot be approved: stacks/Pulumi.${prod}.yaml changed since the preview: revision ${preview.configRevision} was previewed and approval was asked for it, the file is now at revision ${edit.body.revision}; request the up again to preview revision ${edit.body.revision}`,
+        );
+        const after = (await call(svc.url, "GET", `/v1/approvals/${approvalId}`, { token: operator })).body.approval;
+        expect(after).toMatchObject({ status: "invalidated", runId: null, decidedBy: "token:shop-lead" });
+        // Nothing was queued: the stack's latest run is still the preview.
+        expect((await call(svc.url, "GET", `/v1/runs?stack=${prod}&limit=1`, { token: operator })).body.runs[0].id).toBe(preview.id);
+        const audit = (await call(svc.url, "GET", "/v1/audit?limit=200", { token: svc.adminToken })).body.entries;
+        expect(audit.find((e: any) => e.action === "invalidate-approval" && e.target === `approval:${approvalId}`)?.reason).toMatch(
+            /changed since the preview/,
+        );
+        console.log(`[runtime tier] ${backend}: stale approval: ${stale.status} ${stale.body.message}`);
+    });
+
+    it("deletes a gated stack through a destroy preview and an approval", async () => {
+        const file = svc.stackFile(prod);
+        const del = await call(svc.url, "DELETE", `/v1/stacks/${prod}?confirm=${prod}`, { token: shopAdmin });
+        expect(del.status, JSON.stringify(del.body)).toBe(202);
+        expect(del.body.run.operation).toBe("preview-destroy");
+        const preview = await waitForRun(svc.url, shopAdmin, del.body.run.id);
+        expect(preview.status, preview.error).toBe("succeeded");
+        expect(preview.counts.delete).toBeGreaterThan(5);
+        expect(existsSync(file)).toBe(true);
+        const approval = (await call(svc.url, "GET", `/v1/approvals/${del.body.approval.id}`, { token: approver })).body.approval;
+        expect(approval).toMatchObject({ operation: "destroy", removeStack: true, summary: `destroy and remove stack '${prod}'` });
+        const approved = await call(svc.url, "POST", `/v1/approvals/${approval.id}/approve`, { token: approver });
+        expect(approved.status, JSON.stringify(approved.body)).toBe(202);
+        const destroy = await waitForRun(svc.url, shopAdmin, approved.body.run.id);
+        expect(destroy.status, destroy.error).toBe("succeeded");
+        expect(destroy.counts.delete).toBe(preview.counts.delete);
+        expect(destroy.message).toMatch(/destroyed and removed/);
+        expect(existsSync(file)).toBe(false);
+        console.log(
+            `[runtime tier] ${backend}: gated delete: preview-destroy ${JSON.stringify(preview.counts)}, approved -> destroy ${destroy.status} (${JSON.stringify(destroy.counts)})`,
+        );
     });
 });
 
