@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { prodLike } from "../../runtime/deployer/core/approvals";
 import { atLeast, parseGroupRoles, rolesOfGroups } from "../../runtime/deployer/core/roles";
 import { readSettings } from "../../runtime/deployer/server";
+import { revisionOf } from "../../runtime/deployer/store/stack-files";
 import { projectRoot } from "../../runtime/engine/project";
 
 const stackText = (stack: string) => readFileSync(path.join(projectRoot, "stacks", `Pulumi.${stack}.yaml`), "utf8");
@@ -46,5 +47,14 @@ describe("prod-like stacks (gated by default)", () => {
         expect(prodLike("product-demo", stackText("render"))).toBe(false);
         // A file that does not parse: the name alone decides.
         expect(prodLike("shop-prod", "config: [")).toBe(true);
+    });
+});
+
+describe("stack file revisions", () => {
+    it("ignore the salt the engine appends to a new stack's file (a blank line, then encryptionsalt), so a preview's revision still holds", () => {
+        const created = "# Created by the x1agent deployer.\nconfig:\n  x1agent:secrets:\n    tier: kubernetes\n";
+        const afterInit = `${created}\nencryptionsalt: v1:eWXsUGbTIr0=:v1:1pXXy9C2S70hdP2Z:uRiO92fPJTGUu97hMRRacOJFD3rUiQ==\n`;
+        expect(revisionOf(afterInit)).toBe(revisionOf(created));
+        expect(revisionOf(created.replace("kubernetes", "vault"))).not.toBe(revisionOf(created));
     });
 });

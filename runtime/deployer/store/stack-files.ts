@@ -44,9 +44,11 @@ export interface StackText {
  * keep the file's salt).
  */
 const saltLine = /^encryptionsalt:.*\n?/m;
+/** The salt line with the blank lines the engine writes before it (`pulumi stack init` appends "\nencryptionsalt: ..."). */
+const saltLineAndBlanks = /(?:^[ \t]*\n)*^encryptionsalt:.*\n?/m;
 
 export function revisionOf(text: string): string {
-    return createHash("sha256").update(text.replace(saltLine, "")).digest("hex").slice(0, 16);
+    return createHash("sha256").update(text.replace(saltLineAndBlanks, "")).digest("hex").slice(0, 16);
 }
 
 function parse(text: string, stack: string): Document {
