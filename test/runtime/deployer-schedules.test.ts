@@ -373,7 +373,7 @@ describe("drift against the local cluster: found by the schedule, remediated (po
             `[runtime tier] up of ${stack} on the local cluster: ${JSON.stringify(done.counts)} in ${Math.round((Date.parse(done.finishedAt) - Date.parse(done.startedAt)) / 1000)} s`,
         );
         expect(await configValue("AGENT_LOG_LEVEL")).toBeDefined();
-    });
+    }, 2_400_000);
 
     it("reports an out-of-band change at the scheduled check, writes nothing to the state, and remediates it", async () => {
         const backend = "postgres";
@@ -455,5 +455,5 @@ describe("drift against the local cluster: found by the schedule, remediated (po
         console.log(
             `[runtime tier] ${backend}: remediation up ${up.id} (${JSON.stringify(up.counts)}) in ${Math.round((Date.parse(up.finishedAt) - Date.parse(up.startedAt)) / 1000)} s; AGENT_LOG_LEVEL back to '${declared}'`,
         );
-    });
+    }, 3_600_000);
 });
