@@ -165,7 +165,19 @@ describe("two deployer replicas sharing only a PostgreSQL database", () => {
         const started = Date.now();
         const ids = [await queue("a", s1, "up"), await queue("b", s2, "up"), await queue("b", s1, "preview"), await queue("a", s2, "preview")];
         // While the ups run, the engine's lock is a row of the state table naming the CLI's pid and host.
-        const lock = await waitFor("an engine lock row", async () => (await stateRows("%.pulumi/locks/%"))[0], 600_000, 100);
+        const lock = await waitFor(
+            "an engine lock row",
+            async () => {
+                const row = (await stateRows("%.pulumi/locks/%"))[0];
+                if (row) return row;
+                const first = (await call(url("a"), "GET", `/v1/runs/${ids[0]}`, { token: admin })).body.run;
+                if (first.status !== "queued" && first.status !== "running")
+                    throw new Error(`the up of ${s1} ended before a lock was seen: ${first.status} ${first.error}`);
+                return undefined;
+            },
+            600_000,
+            100,
+        );
         const holder = JSON.parse(Buffer.from(lock.data.data, "base64").toString("utf8")) as { pid: number; hostname: string };
         console.log(`[runtime tier] replicas: engine lock while running: ${lock.key} -> pid ${holder.pid} on ${holder.hostname}`);
         const runs: Record<string, any>[] = await Promise.all(ids.map((id) => waitForRun(url("a"), admin, id, 900_000)));
