@@ -79,8 +79,8 @@ export class Worker {
                     ms,
                 ),
             );
+        every(1000, "the heartbeat", () => this.beat()); // first: stop() keeps it beating until runs end
         every(this.options.pollIntervalMs, "looking for queued runs", () => this.wake());
-        every(1000, "the heartbeat", () => this.beat());
         every(Math.max(2000, (this.options.staleAfterSeconds * 1000) / 4), "recovery of interrupted runs", () => this.recover());
         this.wake();
     }
@@ -150,14 +150,18 @@ export class Worker {
     /** Stops claiming; lets running runs finish for `graceMs`, then cancels them cleanly and marks them interrupted. */
     async stop(graceMs: number): Promise<void> {
         this.stopping = true;
-        for (const t of this.timers) clearInterval(t);
-        this.timers = [];
+        // The heartbeat goes on while runs finish: silent for the stale limit (20 s, less than the
+        // 25 s grace), another replica would take this one for dead and interrupt its live runs.
+        const [heartbeat, ...others] = this.timers;
+        for (const t of others) clearInterval(t);
         const all = () => Promise.all([...this.active.values()].map((a) => a.done));
         const timedOut = await Promise.race([all().then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
         if (timedOut) {
             for (const id of this.active.keys()) this.abort(id, "shutdown");
             await all();
         }
+        clearInterval(heartbeat);
+        this.timers = [];
     }
 
     get activeCount(): number {
