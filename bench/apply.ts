@@ -15,7 +15,7 @@
  * PostgreSQL (X1_TEST_POSTGRES_URL).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -43,6 +43,8 @@ export interface OursRun {
     workspaces: number;
     backend: Backend;
     parallel?: number;
+    /** The first `up` ran with the profilers on (its figure carries their cost). */
+    profiled?: boolean;
     /** Resources in the stack (the stack and component resources included). */
     resources: number;
     /** Size of the state after `up` (the checkpoint each step rewrites), bytes. */
@@ -358,16 +360,26 @@ export async function oursRun(
     cluster: BenchCluster,
     n: number,
     backend: Backend,
-    options: { parallel?: number; wantManifests: boolean; upOnly?: boolean },
+    options: { parallel?: number; wantManifests: boolean; upOnly?: boolean; profileDir?: string },
     log: (s: string) => void,
-): Promise<{ run: OursRun; manifests?: FloorManifests }> {
+): Promise<{ run: OursRun; manifests?: FloorManifests; profile?: UpProfile }> {
     const clusterStartMs = await cluster.fresh();
     const stack = writeApplyStack(n, cluster.kubeconfig);
     try {
         const target = prepareStack(stack.name);
         const label = `ours ${n} workspaces (${backend}${options.parallel ? `, --parallel ${options.parallel}` : ""})`;
-        const up = await timed(async () => (await runOperation(target, "up", { parallel: options.parallel })).counts);
-        log(`  ${label}: up ${up.wallMs.toFixed(0)} ms (CPU ${up.cpuMs.toFixed(0)} ms, load ${up.load}) ${JSON.stringify(up.counts)}`);
+        const profiling = options.profileDir ? startProfiling(options.profileDir, target.env) : undefined;
+        let up: Phase;
+        try {
+            up = await timed(async () => (await runOperation(target, "up", { parallel: options.parallel })).counts);
+        } finally {
+            profiling?.restore();
+        }
+        const profile = options.profileDir ? await readProfile(options.profileDir, n, up) : undefined;
+        if (profile) log(formatUpProfile(profile));
+        log(
+            `  ${label}${profile ? " (profiled)" : ""}: up ${up.wallMs.toFixed(0)} ms (CPU ${up.cpuMs.toFixed(0)} ms, load ${up.load}) ${JSON.stringify(up.counts)}`,
+        );
         if (options.upOnly) {
             const state = await exportState(stack.name, target.env);
             return {
@@ -375,12 +387,14 @@ export async function oursRun(
                     workspaces: n,
                     backend,
                     ...(options.parallel ? { parallel: options.parallel } : {}),
+                    ...(profile ? { profiled: true } : {}),
                     resources: state.resources.length,
                     stateBytes: Buffer.byteLength(state.text),
                     stateByType: stateByType(state.resources),
                     up,
                     clusterStartMs,
                 },
+                profile,
             };
         }
         const upAgain = await timed(async () => (await runOperation(target, "up", { parallel: options.parallel })).counts);
@@ -397,6 +411,7 @@ export async function oursRun(
                 workspaces: n,
                 backend,
                 ...(options.parallel ? { parallel: options.parallel } : {}),
+                ...(profile ? { profiled: true } : {}),
                 resources: state.resources.length,
                 stateBytes: Buffer.byteLength(state.text),
                 stateByType: stateByType(state.resources),
@@ -406,6 +421,7 @@ export async function oursRun(
                 clusterStartMs,
             },
             manifests,
+            profile,
         };
     } finally {
         stack.remove();
@@ -420,7 +436,7 @@ export interface ApplyOptions {
     parallel?: number;
     /** Ours' first `up` only (no second up, destroy or floor): before/after figures of a change. */
     upOnly?: boolean;
-    /** Also profile one `up` at this size (CLI pprof, program --cpu-prof, provider calls' timings). */
+    /** Profile ours' first `up` at this size (CLI pprof, program --cpu-prof, provider calls' timings); its figures then carry the profilers. */
     profileSize?: number;
 }
 
@@ -435,7 +451,13 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
     try {
         for (const n of o.sizes) {
             process.env.PULUMI_BACKEND_URL = fileBackend;
-            const { run: ours, manifests } = await oursRun(cluster, n, "file", { parallel: o.parallel, wantManifests: !o.upOnly, upOnly: o.upOnly }, log);
+            const profileDir = n === o.profileSize ? path.join(scratch.dir, `profile-${n}`) : undefined;
+            const {
+                run: ours,
+                manifests,
+                profile: p,
+            } = await oursRun(cluster, n, "file", { parallel: o.parallel, wantManifests: !o.upOnly, upOnly: o.upOnly, profileDir }, log);
+            if (p) profile = p;
             if (o.upOnly) {
                 rows.push({ workspaces: n, ours });
                 continue;
@@ -463,7 +485,6 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
                 await pg.drop();
             }
         }
-        if (o.profileSize) profile = await profileUp(cluster, scratch.dir, o.profileSize, o.parallel, log);
     } finally {
         process.env.PULUMI_BACKEND_URL = fileBackend;
         await cluster.purge().catch((err: Error) => log(`  could not purge the bench cluster: ${err.message}`));
@@ -611,42 +632,50 @@ async function readPprof(prefix: string): Promise<UpProfile["cli"]> {
 }
 
 /**
- * One `up` at `n` workspaces on a fresh cluster, profiled: the CLI run
- * directly (`pulumi up --profiling`, the flags runOperation passes), the
- * program under node --cpu-prof, every provider call logged with its
- * duration (PULUMI_DEBUG_GRPC). Profilers and the call log slow it: its wall
- * time is not a table figure.
+ * Profiling for one `up` that runOperation starts as usual: a wrapper
+ * `pulumi` (in a toolchain folder of its own, which pulumiCommand() then
+ * finds) adds `--profiling` to `pulumi up`; the program runs under node
+ * --cpu-prof; every provider call is logged with its duration
+ * (PULUMI_DEBUG_GRPC). `restore` puts the toolchain and environment back.
  */
-async function profileUp(cluster: BenchCluster, scratch: string, n: number, parallel: number | undefined, log: (s: string) => void): Promise<UpProfile> {
-    const dir = path.join(scratch, `profile-${n}`);
-    mkdirSync(dir, { recursive: true });
-    await cluster.fresh();
-    const stack = writeApplyStack(n, cluster.kubeconfig);
-    try {
-        const target = prepareStack(stack.name);
-        const cmd = await pulumiCommand();
-        const env = {
-            ...process.env,
-            ...target.env,
-            NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}`,
-            PULUMI_DEBUG_GRPC: path.join(dir, "grpc.jsonl"),
-        };
-        await must(cmd.command, ["stack", "select", "--create", stack.name], { env });
-        const args = ["up", "--yes", "--skip-preview", "--diff", "--color", "never", "--stack", stack.name, "--profiling", path.join(dir, "cli")];
-        if (parallel) args.push("--parallel", String(parallel));
-        const phase = await timed(async () => {
-            await must(cmd.command, args, { env });
-            return undefined;
-        });
-        log(`  profiled up at ${n} workspaces: ${phase.wallMs.toFixed(0)} ms (CPU ${phase.cpuMs.toFixed(0)} ms), with the profilers on`);
-        const profiles = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
-        const program = profiles.map((f) => summarizeProfile(path.join(dir, f), 20)).sort((a, b) => b.totalMs - a.totalMs)[0];
-        const provider = providerCalls(path.join(dir, "grpc.jsonl"));
-        const cli = await readPprof(path.join(dir, "cli"));
-        return { workspaces: n, wallMs: phase.wallMs, cpuMs: phase.cpuMs, cli, program, provider };
-    } finally {
-        stack.remove();
-    }
+function startProfiling(dir: string, env: Record<string, string>): { restore: () => void } {
+    mkdirSync(path.join(dir, "toolchain", "bin"), { recursive: true });
+    const real = path.join(toolchainBin(), "pulumi");
+    const wrapper = path.join(dir, "toolchain", "bin", "pulumi");
+    writeFileSync(
+        wrapper,
+        `#!/bin/sh\n# Written by bench/apply.ts: the real CLI, with a CPU profile of \`up\`.\ncase "$1" in up) exec "${real}" "$@" --profiling "${path.join(dir, "cli")}" ;; *) exec "${real}" "$@" ;; esac\n`,
+        { mode: 0o755 },
+    );
+    const saved = process.env.X1_TOOLCHAIN_DIR;
+    process.env.X1_TOOLCHAIN_DIR = path.join(dir, "toolchain");
+    env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${dir}`;
+    env.PULUMI_DEBUG_GRPC = path.join(dir, "grpc.jsonl");
+    return {
+        restore: () => {
+            if (saved === undefined) delete process.env.X1_TOOLCHAIN_DIR;
+            else process.env.X1_TOOLCHAIN_DIR = saved;
+            delete env.NODE_OPTIONS;
+            delete env.PULUMI_DEBUG_GRPC;
+        },
+    };
+}
+
+/** Reads what startProfiling's `up` left in `dir`. */
+async function readProfile(dir: string, n: number, up: Phase): Promise<UpProfile> {
+    const program = readdirSync(dir)
+        .filter((f) => f.endsWith(".cpuprofile"))
+        .map((f) => summarizeProfile(path.join(dir, f), 20))
+        .sort((a, b) => b.totalMs - a.totalMs)[0];
+    const grpc = path.join(dir, "grpc.jsonl");
+    return {
+        workspaces: n,
+        wallMs: up.wallMs,
+        cpuMs: up.cpuMs,
+        cli: await readPprof(path.join(dir, "cli")),
+        program,
+        provider: existsSync(grpc) ? providerCalls(grpc) : undefined,
+    };
 }
 
 export function formatUpProfile(p: UpProfile): string {

@@ -321,7 +321,7 @@ function printApply(r: ApplyBench): void {
                 "load",
             ],
             ...r.rows.map((x) => [
-                String(x.workspaces),
+                `${x.workspaces}${x.ours.profiled ? " (profiled)" : ""}`,
                 `${x.ours.resources}/${x.floor ? x.floor.objects.crds + x.floor.objects.namespaces + x.floor.objects.rest : "-"}`,
                 `${sec(x.ours.up)}/${x.floor ? sec(x.floor.apply) : "-"}`,
                 x.ratio ? x.ratio.up.toFixed(2) : "-",
