@@ -24,7 +24,7 @@ import { projectRoot } from "../runtime/engine/project";
 import { type ChangeCounts, prepareStack, pulumiCommand, runOperation } from "../runtime/engine/stack-runner";
 import { engineScratch } from "./preview";
 import { formatProfile, type ProfileSummary, summarizeProfile } from "./profile";
-import { writeApplyStack } from "./stack-config";
+import { writeApplyStack, writeBenchStack } from "./stack-config";
 import { childrenCpuMs, loadAverage } from "./stats";
 
 export type Backend = "file" | "postgres";
@@ -357,14 +357,15 @@ const total = (c: ChangeCounts) => c.create + c.update + c.same + c.delete + c.r
 
 /** Ours on a fresh cluster: up, up again (no change expected), destroy; returns the run and the floor's objects. */
 export async function oursRun(
-    cluster: BenchCluster,
+    cluster: BenchCluster | undefined,
     n: number,
     backend: Backend,
     options: { parallel?: number; wantManifests: boolean; upOnly?: boolean; profileDir?: string },
     log: (s: string) => void,
 ): Promise<{ run: OursRun; manifests?: FloorManifests; profile?: UpProfile }> {
-    const clusterStartMs = await cluster.fresh();
-    const stack = writeApplyStack(n, cluster.kubeconfig);
+    // No cluster: the render copy of the stack (the same engine, checkpoints and provider; manifests to a folder).
+    const clusterStartMs = cluster ? await cluster.fresh() : 0;
+    const stack = cluster ? writeApplyStack(n, cluster.kubeconfig) : writeBenchStack(n);
     try {
         const target = prepareStack(stack.name);
         const label = `ours ${n} workspaces (${backend}${options.parallel ? `, --parallel ${options.parallel}` : ""})`;
@@ -434,6 +435,12 @@ export interface ApplyOptions {
     backends: Backend[];
     backendSizes: number[];
     parallel?: number;
+    /**
+     * `cluster` (default): the local stack applied to a fresh local cluster, and the floor. `render`: no
+     * cluster, ours only, on the render copy of the stack (engine, checkpoints and provider, manifests
+     * to a folder): for the state backends and profiles where no cluster can be had.
+     */
+    target: "cluster" | "render";
     /** Ours' first `up` only (no second up, destroy or floor): before/after figures of a change. */
     upOnly?: boolean;
     /** Profile ours' first `up` at this size (CLI pprof, program --cpu-prof, provider calls' timings); its figures then carry the profilers. */
@@ -443,7 +450,7 @@ export interface ApplyOptions {
 /** The apply table: per size, ours (file backend) and the floor, each on a fresh cluster; then other backends. */
 export async function benchApply(o: ApplyOptions, log: (s: string) => void): Promise<ApplyBench> {
     const scratch = engineScratch("apply");
-    const cluster = new BenchCluster(path.join(projectRoot, ".x1", "bench-cluster"));
+    const cluster = o.target === "cluster" ? new BenchCluster(path.join(projectRoot, ".x1", "bench-cluster")) : undefined;
     const fileBackend = process.env.PULUMI_BACKEND_URL!;
     const rows: ApplyRow[] = [];
     const backendRuns: OursRun[] = [];
@@ -456,9 +463,15 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
                 run: ours,
                 manifests,
                 profile: p,
-            } = await oursRun(cluster, n, "file", { parallel: o.parallel, wantManifests: !o.upOnly, upOnly: o.upOnly, profileDir }, log);
+            } = await oursRun(
+                cluster,
+                n,
+                "file",
+                { parallel: o.parallel, wantManifests: !o.upOnly && cluster !== undefined, upOnly: o.upOnly, profileDir },
+                log,
+            );
             if (p) profile = p;
-            if (o.upOnly) {
+            if (o.upOnly || !cluster) {
                 rows.push({ workspaces: n, ours });
                 continue;
             }
@@ -487,7 +500,7 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
         }
     } finally {
         process.env.PULUMI_BACKEND_URL = fileBackend;
-        await cluster.purge().catch((err: Error) => log(`  could not purge the bench cluster: ${err.message}`));
+        await cluster?.purge().catch((err: Error) => log(`  could not purge the bench cluster: ${err.message}`));
         scratch.cleanup();
     }
     const sorted = [...rows].sort((a, b) => a.workspaces - b.workspaces);

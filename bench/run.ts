@@ -29,6 +29,7 @@
  *   --apply-backends file,postgres         state backends for ours (postgres: X1_TEST_POSTGRES_URL)
  *   --apply-backend-sizes 10,100           sizes for the backends other than file
  *   --apply-parallel <n>                   pulumi --parallel for ours (default: runOperation's)
+ *   --apply-target cluster|render          render: no cluster, ours only on the render copy (backends, profiles)
  *   --apply-up-only                        ours' first up only (no second up, destroy, floor): before/after of a change
  *   --apply-profile-size <n>               profile one more up at n workspaces (default with --profile: the largest)
  *   --profile                              also profile: mocks at the largest size and
@@ -66,12 +67,13 @@ interface Options {
     applyBackendSizes: number[];
     applyParallel?: number;
     applyUpOnly: boolean;
+    applyTarget: "cluster" | "render";
     applyProfileSize?: number;
     profile: boolean;
 }
 
 const usage =
-    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-profile-size n] [--profile]";
+    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-target cluster|render] [--apply-profile-size n] [--profile]";
 
 function parseArgs(argv: string[]): Options {
     const o: Options = {
@@ -89,6 +91,7 @@ function parseArgs(argv: string[]): Options {
         applyBackends: ["file", "postgres"],
         applyBackendSizes: [10, 100],
         applyUpOnly: false,
+        applyTarget: "cluster",
         profile: false,
     };
     const list = (v: string, what: string) => {
@@ -141,7 +144,11 @@ function parseArgs(argv: string[]): Options {
         } else if (a === "--apply-backend-sizes") o.applyBackendSizes = list(value(), a);
         else if (a === "--apply-parallel") o.applyParallel = list(value(), a)[0]!;
         else if (a === "--apply-up-only") o.applyUpOnly = true;
-        else if (a === "--apply-profile-size") o.applyProfileSize = list(value(), a)[0]!;
+        else if (a === "--apply-target") {
+            const v = value();
+            if (v !== "cluster" && v !== "render") throw new Error(`--apply-target is cluster or render, got '${v}'`);
+            o.applyTarget = v;
+        } else if (a === "--apply-profile-size") o.applyProfileSize = list(value(), a)[0]!;
         else if (a === "--profile") o.profile = true;
         else throw new Error(`unknown option ${a}\n${usage}`);
     }
@@ -437,6 +444,7 @@ async function main(): Promise<void> {
                 backendSizes: options.applyBackendSizes,
                 parallel: options.applyParallel,
                 upOnly: options.applyUpOnly,
+                target: options.applyTarget,
                 profileSize: options.applyProfileSize ?? (options.profile ? Math.max(...options.applySizes) : undefined),
             },
             log,
