@@ -153,7 +153,8 @@ async function batch(svc: Service, stacks: string[], operation: "preview" | "up"
     const runs = await Promise.all(
         stacks.map(async (stack) => {
             const sent = performance.now();
-            const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation });
+            // A destroy names the stack again, as the API asks of every destroy.
+            const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation, ...(operation === "destroy" ? { confirm: stack } : {}) });
             const f = await follow(svc, r.run.id as string);
             const { run } = (await call(svc, "GET", `/v1/runs/${r.run.id}`)) as { run: { status: string; error?: string } };
             return {
@@ -237,10 +238,11 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
             for (let i = 0; i < runs; i++) {
                 const r = await batch(svc, names.slice(0, n), operation);
                 b.push(r);
-                if (operation === "up") await batch(svc, names.slice(0, n), "destroy");
                 log(
                     `  deployer ${n} stack(s) ${operation} at once, run ${i + 1}/${runs}: ${r.batchMs.toFixed(0)} ms, first engine event after ${r.firstEventMs.map((x) => x.toFixed(0)).join("/")} ms, first resource event after ${r.firstResourceMs.map((x) => x.toFixed(0)).join("/")} ms`,
                 );
+                // The next batch of ups starts from empty stacks again (untimed).
+                if (operation === "up") await batch(svc, names.slice(0, n), "destroy");
             }
             rows.push({
                 stacks: n,

@@ -88,17 +88,11 @@ export interface RunOptions {
     signal?: AbortSignal;
     /** Run with this stack config file instead of stacks/Pulumi.<stack>.yaml (pulumi --config-file). */
     configFile?: string;
-    /** Resource operations in flight at once (pulumi --parallel); default `defaultParallel`. */
+    /** Resource operations in flight at once (pulumi --parallel); default the CLI's, 4 per CPU. */
     parallel?: number;
     /** preview and up: refresh the state against the cluster first (`--refresh`): an up then undoes out-of-band changes, a preview shows that. */
     refresh?: boolean;
 }
-
-/**
- * Resource operations the engine runs at once, unless a run asks otherwise.
- * Undefined: the CLI's own default (4 per CPU).
- */
-export const defaultParallel: number | undefined = undefined;
 
 /**
  * Passphrase of the `local` and `render` stacks' secrets provider. It protects
@@ -178,9 +172,12 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
         signal: options.signal,
         configFile: target.configFile,
         color: "never" as const,
-        parallel: options.parallel ?? defaultParallel,
+        parallel: options.parallel,
     };
     const policy = { policyPacks: options.policyPacks, policyPackConfigs: options.policyPackConfigs };
+    // No --diff: it only adds every changed object's properties to the CLI's text output, which nothing
+    // reads (runs are followed through engine events, which carry the diffs) and which the Automation
+    // API keeps in memory until the run ends: a whole CRD schema per chart CRD created.
     let changes: OpMap | undefined;
     let outputs: Record<string, unknown> = {};
     // The policy pack never sees the previous deployment: the tier floor and an
@@ -192,12 +189,12 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
     }
     switch (operation) {
         case "preview": {
-            const r = await opened.preview({ ...common, ...policy, diff: true, refresh: options.refresh });
+            const r = await opened.preview({ ...common, ...policy, refresh: options.refresh });
             changes = r.changeSummary;
             break;
         }
         case "up": {
-            const r = await opened.up({ ...common, ...policy, diff: true, refresh: options.refresh });
+            const r = await opened.up({ ...common, ...policy, refresh: options.refresh });
             changes = r.summary.resourceChanges;
             outputs = maskOutputs(r.outputs);
             await recordAfterUp(opened, secrets);
