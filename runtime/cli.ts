@@ -86,8 +86,9 @@ async function main(argv: string[]): Promise<number> {
         controller.abort();
         process.once("SIGINT", () => process.exit(130));
     });
-    const result = await runOperation(stack, operation, { onEvent: printProgress, signal: controller.signal });
+    const result = await runOperation(stack, operation, { onEvent: (e) => printProgress(operation, e), signal: controller.signal });
     console.log(`\n${summaryLine(operation, stack, result.counts)} in ${(result.durationMs / 1000).toFixed(1)}s`);
+    printDriftHint(operation, stack, result.counts);
     const manifestsDir = result.outputs.manifestsDir;
     if (typeof manifestsDir === "string" && manifestsDir) {
         console.log(`manifests: ${manifestsDir} (${countFiles(manifestsDir)} files)`);
@@ -123,12 +124,19 @@ function encryptionConfigCommand(stack: string | undefined): number {
     return 0;
 }
 
-/** One line per resource the engine finishes, so long runs show progress. */
-function printProgress(event: EngineEvent): void {
+/** A refresh and a drift check change nothing in the cluster: their `update` and `delete` are what the engine found changed outside Pulumi. */
+const findsDrift = (operation: Operation) => operation === "refresh" || operation === "drift";
+
+/** One line per resource the engine finishes, so long runs show progress; a refresh's or drift check's changes are named as drift. */
+function printProgress(operation: Operation, event: EngineEvent): void {
     const done = event.resOutputsEvent;
     if (done && done.metadata.type !== "pulumi:pulumi:Stack") {
-        const op = done.metadata.op;
-        if (op !== "same") console.log(`  ${symbol(op)} ${done.metadata.type} ${done.metadata.urn.split("::").pop()} (${op})`);
+        const { op, type, urn } = done.metadata;
+        const name = urn.split("::").pop();
+        if (findsDrift(operation) && (op === "update" || op === "delete")) {
+            const what = op === "delete" ? "deleted outside Pulumi" : `changed outside Pulumi (${(done.metadata.diffs ?? []).join(", ")})`;
+            console.log(`  ${symbol(op)} drift: ${type} ${name} ${what}`);
+        } else if (op !== "same") console.log(`  ${symbol(op)} ${type} ${name} (${op})`);
     }
     const diag = event.diagnosticEvent;
     if (diag && (diag.severity === "error" || diag.severity === "warning") && !diag.ephemeral) {
@@ -142,8 +150,12 @@ function symbol(op: string): string {
 
 export function summaryLine(operation: Operation, stack: string, c: ChangeCounts): string {
     const changed = c.create + c.update + c.delete + c.replace;
-    // Previews and a drift check (refresh --preview-only) change nothing: they say what would.
-    const verb = operation === "preview" || operation === "preview-destroy" || operation === "drift" ? "would be" : "";
+    if (findsDrift(operation)) {
+        if (c.update + c.delete === 0) return `${operation} ${stack}: no drift; ${c.same} unchanged`;
+        return `${operation} ${stack}: drift in ${c.update + c.delete} resource(s): ${c.update} changed, ${c.delete} deleted outside Pulumi; ${c.same} unchanged`;
+    }
+    // Previews change nothing: they say what would.
+    const verb = operation === "preview" || operation === "preview-destroy" ? "would be" : "";
     const parts = [
         `${c.create} ${verb} created`,
         `${c.update} ${verb} updated`,
@@ -152,6 +164,20 @@ export function summaryLine(operation: Operation, stack: string, c: ChangeCounts
         `${c.same} unchanged`,
     ].map((s) => s.replace(/ {2}/g, " "));
     return `${operation} ${stack}: ${changed === 0 ? "no changes; " : ""}${parts.join(", ")}`;
+}
+
+/**
+ * After drift was found: a refresh has recorded it in the state, so the next
+ * `up` applies the program's objects again; a drift check wrote nothing, so
+ * the state still holds what was applied and a refresh must record it first.
+ */
+function printDriftHint(operation: Operation, stack: string, c: ChangeCounts): void {
+    if (!findsDrift(operation) || c.update + c.delete === 0) return;
+    console.log(
+        operation === "refresh"
+            ? `run \`x1 up ${stack}\` to apply the program's objects again`
+            : `run \`x1 refresh ${stack}\` to record it in the state, then \`x1 up ${stack}\` to apply the program's objects again`,
+    );
 }
 
 function countFiles(dir: string): number {
@@ -225,8 +251,10 @@ async function remote(client: DeployerClient, command: string | undefined, stack
             },
         )
         .finally(() => clearInterval(ticker));
-    if (end.counts) console.log(`\n${summaryLine(run.operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
-    else console.log(`\nrun ${end.status}`);
+    if (end.counts) {
+        console.log(`\n${summaryLine(run.operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
+        printDriftHint(run.operation, stack, end.counts as unknown as ChangeCounts);
+    } else console.log(`\nrun ${end.status}`);
     if (end.policy)
         console.log(
             end.policy.applied
