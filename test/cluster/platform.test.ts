@@ -1,58 +1,48 @@
 /**
  * The whole platform applied to the local cluster, as the README's main job
- * does it: a throwaway copy of the `local` stack (every add-on from its
- * upstream chart, read from the chart mirror folder, X1_CHART_MIRROR) through
+ * does it: a throwaway copy of the `local` stack (platform-stack.ts) through
  * the real engine and provider against the real API server. Then what only an
  * API server can show: CRDs established, custom resources admitted by their
  * schemas, workloads Available, the security model enforced by RBAC, Pod
- * Security, the session ValidatingAdmissionPolicy and the workspace caps, drift found
- * by a refresh through the CLI and undone by `up`, a Tier 1 -> Tier 2 upgrade
- * with three NATS servers (these two skipped until they have run), and a
- * `destroy` that leaves nothing stuck. One stack lifecycle, in order: the
- * charts are installed once.
+ * Security, the session ValidatingAdmissionPolicy, the workspace LimitRange
+ * and ResourceQuota; drift made with kubectl, found by a refresh through the
+ * CLI and through the deployer service, and undone by the deployer's `up`
+ * (the stack's second up); and the deployer's `destroy`, which leaves nothing
+ * stuck. One stack lifecycle, in order: the charts are installed once.
+ *
+ * The deployer runs in this process over real HTTP on loopback (as the
+ * runtime tier starts it), on its own copy of the project whose stack file
+ * is kept equal to this test's, sharing this file's state backend: the CLI
+ * and the deployer work on the same stack, as an operator's would.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stacksDir } from "../../runtime/engine/project";
+import { deployerPaths } from "../../runtime/deployer/paths";
+import { projectRoot } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
-import { chartMirrorFolder } from "../fixtures/charts";
-import { type EngineSandbox, engineSandbox, restoreEnv } from "../helpers/engine";
-import { kubeconfig, kubectl, kubectlJson } from "./cluster";
+import { call, freshDatabase, projectCopy, type Service, startService, waitForRun } from "../runtime/helpers";
+import { kubectl, run } from "./cluster";
+import { leftAfterDestroy, list, notReady, type PlatformStack, platformStack, ws } from "./platform-stack";
 
 const stack = "cluster-platform";
-const stackFile = path.join(stacksDir, `Pulumi.${stack}.yaml`);
-const env = { passphrase: process.env.PULUMI_CONFIG_PASSPHRASE, mirror: process.env.X1_CHART_MIRROR };
-let sandbox: EngineSandbox;
+let platform: PlatformStack;
+let deployer: Service | undefined;
+let copy: ReturnType<typeof projectCopy> | undefined;
 
-/** The local stack's config with `edit` applied, written as this test's stack (its own passphrase: no salt). */
-function writeStack(edit: (config: Record<string, any>) => void = () => undefined): void {
-    const local = parse(readFileSync(path.join(stacksDir, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
-    // The cluster this tier runs against (X1_CLUSTER_DIR may move it from .x1/cluster/).
-    local.config["x1agent:cluster"] = { ...local.config["x1agent:cluster"], kubeconfig };
-    edit(local.config);
-    writeFileSync(
-        stackFile,
-        `# Written by test/cluster/platform.test.ts and removed after it: the local stack on the local cluster.\n${stringify({ config: local.config })}`,
+/** A run through the deployer's HTTP API, as the portal or `x1 <operation> --watch` asks for it, followed to its end. */
+async function deployerRun(operation: "up" | "refresh" | "destroy"): Promise<Record<string, any>> {
+    const svc = deployer!;
+    const queued = await call(svc.url, "POST", `/v1/stacks/${stack}/runs`, {
+        token: svc.adminToken,
+        body: { operation, ...(operation === "destroy" ? { confirm: stack } : {}) },
+    });
+    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+    const ended = await waitForRun(svc.url, svc.adminToken, queued.body.run.id, 1_800_000);
+    console.log(
+        `[cluster tier] deployer ${operation} ${stack}: ${ended.status} ${JSON.stringify(ended.counts)} in ${((Date.parse(ended.finishedAt) - Date.parse(ended.startedAt)) / 1000).toFixed(1)}s`,
     );
-}
-
-/** Every object of a kind on the cluster. */
-async function list<T = any>(kind: string, namespace?: string): Promise<T[]> {
-    return (await kubectlJson<{ items: T[] }>(["get", kind, ...(namespace ? ["-n", namespace] : ["-A"])])).items;
-}
-const condition = (o: any, type: string) => o.status?.conditions?.find((c: { type: string }) => c.type === type)?.status;
-
-/** Every CRD Established, every Deployment Available, every StatefulSet with all replicas ready; what is not, by name. */
-async function notReady(): Promise<string[]> {
-    const out: string[] = [];
-    for (const crd of await list("crd")) if (condition(crd, "Established") !== "True") out.push(`CRD ${crd.metadata.name}`);
-    for (const d of await list("deploy")) if (condition(d, "Available") !== "True") out.push(`Deployment ${d.metadata.namespace}/${d.metadata.name}`);
-    for (const s of await list("sts"))
-        if ((s.status.readyReplicas ?? 0) !== s.spec.replicas)
-            out.push(`StatefulSet ${s.metadata.namespace}/${s.metadata.name} ${s.status.readyReplicas ?? 0}/${s.spec.replicas}`);
-    return out;
+    expect(ended.status, ended.error ?? "").toBe("succeeded");
+    return ended;
 }
 
 /** A SubjectAccessReview the API server's authorizer answers: may this ServiceAccount `verb` Secrets in `namespace`? */
@@ -81,26 +71,27 @@ async function admission(pod: Record<string, unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-    sandbox = await engineSandbox("cluster-platform");
-    process.env.X1_CHART_MIRROR = chartMirrorFolder();
-    process.env.PULUMI_CONFIG_PASSPHRASE = "cluster-platform";
-    writeStack();
+    platform = await platformStack(stack);
+    // Its project copy is made now, so it holds the stack file just written. The policy pack is not applied
+    // to this stack's runs (the run records say so): its workload rules require CPU and memory requests and
+    // a memory limit on every workload's containers (policies/rules/workload-resources.ts), and the four
+    // upstream charts set none by default (`resources: {}` in each chart's values.yaml) nor does `local` give
+    // them any. The policy tier runs the pack, on fixture charts.
+    copy = projectCopy("cluster");
+    const paths = deployerPaths(copy.paths.projectRoot, { policyPackDir: path.join(copy.paths.projectRoot, "no-policy-pack") });
+    deployer = await startService({ database: (await freshDatabase("embedded")).options, paths, pollIntervalMs: 500 });
+    platform.mirrors.push(deployer.stackFile(stack));
 });
 
 afterAll(async () => {
     try {
-        // Left by a failed test: take it down so the next run starts clean (destroy is idempotent).
-        await runOperation(stack, "destroy").catch((err: Error) =>
-            console.error(`[cluster tier] cleanup destroy failed: ${err.message.split("\n").slice(-5).join("\n")}`),
-        );
+        await deployer?.close();
     } finally {
-        rmSync(stackFile, { force: true });
-        restoreEnv({ PULUMI_CONFIG_PASSPHRASE: env.passphrase, X1_CHART_MIRROR: env.mirror });
-        sandbox.cleanup();
+        copy?.remove();
+        await platform?.cleanup();
     }
 });
 
-const ws = "x1agent-ws-demo";
 const sessionPod = (overrides: { image?: string; serviceAccountName?: string; cpu?: string; privileged?: boolean } = {}) => ({
     apiVersion: "v1",
     kind: "Pod",
@@ -157,12 +148,6 @@ describe("the whole platform on the local cluster", () => {
         const webhooks = (await list("validatingwebhookconfigurations")).flatMap((w) => (w.webhooks ?? []).map((h: { name: string }) => h.name));
         expect(webhooks).toEqual(expect.arrayContaining(["webhook.cert-manager.io", "validate.clustersecretstore.external-secrets.io", "vcluster.cnpg.io"]));
     });
-
-    it("a second up reports no changes", async () => {
-        const result = await runOperation(stack, "up");
-        console.log(`[cluster tier] second up ${stack}: ${JSON.stringify(result.counts)} in ${(result.durationMs / 1000).toFixed(1)}s`);
-        expect(result.counts).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
-    });
 });
 
 describe("the security model, enforced by the API server", () => {
@@ -191,19 +176,74 @@ describe("the security model, enforced by the API server", () => {
         // The workspace's caps: a container over the LimitRange maximum is refused before it counts against the quota.
         expect(await admission(sessionPod({ cpu: "64" }))).toMatch(/maximum cpu usage per Container is 8, but limit is 64/);
     });
+
+    it("the ResourceQuota caps the workspace as a whole: pods each inside the LimitRange are refused once their sum passes it", async () => {
+        const [quota] = await list("resourcequotas", ws);
+        expect(quota.status.hard).toMatchObject({ "requests.cpu": "8", "limits.cpu": "8", pods: "20" });
+        // Two session pods of 5 CPUs: each is inside the LimitRange's 8 per container; together they are 10 of the quota's 8.
+        const pod = (name: string) => ({ ...sessionPod({ cpu: "5" }), metadata: { name, namespace: ws } });
+        expect(await admission(pod("quota-b"))).toBe("");
+        await kubectl(["create", "-f", "-"], JSON.stringify(pod("quota-a")));
+        try {
+            const refused = await admission(pod("quota-b"));
+            expect(refused).toMatch(/forbidden: exceeded quota: x1agent-workspace, requested: \S*requests\.cpu=5/);
+            expect(refused).toMatch(/limited: \S*requests\.cpu=8/);
+        } finally {
+            await kubectl(["delete", "pod", "quota-a", "-n", ws, "--wait=true", "--timeout=300s"]);
+        }
+    });
 });
 
-describe("destroy", () => {
+/** `x1 <args>` as a user runs it (`npm run x1 -- ...` is this command under the toolchain's environment), locally: no deployer. */
+function x1(...args: string[]) {
+    const childEnv = { ...process.env };
+    delete childEnv.X1_DEPLOYER_URL;
+    return run(process.execPath, ["--import", "tsx", path.join(projectRoot, "runtime", "cli.ts"), ...args], { env: childEnv });
+}
+
+describe("drift: objects changed with kubectl, found by a refresh through the CLI and the deployer, undone by up", () => {
+    it("a ConfigMap deleted with kubectl shows up in `x1 refresh` as drift", async () => {
+        await kubectl(["delete", "configmap", "x1agent-config", "-n", "x1agent"]);
+        const refresh = await x1("refresh", stack);
+        const summary = refresh.stdout.split("\n").find((l) => l.startsWith(`refresh ${stack}:`));
+        console.log(`[cluster tier] x1 refresh ${stack}: ${summary}`);
+        expect(refresh.code, `${refresh.stderr}\n${refresh.stdout.slice(-3000)}`).toBe(0);
+        expect(refresh.stdout).toMatch(/- drift: kubernetes:core\/v1:ConfigMap \S+ deleted outside Pulumi/);
+        expect(summary).toMatch(/drift in \d+ resource\(s\): \d+ changed, [1-9]\d* deleted outside Pulumi/);
+        // The state now records it gone, so the next up creates it again.
+        const configMaps = (await platform.state()).filter((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.outputs?.metadata?.name === "x1agent-config");
+        expect(configMaps).toEqual([]);
+    });
+
+    it("a workspace's default-deny NetworkPolicy deleted with kubectl shows up in the deployer's refresh", async () => {
+        await kubectl(["delete", "networkpolicy", "default-deny", "-n", ws]);
+        const refresh = await deployerRun("refresh");
+        expect(refresh.drift.map((d: { op: string; type: string }) => `${d.op} ${d.type}`)).toContain("delete kubernetes:networking.k8s.io/v1:NetworkPolicy");
+        expect(refresh.drift.some((d: { name: string }) => d.name.endsWith("default-deny"))).toBe(true);
+        expect(refresh.counts.delete).toBeGreaterThanOrEqual(1);
+    });
+
+    it("the deployer's up (the second up of the stack) recreates exactly the two deleted objects and changes nothing else", async () => {
+        const up = await deployerRun("up");
+        expect(up.policy).toMatchObject({ applied: false });
+        // Every other resource is unchanged: an up of the applied platform is idempotent.
+        expect(up.counts).toMatchObject({ create: 2, update: 0, delete: 0, replace: 0 });
+        expect(up.changes.map((c: { op: string; type: string }) => `${c.op} ${c.type}`).sort()).toEqual([
+            "create kubernetes:core/v1:ConfigMap",
+            "create kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        ]);
+        const config = JSON.parse(await kubectl(["get", "configmap", "x1agent-config", "-n", "x1agent", "-o", "json"]));
+        expect(config.data.X1AGENT_SECRETS_STORE).toBe("x1-local");
+        const deny = JSON.parse(await kubectl(["get", "networkpolicy", "default-deny", "-n", ws, "-o", "json"]));
+        expect(deny.spec).toMatchObject({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    });
+});
+
+describe("destroy, through the deployer", () => {
     it("leaves no namespace, no object being deleted and no CRD but those the charts keep", async () => {
-        const result = await runOperation(stack, "destroy");
-        console.log(`[cluster tier] destroy ${stack}: ${JSON.stringify(result.counts)} in ${(result.durationMs / 1000).toFixed(1)}s`);
-        const ours = ["x1agent", "x1agent-secrets", ws, "cert-manager", "external-secrets", "cnpg-system"];
-        const namespaces = await list("namespaces");
-        expect(namespaces.filter((n) => ours.includes(n.metadata.name)).map((n) => `${n.metadata.name} ${n.status.phase}`)).toEqual([]);
-        const crds = await list("crd");
-        expect(crds.filter((c) => c.metadata.deletionTimestamp).map((c) => c.metadata.name)).toEqual([]);
-        // cert-manager's and CloudNativePG's charts keep their CRDs (Helm's keep policy, which the provider honours
-        // with retainOnDelete), so uninstalling never deletes every certificate or database with them: on purpose.
-        expect(crds.map((c) => c.metadata.name).filter((n) => !n.endsWith(".cert-manager.io") && !n.endsWith(".postgresql.cnpg.io"))).toEqual([]);
+        const result = await deployerRun("destroy");
+        expect(result.counts.delete).toBeGreaterThan(100);
+        expect(await leftAfterDestroy()).toEqual({ namespaces: [], deleting: [], crds: [] });
+        expect(await platform.state()).toEqual([]);
     });
 });
