@@ -206,7 +206,12 @@ describe("drift: objects changed with kubectl, found by a refresh through the CL
         await kubectl(["delete", "configmap", "x1agent-config", "-n", "x1agent"]);
         const refresh = await x1("refresh", stack);
         const summary = refresh.stdout.split("\n").find((l) => l.startsWith(`refresh ${stack}:`));
-        console.log(`[cluster tier] x1 refresh ${stack}: ${summary}`);
+        console.log(
+            `[cluster tier] x1 refresh ${stack} exited ${refresh.code}:\n${refresh.stdout
+                .split("\n")
+                .filter((l) => /drift/.test(l))
+                .join("\n")}`,
+        );
         expect(refresh.code, `${refresh.stderr}\n${refresh.stdout.slice(-3000)}`).toBe(0);
         expect(refresh.stdout).toMatch(/- drift: kubernetes:core\/v1:ConfigMap \S+ deleted outside Pulumi/);
         expect(summary).toMatch(/drift in \d+ resource\(s\): \d+ changed, [1-9]\d* deleted outside Pulumi/);
