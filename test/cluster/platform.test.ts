@@ -8,7 +8,8 @@
  * and ResourceQuota; drift made with kubectl, found by a refresh through the
  * CLI and through the deployer service, and undone by the deployer's `up`
  * (the stack's second up); and the deployer's `destroy`, which leaves nothing
- * stuck. One stack lifecycle, in order: the charts are installed once.
+ * stuck. One stack lifecycle, in order: the charts are installed once. The
+ * Tier 1 -> Tier 2 upgrade is tier-upgrade.test.ts.
  *
  * The deployer runs in this process over real HTTP on loopback (as the
  * runtime tier starts it), on its own copy of the project whose stack file
