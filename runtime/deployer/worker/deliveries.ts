@@ -7,6 +7,7 @@
  * 4x base, ... up to a cap), at most `maxAttempts` times; then the delivery
  * is `failed`. Redirects are not followed (a 3xx is a failed attempt).
  */
+import { PassLoop } from "./pass-loop";
 import type { Logger } from "../log";
 import { redact } from "../redact";
 import type { DeliveryAttempt, DeliveryRow, WebhooksRepository } from "../store/webhooks";
@@ -39,11 +40,10 @@ export class WebhookSender {
     private readonly options: DeliveryOptions;
     private readonly log: Logger;
     private readonly onAttempt: (outcome: AttemptOutcome) => void;
-    private timer?: NodeJS.Timeout;
-    private running: Promise<void> = Promise.resolve();
-    private busy = false;
-    private again = false;
-    private stopped = true;
+    private readonly loop = new PassLoop(
+        () => this.pass(),
+        (err: unknown) => this.log.error({ err }, "sending webhook deliveries failed; the next pass tries again"),
+    );
 
     constructor(deps: { repo: WebhooksRepository; holder: string; options: DeliveryOptions; log: Logger; onAttempt: (outcome: AttemptOutcome) => void }) {
         this.repo = deps.repo;
@@ -54,35 +54,17 @@ export class WebhookSender {
     }
 
     start(everyMs: number): void {
-        this.stopped = false;
-        this.timer = setInterval(() => this.wake(), everyMs);
-        this.wake();
+        this.loop.start(everyMs);
     }
 
-    /** Sends due deliveries now (one pass at a time; a wake during a pass runs another). */
+    /** Runs a pass now (one at a time; a wake during a pass runs another). */
     wake(): void {
-        if (this.stopped) return;
-        if (this.busy) {
-            this.again = true;
-            return;
-        }
-        this.busy = true;
-        this.running = this.pass()
-            .catch((err: unknown) => this.log.error({ err }, "sending webhook deliveries failed; the next pass tries again"))
-            .finally(() => {
-                this.busy = false;
-                if (this.again) {
-                    this.again = false;
-                    this.wake();
-                }
-            });
+        this.loop.wake();
     }
 
-    /** Stops; attempts in flight end (at most one timeout). */
-    async stop(): Promise<void> {
-        this.stopped = true;
-        clearInterval(this.timer);
-        await this.running;
+    /** Stops; the pass in flight ends first. */
+    stop(): Promise<void> {
+        return this.loop.stop();
     }
 
     private async pass(): Promise<void> {

@@ -9,6 +9,7 @@
  * the replica that ended the run died right after. Also expires runs queued
  * for longer than the configured age (recorded `expired`, audited).
  */
+import { PassLoop } from "./pass-loop";
 import { sql } from "kysely";
 import type { AuditLog } from "../core/audit";
 import type { Metrics } from "../core/metrics";
@@ -41,11 +42,10 @@ const deployerCaller = { principal: { subject: "deployer", roles: {}, admin: fal
 export class RunOutcomes {
     private readonly d: OutcomesDeps;
     private readonly log: Logger;
-    private timer?: NodeJS.Timeout;
-    private running: Promise<void> = Promise.resolve();
-    private busy = false;
-    private again = false;
-    private stopped = true;
+    private readonly loop = new PassLoop(
+        () => this.pass(),
+        (err: unknown) => this.log.error({ err }, "processing ended runs failed; the next pass tries again"),
+    );
 
     constructor(deps: OutcomesDeps) {
         this.d = deps;
@@ -53,34 +53,17 @@ export class RunOutcomes {
     }
 
     start(everyMs: number): void {
-        this.stopped = false;
-        this.timer = setInterval(() => this.wake(), everyMs);
-        this.wake();
+        this.loop.start(everyMs);
     }
 
-    /** Processes now (a run changed in this process). */
+    /** Runs a pass now (one at a time; a wake during a pass runs another). */
     wake(): void {
-        if (this.stopped) return;
-        if (this.busy) {
-            this.again = true;
-            return;
-        }
-        this.busy = true;
-        this.running = this.pass()
-            .catch((err: unknown) => this.log.error({ err }, "processing ended runs failed; the next pass tries again"))
-            .finally(() => {
-                this.busy = false;
-                if (this.again) {
-                    this.again = false;
-                    this.wake();
-                }
-            });
+        this.loop.wake();
     }
 
-    async stop(): Promise<void> {
-        this.stopped = true;
-        clearInterval(this.timer);
-        await this.running;
+    /** Stops; the pass in flight ends first. */
+    stop(): Promise<void> {
+        return this.loop.stop();
     }
 
     /** One pass: expire what waited too long, then process every ended run not processed yet. */
