@@ -447,8 +447,12 @@ export interface ApplyOptions {
     profileSize?: number;
 }
 
-/** The apply table: per size, ours (file backend) and the floor, each on a fresh cluster; then other backends. */
-export async function benchApply(o: ApplyOptions, log: (s: string) => void): Promise<ApplyBench> {
+/**
+ * The apply table: per size, ours (file backend) and the floor, each on a fresh cluster; then other backends.
+ * `progress` gets what is measured so far after each size and each backend run, so a long run that fails
+ * late keeps its earlier figures.
+ */
+export async function benchApply(o: ApplyOptions, log: (s: string) => void, progress?: (partial: ApplyBench) => void): Promise<ApplyBench> {
     const scratch = engineScratch("apply");
     const cluster = o.target === "cluster" ? new BenchCluster(path.join(projectRoot, ".x1", "bench-cluster")) : undefined;
     const fileBackend = process.env.PULUMI_BACKEND_URL!;
@@ -473,6 +477,7 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
             if (p) profile = p;
             if (o.upOnly || !cluster) {
                 rows.push({ workspaces: n, ours });
+                progress?.({ rows, backendRuns, growth: applyGrowth(rows), profile });
                 continue;
             }
             const floor = await floorRun(cluster, scratch.dir, n, manifests!, log);
@@ -486,13 +491,16 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
                     destroy: ours.destroy!.wallMs / floor.delete.wallMs,
                 },
             });
+            progress?.({ rows, backendRuns, growth: applyGrowth(rows), profile });
         }
         for (const b of o.backends.filter((x) => x !== "file")) {
             const pg = await postgresBackend(log);
             try {
                 process.env.PULUMI_BACKEND_URL = pg.url;
-                for (const n of o.backendSizes)
+                for (const n of o.backendSizes) {
                     backendRuns.push((await oursRun(cluster, n, b, { parallel: o.parallel, wantManifests: false, upOnly: o.upOnly }, log)).run);
+                    progress?.({ rows, backendRuns, growth: applyGrowth(rows), profile });
+                }
             } finally {
                 process.env.PULUMI_BACKEND_URL = fileBackend;
                 await pg.drop();
@@ -503,20 +511,27 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void): Pro
         await cluster?.purge().catch((err: Error) => log(`  could not purge the bench cluster: ${err.message}`));
         scratch.cleanup();
     }
+    return { rows, backendRuns, growth: applyGrowth(rows), profile };
+}
+
+/**
+ * Growth of `up` between the two largest sizes: time per workspace at the largest over that at the next
+ * size down (1.00 = linear), and, with three sizes, the cost of each added workspace between the two
+ * largest over that between the two below (the stack's fixed part, the add-ons, taken out).
+ */
+export function applyGrowth(rows: ApplyRow[]): ApplyBench["growth"] {
     const sorted = [...rows].sort((a, b) => a.workspaces - b.workspaces);
-    let growth: ApplyBench["growth"];
-    if (sorted.length >= 2) {
-        const to = sorted[sorted.length - 1]!;
-        const from = sorted[sorted.length - 2]!;
-        const per = (r: ApplyRow) => r.ours.up.wallMs / r.workspaces;
-        growth = { from: from.workspaces, to: to.workspaces, ratio: per(to) / per(from) };
-        if (sorted.length >= 3) {
-            const below = sorted[sorted.length - 3]!;
-            const slope = (a: ApplyRow, b: ApplyRow) => (b.ours.up.wallMs - a.ours.up.wallMs) / (b.workspaces - a.workspaces);
-            growth.marginalRatio = slope(from, to) / slope(below, from);
-        }
+    if (sorted.length < 2) return undefined;
+    const to = sorted[sorted.length - 1]!;
+    const from = sorted[sorted.length - 2]!;
+    const per = (r: ApplyRow) => r.ours.up.wallMs / r.workspaces;
+    const growth: NonNullable<ApplyBench["growth"]> = { from: from.workspaces, to: to.workspaces, ratio: per(to) / per(from) };
+    if (sorted.length >= 3) {
+        const below = sorted[sorted.length - 3]!;
+        const slope = (a: ApplyRow, b: ApplyRow) => (b.ours.up.wallMs - a.ours.up.wallMs) / (b.workspaces - a.workspaces);
+        growth.marginalRatio = slope(from, to) / slope(below, from);
     }
-    return { rows, backendRuns, growth, profile };
+    return growth;
 }
 
 // ---- where an up's time goes -------------------------------------------------------------------

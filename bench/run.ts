@@ -407,6 +407,16 @@ async function main(): Promise<void> {
         `load average at start: ${results.loadAverage.start.join(" ")}${l1 >= 1 ? "  (busy machine: figures will be slower and noisier than on an idle one)" : ""}`,
     );
 
+    const outDir = path.join(projectRoot, "bench-results");
+    const file = path.join(outDir, `bench-${results.startedAt.replace(/[:.]/g, "-")}.json`);
+    /** Writes what is measured so far: a part that fails late (the apply at 100 workspaces) keeps the earlier figures. */
+    const save = () => {
+        mkdirSync(outDir, { recursive: true });
+        const json = `${JSON.stringify(results, null, 2)}\n`;
+        writeFileSync(file, json);
+        writeFileSync(path.join(outDir, "latest.json"), json);
+    };
+
     if (options.only.includes("mocks")) {
         log("\nmeasuring (1) program construction under mocks ...");
         const r = await benchMocks(options.sizes, options.runs, log);
@@ -416,10 +426,12 @@ async function main(): Promise<void> {
             results.mocks.profile = await profileMocks(largest);
             log(`  CPU profile of the mocks run at ${largest} workspaces:\n${formatProfile(results.mocks.profile)}`);
         }
+        save();
     }
     if (options.only.includes("preview")) {
         log("\nmeasuring (2) real previews and the engine floor ...");
         results.preview = await benchPreview(options.previewSizes, options.engineRuns, options.profile, log);
+        save();
     }
     if (options.only.includes("policy")) {
         log("\nmeasuring (3) policy pack evaluation ...");
@@ -427,6 +439,7 @@ async function main(): Promise<void> {
         for (const n of options.policyWorkspaces) direct.push(await benchPolicyDirect(n, options.runs, log));
         const preview = await benchPolicyPreview(options.policyPreviewWorkspaces, options.engineRuns, log);
         results.policy = { direct, preview };
+        save();
     }
     if (options.only.includes("deployer")) {
         log("\nmeasuring (4) deployer throughput ...");
@@ -434,6 +447,7 @@ async function main(): Promise<void> {
             { counts: options.deployerStacks, runs: options.engineRuns, operation: options.deployerOperation, soak: options.deployerSoak },
             log,
         );
+        save();
     }
     if (options.only.includes("apply")) {
         log("\nmeasuring (5) apply to a local cluster vs kubectl apply ...");
@@ -448,6 +462,10 @@ async function main(): Promise<void> {
                 profileSize: options.applyProfileSize ?? (options.profile ? Math.max(...options.applySizes) : undefined),
             },
             log,
+            (partial) => {
+                results.apply = partial;
+                save();
+            },
         );
     }
     results.loadAverage.end = loadAverage();
@@ -461,12 +479,7 @@ async function main(): Promise<void> {
     if (results.deployer) printDeployer(results.deployer);
     if (results.apply) printApply(results.apply);
 
-    const outDir = path.join(projectRoot, "bench-results");
-    mkdirSync(outDir, { recursive: true });
-    const file = path.join(outDir, `bench-${results.startedAt.replace(/[:.]/g, "-")}.json`);
-    const json = `${JSON.stringify(results, null, 2)}\n`;
-    writeFileSync(file, json);
-    writeFileSync(path.join(outDir, "latest.json"), json);
+    save();
     console.log(`\nwrote ${path.relative(projectRoot, file)} and bench-results/latest.json`);
     if (results.mocks?.growth && !linear(results.mocks.growth)) {
         const g = results.mocks.growth;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { floorManifests, providerCalls } from "../../../bench/apply";
+import { type ApplyRow, applyGrowth, floorManifests, providerCalls } from "../../../bench/apply";
 
 const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(value) });
 const k8s = (type: string, inputs: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -103,5 +103,28 @@ describe("providerCalls", () => {
         } finally {
             rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("applyGrowth", () => {
+    const row = (workspaces: number, upMs: number) => ({ workspaces, ours: { up: { wallMs: upMs, cpuMs: 0, load: 0 } } }) as unknown as ApplyRow;
+
+    it("takes the stack's fixed part out: a linear up (fixed cost plus a constant per workspace) gives 1.00 per added workspace", () => {
+        // 100 s of add-ons, then 2 s per workspace; the sizes in any order.
+        const g = applyGrowth([row(100, 300_000), row(1, 102_000), row(10, 120_000)])!;
+        expect(g).toMatchObject({ from: 10, to: 100 });
+        // Per workspace the fixed part makes 100 look cheaper than 10 ...
+        expect(g.ratio).toBeCloseTo(3000 / 12000, 5);
+        // ... the cost of each added workspace is the same.
+        expect(g.marginalRatio).toBeCloseTo(1, 5);
+    });
+
+    it("reports a quadratic up as such", () => {
+        const q = (n: number) => 100_000 + 20 * n * n;
+        expect(applyGrowth([row(1, q(1)), row(10, q(10)), row(100, q(100))])!.marginalRatio).toBeGreaterThan(5);
+    });
+
+    it("needs two sizes", () => {
+        expect(applyGrowth([row(10, 1)])).toBeUndefined();
     });
 });
