@@ -1,30 +1,45 @@
 /**
  * Seeing drift in the console (Debian's chromium, playwright-core), on the
- * real API: an operator starts a drift check from the stack page, the run
- * page, the Drift tab, the stack's header and the stack list show what it
- * found.
+ * real API: an operator starts a drift check from the stack page; the run
+ * page, the Drift tab (through showDriftInConsole, the function the cluster
+ * tier calls too), the stack's header and the stack list show what it found.
  *
- * Simulated, and why: a drift check needs a live cluster, which this tier
- * has not; so the queue is not worked (runWorker: false) and the test ends
- * the check itself, writing to the run's row what the engine's refresh
- * records (a changed label on a Namespace), as the worker would. Everything
- * from that row on (the drift report route, the run's SSE stream, the
- * console) is the real thing. The check against a real cluster, with the
- * same console steps, is test/cluster/console-drift.browser.test.ts.
+ * Simulated, and why: the drift check's finding is injected. A drift check
+ * needs a live cluster, which this tier has not; so the queue is not worked
+ * (runWorker: false) and the test ends the check itself. What it writes is
+ * what the worker would: the engine events a `refresh --preview-only` emits
+ * for a Workspace namespace whose Pod Security label was changed with
+ * kubectl (a refresh step, then its result `update` with the property path
+ * the Kubernetes provider names, inverted as the engine frames a refresh;
+ * no top-level keys: that provider gives paths only), projected and digested
+ * by the deployer's own code (projectEvent, EventDigest, EventRecorder), and
+ * the run's row as the worker finishes it. Everything from that row on (the
+ * drift report route, the run's SSE stream, the console) is the real thing.
+ * The real finding, made with kubectl on the local cluster and found by the
+ * deployer's scheduled drift check, is shown in the console by
+ * test/cluster/platform.test.ts with the same function.
  */
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventsRepository } from "../../runtime/deployer/store/events";
+import { EventDigest, EventRecorder, projectEvent } from "../../runtime/deployer/worker/events";
 import { type ConsoleBrowser, openBrowser, pageErrors } from "./browser";
+import { showDriftInConsole } from "./console-drift";
 import { call, type Service, startService, tempStackNames } from "./helpers";
 
 /** Polls what the page shows until it matches: a busy machine may take a while. */
 const poll = <T>(fn: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(fn, { timeout: 60_000, ...options });
 
-describe("drift in the deployer console (a drift check's finding seeded: no cluster in this tier)", () => {
+/** The label the drift changes: the workspace's Pod Security level, set to `restricted` by the program. */
+const label = 'metadata.labels["pod-security.kubernetes.io/enforce"]';
+
+describe("drift in the deployer console (a drift check's finding injected: no cluster in this tier)", () => {
     let svc: Service;
     let browser: ConsoleBrowser;
     let operator: string;
     const [stack] = tempStackNames("uidr", 1) as [string];
+    const urn = `urn:pulumi:${stack}::x1agent-platform::x1agent:index:Platform$x1agent:workspaces:Workspaces$x1agent:workspaces:Workspace$kubernetes:core/v1:Namespace::x1agent-workspaces-demo-namespace`;
 
     beforeAll(async () => {
         svc = await startService({ database: { kind: "embedded" }, runWorker: false });
@@ -47,30 +62,64 @@ describe("drift in the deployer console (a drift check's finding seeded: no clus
         await svc?.close();
     });
 
-    /** Ends the queued check as the worker would after `pulumi refresh --preview-only` found a label added out of band. */
+    /**
+     * Ends the queued check as the worker would after `pulumi refresh --preview-only` read the namespace with
+     * `pod-security.kubernetes.io/enforce=privileged` (set with kubectl; the program says `restricted`).
+     */
     async function endCheckWithDrift(runId: string): Promise<void> {
-        const namespace = {
-            op: "update",
-            type: "kubernetes:core/v1:Namespace",
-            name: "x1agent-workspaces-demo-namespace",
-            urn: `urn:pulumi:${stack}::x1agent-platform::x1agent:index:Platform$kubernetes:core/v1:Namespace::x1agent-workspaces-demo-namespace`,
-            diffs: ["metadata"],
-            detailedDiff: { "metadata.labels.x1-console-test": "add" },
-        };
-        const now = new Date();
+        const metadata = { urn, type: "kubernetes:core/v1:Namespace", provider: "", diffs: [], keys: [] };
+        const events = [
+            { sequence: 1, timestamp: 0, preludeEvent: { config: {} } },
+            // Before it reads the object the engine announces a refresh step; its result carries the diff.
+            { sequence: 2, timestamp: 0, resourcePreEvent: { metadata: { ...metadata, op: "refresh" }, planning: true } },
+            {
+                sequence: 3,
+                timestamp: 0,
+                resOutputsEvent: {
+                    metadata: { ...metadata, op: "update", detailedDiff: { [label]: { diffKind: "update", inputDiff: true } } },
+                    planning: true,
+                },
+            },
+            { sequence: 4, timestamp: 0, summaryEvent: { resourceChanges: { update: 1, same: 61 }, durationSeconds: 9, maybeCorrupt: false, policyPacks: {} } },
+        ] as unknown as EngineEvent[];
+        const digest = new EventDigest();
+        const recorder = new EventRecorder(new EventsRepository(svc.deployer.database.db), runId, 0, () => svc.deployer.bus.changed(runId), svc.deployer.log);
+        const started = new Date();
+        await svc.deployer.database.db.updateTable("runs").set({ status: "running", started_at: started }).where("id", "=", runId).execute();
+        svc.deployer.bus.changed(runId);
+        for (const e of events) {
+            const p = projectEvent(e);
+            if (!p) continue;
+            digest.add(p.kind, p.data, "drift");
+            recorder.push(p.kind, p.data);
+        }
+        await recorder.flush();
         await svc.deployer.database.db
             .updateTable("runs")
             .set({
                 status: "succeeded",
-                started_at: now,
-                finished_at: now,
-                drift_json: JSON.stringify([namespace]),
-                changes_json: "[]",
-                counts_json: JSON.stringify({ create: 0, update: 0, same: 62, delete: 0, replace: 0 }),
+                finished_at: new Date(),
+                counts_json: JSON.stringify({ create: 0, update: 1, same: 61, delete: 0, replace: 0 }),
+                changes_json: JSON.stringify(digest.changes),
+                drift_json: JSON.stringify(digest.drift),
+                policy_json: JSON.stringify({ applied: true, pack: svc.paths.policyPackDir, results: [], mandatory: 0, advisory: 0 }),
+                event_count: recorder.count,
             })
             .where("id", "=", runId)
             .execute();
         svc.deployer.bus.changed(runId);
+        // What the worker's digest made of those events: the shape the drift report serves.
+        expect(digest.changes).toEqual([]);
+        expect(digest.drift).toEqual([
+            {
+                op: "update",
+                type: "kubernetes:core/v1:Namespace",
+                name: "x1agent-workspaces-demo-namespace",
+                urn,
+                diffs: [],
+                detailedDiff: { [label]: "update" },
+            },
+        ]);
     }
 
     const cell = (page: Page, n: number) => page.textContent(`#stack-table tr[data-stack="${stack}"] td:nth-child(${n})`);
@@ -90,18 +139,53 @@ describe("drift in the deployer console (a drift check's finding seeded: no clus
         await poll(() => page.textContent("#run-title .badge")).toBe("succeeded");
         expect(await page.textContent("#run-outcome")).toBe("Drift: 1 resource(s) differ from the stack's state");
         expect(await page.textContent("#diff-title")).toBe("Drift");
-
-        await page.getByRole("link", { name: "Drift", exact: true }).click();
-        await poll(() => page.textContent("#drift-summary")).toMatch(/^1 resource\(s\) drifted checked .* by run [0-9a-f]{8} \(request\) · no drift schedule$/);
-        const rows = await page.locator("#drift-table tbody tr").allTextContents();
-        expect(rows).toEqual(["updatekubernetes:core/v1:Namespace x1agent-workspaces-demo-namespacemetadata.labels.x1-console-test (add)"]);
-        // The stack's header says it too.
+        // The run page names the changed label (the engine gave a path, no top-level key), and no policy results for a check.
+        expect(await page.locator("#diff tbody tr").allTextContents()).toEqual([
+            `changedkubernetes:core/v1:Namespace x1agent-workspaces-demo-namespace${label} changed`,
+        ]);
+        expect(await page.textContent("#policy-summary")).toMatch(/^the policy pack checks previews and ups/);
+        // The live log says what the check found, in the CLI's words.
+        await poll(() => page.locator("#log > div").allTextContents()).toEqual([
+            "engine started",
+            `~ drift: kubernetes:core/v1:Namespace x1agent-workspaces-demo-namespace changed outside Pulumi (${label} changed)`,
+            "summary: drift in 1 resource(s): 1 changed, 0 deleted outside Pulumi; 61 unchanged, in 9 s",
+            "run succeeded",
+        ]);
+        // The header says it too.
         await poll(() => page.textContent("#stack-drift")).toMatch(/^Drift:1 drifted/);
-        const shot = await browser.shot(page, "console-drift");
+        const runShot = await browser.shot(page, "console-drift-run");
+        expect(pageErrors(page)).toEqual([]);
+
+        // The Drift tab, as the cluster tier shows its real finding.
+        const shown = await showDriftInConsole({
+            url: svc.url,
+            token: operator,
+            stack,
+            browser,
+            screenshot: "console-drift",
+            trigger: "request",
+            expect: [{ type: "kubernetes:core/v1:Namespace", name: "x1agent-workspaces-demo-namespace", drift: "changed", properties: [label] }],
+        });
+        expect(shown.summary).toMatch(/^1 resource\(s\) drifted checked .* by run [0-9a-f]{8} \(request\) · no drift schedule$/);
+        expect(shown.rows).toEqual([
+            { urn, name: "x1agent-workspaces-demo-namespace", type: "kubernetes:core/v1:Namespace", drift: "changed", differs: `${label} changed` },
+        ]);
+        // A resource the report does not list fails the check, saying what the page shows.
+        await expect(
+            showDriftInConsole({
+                url: svc.url,
+                token: operator,
+                stack,
+                browser,
+                screenshot: "console-drift-missing",
+                timeoutMs: 1_000,
+                expect: [{ name: "nope" }],
+            }),
+        ).rejects.toThrow(/a resource named nope: not listed\nthe page lists 1 drifted resource\(s\):\n {2}changed kubernetes:core\/v1:Namespace/);
 
         await page.getByRole("link", { name: "Stacks", exact: true }).click();
         await poll(() => cell(page, 6)).toMatch(/^1 drifted/);
         expect(pageErrors(page)).toEqual([]);
-        console.log(`[console] drift: ${shot}`);
+        console.log(`[console] drift: run ${runShot}, Drift tab ${shown.screenshot}`);
     });
 });

@@ -48,8 +48,31 @@ export function driftSummary(report, stack) {
     return el("span", {}, n ? badge("drifted", `${n} drifted`) : badge("in-sync", "in sync"), " ", el("span", { class: "muted" }, when(report.at)));
 }
 
-/** The properties that differ: the detailed paths when the engine gave them, else the top-level keys. */
-const differing = (r) => (r.detailedDiff ? Object.entries(r.detailedDiff).map(([k, kind]) => `${k} (${kind})`) : (r.diffs ?? [])).join(", ");
+/** A property difference in words, as the engine frames a refresh: what the cluster has compared with the stack's state. */
+const kindWords = {
+    update: "changed",
+    add: "added",
+    delete: "removed",
+    "update-replace": "changed (up replaces it)",
+    "add-replace": "added (up replaces it)",
+    "delete-replace": "removed (up replaces it)",
+};
+
+/**
+ * What differs on one drifted resource: each property path the engine
+ * named (the Kubernetes provider names paths only, e.g.
+ * `metadata.labels["pod-security.kubernetes.io/enforce"] changed`), else the
+ * top-level keys; a resource deleted outside Pulumi says so.
+ */
+export function driftedProperties(r) {
+    if (r.op === "delete") return "deleted outside Pulumi: the next up creates it again";
+    const detailed = r.detailedDiff ? Object.entries(r.detailedDiff).map(([path, kind]) => `${path} ${kindWords[kind] ?? kind}`) : [];
+    const parts = detailed.length ? detailed : (r.diffs ?? []).map((k) => `${k} changed`);
+    return parts.length ? parts.join(", ") : "changed outside Pulumi (the engine named no property)";
+}
+
+/** The drift column: changed or deleted outside Pulumi. */
+export const driftWord = (op) => (op === "delete" ? "deleted" : op === "update" ? "changed" : op);
 
 /** The stack page's Drift tab. */
 export function driftTab(container, stack) {
@@ -66,7 +89,7 @@ export function driftTab(container, stack) {
                     "p",
                     { id: "drift-summary" },
                     stack.appliesToCluster
-                        ? "No drift report yet: a refresh (the Refresh button, or a drift schedule) compares the cluster with the stack's state."
+                        ? "No drift report yet: a drift check (Check drift, or the stack's drift schedule) compares the cluster with the stack's state."
                         : "This stack renders manifests to a directory: there is no cluster to drift from.",
                 ),
             );
@@ -76,10 +99,10 @@ export function driftTab(container, stack) {
         const rows = report.resources.map((r) =>
             el(
                 "tr",
-                { "data-urn": r.urn },
-                el("td", { class: `nowrap op-${r.op}` }, r.op),
+                { "data-urn": r.urn, "data-name": r.name, "data-type": r.type },
+                el("td", { class: `nowrap op-${r.op}` }, driftWord(r.op)),
                 el("td", { class: "wrap" }, `${r.type} ${r.name}`),
-                el("td", { class: "wrap" }, differing(r) || "(whole resource)"),
+                el("td", { class: "wrap" }, driftedProperties(r)),
             ),
         );
         fill(
@@ -101,7 +124,7 @@ export function driftTab(container, stack) {
             failed && report.error ? el("div", { class: "banner bad" }, report.error) : null,
             table(
                 "Drifted resources",
-                ["Drift", "Resource", "Properties that differ"],
+                ["Drift", "Resource", "What differs"],
                 rows,
                 failed ? "The check did not complete." : "Every resource matches the stack's state.",
                 {

@@ -4,6 +4,7 @@
 // applied, partly applied, each cause of a failure once).
 import { get, query, send, streamEvents } from "./api.js";
 import { action, badge, countsSentence, countsText, el, isActive, reporting, runDuration, shortId, table, when, fill } from "./dom.js";
+import { driftedProperties, driftWord } from "./drift.js";
 import { denied } from "./me.js";
 
 const pageSize = 15;
@@ -17,6 +18,8 @@ const listState = new Map();
 
 /** A run's change counts; a run that did not succeed and changed nothing shows none (not "no changes", which reads as a finding). */
 function changesText(run) {
+    // A drift check or refresh changes nothing in the cluster: what it found is drift.
+    if (checksDrift(run.operation) && run.status === "succeeded" && run.drift) return run.drift.length ? `${run.drift.length} drifted` : "in sync";
     const text = countsText(run.counts);
     return text === "no changes" && run.status !== "succeeded" ? "" : text;
 }
@@ -129,6 +132,18 @@ const symbol = (op) => ({ create: "+", update: "~", delete: "-", replace: "+-" }
 /** One engine event as a log line, or null for those not worth a line. */
 function describe(e, operation) {
     const d = e.data;
+    if (checksDrift(operation)) {
+        // A refresh or drift check reads each resource (a `refresh` step); its result says what differs from the state.
+        if (e.kind === "resource-pre" && d.op === "refresh") return null;
+        if (e.kind === "resource-done") {
+            if (d.type === "pulumi:pulumi:Stack" || !["update", "delete"].includes(d.op)) return null;
+            return `${symbol(d.op)} drift: ${d.type} ${d.name} ${d.op === "delete" ? "deleted outside Pulumi" : `changed outside Pulumi (${driftedProperties(d)})`}`;
+        }
+        if (e.kind === "summary") {
+            const c = d.resourceChanges ?? {};
+            return `summary: drift in ${(c.update ?? 0) + (c.delete ?? 0)} resource(s): ${c.update ?? 0} changed, ${c.delete ?? 0} deleted outside Pulumi; ${c.same ?? 0} unchanged, in ${d.durationSeconds} s`;
+        }
+    }
     switch (e.kind) {
         case "prelude":
             return "engine started";
@@ -248,13 +263,14 @@ export function runDetail(container, runId, stack, onChange) {
         const refresh = checksDrift(run?.operation);
         diffHead.textContent = refresh && ended ? "Drift" : "Diff";
         const changes = ended ? (refresh ? (run.drift ?? []) : run.changes) : [...live.changes.values()];
+        const drifted = refresh && ended;
         const rows = changes.map((c) =>
             el(
                 "tr",
-                {},
-                el("td", { class: `nowrap op-${c.op}` }, c.op),
+                { "data-urn": c.urn },
+                el("td", { class: `nowrap op-${c.op}` }, drifted ? driftWord(c.op) : c.op),
                 el("td", { class: "wrap" }, `${c.type} ${c.name}`),
-                el("td", { class: "wrap" }, c.diffs.join(", ")),
+                el("td", { class: "wrap" }, drifted ? driftedProperties(c) : c.diffs.join(", ")),
             ),
         );
         diffNote.textContent = ended
@@ -280,20 +296,22 @@ export function runDetail(container, runId, stack, onChange) {
 
         const results = ended && run.policy ? run.policy.results : live.policy;
         const p = ended ? run.policy : null;
-        policyNote.textContent = p
-            ? p.applied
-                ? `pack ${
-                      p.pack
-                          ? p.pack
-                                .replace(/\/run-pack$/, "")
-                                .split("/")
-                                .pop()
-                          : ""
-                  } applied: ${p.mandatory} mandatory, ${p.advisory} advisory result(s)`
-                : `policy pack not applied: ${p.note ?? ""}`
-            : ended
-              ? "no policy record"
-              : `live: ${results.length} result(s) so far`;
+        policyNote.textContent = refresh
+            ? "the policy pack checks previews and ups; a drift check or refresh changes nothing, so it has no policy results"
+            : p
+              ? p.applied
+                  ? `pack ${
+                        p.pack
+                            ? p.pack
+                                  .replace(/\/run-pack$/, "")
+                                  .split("/")
+                                  .pop()
+                            : ""
+                    } applied: ${p.mandatory} mandatory, ${p.advisory} advisory result(s)`
+                  : `policy pack not applied: ${p.note ?? ""}`
+              : ended
+                ? "no policy record"
+                : `live: ${results.length} result(s) so far`;
         const prow = results.map((r) =>
             el(
                 "tr",
@@ -310,7 +328,13 @@ export function runDetail(container, runId, stack, onChange) {
                 "Policy results",
                 ["Policy", "Level", "Resource", "Message"],
                 prow,
-                ended ? (run.status === "succeeded" ? "No violations." : "No policy results were reached.") : "None yet.",
+                refresh
+                    ? "Not checked on this operation."
+                    : ended
+                      ? run.status === "succeeded"
+                          ? "No violations."
+                          : "No policy results were reached."
+                      : "None yet.",
                 { class: "policy-table" },
             ),
         );
@@ -322,7 +346,7 @@ export function runDetail(container, runId, stack, onChange) {
             `requested by ${run.requestedBy} at ${when(run.createdAt)}`,
             run.startedAt ? `started ${when(run.startedAt)}` : null,
             run.startedAt ? `took ${runDuration(run)}` : null,
-            changesText(run) ? `changes ${changesText(run)}` : null,
+            changesText(run) ? `${checksDrift(run.operation) && run.status === "succeeded" ? "found" : "changes"} ${changesText(run)}` : null,
             run.change ? `config change: ${run.change.summary}` : null,
             run.configRevision ? `config revision ${run.configRevision}` : null,
         ]
