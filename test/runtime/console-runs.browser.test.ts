@@ -123,8 +123,7 @@ describe("the deployer console in Debian's chromium: runs", () => {
         );
     });
 
-    // The retry after a lost answer (same Idempotency-Key, one run) is not checked here: the browser-side abort
-    // (page.route, route.fetch, then abort) reached the deployer in some runs and not in others.
+    // The repeat after a lost answer (same Idempotency-Key, one run) is console-lost-answer.browser.test.ts.
     it("queues one preview for a double click", async () => {
         const page = await browser.signedIn(svc.url, operator);
         await page.goto(`${svc.url}/console/#/stacks/${stack}`);

@@ -9,6 +9,8 @@ export const session = {
     token: sessionStorage.getItem(tokenKey) ?? "",
     /** @type {(message: string) => void} */
     onExpired: () => undefined,
+    /** What the console is doing about an answer it did not get (null once it has one, or gave up). @type {(message: string | null) => void} */
+    onRetry: () => undefined,
 };
 
 export function keepToken(token) {
@@ -36,6 +38,28 @@ export class ApiError extends Error {
     }
 }
 
+/** No answer came (the connection failed or broke before the answer was read): the deployer may or may not have acted. */
+export class NoAnswer extends Error {}
+
+/**
+ * Requests the deployer answers once per Idempotency-Key: a repeat gets the
+ * first request's answer and nothing is done twice. A request to one of
+ * these whose answer was lost is sent again by itself, with the same key.
+ */
+const keyedRoutes = [
+    ["POST", /^\/v1\/stacks\/[^/]+\/runs$/],
+    ["DELETE", /^\/v1\/stacks\/[^/]+$/],
+    ["POST", /^\/v1\/stacks\/[^/]+\/workspaces$/],
+    ["DELETE", /^\/v1\/stacks\/[^/]+\/workspaces\/[^/]+$/],
+    ["POST", /^\/v1\/stacks\/[^/]+\/secrets-tier$/],
+];
+
+/** Whether the deployer honours the Idempotency-Key of this request. */
+export const honoursKey = (method, url) => keyedRoutes.some(([m, route]) => m === method && route.test(url.split("?")[0]));
+
+/** Waits before each repeat of a keyed request whose answer was lost (then it gives up and says so). */
+const retryDelaysMs = [1000, 3000];
+
 /** A fresh Idempotency-Key. getRandomValues works on plain-http pages too (randomUUID does not). */
 export function newKey() {
     const b = crypto.getRandomValues(new Uint8Array(16));
@@ -49,18 +73,46 @@ function headers(extra) {
 async function request(method, url, body, key) {
     const h = headers(body === undefined ? {} : { "content-type": "application/json" });
     if (method !== "GET") h["idempotency-key"] = key ?? newKey();
+    if (method === "GET" || !honoursKey(method, url)) return answer(method, url, h, body);
+    for (let attempt = 1; ; attempt++) {
+        try {
+            const data = await answer(method, url, h, body);
+            session.onRetry(null);
+            return data;
+        } catch (err) {
+            const wait = retryDelaysMs[attempt - 1];
+            if (!(err instanceof NoAnswer) || wait === undefined) {
+                session.onRetry(null);
+                if (err instanceof NoAnswer) {
+                    throw new NoAnswer(
+                        `the deployer did not answer ${attempt} times, so it may or may not have acted: try again; the retry carries the same Idempotency-Key, so it cannot act twice`,
+                    );
+                }
+                throw err;
+            }
+            session.onRetry(
+                `No answer from the deployer to ${method} ${url.split("?")[0]} (attempt ${attempt}): asking again in ${wait / 1000} s with the same Idempotency-Key, so it acts once`,
+            );
+            await new Promise((r) => setTimeout(r, wait));
+        }
+    }
+}
+
+/** One request and its answer (a 2xx body), an ApiError, or NoAnswer. */
+async function answer(method, url, h, body) {
     let res;
+    let text;
     try {
         res = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+        text = res.status === 204 ? "" : await res.text();
     } catch {
-        // No answer: the request may or may not have reached the deployer.
-        throw new Error(
+        // No answer, or a broken one: the request may or may not have reached the deployer.
+        throw new NoAnswer(
             method === "GET"
                 ? "the deployer did not answer: check the connection and try again"
-                : "the deployer did not answer, so it may or may not have acted: try again; the retry carries the same Idempotency-Key, so it cannot act twice",
+                : "the deployer did not answer, so it may or may not have acted: look (reload the page) before you try again",
         );
     }
-    const text = res.status === 204 ? "" : await res.text();
     let data = {};
     try {
         data = text ? JSON.parse(text) : {};

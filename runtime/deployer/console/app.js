@@ -94,6 +94,9 @@ async function start() {
 }
 
 session.onExpired = (message) => showSignIn(`Signed out: ${message}`);
+session.onRetry = (message) => {
+    byId("net-status").textContent = message ?? "";
+};
 
 byId("signin-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -89,7 +89,8 @@ const intents = new Map();
  * Wires a button to a request that changes something, so a double click
  * acts once. While a request is out the button is disabled and further
  * clicks are ignored. Every request of one intent carries one
- * Idempotency-Key: a retry after a network failure, and a second click
+ * Idempotency-Key: a repeat after a lost answer (api.js sends a keyed
+ * request again by itself; a later click sends the key again), and a second click
  * within a few seconds of the first one's answer (the view may have been
  * redrawn in between: name the intent), send the key again, and the
  * deployer answers with what the first request did. A refusal ends the
