@@ -73,7 +73,7 @@ export interface ApplyRow {
     ours: OursRun;
     floor?: FloorRun;
     /** ours / floor, wall time, per phase. */
-    ratio?: { up: number; upAgain: number; destroy: number };
+    ratio?: { up: number; upAgain?: number; destroy?: number };
 }
 
 export interface ApplyBench {
@@ -384,6 +384,7 @@ export async function oursRun(
         if (options.upOnly) {
             const state = await exportState(stack.name, target.env);
             return {
+                manifests: options.wantManifests ? floorManifests(state.resources) : undefined,
                 run: {
                     workspaces: n,
                     backend,
@@ -441,8 +442,13 @@ export interface ApplyOptions {
      * to a folder): for the state backends and profiles where no cluster can be had.
      */
     target: "cluster" | "render";
-    /** Ours' first `up` only (no second up, destroy or floor): before/after figures of a change. */
+    /**
+     * Ours' first `up` only (no second up or destroy): before/after figures of a change, and the largest
+     * size where the whole cycle takes too long. The floor still runs with `floor`, for the up's ratio.
+     */
     upOnly?: boolean;
+    /** With `upOnly` on the cluster: the floor too (its apply, again and delete), for ours/floor of `up`. */
+    floor?: boolean;
     /** Profile ours' first `up` at this size (CLI pprof, program --cpu-prof, provider calls' timings); its figures then carry the profilers. */
     profileSize?: number;
 }
@@ -471,24 +477,24 @@ export async function benchApply(o: ApplyOptions, log: (s: string) => void, prog
                 cluster,
                 n,
                 "file",
-                { parallel: o.parallel, wantManifests: !o.upOnly && cluster !== undefined, upOnly: o.upOnly, profileDir },
+                { parallel: o.parallel, wantManifests: cluster !== undefined && (!o.upOnly || o.floor === true), upOnly: o.upOnly, profileDir },
                 log,
             );
             if (p) profile = p;
-            if (o.upOnly || !cluster) {
+            if (!cluster || !manifests) {
                 rows.push({ workspaces: n, ours });
                 progress?.({ rows, backendRuns, growth: applyGrowth(rows), profile });
                 continue;
             }
-            const floor = await floorRun(cluster, scratch.dir, n, manifests!, log);
+            const floor = await floorRun(cluster, scratch.dir, n, manifests, log);
             rows.push({
                 workspaces: n,
                 ours,
                 floor,
                 ratio: {
                     up: ours.up.wallMs / floor.apply.wallMs,
-                    upAgain: ours.upAgain!.wallMs / floor.applyAgain.wallMs,
-                    destroy: ours.destroy!.wallMs / floor.delete.wallMs,
+                    ...(ours.upAgain ? { upAgain: ours.upAgain.wallMs / floor.applyAgain.wallMs } : {}),
+                    ...(ours.destroy ? { destroy: ours.destroy.wallMs / floor.delete.wallMs } : {}),
                 },
             });
             progress?.({ rows, backendRuns, growth: applyGrowth(rows), profile });

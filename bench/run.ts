@@ -30,7 +30,8 @@
  *   --apply-backend-sizes 10,100           sizes for the backends other than file
  *   --apply-parallel <n>                   pulumi --parallel for ours (default: runOperation's)
  *   --apply-target cluster|render          render: no cluster, ours only on the render copy (backends, profiles)
- *   --apply-up-only                        ours' first up only (no second up, destroy, floor): before/after of a change
+ *   --apply-up-only                        ours' first up only (no second up or destroy): before/after of a change
+ *   --apply-floor                          with --apply-up-only: the floor too, for ours/floor of up
  *   --apply-profile-size <n>               profile one more up at n workspaces (default with --profile: the largest)
  *   --profile                              also profile: mocks at the largest size and
  *                                          each preview, under node --cpu-prof
@@ -67,13 +68,14 @@ interface Options {
     applyBackendSizes: number[];
     applyParallel?: number;
     applyUpOnly: boolean;
+    applyFloor: boolean;
     applyTarget: "cluster" | "render";
     applyProfileSize?: number;
     profile: boolean;
 }
 
 const usage =
-    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-target cluster|render] [--apply-profile-size n] [--profile]";
+    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-floor] [--apply-target cluster|render] [--apply-profile-size n] [--profile]";
 
 function parseArgs(argv: string[]): Options {
     const o: Options = {
@@ -91,6 +93,7 @@ function parseArgs(argv: string[]): Options {
         applyBackends: ["file", "postgres"],
         applyBackendSizes: [10, 100],
         applyUpOnly: false,
+        applyFloor: false,
         applyTarget: "cluster",
         profile: false,
     };
@@ -144,6 +147,7 @@ function parseArgs(argv: string[]): Options {
         } else if (a === "--apply-backend-sizes") o.applyBackendSizes = list(value(), a);
         else if (a === "--apply-parallel") o.applyParallel = list(value(), a)[0]!;
         else if (a === "--apply-up-only") o.applyUpOnly = true;
+        else if (a === "--apply-floor") o.applyFloor = true;
         else if (a === "--apply-target") {
             const v = value();
             if (v !== "cluster" && v !== "render") throw new Error(`--apply-target is cluster or render, got '${v}'`);
@@ -331,11 +335,11 @@ function printApply(r: ApplyBench): void {
                 `${x.workspaces}${x.ours.profiled ? " (profiled)" : ""}`,
                 `${x.ours.resources}/${x.floor ? x.floor.objects.crds + x.floor.objects.namespaces + x.floor.objects.rest : "-"}`,
                 `${sec(x.ours.up)}/${x.floor ? sec(x.floor.apply) : "-"}`,
-                x.ratio ? x.ratio.up.toFixed(2) : "-",
+                x.ratio?.up.toFixed(2) ?? "-",
                 `${x.ours.upAgain ? sec(x.ours.upAgain) : "-"}/${x.floor ? sec(x.floor.applyAgain) : "-"}`,
-                x.ratio ? x.ratio.upAgain.toFixed(2) : "-",
+                x.ratio?.upAgain?.toFixed(2) ?? "-",
                 `${x.ours.destroy ? sec(x.ours.destroy) : "-"}/${x.floor ? sec(x.floor.delete) : "-"}`,
-                x.ratio ? x.ratio.destroy.toFixed(2) : "-",
+                x.ratio?.destroy?.toFixed(2) ?? "-",
                 `${(x.ours.up.cpuMs / 1000).toFixed(1)}/${x.floor ? (x.floor.apply.cpuMs / 1000).toFixed(1) : "-"}`,
                 (x.ours.stateBytes / 1e6).toFixed(1),
                 `${x.ours.up.load.toFixed(1)}..${x.floor ? x.floor.delete.load.toFixed(1) : "-"}`,
@@ -458,6 +462,7 @@ async function main(): Promise<void> {
                 backendSizes: options.applyBackendSizes,
                 parallel: options.applyParallel,
                 upOnly: options.applyUpOnly,
+                floor: options.applyFloor,
                 target: options.applyTarget,
                 profileSize: options.applyProfileSize ?? (options.profile ? Math.max(...options.applySizes) : undefined),
             },
