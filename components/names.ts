@@ -4,7 +4,7 @@
  * policy pack's `policies/lib/names.ts`, which the pack needs without the
  * program; they are re-exported here for the components.
  */
-export { names } from "../policies/lib/names";
+export { addonNames, names } from "../policies/lib/names";
 
 /** Labels on every object this program creates. */
 export function commonLabels(component: string): Record<string, string> {

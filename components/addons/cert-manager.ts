@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
-import { commonLabels } from "../names";
+import { addonNames, commonLabels } from "../names";
 import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
@@ -10,7 +10,7 @@ import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
  * installed cert-manager (`install: false`) is expected in the same place,
  * as its chart installs by default.
  */
-export const certManagerNamespace = "cert-manager";
+export const certManagerNamespace = addonNames.certManager.namespace;
 
 /** ClusterIssuer names this program creates. */
 export const issuerNames = {
@@ -66,18 +66,15 @@ export class CertManager extends pulumi.ComponentResource {
         const labels = commonLabels("cert-manager");
         this.ready = [];
 
-        const chartValues = mergeValues({ crds: { enabled: true, keep: true } }, addon.values);
+        const chartValues = mergeValues(certManagerValues, addon.values);
         if (addon.install) {
             const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: certManagerNamespace, labels } }, { parent: this });
             const chart = new k8s.helm.v4.Chart(
                 `${name}-chart`,
                 {
                     ...chartLocation(addon.chart, upstreamCharts.certManager),
-                    name: "cert-manager",
+                    name: addonNames.certManager.release,
                     namespace: ns.metadata.name,
-                    // `crds.enabled` replaced `installCRDs` in the chart (1.15);
-                    // `crds.keep` (the chart's default) keeps the CRDs, and so
-                    // every certificate, when the chart is uninstalled.
                     values: chartValues,
                 },
                 { parent: this },
@@ -167,3 +164,22 @@ export class CertManager extends pulumi.ComponentResource {
         this.registerOutputs({ selfSignedIssuer: this.selfSignedIssuer, ingressIssuer: this.ingressIssuer, chartValues: this.chartValues });
     }
 }
+
+/**
+ * What x1agent sets in cert-manager's chart (v1.21.1), over its defaults.
+ * `crds.enabled` replaced `installCRDs` in the chart (1.15); `crds.keep` (the
+ * chart's default) keeps the CRDs, and so every certificate, when the chart
+ * is uninstalled. Each of the three Deployments gets requests and a memory
+ * limit (the chart sets none: `resources: {}`), sized for a cluster of a few
+ * hundred certificates; the controller and the cainjector cache the
+ * Certificates and Secrets they watch, so they get the larger limit. Probes:
+ * the chart's own, on by default (the webhook's readiness and liveness, the
+ * controller's liveness); what the chart cannot probe is listed in the
+ * policy pack's workload-probes defaults, with why.
+ */
+export const certManagerValues = {
+    crds: { enabled: true, keep: true },
+    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+    webhook: { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } } },
+    cainjector: { resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } } },
+};

@@ -41,7 +41,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         this.namespace = pulumi.output(names.esoNamespace);
         this.ready = [];
 
-        const chartValues = mergeValues(hardenedValues, addon.values);
+        const chartValues = mergeValues(externalSecretsValues, addon.values);
         if (addon.install) {
             const ns = new k8s.core.v1.Namespace(
                 `${name}-namespace`,
@@ -54,9 +54,10 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                     ...chartLocation(addon.chart, upstreamCharts.externalSecrets),
                     name: "external-secrets",
                     namespace: ns.metadata.name,
-                    // The upstream chart's defaults, hardened (hardenedValues), with
-                    // its CRDs stated explicitly (`installCRDs`): the stores need
-                    // them, so a change of the chart's default must not drop them.
+                    // The upstream chart's defaults, hardened (hardenedValues) and
+                    // sized (externalSecretsValues), with its CRDs stated explicitly
+                    // (`installCRDs`): the stores need them, so a change of the
+                    // chart's default must not drop them.
                     values: chartValues,
                 },
                 { parent: this },
@@ -87,4 +88,24 @@ export const hardenedValues = {
     processClusterPushSecret: false,
     processClusterGenerator: false,
     rbac: { aggregateToEdit: false, aggregateToAdmin: false },
+};
+
+/**
+ * The values x1agent gives the chart (2.9.0): hardenedValues, and requests,
+ * a memory limit and both probes for each of its three Deployments (the
+ * chart sets no resources, and leaves the controller's probes and the
+ * webhook's and cert controller's liveness probes off). The controller's
+ * probes start its health server (`--live-addr`, port `live`, 8082; GET
+ * /healthz and /readyz); the webhook and the cert controller answer both on
+ * their health port (8081), which their readiness probes already use. The
+ * controller caches every Secret and ExternalSecret it reconciles, so it gets
+ * the larger memory limit.
+ */
+export const externalSecretsValues = {
+    ...hardenedValues,
+    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+    livenessProbe: { enabled: true },
+    readinessProbe: { enabled: true },
+    webhook: { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } }, livenessProbe: { enabled: true } },
+    certController: { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } }, livenessProbe: { enabled: true } },
 };

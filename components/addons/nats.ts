@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Addon, StackConfig } from "../../stacks/schema";
-import { commonLabels, names } from "../names";
+import { addonNames, commonLabels, names } from "../names";
 import { certManagerNamespace } from "./cert-manager";
 import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
 
@@ -15,7 +15,7 @@ import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
  */
 export const natsNames = {
     /** Helm release name; the chart names its Services after it. */
-    release: "x1agent-nats",
+    release: addonNames.nats.release,
     /** CA certificate (in cert-manager's namespace) and the ClusterIssuer signing with it. */
     ca: "x1agent-nats-ca",
     /** Server certificate Secret, next to the servers. */
@@ -218,6 +218,9 @@ export function natsEndpoint(): NatsEndpoint {
     };
 }
 
+/** The memory limit of each NATS server container, in MiB (the chart sets none). */
+const natsMemoryLimitMi = 512;
+
 /**
  * The chart values for our NATS: TLS on the client port with client
  * certificate verification (`verify`, from `nats.mtls`), the CA that client
@@ -226,20 +229,30 @@ export function natsEndpoint(): NatsEndpoint {
  * PVC, and a cluster of `replicas` nodes when more than one. nats-box, the
  * chart's debugging pod, is off: it has no client certificate. The pods run
  * as non-root with every capability dropped, as Pod Security `restricted`
- * (enforced on the app namespace) requires. Mirrors for air-gapped sites go
+ * (enforced on the app namespace) requires, on a read-only root; both
+ * containers have requests and a memory limit (the chart sets none). The
+ * nats container keeps the chart's probes (`config.monitor`, on); the
+ * reloader has nothing to probe (policies/rules/workload-probes.ts). Mirrors for air-gapped sites go
  * in `addons.nats.values` (the chart's `global.image.registry`).
  */
 export function natsValues(nats: StackConfig["nats"]): Record<string, unknown> {
     const tls = { enabled: true, secretName: natsNames.serverSecret };
-    const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true };
+    // Read-only root: nats-server writes only its pid (the chart's `pid` emptyDir) and JetStream's files (the PVC).
+    const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true, readOnlyRootFilesystem: true };
     return {
         podTemplate: {
             merge: {
                 spec: { securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } } },
             },
         },
-        container: { merge: { securityContext: restricted } },
-        reloader: { merge: { securityContext: restricted } },
+        container: {
+            merge: { securityContext: restricted },
+            resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: `${natsMemoryLimitMi}Mi` } },
+            // The Go runtime collects before the container's limit is reached, as the NATS docs advise (about 90% of it).
+            env: { GOMEMLIMIT: `${Math.floor(natsMemoryLimitMi * 0.9)}MiB` },
+        },
+        // The chart has no resources value for its config reloader sidecar: they go in through its container merge.
+        reloader: { merge: { securityContext: restricted, resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } } } },
         config: {
             nats: { tls: { ...tls, merge: { verify: nats.mtls } } },
             // Routes dial `<pod>.<headless>.<namespace>.svc.<domain>` (useFQDN), a

@@ -80,7 +80,7 @@ export class Postgres extends pulumi.ComponentResource {
         super("x1agent:addons:Postgres", name, args, opts);
         const { addon, postgres } = args;
         const labels = commonLabels("postgres");
-        const chartValues = mergeValues({ crds: { create: true } }, addon.values);
+        const chartValues = mergeValues(postgresOperatorValues, addon.values);
         const installsOperator = postgres.bundled.enabled && addon.install;
 
         if (postgres.bundled.enabled) {
@@ -147,3 +147,14 @@ export function bundledDatabaseEndpoint(): DatabaseEndpoint {
         operatorPort: 8000,
     };
 }
+
+/**
+ * What x1agent sets in the CloudNativePG operator's chart (0.27.1): its CRDs
+ * (`crds.create`), and requests and a memory limit for the operator (the
+ * chart sets none: `resources: {}`). Its probes are the chart's own (GET
+ * /readyz on the webhook port for startup, readiness and liveness).
+ */
+export const postgresOperatorValues = {
+    crds: { create: true },
+    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+};

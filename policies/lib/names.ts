@@ -34,6 +34,18 @@ export const names = {
     workspaceNamespacePrefix,
 } as const;
 
+/**
+ * Where the add-ons' upstream charts are installed (components/addons): the
+ * namespace and the Helm release name, from which each chart names its
+ * workloads. The pack's workload rules name the chart containers they skip
+ * by them (workload-probes).
+ */
+export const addonNames = {
+    certManager: { namespace: "cert-manager", release: "cert-manager" },
+    /** NATS runs in the app namespace; its chart names the StatefulSet and Services after the release. */
+    nats: { release: "x1agent-nats" },
+} as const;
+
 /** Names the runtime's objects share (components/runtime); the pack's workload rules read them too. */
 export const runtimeNames = {
     api: "x1agent-api",

@@ -192,18 +192,31 @@ export function containers(spec: IPodSpec | undefined): PodContainer[] {
     ];
 }
 
-/** The config every workload rule takes: workloads it skips. */
+/** The config every workload rule takes: workloads, or single containers of them, it skips. */
 export interface WorkloadRuleConfig {
-    /** Workloads to skip, as `Kind namespace/name` (e.g. an upstream chart's), the form `WorkloadView.id` has. */
+    /**
+     * Workloads to skip, as `Kind namespace/name` (the form `WorkloadView.id`
+     * has), or one container of one, as `Kind namespace/name <field> <container>`
+     * (the form of `WorkloadView.containers[].at`, e.g.
+     * `StatefulSet x1agent/x1agent-nats containers reloader`): the narrower
+     * entry leaves the workload's other containers checked.
+     */
     exclude: string[];
 }
 
-/** The policy config schema of `WorkloadRuleConfig`. */
-export const workloadRuleConfigSchema = {
-    properties: {
-        exclude: { type: "array" as const, items: { type: "string" as const }, default: [], description: "Workloads to skip, as `Kind namespace/name`." },
-    },
-};
+/** The policy config schema of `WorkloadRuleConfig`, with the `exclude` list a rule skips when the config names none. */
+export function workloadRuleConfigSchema(defaultExclude: readonly string[] = []) {
+    return {
+        properties: {
+            exclude: {
+                type: "array" as const,
+                items: { type: "string" as const },
+                default: [...defaultExclude],
+                description: "Workloads to skip, as `Kind namespace/name`, or one container of one, as `Kind namespace/name containers <name>`.",
+            },
+        },
+    };
+}
 
 /** A workload as the workload rules walk it: how messages name it, its pod spec, and each container with how messages name it. */
 export interface WorkloadView {
@@ -215,14 +228,16 @@ export interface WorkloadView {
 
 /**
  * The one container walk of the workload rules: a workload (any kind with a
- * pod spec) not listed in `exclude`, else undefined.
+ * pod spec) not listed in `exclude`, else undefined; its containers without
+ * those `exclude` lists one by one.
  */
 export function workloadOf(r: Pick<Res, "type" | "props" | "name">, exclude: readonly string[] = []): WorkloadView | undefined {
     if (!isWorkload(r)) return undefined;
     const id = describe(r);
     if (exclude.includes(id)) return undefined;
     const spec = podSpec(r);
-    return { id, spec, containers: containers(spec).map((pc) => ({ ...pc, at: `${id} ${pc.field} ${String(pc.c.name)}` })) };
+    const walked = containers(spec).map((pc) => ({ ...pc, at: `${id} ${pc.field} ${String(pc.c.name)}` }));
+    return { id, spec, containers: walked.filter((pc) => !exclude.includes(pc.at)) };
 }
 
 /** `kind namespace/name`, how messages name a Kubernetes object. */

@@ -25,7 +25,7 @@ export const workloadNonRootReadOnly = resourcePolicy<WorkloadRuleConfig>(
             "1. Pod: securityContext { runAsNonRoot: true, runAsUser: <non-zero>, seccompProfile: { type: RuntimeDefault } }.\n" +
             "2. Each container: securityContext { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }; mount an emptyDir where it must write.\n" +
             "3. With enforcementLevel remediate, missing fields are filled in automatically.",
-        configSchema: workloadRuleConfigSchema,
+        configSchema: workloadRuleConfigSchema(),
     },
     (r, { report, config }) => {
         const workload = workloadOf(r, config.exclude);

@@ -17,7 +17,7 @@ export const workloadResources = resourcePolicy<WorkloadRuleConfig>(
         remediationSteps:
             "1. Set resources: { requests: { cpu, memory }, limits: { memory } } on the container (stack config: api/app/worker.resources, or the chart's resources values).\n" +
             "2. Size requests from observed usage; the memory limit at the peak you accept.",
-        configSchema: workloadRuleConfigSchema,
+        configSchema: workloadRuleConfigSchema(),
     },
     (r, { report, config }) => {
         for (const { c, field, at } of workloadOf(r, config.exclude)?.containers ?? []) {

@@ -7,7 +7,8 @@
  * renderer, rendering to a directory. cert-manager is taken as installed
  * here: without a cluster the provider's Helm renders for Kubernetes 1.20 and
  * its chart requires 1.22 (the cluster tier installs it). Asserts on what the
- * charts rendered from our values, and on the errors when a chart cannot be had.
+ * charts rendered from our values (resources and probes included, with the
+ * policy pack applied to the up), and on the errors when a chart cannot be had.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,10 +16,14 @@ import * as path from "node:path";
 import { checkServerIdentity } from "node:tls";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { upstreamCharts } from "../../components/addons/chart-source";
-import { natsEndpoint } from "../../components/addons/nats";
+import { externalSecretsValues } from "../../components/addons/external-secrets";
+import { natsEndpoint, natsValues } from "../../components/addons/nats";
+import { postgresOperatorValues } from "../../components/addons/postgres";
 import { projectRoot, stacksDir } from "../../runtime/engine/project";
 import { runOperation } from "../../runtime/engine/stack-runner";
+import { findingsFrom, policyPackPath } from "../../scripts/policy-check";
 import { type EngineSandbox, engineSandbox, renderedFiles, restoreEnv } from "../helpers/engine";
 import { chartMirrorFolder, serveChartRepository } from "../fixtures/charts";
 
@@ -93,12 +98,16 @@ function covers(dnsNames: string[], host: string): boolean {
 }
 
 describe("the add-ons from their real upstream charts, through a Helm repository on loopback", () => {
-    it("up fetches each chart from the mirror and renders it with our values", async () => {
-        const result = await runOperation(stack, "up");
+    it("up fetches each chart from the mirror and renders it with our values, and the policy pack finds nothing", async () => {
+        const events: EngineEvent[] = [];
+        const result = await runOperation(stack, "up", { policyPacks: [policyPackPath], onEvent: (e) => events.push(e) });
         const all = manifests();
         console.log(
             `[engine tier] up ${stack}: ${result.counts.create} created, ${all.length} manifests, chart requests ${JSON.stringify(repository.requests)}`,
         );
+        // The pack's workload rules on the charts' own Deployments and StatefulSet: our values give each
+        // container resources and probes, and what a chart cannot probe is in workload-probes' defaults.
+        expect(findingsFrom(events)).toEqual([]);
         for (const chart of [upstreamCharts.externalSecrets, upstreamCharts.nats, upstreamCharts.postgresOperator]) {
             expect(repository.requests).toContain(`${chart.name}-${chart.version}.tgz`);
         }
@@ -116,6 +125,41 @@ describe("the add-ons from their real upstream charts, through a Helm repository
         expect(find(all, "Cluster", "x1agent-postgres")?.apiVersion).toBe("postgresql.cnpg.io/v1");
         // NATS: three servers that require client certificates.
         expect(find(all, "StatefulSet", "x1agent-nats")?.spec?.replicas).toBe(3);
+    });
+
+    it("the charts take our resources and probe values: none is silently ignored", () => {
+        const all = manifests();
+        const containerOf = (kind: string, namespace: string, name: string, container: string) => {
+            const workload = all.find((m) => m.kind === kind && m.metadata.namespace === namespace && m.metadata.name === name);
+            expect(workload, `${kind} ${namespace}/${name}`).toBeDefined();
+            const found = (workload!.spec!.template.spec.containers as Record<string, any>[]).find((c) => c.name === container);
+            expect(found, `${kind} ${namespace}/${name} container ${container}`).toBeDefined();
+            return found!;
+        };
+        const probed = (c: Record<string, any>) => [c.livenessProbe !== undefined, c.readinessProbe !== undefined];
+        const eso = (name: string, container: string) => containerOf("Deployment", "external-secrets", name, container);
+        expect(eso("external-secrets", "external-secrets").resources).toEqual(externalSecretsValues.resources);
+        expect(eso("external-secrets-webhook", "webhook").resources).toEqual(externalSecretsValues.webhook.resources);
+        expect(eso("external-secrets-cert-controller", "cert-controller").resources).toEqual(externalSecretsValues.certController.resources);
+        for (const [name, container] of [
+            ["external-secrets", "external-secrets"],
+            ["external-secrets-webhook", "webhook"],
+            ["external-secrets-cert-controller", "cert-controller"],
+        ] as const) {
+            expect(probed(eso(name, container)), name).toEqual([true, true]);
+        }
+        const operator = containerOf("Deployment", "cnpg-system", "cnpg-cloudnative-pg", "manager");
+        expect(operator.resources).toEqual(postgresOperatorValues.resources);
+        expect(probed(operator)).toEqual([true, true]);
+        const values = natsValues({ replicas: 3, mtls: true, jetstream: { enabled: true, storage: "10Gi" } }) as Record<string, any>;
+        const nats = containerOf("StatefulSet", "x1agent", "x1agent-nats", "nats");
+        expect(nats.resources).toEqual(values.container.resources);
+        expect(nats.env).toContainEqual({ name: "GOMEMLIMIT", value: values.container.env.GOMEMLIMIT });
+        expect(nats.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+        expect(probed(nats)).toEqual([true, true]);
+        const reloader = containerOf("StatefulSet", "x1agent", "x1agent-nats", "reloader");
+        expect(reloader.resources).toEqual(values.reloader.merge.resources);
+        expect(reloader.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
     });
 
     it("the NATS server certificate covers every route the chart writes and the URL the api dials", () => {

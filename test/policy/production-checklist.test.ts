@@ -3,7 +3,7 @@ import { natsClientCertVerification } from "../../policies/rules/nats-client-cer
 import { pdbForMultiReplica } from "../../policies/rules/pdb-for-multi-replica";
 import { tier1RequiresEtcdEncryption } from "../../policies/rules/tier1-requires-etcd-encryption";
 import { workloadNonRootReadOnly } from "../../policies/rules/workload-non-root-read-only";
-import { workloadProbes } from "../../policies/rules/workload-probes";
+import { unprobeableChartContainers, workloadProbes } from "../../policies/rules/workload-probes";
 import { workloadResources } from "../../policies/rules/workload-resources";
 import { workspaceDefaultDenyNetworkPolicy } from "../../policies/rules/workspace-default-deny-network-policy";
 import { workspacePodSecurityRestricted } from "../../policies/rules/workspace-pod-security-restricted";
@@ -82,12 +82,47 @@ describe("workload-probes", () => {
         );
         expect(await runResource(policy, d, { config: { exclude: ["Deployment x1agent/x1agent-app"] } })).toEqual([]);
     });
+    it("by default skips only the chart containers that cannot be probed: their neighbours and our own workloads stay checked", async () => {
+        const nats = (probed: boolean): FakeResource => ({
+            type: "kubernetes:apps/v1:StatefulSet",
+            name: "x1agent-nats",
+            props: {
+                metadata: { name: "x1agent-nats", namespace: "x1agent" },
+                spec: { template: { spec: { containers: [container({ name: "nats", probes: probed }), container({ name: "reloader", probes: false })] } } },
+            },
+        });
+        expect(unprobeableChartContainers).toContain("StatefulSet x1agent/x1agent-nats containers reloader");
+        expect(await runResource(policy, nats(true))).toEqual([]);
+        expect((await runResource(policy, nats(false))).map((v) => v.message)).toEqual([
+            "StatefulSet x1agent/x1agent-nats container nats has no readinessProbe and no livenessProbe: add readinessProbe and livenessProbe (e.g. httpGet /readyz and /healthz on the http port)",
+        ]);
+        const controller = deployment("cert-manager", "cert-manager", { containers: [{ ...container({ name: "cert-manager-controller", probes: false }) }] });
+        expect(await runResource(policy, controller)).toEqual([]);
+        // The same container name elsewhere, and our own workloads, are not skipped.
+        expect(
+            await runResource(policy, deployment("x1agent", "cert-manager", { containers: [container({ name: "cert-manager-controller", probes: false })] })),
+        ).toHaveLength(1);
+        expect(await runResource(policy, deployment("x1agent", "x1agent-api", { containers: [container({ name: "reloader", probes: false })] }))).toHaveLength(
+            1,
+        );
+        // A config's own exclude replaces the default list.
+        expect(await runResource(policy, nats(true), { config: { exclude: [] } })).toHaveLength(1);
+    });
 });
 
 describe("workload-resources", () => {
     const policy = workloadResources();
     it("passes requests and a memory limit", async () => {
         expect(await runResource(policy, deployment("x1agent", "x1agent-api"))).toEqual([]);
+    });
+    it("an exclude entry may name one container of a workload: the others stay checked", async () => {
+        const d = deployment("x1agent", "x1agent-api", {
+            containers: [container({ name: "api", resources: {} }), container({ name: "sidecar", resources: {} })],
+        });
+        const v = await runResource(policy, d, { config: { exclude: ["Deployment x1agent/x1agent-api containers sidecar"] } });
+        expect(v.map((x) => x.message)).toEqual([
+            "Deployment x1agent/x1agent-api containers api sets no resources.requests.cpu, resources.requests.memory, resources.limits.memory: set requests.cpu, requests.memory and limits.memory",
+        ]);
     });
     it("fails a container with no resources, init containers included", async () => {
         const d = deployment("x1agent", "x1agent-api");

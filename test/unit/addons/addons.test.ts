@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CertManager, certManagerNamespace, issuerNames } from "../../../components/addons/cert-manager";
 import { upstreamCharts } from "../../../components/addons/chart-source";
-import { ExternalSecrets, hardenedValues } from "../../../components/addons/external-secrets";
+import { ExternalSecrets, externalSecretsValues } from "../../../components/addons/external-secrets";
 import { IngressCertificate } from "../../../components/addons/ingress-certificate";
 import { type RegisteredResource, ofKind, resetRegistered, settled, setupMocks, stackConfig } from "../../helpers/mocks";
 import { dependenciesOf, recordOptions } from "./resource-options";
@@ -53,7 +53,7 @@ describe("External Secrets Operator", () => {
         new ExternalSecrets("eso", { addon: config.addons.externalSecrets });
         const [chart] = charts(await settled());
         expect(chart!.inputs.chart).toBe("oci://registry.corp.example.com/charts/external-secrets");
-        expect(chart!.inputs.values).toEqual({ ...hardenedValues, replicaCount: 2 });
+        expect(chart!.inputs.values).toEqual({ ...externalSecretsValues, replicaCount: 2 });
     });
 });
 
