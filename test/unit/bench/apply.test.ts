@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type ApplyRow, applyGrowth, floorManifests, providerCalls } from "../../../bench/apply";
+import { type ApplyRow, applyGrowth, floorManifests, parseExport, providerCalls } from "../../../bench/apply";
 
 const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(value) });
 const k8s = (type: string, inputs: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -126,5 +126,16 @@ describe("applyGrowth", () => {
 
     it("needs two sizes", () => {
         expect(applyGrowth([row(10, 1)])).toBeUndefined();
+    });
+});
+
+describe("parseExport", () => {
+    it("sizes the state as the checkpoint holds it (compact JSON), not as `stack export` prints it (indented)", () => {
+        const deployment = { manifest: { time: "t" }, resources: [{ urn: "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", type: "pulumi:pulumi:Stack" }] };
+        const printed = JSON.stringify({ version: 3, deployment }, null, 4);
+        const s = parseExport(printed);
+        expect(s.bytes).toBe(JSON.stringify(deployment).length);
+        expect(s.bytes).toBeLessThan(printed.length / 2);
+        expect(s.resources.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
     });
 });
