@@ -356,13 +356,18 @@ export function runDetail(container, runId, stack, onChange) {
         fill(buttons);
         if (isActive(run.status)) {
             const reason = denied("cancel", stack.team);
-            const b = el("button", { type: "button", class: "danger", id: "cancel", disabled: reason !== null, title: reason }, "Cancel run");
+            const b = el(
+                "button",
+                { type: "button", class: "danger", id: "cancel", disabled: reason !== null, "aria-describedby": reason ? "why-cancel" : null },
+                "Cancel run",
+            );
             if (!reason)
                 action(b, errors, async (key) => {
                     run = (await send("POST", `/v1/runs/${run.id}/cancel`, undefined, key)).run;
                     renderRun();
                 });
             buttons.append(b);
+            if (reason) buttons.append(el("span", { class: "muted", id: "why-cancel" }, `Cancel: ${reason}`));
         }
         if (run.approvalId) {
             // The run previews (or applies) an approval: where it is decided.

@@ -13,11 +13,33 @@ export function scheduleTab(container, stack) {
         const reason =
             denied("schedule", stack.team) ?? (stack.appliesToCluster ? null : "the stack renders to a directory: there is no cluster to check for drift");
         const drift = schedule.drift;
-        const cron = el("input", { id: "schedule-cron", value: drift?.cron ?? "", placeholder: "0 * * * *", disabled: reason !== null, autocomplete: "off" });
+        const cronError = el("div", { class: "field-error", id: "schedule-cron-error" });
+        const cron = el("input", {
+            id: "schedule-cron",
+            value: drift?.cron ?? "",
+            placeholder: "0 * * * *",
+            disabled: reason !== null,
+            autocomplete: "off",
+            "aria-describedby": "schedule-cron-error",
+        });
         const remediate = el("input", { type: "checkbox", id: "schedule-remediate", checked: drift?.remediate === true, disabled: reason !== null });
         const save = el("button", { type: "button", class: "primary", disabled: reason !== null }, "Save schedule");
         const clear = el("button", { type: "button", disabled: reason !== null || !drift }, "Remove schedule");
-        const put = async (value, key) => render(await send("PUT", url, value, key));
+        /** Saves, or shows the deployer's objection on the cron field (a 422 names the key drift.cron) and focuses it. */
+        const put = async (value, key) => {
+            cron.removeAttribute("aria-invalid");
+            cronError.textContent = "";
+            try {
+                render(await send("PUT", url, value, key));
+            } catch (err) {
+                const problem = err instanceof ApiError ? err.problems.find((p) => p.key === "drift.cron") : undefined;
+                if (!problem) throw err;
+                cron.setAttribute("aria-invalid", "true");
+                cronError.textContent = problem.message;
+                cron.focus();
+                throw new Error(`Not saved: drift.cron '${problem.value}' is refused (see the field). The schedule is unchanged.`);
+            }
+        };
         if (!reason) {
             action(save, errors, (key) => put({ drift: { cron: cron.value.trim(), remediate: remediate.checked } }, key));
             action(clear, errors, (key) => put({ drift: null }, key));
@@ -36,7 +58,7 @@ export function scheduleTab(container, stack) {
             el(
                 "div",
                 { class: "row" },
-                el("label", { for: "schedule-cron" }, "Cron, UTC (minute hour day month weekday)", cron),
+                el("label", { for: "schedule-cron" }, "Cron, UTC (minute hour day month weekday)", cron, cronError),
                 el("label", { class: "inline", for: "schedule-remediate" }, remediate, "Remediate drift with an up"),
                 save,
                 clear,

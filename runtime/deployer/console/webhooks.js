@@ -103,10 +103,21 @@ export function webhooksView(main) {
             return;
         }
         const rows = body.webhooks.map((h) => {
-            const show = el("button", { type: "button" }, "Deliveries");
+            const show = el("button", { type: "button", "aria-label": `Deliveries to ${h.url}` }, "Deliveries");
             show.addEventListener("click", () => reporting(errors, () => showDeliveries(h)));
             const why = denied("delete-webhook", h.team);
-            const del = el("button", { type: "button", class: "danger", disabled: why !== null, title: why }, "Remove");
+            const whyId = `webhook-why-${h.id}`;
+            const del = el(
+                "button",
+                {
+                    type: "button",
+                    class: "danger",
+                    disabled: why !== null,
+                    "aria-label": `Remove the webhook to ${h.url}`,
+                    "aria-describedby": why ? whyId : null,
+                },
+                "Remove",
+            );
             if (!why)
                 action(del, errors, async (key) => {
                     await send("DELETE", `/v1/webhooks/${h.id}`, undefined, key);
@@ -119,7 +130,7 @@ export function webhooksView(main) {
                 el("td", { class: "wrap" }, h.url, h.description ? el("div", { class: "muted" }, h.description) : null),
                 el("td", { class: "wrap" }, h.events.join(", ")),
                 el("td", { class: "wrap" }, h.createdBy, el("div", { class: "muted" }, when(h.createdAt))),
-                el("td", { class: "nowrap" }, show, " ", del),
+                el("td", { class: "nowrap" }, show, " ", del, why ? el("div", { class: "muted", id: whyId }, `Remove: ${why}`) : null),
             );
         });
         fill(list, table("Webhooks", ["Team", "URL", "Events", "Added by", ""], rows, "No webhooks.", { id: "webhooks-table" }));
