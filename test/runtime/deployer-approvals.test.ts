@@ -13,7 +13,7 @@
  * the preview voiding the approval (409 naming the revisions); a gated
  * stack deletion through a destroy preview.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -390,6 +390,44 @@ describe.each(backendNames)("approvals through the real engine (%s database)", (
             /changed since the preview/,
         );
         console.log(`[runtime tier] ${backend}: stale approval: ${stale.status} ${stale.body.message}`);
+    });
+
+    it("keeps the approval of a stack's first run: the engine writing the encryption salt is not a config change", async () => {
+        // A stack file as people write them: a blank line, a flow mapping, a comment at the end. On a
+        // stack's first run the CLI writes its encryptionsalt by re-encoding the whole file (Go's YAML
+        // encoder drops the blank line, respaces the flow mapping and moves the comment).
+        const example = `${base}-fmt`;
+        const render = readFileSync(svc.stackFile("render"), "utf8").replace(/^encryptionsalt:.*\n?/m, "");
+        const handWritten = render
+            .replace("  x1agent:secrets:", "\n  x1agent:secrets:")
+            .replace(
+                / {2}x1agent:ingress:\n {4}host: (\S+)\n {4}issuer:\n {6}type: selfSigned\n/,
+                "  x1agent:ingress: { host: $1, issuer: { type: selfSigned } }\n",
+            );
+        expect(handWritten).toMatch(/ingress: \{ host/);
+        writeFileSync(svc.stackFile(example), handWritten);
+        const stack = `${base}-first-prod`;
+        const created = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: example, team: "shop" } });
+        expect(created.status, JSON.stringify(created.body)).toBe(201);
+        const before = readFileSync(svc.stackFile(stack), "utf8");
+        expect(before).not.toMatch(/encryptionsalt/);
+
+        const up = await call(svc.url, "POST", `/v1/stacks/${stack}/runs`, { token: operator, body: { operation: "up" } });
+        expect(up.status, JSON.stringify(up.body)).toBe(202);
+        const preview = await waitForRun(svc.url, operator, up.body.run.id);
+        expect(preview.status, preview.error).toBe("succeeded");
+        const approved = await call(svc.url, "POST", `/v1/approvals/${up.body.approval.id}/approve`, { token: approver });
+        expect(approved.status, JSON.stringify(approved.body)).toBe(202);
+        const applied = await waitForRun(svc.url, operator, approved.body.run.id);
+        expect(applied.status, applied.error).toBe("succeeded");
+        expect(applied.configRevision).toBe(preview.configRevision);
+        // The salt is kept, and so is the file as it was written.
+        const after = readFileSync(svc.stackFile(stack), "utf8");
+        expect(after).toMatch(/^encryptionsalt: v1:/m);
+        expect(after.replace(/\n*encryptionsalt:.*\n?/m, "")).toBe(before.replace(/\n*$/, ""));
+        console.log(
+            `[runtime tier] ${backend}: first-run salt: preview ${preview.id}, approved up ${applied.id} ${applied.status} at revision ${applied.configRevision}`,
+        );
     });
 
     it("deletes a gated stack through a destroy preview and an approval", async () => {

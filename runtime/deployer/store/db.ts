@@ -156,7 +156,7 @@ export interface StackConfigsTable {
     stack: string;
     /** The whole stack file, comments and the engine's encryptionsalt included. */
     text: string;
-    /** Content hash without the salt: the revision the API shows and edits name. */
+    /** Hash of the file's values without the salt (store/stack-files.ts revisionOf): the revision the API shows and edits name. */
     revision: string;
     /** Bumped by every change (salt included): the compare-and-set guard. */
     version: Generated<number>;

@@ -5,6 +5,7 @@
 import { type Kysely, sql } from "kysely";
 import type { Migration } from "kysely/migration";
 import { stateSchema } from "../../engine/backend";
+import { revisionOf } from "./stack-files";
 
 export const migrations: Record<string, Migration> = {
     "0001_history_queue_audit": {
@@ -256,6 +257,27 @@ export const migrations: Record<string, Migration> = {
             // Pulumi's state (the CLI's postgres:// backend) lives in a schema of its own,
             // apart from the deployer's tables (engine/backend.ts).
             await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(stateSchema)}`.execute(db);
+        },
+    },
+    "0006_deployer_ops": {
+        async up(db: Kysely<unknown>) {
+            // Revisions hash what a stack file says, no longer its text (store/stack-files.ts
+            // revisionOf): the shared stack configs get theirs again, and what was pinned to a
+            // stack's old revision and still waits (pending approvals, queued runs, proposed
+            // changes) is pinned to the same file's new one.
+            const rows = await sql<{ stack: string; text: string; revision: string }>`SELECT stack, text, revision FROM stack_configs`.execute(db);
+            for (const { stack, text, revision: old } of rows.rows) {
+                const revision = revisionOf(text);
+                if (revision === old) continue;
+                await sql`UPDATE stack_configs SET revision = ${revision} WHERE stack = ${stack}`.execute(db);
+                await sql`UPDATE approvals SET config_revision = ${revision} WHERE stack = ${stack} AND config_revision = ${old} AND status = 'pending'`.execute(
+                    db,
+                );
+                await sql`UPDATE runs SET config_revision = ${revision} WHERE stack = ${stack} AND config_revision = ${old} AND status = 'queued'`.execute(db);
+                await sql`
+                    UPDATE runs SET change_json = (change_json::jsonb || jsonb_build_object('baseRevision', ${revision}::text))::text
+                    WHERE stack = ${stack} AND status = 'queued' AND change_json IS NOT NULL AND change_json::json->>'baseRevision' = ${old}`.execute(db);
+            }
         },
     },
 };

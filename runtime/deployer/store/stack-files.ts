@@ -47,8 +47,31 @@ const saltLine = /^encryptionsalt:.*\n?/m;
 /** The salt line with the blank lines the engine writes before it (`pulumi stack init` appends "\nencryptionsalt: ..."). */
 const saltLineAndBlanks = /(?:^[ \t]*\n)*^encryptionsalt:.*\n?/m;
 
+/**
+ * A stack file's revision: a hash of what the file says (its data, keys
+ * sorted), without the engine's `encryptionsalt`. Not of its text: when the
+ * CLI writes the salt on a stack's first run it re-encodes the whole file
+ * with Go's YAML encoder (blank lines dropped, flow mappings respaced,
+ * comments moved), which changes no value and must not void an approval or
+ * an edit based on the revision read before. A file that does not parse is
+ * hashed as text.
+ */
 export function revisionOf(text: string): string {
-    return createHash("sha256").update(text.replace(saltLineAndBlanks, "")).digest("hex").slice(0, 16);
+    const doc = parseDocument(text);
+    let basis = text.replace(saltLineAndBlanks, "");
+    if (doc.errors.length === 0) {
+        const data = doc.toJS() as unknown;
+        if (data && typeof data === "object" && !Array.isArray(data)) delete (data as Record<string, unknown>).encryptionsalt;
+        basis = canonicalJson(data ?? null);
+    }
+    return createHash("sha256").update(basis).digest("hex").slice(0, 16);
+}
+
+/** JSON with every object's keys sorted: one text for one value, however the file orders its keys. */
+function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_key, v: unknown) =>
+        v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    );
 }
 
 function parse(text: string, stack: string): Document {
@@ -255,6 +278,22 @@ export class StackFiles {
             throw changedSince(stack, expectedRevision ?? row.revision, !now || now.deleted ? "(deleted)" : now.revision);
         }
         return this.writeLocal(stack, out);
+    }
+
+    /**
+     * After a run: when the engine wrote the stack's encryptionsalt by
+     * re-encoding the file (its first run), puts the file back as it was
+     * (`before`, read when the run started: comments, blank lines, layout)
+     * with the salt added. A file whose values changed meanwhile (an edit
+     * through the API during the run) is left as it is.
+     */
+    keepLayout(stack: string, before: string): void {
+        const file = this.path(stack);
+        if (saltOf(before) || !existsSync(file)) return;
+        const now = readFileSync(file, "utf8");
+        const salt = saltOf(now);
+        if (!salt || now === withSalt(before, salt) || revisionOf(now) !== revisionOf(before)) return;
+        this.writeLocal(stack, withSalt(before, salt));
     }
 
     /** Creates a new stack from another stack's text; fails if the stack exists. */

@@ -52,10 +52,13 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
     let proposed: { file: string; cleanup: () => void } | undefined;
     let target: StackTarget | undefined;
     let message: string | null = null;
+    /** The stack file as the run found it (the engine may re-encode it to write the salt: StackFiles.keepLayout). */
+    let before: string | undefined;
     log.info({ attempt: run.attempts }, "run started");
     try {
         // This replica's working copy gets the stack file as the shared database has it (several replicas).
         await d.files.sync(run.stack);
+        before = d.files.read(run.stack).text;
         await checkEngineLock(d, run.stack);
         if (change) {
             const current = d.files.read(run.stack);
@@ -136,6 +139,13 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
     } finally {
         clearTimeout(timer);
         proposed?.cleanup();
+        if (before !== undefined) {
+            try {
+                d.files.keepLayout(run.stack, before);
+            } catch (err) {
+                log.error({ err }, "restoring the stack file's layout after the engine wrote its salt failed");
+            }
+        }
         // A first run wrote the stack's encryptionsalt into this working copy: share it now, before another replica runs the stack.
         await d.files.sync(run.stack).catch((err: unknown) => log.error({ err }, "syncing the stack file with the shared database failed"));
     }
