@@ -159,6 +159,7 @@ export class Deployer {
             log,
             maxAgeSeconds: options.approvalMaxAgeSeconds ?? defaultApprovalMaxAgeSeconds,
             notifications: this.notifications,
+            changed: (id) => this.bus.changed(id),
         });
         this.pauses = new Pauses({ repo: new PausesRepository(db), runs: runsRepo, access: this.access, audit: this.audit, control: this.worker });
         this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit, this.pauses, this.paths.backendUrl);
@@ -190,6 +191,7 @@ export class Deployer {
             bus: this.bus,
             log,
             queuedMaxAgeSeconds: options.queuedMaxAgeSeconds ?? 86_400,
+            approvals: this.approvals,
         });
     }
 

@@ -273,17 +273,48 @@ describe.each(backendNames)("roles and approvals, no engine (%s database)", (bac
         expect((await call(svc.url, "GET", "/v1/approvals/not-an-id", { token: t.viewer })).status).toBe(400);
     });
 
-    it("expires an approval not decided in time: a 409 to approve it, and an audited expiry", async () => {
-        // A second deployer with a two-second approval age (its own database), so the wait is real.
+    it("expires an approval nobody decides on its own: audited, announced, its queued preview ended, counted; a 409 to approve it late", async () => {
+        // A second deployer with a two-second approval age (its own database), so the wait is real; its
+        // worker runs, and the stack is paused so the preview stays queued and no engine starts.
+        const received: { event: string; body: any }[] = [];
+        const hooks = createServer((req, res) => {
+            let body = "";
+            req.on("data", (d) => (body += String(d)));
+            req.on("end", () => {
+                received.push({ event: String(req.headers["x1-event"]), body: JSON.parse(body) });
+                res.writeHead(200).end("ok");
+            });
+        });
+        await new Promise<void>((r) => hooks.listen(0, "127.0.0.1", r));
         const db = await freshDatabase(backend);
-        const short = await startService({ database: db.options, runWorker: false, approvalMaxAgeSeconds: 2 });
+        const short = await startService({ database: db.options, pollIntervalMs: 200, approvalMaxAgeSeconds: 2 });
         try {
             await createStack(short, prod, "shop");
             const operator = await issue(short, "op", { shop: "operator" });
             const approver = await issue(short, "ap", { shop: "approver" });
+            const url = `http://127.0.0.1:${(hooks.address() as { port: number }).port}/hooks`;
+            expect((await call(short.url, "POST", "/v1/webhooks", { token: short.adminToken, body: { team: "shop", url } })).status).toBe(201);
+            expect((await call(short.url, "POST", `/v1/stacks/${prod}/pause`, { token: operator, body: { reason: "change freeze" } })).status).toBe(200);
             const up = await call(short.url, "POST", `/v1/stacks/${prod}/runs`, { token: operator, body: { operation: "up" } });
             const id = up.body.approval.id as string;
-            await waitFor("the approval to pass its age", async () => Date.now() > Date.parse(up.body.run.createdAt) + 2500, 10_000, 100);
+            // Nobody reads or decides the approval: the worker's pass expires it and tells the team.
+            const expired = await waitFor("the approval.expired delivery", async () => received.find((r) => r.event === "approval.expired"), 30_000, 100);
+            expect(received.map((r) => r.event)).toEqual(["approval.needed", "approval.expired"]);
+            expect(expired.body).toMatchObject({
+                stack: prod,
+                team: "shop",
+                approval: { id, status: "expired", reason: "not decided within 2s (X1_DEPLOYER_APPROVAL_MAX_AGE_SECONDS)" },
+                run: { id: up.body.run.id, operation: "preview", status: "expired" },
+            });
+            const preview = (await call(short.url, "GET", `/v1/runs/${up.body.run.id}`, { token: operator })).body.run;
+            expect(preview).toMatchObject({ status: "expired", startedAt: null });
+            expect(preview.error).toBe(`its approval ${id} expired (not decided within 2s) before this preview started: nothing was run; request the up again`);
+            const audit = (await call(short.url, "GET", "/v1/audit?limit=100", { token: short.adminToken })).body.entries;
+            expect(audit.filter((e: any) => e.action === "expire-approval")).toMatchObject([{ actor: "deployer", target: `approval:${id}`, outcome: "ok" }]);
+            const metrics = await (await fetch(`${short.url}/metrics`)).text();
+            expect(metrics).toMatch(/^x1_deployer_approvals\{status="expired"\} 1$/m);
+            expect(metrics).toMatch(/^x1_deployer_approvals\{status="pending"\} 0$/m);
+
             const late = await call(short.url, "POST", `/v1/approvals/${id}/approve`, { token: approver });
             expect(late.status).toBe(409);
             expect(late.body.message).toMatch(
@@ -292,11 +323,15 @@ describe.each(backendNames)("roles and approvals, no engine (%s database)", (bac
                 ),
             );
             expect((await call(short.url, "GET", `/v1/approvals?status=expired`, { token: approver })).body.approvals.map((a: any) => a.id)).toEqual([id]);
-            const audit = (await call(short.url, "GET", "/v1/audit?limit=100", { token: short.adminToken })).body.entries;
-            expect(audit.find((e: any) => e.action === "expire-approval")).toMatchObject({ actor: "deployer", target: `approval:${id}`, outcome: "ok" });
+            // Nothing ran and nothing was queued in its place; the expiry was announced once.
+            expect((await call(short.url, "GET", `/v1/runs?stack=${prod}`, { token: operator })).body.runs.map((r: any) => r.status)).toEqual(["expired"]);
+            await new Promise((r) => setTimeout(r, 1000));
+            expect(received.filter((r) => r.event === "approval.expired")).toHaveLength(1);
+            console.log(`[runtime tier] ${backend}: approval ${id} expired on its own; preview ${preview.id} ${preview.status}; late approve ${late.status}`);
         } finally {
             await short.close();
             await db.cleanup();
+            hooks.close();
         }
     });
 });

@@ -107,7 +107,7 @@ describe.each(backendNames)("outgoing webhooks (%s database)", (backend) => {
         });
         expect(unknownEvent.status).toBe(400);
         expect(unknownEvent.body.message).toMatch(
-            /body\.events\.0: must be one of run\.succeeded, run\.failed, run\.cancelled, drift\.found, approval\.needed/,
+            /body\.events\.0: must be one of run\.succeeded, run\.failed, run\.cancelled, drift\.found, approval\.needed, approval\.expired/,
         );
         const otherTeam = await call(svc.url, "POST", "/v1/webhooks", { token: teamB, body: { team: "team-a", url: `${rx.url}/ok` } });
         expect(otherTeam.status).toBe(403);
@@ -124,7 +124,7 @@ describe.each(backendNames)("outgoing webhooks (%s database)", (backend) => {
             const r = await call(svc.url, "POST", "/v1/webhooks", { token: adminA, body: { team: "team-a", url: `${rx.url}/${path}`, description: path } });
             expect(r.status, JSON.stringify(r.body)).toBe(201);
             expect(r.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
-            expect(r.body.events).toEqual(["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"]);
+            expect(r.body.events).toEqual(["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed", "approval.expired"]);
             hooks[path] = { id: r.body.id, secret: r.body.secret };
         }
         const listed = await call(svc.url, "GET", "/v1/webhooks", { token: teamA });

@@ -63,8 +63,10 @@ export interface ApprovalsDeps {
     log: Logger;
     /** An approval not decided within this many seconds expires. */
     maxAgeSeconds: number;
-    /** Tells the team's webhooks an approval is needed (core/notifications.ts). */
-    notifications?: Pick<Notifications, "approvalNeeded">;
+    /** Tells the team's webhooks an approval is needed, or expired (core/notifications.ts). */
+    notifications?: Pick<Notifications, "emit">;
+    /** Tells followers of a run (SSE, the console) that it changed. */
+    changed?: (runId: string) => void;
 }
 
 /** What a gated request asks for, beyond the run it would queue. */
@@ -168,7 +170,7 @@ export class Approvals {
         await this.d.audit.record(caller, "request-approval", `approval:${id}`, "ok", `${args.summary} at revision ${revision}; preview run ${preview.run.id}`);
         const row = await this.d.repo.byId(id);
         const previewRow = await this.d.runsRepo.byId(preview.run.id);
-        if (row) await this.d.notifications?.approvalNeeded(row.team, args.stack, await this.view(row), previewRow);
+        if (row) await this.d.notifications?.emit("approval.needed", { team: row.team, stack: args.stack, approval: await this.view(row), run: previewRow });
         return { ...preview, approval: { id, status: "pending" } };
     }
 
@@ -265,18 +267,33 @@ export class Approvals {
         return this.view(await this.row(id));
     }
 
-    /** Marks approvals past their age expired, each audited. */
-    async expireOverdue(): Promise<void> {
+    /**
+     * Marks approvals past their age expired: on a timer (the worker's
+     * outcomes pass, worker/outcomes.ts) and before approvals are read or
+     * decided. Each expiry happens once across replicas (one UPDATE ...
+     * RETURNING), is audited, ends its preview as `expired` when that never
+     * started (a paused stack), and is announced (approval.expired).
+     */
+    async expireOverdue(): Promise<number> {
         const expired = await this.d.repo.expireOverdue(`not decided within ${this.d.maxAgeSeconds}s (X1_DEPLOYER_APPROVAL_MAX_AGE_SECONDS)`);
         for (const a of expired) {
+            const previewEnded = await this.d.runsRepo.expireOne(
+                a.preview_run_id,
+                `its approval ${a.id} expired (not decided within ${this.d.maxAgeSeconds}s) before this preview started: nothing was run; request the ${a.operation} again`,
+            );
+            if (previewEnded) this.d.changed?.(a.preview_run_id);
             await this.d.audit.record(
                 deployerCaller,
                 "expire-approval",
                 `approval:${a.id}`,
                 "ok",
-                `${a.summary}, requested by ${a.requested_by} at ${a.requested_at.toISOString()}`,
+                `${a.summary}, requested by ${a.requested_by} at ${a.requested_at.toISOString()}${previewEnded ? `; its queued preview ${a.preview_run_id} ended as expired` : ""}`,
             );
+            this.d.log.info({ approvalId: a.id, stack: a.stack, previewRunId: a.preview_run_id }, "approval expired");
+            const preview = await this.d.runsRepo.byId(a.preview_run_id);
+            await this.d.notifications?.emit("approval.expired", { team: a.team, stack: a.stack, approval: await this.view(a), run: preview });
         }
+        return expired.length;
     }
 
     // ---- helpers ----

@@ -12,6 +12,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { sql } from "kysely";
+import { ApprovalsRepository, approvalStatuses } from "../store/approvals";
 import type { Db } from "../store/db";
 import { deployerScope, PausesRepository } from "../store/pauses";
 import type { RunRow } from "../store/runs";
@@ -67,6 +68,7 @@ export class Metrics {
         const schedules = new SchedulesRepository(db);
         const pauses = new PausesRepository(db);
         const webhooks = new WebhooksRepository(db);
+        const approvals = new ApprovalsRepository(db);
         new Gauge({
             name: `${prefix}queue_depth`,
             help: "Runs waiting in the queue (all replicas)",
@@ -109,6 +111,16 @@ export class Metrics {
             async collect() {
                 this.set({ scope: "deployer" }, (await pauses.get(deployerScope)) ? 1 : 0);
                 this.set({ scope: "stack" }, await pauses.pausedStacks());
+            },
+        });
+        new Gauge({
+            name: `${prefix}approvals`,
+            help: "Approvals by status (pending: waiting for an approver; expired: nobody decided in time)",
+            labelNames: ["status"],
+            registers,
+            async collect() {
+                const counts = await approvals.countByStatus();
+                for (const s of approvalStatuses) this.set({ status: s }, counts[s]);
             },
         });
         new Gauge({

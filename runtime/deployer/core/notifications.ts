@@ -82,7 +82,7 @@ export interface EventFacts {
     stack: string;
     run?: RunRow;
     drift?: DriftedResource[];
-    /** For approval.needed: what is to be approved (the approvals' own view). */
+    /** For approval.needed and approval.expired: the approval (the approvals' own view). */
     approval?: Record<string, unknown>;
 }
 
@@ -176,14 +176,6 @@ export class Notifications {
     /** Sends what was queued in a transaction that has committed. */
     wakeSender(): void {
         this.wake();
-    }
-
-    /**
-     * approval.needed, for the approvals of a gated up or destroy: their
-     * service calls this with its own view of the approval.
-     */
-    approvalNeeded(team: string | null, stack: string, approval: Record<string, unknown>, run?: RunRow): Promise<number> {
-        return this.emit("approval.needed", { team, stack, approval, run });
     }
 
     private async webhook(caller: Caller, action: Action, id: string): Promise<WebhookRow> {

@@ -385,7 +385,7 @@ export const driftReport = z.object({
 });
 export type DriftReport = z.infer<typeof driftReport>;
 
-export const webhookEvents = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"] as const;
+export const webhookEvents = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed", "approval.expired"] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 
 export const createWebhookBody = z.strictObject({

@@ -91,6 +91,17 @@ export class ApprovalsRepository {
             .execute();
     }
 
+    async countByStatus(): Promise<Record<ApprovalStatus, number>> {
+        const rows = await this.db
+            .selectFrom("approvals")
+            .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+            .groupBy("status")
+            .execute();
+        const out = Object.fromEntries(approvalStatuses.map((s) => [s, 0])) as Record<ApprovalStatus, number>;
+        for (const r of rows) out[r.status as ApprovalStatus] = Number(r.n);
+        return out;
+    }
+
     policy(stack: string): Promise<PolicyRow | undefined> {
         return this.db.selectFrom("approval_policies").selectAll().where("stack", "=", stack).executeTakeFirst();
     }

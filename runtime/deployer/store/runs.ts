@@ -187,6 +187,17 @@ export class RunsRepository {
         return rows.map((r) => r.id);
     }
 
+    /** Ends one run as `expired` if it is still queued (it never started); false when it had started or ended. */
+    async expireOne(id: string, error: string): Promise<boolean> {
+        const r = await this.db
+            .updateTable("runs")
+            .set({ status: "expired", finished_at: new Date(), error })
+            .where("id", "=", id)
+            .where("status", "=", "queued")
+            .executeTakeFirst();
+        return Number(r.numUpdatedRows) > 0;
+    }
+
     /** Ends queued runs older than `maxAgeSeconds` as `expired`; returns them. */
     async expireQueued(maxAgeSeconds: number): Promise<Pick<RunRow, "id" | "stack" | "operation" | "requested_by">[]> {
         return this.db

@@ -7,10 +7,12 @@
  * replica takes it with `FOR UPDATE SKIP LOCKED`, queues its deliveries and
  * marks it in one transaction, so no event is lost or sent twice, even when
  * the replica that ended the run died right after. Also expires runs queued
- * for longer than the configured age (recorded `expired`, audited).
+ * for longer than the configured age (recorded `expired`, audited), and
+ * approvals not decided in time (core/approvals.ts expireOverdue).
  */
 import { PassLoop } from "./pass-loop";
 import { sql } from "kysely";
+import type { Approvals } from "../core/approvals";
 import type { AuditLog } from "../core/audit";
 import type { Metrics } from "../core/metrics";
 import { type Notifications, runEndEvent } from "../core/notifications";
@@ -34,6 +36,8 @@ export interface OutcomesDeps {
     log: Logger;
     /** Queued runs older than this end as `expired`; 0 keeps them queued forever. */
     queuedMaxAgeSeconds: number;
+    /** Approvals not decided in time expire here too, not only when they are next read (core/approvals.ts). */
+    approvals: Pick<Approvals, "expireOverdue">;
 }
 
 /** The deployer itself, as the audit log names it for what no caller asked (expiry). */
@@ -66,8 +70,9 @@ export class RunOutcomes {
         return this.loop.stop();
     }
 
-    /** One pass: expire what waited too long, then process every ended run not processed yet. */
+    /** One pass: expire what waited too long (queued runs, undecided approvals), then process every ended run not processed yet. */
     async pass(): Promise<void> {
+        await this.d.approvals.expireOverdue();
         if (this.d.queuedMaxAgeSeconds > 0) {
             for (const r of await this.d.runs.expireQueued(this.d.queuedMaxAgeSeconds)) {
                 await this.d.audit.record(
