@@ -23,6 +23,7 @@ import { createLogger, type Logger } from "./log";
 import { type DeployerPaths, deployerPaths } from "./paths";
 import { registerEnvironmentSecrets } from "./redact";
 import { ApprovalsRepository } from "./store/approvals";
+import { IdempotencyRepository } from "./store/idempotency";
 import { AuditRepository } from "./store/audit";
 import { type Database, type DatabaseOptions, openDatabase } from "./store/db";
 import { EventsRepository } from "./store/events";
@@ -101,6 +102,8 @@ export class Deployer {
     readonly scheduler: Scheduler;
     readonly sender: WebhookSender;
     readonly outcomes: RunOutcomes;
+    /** The first answers to Idempotency-Keys of requests that queue no run (http/idempotency.ts). */
+    readonly idempotency: IdempotencyRepository;
     private readonly runWorker: boolean;
     private readonly pollIntervalMs: number;
 
@@ -120,6 +123,7 @@ export class Deployer {
             { staleAfterSeconds: options.staleAfterSeconds ?? 20, pollIntervalMs: options.pollIntervalMs ?? 1000, lockedRetries: 60 },
         );
         this.audit = new AuditLog(new AuditRepository(db));
+        this.idempotency = new IdempotencyRepository(db);
         this.access = new Access(owners, this.files, this.audit);
         this.tokens = new Tokens(new TokensRepository(db), this.access, this.audit, options.oidc);
         this.runs = new Runs({

@@ -245,6 +245,72 @@ describe.each(backendNames)("outgoing webhooks (%s database)", (backend) => {
         expect(audit.find((e: any) => e.action === "delete-webhook" && e.outcome === "denied")).toBeDefined();
         await call(svc.url, "DELETE", `/v1/stacks/${stackB}/pause`, { token: teamB });
     });
+
+    it("answers a retried create with its first answer: one webhook, one token, one pause, one decision per Idempotency-Key", async () => {
+        const key = (what: string) => ({ "idempotency-key": `retry-${what}-${backend}` });
+        const body = { team: "team-a", url: `${rx.url}/ok`, description: "retried" };
+        // Two at once, then a retry after the answer: one webhook.
+        const [a, b] = await Promise.all([
+            call(svc.url, "POST", "/v1/webhooks", { token: adminA, body, headers: key("hook") }),
+            call(svc.url, "POST", "/v1/webhooks", { token: adminA, body, headers: key("hook") }),
+        ]);
+        const first = a.status === 201 && !a.headers.get("idempotent-replayed") ? a : b;
+        const other = first === a ? b : a;
+        expect(first.status, JSON.stringify(first.body)).toBe(201);
+        expect(first.body.secret).toMatch(/^whsec_/);
+        // The other one came while the first was answered (409, retry) or after it (the first answer again).
+        expect([409, 201]).toContain(other.status);
+        const retry = await call(svc.url, "POST", "/v1/webhooks", { token: adminA, body, headers: key("hook") });
+        expect(retry.status).toBe(201);
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+        expect(retry.body).toEqual({ ...first.body, secret: null });
+        const listed = (await call(svc.url, "GET", "/v1/webhooks", { token: adminA })).body.webhooks.filter((h: any) => h.description === "retried");
+        expect(listed.map((h: any) => h.id)).toEqual([first.body.id]);
+        // The same key for another request is refused, naming the first.
+        const reused = await call(svc.url, "POST", "/v1/webhooks", { token: adminA, body: { ...body, description: "other" }, headers: key("hook") });
+        expect(reused.status).toBe(409);
+        expect(reused.body.message).toBe(
+            `Idempotency-Key 'retry-hook-${backend}' was already used for a different request (POST /v1/webhooks); use a new key for a new request`,
+        );
+        // A failed request keeps nothing: corrected, its key works.
+        const bad = await call(svc.url, "POST", "/v1/webhooks", { token: adminA, body: { ...body, url: "ftp://x" }, headers: key("fixed") });
+        expect(bad.status).toBe(422);
+        const fixed = await call(svc.url, "POST", "/v1/webhooks", { token: adminA, body: { ...body, description: "fixed" }, headers: key("fixed") });
+        expect(fixed.status).toBe(201);
+        expect(fixed.headers.get("idempotent-replayed")).toBeNull();
+        for (const id of [first.body.id, fixed.body.id]) await call(svc.url, "DELETE", `/v1/webhooks/${id}`, { token: adminA });
+
+        // A token: issued once, its value never kept for the replay.
+        const tokenBody = { name: `retried-${backend}`, teams: { "team-a": "viewer" } };
+        const issued = await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: tokenBody, headers: key("token") });
+        expect(issued.status).toBe(201);
+        const again = await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: tokenBody, headers: key("token") });
+        expect(again.status).toBe(201);
+        expect(again.body).toEqual({ ...issued.body, token: null });
+        const tokens = (await call(svc.url, "GET", "/v1/tokens", { token: svc.adminToken })).body.tokens;
+        expect(tokens.filter((t: any) => t.name === tokenBody.name)).toHaveLength(1);
+
+        // A pause and an approval decision, retried: one record, one audit entry each.
+        const pause = () => call(svc.url, "POST", `/v1/stacks/${stackA}/pause`, { token: teamA, body: { reason: "retried" }, headers: key("pause") });
+        const paused = await pause();
+        expect(paused.status).toBe(200);
+        expect(await pause()).toMatchObject({ status: 200, body: paused.body });
+        const gated = await call(svc.url, "POST", `/v1/stacks/${stackA}/runs`, { token: teamA, body: { operation: "up" } });
+        const approvalId = gated.body.approval.id as string;
+        const reject = () => call(svc.url, "POST", `/v1/approvals/${approvalId}/reject`, { token: teamA, body: { reason: "retried" }, headers: key("reject") });
+        const rejected = await reject();
+        expect(rejected.status).toBe(200);
+        expect(await reject()).toMatchObject({ status: 200, body: rejected.body });
+        // Without the key the second decision is what it always was: a 409 saying how it was decided.
+        expect((await call(svc.url, "POST", `/v1/approvals/${approvalId}/reject`, { token: teamA, body: { reason: "retried" } })).status).toBe(409);
+        const audit = (await call(svc.url, "GET", "/v1/audit?limit=500", { token: svc.adminToken })).body.entries;
+        expect(audit.filter((e: any) => e.action === "create-webhook" && e.target === `webhook:${first.body.id}`)).toHaveLength(1);
+        expect(audit.filter((e: any) => e.action === "create-token" && e.target === `token:${tokenBody.name}`)).toHaveLength(1);
+        expect(audit.filter((e: any) => e.action === "withdraw-approval" && e.target === `approval:${approvalId}`)).toHaveLength(1);
+        expect(audit.filter((e: any) => e.action === "pause" && e.target === `stack:${stackA}` && e.reason?.includes("retried"))).toHaveLength(1);
+        await call(svc.url, "POST", `/v1/runs/${gated.body.run.id}/cancel`, { token: teamA });
+        await call(svc.url, "DELETE", `/v1/stacks/${stackA}/pause`, { token: teamA });
+    });
 });
 
 describe.each(backendNames)("webhooks of real engine runs (%s database)", (backend) => {

@@ -12,6 +12,7 @@ import type { Deployer } from "../deployer";
 import type { Logger } from "../log";
 import { authenticate, refuseCredentialsInUrls } from "./auth";
 import { sendError } from "./errors";
+import { honourIdempotencyKeys } from "./idempotency";
 import { approvalRoutes } from "./routes/approvals";
 import { auditRoutes } from "./routes/audit";
 import { consoleRoutes } from "./routes/console";
@@ -84,6 +85,7 @@ export async function buildApp({ deployer, logger = deployer.log, metricsToken }
     await app.register(
         async (v1) => {
             authenticate(v1, deployer);
+            honourIdempotencyKeys(v1, deployer);
             // Several replicas: this one's stack files as the shared database has them, before a route reads them.
             v1.addHook("preHandler", () => deployer.files.sync());
             await v1.register(meRoutes, { deployer });

@@ -230,6 +230,21 @@ export interface WebhookDeliveriesTable {
     delivered_at: Date | null;
 }
 
+/** The first answer to a (caller, Idempotency-Key) of a request that changes something (store/idempotency.ts). */
+export interface IdempotencyKeysTable {
+    subject: string;
+    key: string;
+    /** `METHOD /route/:param` of the request. */
+    route: string;
+    /** sha256 of the method, route, parameters and body: the same key with another request is refused. */
+    request_hash: string;
+    /** Null while the first request is being answered. */
+    status_code: number | null;
+    /** The answer's body, secrets shown once left out. */
+    body: string | null;
+    created_at: Generated<Date>;
+}
+
 export interface Schema {
     runs: RunsTable;
     run_events: RunEventsTable;
@@ -244,6 +259,7 @@ export interface Schema {
     schedule_slots: ScheduleSlotsTable;
     webhooks: WebhooksTable;
     webhook_deliveries: WebhookDeliveriesTable;
+    idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Db = Kysely<Schema>;

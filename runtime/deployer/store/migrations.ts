@@ -261,6 +261,19 @@ export const migrations: Record<string, Migration> = {
     },
     "0006_deployer_ops": {
         async up(db: Kysely<unknown>) {
+            // Idempotency-Key on every request that changes something, not only on those that queue runs.
+            await sql`
+                CREATE TABLE idempotency_keys (
+                    subject text NOT NULL,
+                    key text NOT NULL,
+                    route text NOT NULL,
+                    request_hash text NOT NULL,
+                    status_code integer,
+                    body text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (subject, key)
+                )`.execute(db);
+            await sql`CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at)`.execute(db);
             // Revisions hash what a stack file says, no longer its text (store/stack-files.ts
             // revisionOf): the shared stack configs get theirs again, and what was pinned to a
             // stack's old revision and still waits (pending approvals, queued runs, proposed
