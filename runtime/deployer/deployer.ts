@@ -8,6 +8,7 @@ import { postgresStateUrl } from "../engine/backend";
 import type { OidcSettings } from "./core/tokens";
 import { Access, type Caller } from "./core/access";
 import { Approvals } from "./core/approvals";
+import { StackLocks } from "./core/locks";
 import { AuditLog } from "./core/audit";
 import { Metrics } from "./core/metrics";
 import { Notifications } from "./core/notifications";
@@ -102,6 +103,8 @@ export class Deployer {
     readonly scheduler: Scheduler;
     readonly sender: WebhookSender;
     readonly outcomes: RunOutcomes;
+    /** Stacks' engine locks: who holds one, clearing a stale one. */
+    readonly locks: StackLocks;
     /** The first answers to Idempotency-Keys of requests that queue no run (http/idempotency.ts). */
     readonly idempotency: IdempotencyRepository;
     private readonly runWorker: boolean;
@@ -168,6 +171,14 @@ export class Deployer {
         this.pauses = new Pauses({ repo: new PausesRepository(db), runs: runsRepo, access: this.access, audit: this.audit, control: this.worker });
         this.stacks = new Stacks(this.files, owners, runsRepo, this.runs, this.approvals, this.access, this.audit, this.pauses, this.paths.backendUrl);
         this.proposals = new Proposals(this.files, this.approvals, this.access);
+        this.locks = new StackLocks({
+            db,
+            runs: runsRepo,
+            access: this.access,
+            audit: this.audit,
+            backendUrl: this.paths.backendUrl,
+            stateInDatabase: options.database.kind === "postgres" && this.paths.backendUrl === postgresStateUrl(options.database.url),
+        });
 
         // Drift schedules, and what follows a run's end.
         const schedulesRepo = new SchedulesRepository(db);

@@ -47,6 +47,7 @@ export const actionRoles = {
     "read-webhook": "viewer",
     "create-webhook": "admin",
     "delete-webhook": "admin",
+    "clear-lock": "admin",
 } as const satisfies Record<string, Role>;
 export type Action = keyof typeof actionRoles;
 

@@ -16,6 +16,7 @@ import { honourIdempotencyKeys } from "./idempotency";
 import { approvalRoutes } from "./routes/approvals";
 import { auditRoutes } from "./routes/audit";
 import { consoleRoutes } from "./routes/console";
+import { lockRoutes } from "./routes/locks";
 import { meRoutes } from "./routes/me";
 import { metricsRoutes } from "./routes/metrics";
 import { pauseRoutes } from "./routes/pause";
@@ -98,6 +99,7 @@ export async function buildApp({ deployer, logger = deployer.log, metricsToken }
             await v1.register(pauseRoutes, { deployer });
             await v1.register(scheduleRoutes, { deployer });
             await v1.register(webhookRoutes, { deployer });
+            await v1.register(lockRoutes, { deployer });
         },
         { prefix: "/v1" },
     );

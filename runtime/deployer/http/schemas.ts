@@ -298,6 +298,23 @@ export const stackDetail = stackSummary.extend({
 });
 
 export type StackDetail = z.infer<typeof stackDetail>;
+
+export const stackLockView = z.object({
+    stack: z.string(),
+    backend: z.enum(["file", "postgres", "other"]).describe("where the engine keeps this stack's state (and its lock)"),
+    inspectable: z.boolean().describe("false: a backend whose lock the deployer cannot read (pulumi cancel clears it)"),
+    runningRunId: z.string().nullable().describe("the run of this deployer that holds the lock now"),
+    holders: z.array(
+        z.object({
+            pid: z.number(),
+            user: z.string(),
+            host: z.string(),
+            since: z.string(),
+            alive: z.boolean().nullable().describe("whether that process still runs; null: on another host, unknown"),
+        }),
+    ),
+});
+export type StackLockView = z.infer<typeof stackLockView>;
 export type ConfigProblem = StackDetail["problemList"][number];
 
 export const storedEvent = z.object({ seq: z.number(), at: z.string(), kind: z.string(), data: z.record(z.string(), z.unknown()) });

@@ -9,18 +9,24 @@
  * A live holder (say, an engine still finishing after its deployer died, or
  * an operator's own `pulumi up`) is left alone and reported.
  *
- * Other backends (Pulumi Cloud, object stores, the postgres:// backend of
- * several replicas, whose lock is a row naming pid and host that the CLI
- * does not expire) are not inspected: there the deployer's own heartbeat
- * decides (the worker that held the run stopped beating) and `pulumi
- * cancel` clears the lock.
+ * With the postgres:// backend in the deployer's own database (several
+ * replicas), the CLI writes the same JSON as a row of `pulumi.pulumi_state`
+ * whose key is that path; `lockInDatabase` reads those rows (GET
+ * /v1/stacks/{stack}/lock, core/locks.ts). Nothing expires such a row.
+ *
+ * Other backends (Pulumi Cloud, object stores, a postgres:// backend other
+ * than the deployer's database) are not inspected: there the deployer's own
+ * heartbeat decides (the worker that held the run stopped beating) and
+ * `pulumi cancel` clears the lock.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { backendUrl, fileBackendDir } from "../../engine/backend";
+import { sql } from "kysely";
+import { backendUrl, fileBackendDir, stateSchema } from "../../engine/backend";
+import type { Db } from "../store/db";
 import { pulumiCommand, type StackTarget } from "../../engine/stack-runner";
 import { processAlive } from "./orphans";
 
@@ -31,6 +37,7 @@ export interface LockHolder {
     since: string;
     /** Whether the holder process is alive; undefined when it runs on another host. */
     alive?: boolean;
+    /** The lock file, or the key of its row in the database. */
     file: string;
 }
 
@@ -42,11 +49,33 @@ export interface EngineLockState {
 
 const projectName = "x1agent-platform";
 
+/** Where the CLI keeps a stack's locks, relative to the backend's root (the project-scoped layout, then the legacy one). */
+const lockDirs = (stack: string) => [path.posix.join(".pulumi", "locks", "organization", projectName, stack), path.posix.join(".pulumi", "locks", stack)];
+
+/** One lock as the CLI writes it (its diy backend's lockContent). */
+interface LockContent {
+    pid: number;
+    hostname: string;
+    username: string;
+    timestamp: string;
+}
+
+function holderOf(l: LockContent, file: string): LockHolder {
+    return {
+        pid: l.pid,
+        host: l.hostname,
+        user: l.username,
+        since: l.timestamp,
+        alive: l.hostname === hostname() ? processAlive(l.pid) && looksLikePulumi(l.pid) : undefined,
+        file,
+    };
+}
+
 export function engineLock(stack: string, url = backendUrl()): EngineLockState {
     const dir = fileBackendDir(url);
     if (!dir) return { inspectable: false, holders: [] };
     const holders: LockHolder[] = [];
-    for (const lockDir of [path.join(dir, ".pulumi", "locks", "organization", projectName, stack), path.join(dir, ".pulumi", "locks", stack)]) {
+    for (const lockDir of lockDirs(stack).map((d) => path.join(dir, d))) {
         let names: string[];
         try {
             names = readdirSync(lockDir).filter((n) => n.endsWith(".json"));
@@ -56,21 +85,33 @@ export function engineLock(stack: string, url = backendUrl()): EngineLockState {
         for (const name of names) {
             const file = path.join(lockDir, name);
             try {
-                const l = JSON.parse(readFileSync(file, "utf8")) as { pid: number; hostname: string; username: string; timestamp: string };
-                holders.push({
-                    pid: l.pid,
-                    host: l.hostname,
-                    user: l.username,
-                    since: l.timestamp,
-                    alive: l.hostname === hostname() ? processAlive(l.pid) && looksLikePulumi(l.pid) : undefined,
-                    file,
-                });
+                holders.push(holderOf(JSON.parse(readFileSync(file, "utf8")) as LockContent, file));
             } catch {
                 // removed while we read it: its holder released the lock
             }
         }
     }
     return { inspectable: true, holders };
+}
+
+/** The stack's lock rows in the deployer's database (the CLI's postgres:// backend there); none before the CLI made its table. */
+export async function lockInDatabase(stack: string, db: Db): Promise<EngineLockState> {
+    const like = lockDirs(stack).map((d) => `${d.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`);
+    try {
+        const rows = await sql<{ key: string; data: string }>`
+            SELECT key, data::text AS data FROM ${sql.table(`${stateSchema}.pulumi_state`)}
+            WHERE key LIKE ${like[0]} OR key LIKE ${like[1]} ORDER BY key`.execute(db);
+        return { inspectable: true, holders: rows.rows.map((r) => holderOf(JSON.parse(r.data) as LockContent, r.key)) };
+    } catch (err) {
+        if (/relation .* does not exist/.test((err as Error).message)) return { inspectable: true, holders: [] };
+        throw err;
+    }
+}
+
+/** Deletes these lock rows: what `pulumi cancel` does to a diy backend's lock files. */
+export async function removeLockRows(db: Db, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await sql`DELETE FROM ${sql.table(`${stateSchema}.pulumi_state`)} WHERE key IN (${sql.join(keys)})`.execute(db);
 }
 
 /** A reused pid is not the lock's holder: on Linux, check the process is a pulumi CLI. */
