@@ -9,12 +9,12 @@
 import { z } from "zod";
 import { type CloudTier, dnsLabel, names, remoteKeyPrefix, storeOfTier, tierRank, uiModeOf } from "../../policies/lib/names";
 import { auth, addons, ingress, nats, postgres } from "./services";
-import { cloud, cluster, etcdEncryption, secrets } from "./platform";
+import { appliesToCluster, cloud, cluster, etcdEncryption, secrets } from "./platform";
 import { api, app, backup, cronJob, images, network, objectStorage, observability, proxy, sessions, worker } from "./workloads";
 import { quantityValue, workspace } from "./workspaces";
 
 export { secretTiers, tierRank, type SecretTier, type CloudTier } from "../../policies/lib/names";
-export { appliesToCluster, clusterProviders, type ClusterProvider } from "./platform";
+export { appliesToCluster, clusterProviders, defaultKubernetesVersion, renderKubernetesVersion, type ClusterProvider } from "./platform";
 export type { SecretKeyRef, ChartSource, Addon, Resources, Image } from "./common";
 export type { Workspace } from "./workspaces";
 
@@ -132,6 +132,14 @@ export function crossFieldProblems(c: Parsed<RawConfig>): CrossFieldProblem[] {
         }
     }
 
+    if (c.cluster?.kubernetesVersion !== undefined && appliesToCluster(c.cluster)) {
+        const via = c.cluster.kubeContext !== undefined ? "kubeContext" : "kubeconfig";
+        problem(
+            ["cluster", "kubernetesVersion"],
+            `only applies when rendering to a folder, but cluster.${via} is set and Helm renders for that cluster's own version: ` +
+                `remove cluster.kubernetesVersion, or remove cluster.${via} to render`,
+        );
+    }
     if (c.cluster?.ownership === "own") {
         problem(
             ["cluster", "ownership"],

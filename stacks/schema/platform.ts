@@ -32,6 +32,20 @@ export const cluster = z.strictObject({
     /** Where rendered manifests go when the stack applies to no cluster. Default `.rendered/<stack>`. */
     renderDir: z.string().min(1).optional(),
     /**
+     * The Kubernetes version the rendered manifests are for, when the stack
+     * renders to a folder: Helm renders the add-ons' charts for it (their
+     * `kubeVersion` requirements and version checks). Default
+     * `defaultKubernetesVersion`, the local control plane's. Applying to a
+     * cluster, Helm uses the cluster's own version, so setting this key
+     * together with `kubeContext` or `kubeconfig` is refused by validation.
+     */
+    kubernetesVersion: z
+        .string()
+        .regex(/^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/, {
+            error: "must be a Kubernetes version major.minor.patch such as 1.36.3 (the version of the cluster the manifests are for)",
+        })
+        .optional(),
+    /**
      * `attach` (the only mode implemented): the cluster exists and is owned by
      * another stack or tool; this program installs onto it, creates the etcd
      * KMS key and its grants, and exports `etcdEncryption` (key id and the
@@ -45,6 +59,19 @@ export const cluster = z.strictObject({
 /** Whether a stack applies to a cluster (a kube context or kubeconfig is named) rather than rendering manifests to a folder. */
 export function appliesToCluster(c: { kubeContext?: string; kubeconfig?: string }): boolean {
     return c.kubeContext !== undefined || c.kubeconfig !== undefined;
+}
+
+/**
+ * The Kubernetes version a stack that renders to a folder renders for when
+ * `cluster.kubernetesVersion` is unset: the version of the local control
+ * plane the toolchain builds (`toolchain/kube-control-plane/go.mod`; a unit
+ * test keeps the two equal).
+ */
+export const defaultKubernetesVersion = "1.36.3";
+
+/** The Kubernetes version Helm renders the charts for: set when the stack renders to a folder, undefined when it applies to a cluster (Helm asks the cluster). */
+export function renderKubernetesVersion(c: { kubeContext?: string; kubeconfig?: string; kubernetesVersion?: string }): string | undefined {
+    return appliesToCluster(c) ? undefined : (c.kubernetesVersion ?? defaultKubernetesVersion);
 }
 
 const awsAccountId = z.string().regex(/^[0-9]{12}$/, { error: "must be a 12-digit AWS account id" });

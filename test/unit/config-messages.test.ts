@@ -127,6 +127,11 @@ describe("rules across keys and entries run on whatever parsed", () => {
             expect: ["x1agent:cluster.name", "x1agent:cluster.ownership"],
         },
         {
+            what: "cluster.kubernetesVersion on a stack that applies to a cluster, with the cluster's name wrong",
+            config: { cluster: { provider: "local", name: "Bad Name", kubeContext: "x1agent-local", kubernetesVersion: "1.30.2" } },
+            expect: ["x1agent:cluster.name", "x1agent:cluster.kubernetesVersion"],
+        },
+        {
             what: "a Tier 3 tier on the wrong cluster, with another secrets key wrong",
             config: { secrets: { tier: "aws", migration: { from: "nowhere" } } },
             expect: ["x1agent:secrets.migration.from", "x1agent:secrets.tier"],

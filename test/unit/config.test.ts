@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { listStackNames, readStackFile } from "../../runtime/engine/project";
+import { listStackNames, projectRoot, readStackFile } from "../../runtime/engine/project";
+import { defaultKubernetesVersion } from "../../stacks/schema";
 import { validateStackConfig } from "../../stacks/validate";
 import { problemsOf } from "./config-problems";
 
@@ -108,6 +111,30 @@ describe("stack config", () => {
             ["x1agent:api.terminationGracePeriodSeconds", "must be at least 5: write a number >= 5"],
             ["x1agent:api.replicas", "9 is outside api.hpa 2..4; the HPA owns the count: set replicas within that range (it is the starting size)"],
         ]);
+    });
+
+    it("cluster.kubernetesVersion: a version Helm can render for, only where the stack renders; by default the local control plane's", () => {
+        const cluster = (extra: Record<string, unknown>) =>
+            problemsOf({ ...required, "x1agent:cluster": { provider: "local", name: "x1agent-test", ...extra } });
+        expect(cluster({ kubernetesVersion: "1.36" }).map((p) => [p.key, p.value, p.message])).toEqual([
+            [
+                "x1agent:cluster.kubernetesVersion",
+                '"1.36"',
+                "must be a Kubernetes version major.minor.patch such as 1.36.3 (the version of the cluster the manifests are for)",
+            ],
+        ]);
+        expect(cluster({ kubernetesVersion: "1.31.4" })).toEqual([]);
+        expect(cluster({ kubernetesVersion: "v1.30.4-eks-a737599" })).toEqual([]);
+        expect(cluster({ kubeconfig: ".x1/cluster/kubeconfig", kubernetesVersion: "1.31.4" }).map((p) => [p.key, p.message])).toEqual([
+            [
+                "x1agent:cluster.kubernetesVersion",
+                "only applies when rendering to a folder, but cluster.kubeconfig is set and Helm renders for that cluster's own version: " +
+                    "remove cluster.kubernetesVersion, or remove cluster.kubeconfig to render",
+            ],
+        ]);
+        // The default is the version of the control plane the toolchain builds (scripts/cluster.sh runs it).
+        const goMod = readFileSync(path.join(projectRoot, "toolchain", "kube-control-plane", "go.mod"), "utf8");
+        expect(`v${defaultKubernetesVersion}`).toBe(/^require k8s\.io\/kubernetes (v\S+)$/m.exec(goMod)?.[1]);
     });
 
     it("says what to write for every mistake, never a validator's own words", () => {
