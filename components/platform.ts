@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { isCloudSecrets, type StackConfig } from "../stacks/schema";
+import { isCloudSecrets, renderKubernetesVersion, type StackConfig } from "../stacks/schema";
 import { CertManager } from "./addons/cert-manager";
-import { withChartMirror } from "./addons/chart-source";
+import { forRendering, withChartMirror } from "./addons/chart-source";
 import { ExternalSecrets } from "./addons/external-secrets";
 import { IngressCertificate } from "./addons/ingress-certificate";
 import { Nats, natsClientCertificateSpec, natsEndpoint, natsNames } from "./addons/nats";
@@ -55,12 +55,16 @@ export class Platform extends pulumi.ComponentResource {
         // The mirror stays out of the recorded inputs: a repository URL may carry credentials.
         super("x1agent:index:Platform", name, { config: args.config }, opts);
         const { config } = args;
-        const addons = withChartMirror(config.addons, args.chartMirror, {
-            externalSecrets: config.addons.externalSecrets.install,
-            certManager: config.addons.certManager.install,
-            nats: config.addons.nats.install,
-            postgresOperator: config.addons.postgresOperator.install && config.postgres.bundled.enabled,
-        });
+        // Rendering to a folder, Helm renders the charts for cluster.kubernetesVersion; applying, for the cluster's own.
+        const addons = forRendering(
+            withChartMirror(config.addons, args.chartMirror, {
+                externalSecrets: config.addons.externalSecrets.install,
+                certManager: config.addons.certManager.install,
+                nats: config.addons.nats.install,
+                postgresOperator: config.addons.postgresOperator.install && config.postgres.bundled.enabled,
+            }),
+            renderKubernetesVersion(config.cluster),
+        );
 
         // Add-ons whose CRDs others' custom resources use come first; each
         // `ready` is empty when the add-on was installed beforehand.

@@ -17,7 +17,7 @@ import { readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { encryptionConfiguration } from "../components/encryption/etcd-encryption";
-import { chartUnavailableHint, isChartUnavailable } from "../components/addons/chart-source";
+import { chartKubeVersionHint, chartUnavailableHint, isChartUnavailable, isKubeVersionRefused } from "../components/addons/chart-source";
 import { ConfigError } from "../stacks/validate";
 import { DeployerClient, describeEvent } from "./deployer/client";
 import { rolesText } from "./deployer/core/access";
@@ -300,7 +300,8 @@ async function deployerCommand(args: string[]): Promise<number> {
  * What to show of a failed run. Automation API errors carry the CLI's whole
  * transcript, whose end is the diff of the last resources (a CRD's whole
  * schema, say), so: the engine's `error:` lines, once each, and what to do
- * when a chart could not be had; the transcript's end only when it has none.
+ * when a chart could not be had or refused the Kubernetes version; the
+ * transcript's end only when it has none.
  */
 function failureSummary(message: string): string {
     const errors = [
@@ -312,7 +313,11 @@ function failureSummary(message: string): string {
         ),
     ];
     if (errors.length === 0) return message.split("\n").slice(-25).join("\n");
-    return [...errors, ...(errors.some(isChartUnavailable) ? [chartUnavailableHint] : [])].join("\n");
+    return [
+        ...errors,
+        ...(errors.some(isChartUnavailable) ? [chartUnavailableHint] : []),
+        ...(errors.some(isKubeVersionRefused) ? [chartKubeVersionHint] : []),
+    ].join("\n");
 }
 
 /** `--team T` (operator) or `--team T=role`, as the token's roles. */

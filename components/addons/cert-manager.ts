@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Addon, StackConfig } from "../../stacks/schema";
+import type { StackConfig } from "../../stacks/schema";
 import { addonNames, commonLabels } from "../names";
-import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+import { type SettledAddon, addonChart, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * cert-manager's namespace, which is also its "cluster resource namespace":
@@ -29,7 +29,7 @@ export interface CertManagerArgs {
      * created), `chart` to override the pinned upstream chart, `values`
      * merged over ours.
      */
-    addon: Addon;
+    addon: SettledAddon;
     /** The stack's `ingress`: which issuer signs the ingress certificate (the certificate itself is IngressCertificate's). */
     ingress: StackConfig["ingress"];
 }
@@ -69,11 +69,12 @@ export class CertManager extends pulumi.ComponentResource {
         const chartValues = mergeValues(certManagerValues, addon.values);
         if (addon.install) {
             const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: certManagerNamespace, labels } }, { parent: this });
-            const chart = new k8s.helm.v4.Chart(
+            const chart = addonChart(
                 `${name}-chart`,
                 {
-                    ...chartLocation(addon.chart, upstreamCharts.certManager),
-                    name: addonNames.certManager.release,
+                    addon,
+                    pinned: upstreamCharts.certManager,
+                    release: addonNames.certManager.release,
                     namespace: ns.metadata.name,
                     values: chartValues,
                 },

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import type * as k8s from "@pulumi/kubernetes";
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { Addon, ChartSource, StackConfig } from "../../stacks/schema";
+import { RenderedChart } from "./rendered-chart";
 
 /** A chart in a Helm repository (HTTP index or `oci://` registry) at one exact version. */
 export interface PinnedChart {
@@ -54,6 +56,20 @@ export type ChartedAddon = keyof typeof upstreamCharts;
 export const chartMirrorVariable = "X1_CHART_MIRROR";
 
 /**
+ * An add-on as its component receives it: the stack's `addons.<name>`, its
+ * chart source settled (withChartMirror) and, when the stack renders to a
+ * folder, the Kubernetes version its chart is rendered for (forRendering).
+ */
+export type SettledAddon = Addon & {
+    /**
+     * Set when the stack renders to a folder: the Kubernetes version Helm
+     * renders the chart for (`cluster.kubernetesVersion` or its default).
+     * Unset when the stack applies to a cluster: Helm asks that cluster.
+     */
+    renderKubernetesVersion?: string;
+};
+
+/**
  * The stack's add-ons with each chart source settled: `addons.<name>.chart`
  * when the stack sets it, else the mirror (`X1_CHART_MIRROR`), else nothing
  * (the pinned upstream). A folder mirror must hold every chart this stack
@@ -82,6 +98,20 @@ export function withChartMirror(addons: StackConfig["addons"], mirror: string | 
     return settled;
 }
 
+/**
+ * The add-ons marked for rendering at `kubernetesVersion` (see SettledAddon);
+ * unchanged when it is undefined (the stack applies to a cluster).
+ */
+export function forRendering(addons: StackConfig["addons"], kubernetesVersion: string | undefined): SettledAddons {
+    if (kubernetesVersion === undefined) return addons;
+    const settled: SettledAddons = { ...addons };
+    for (const name of Object.keys(upstreamCharts) as ChartedAddon[]) settled[name] = { ...addons[name], renderKubernetesVersion: kubernetesVersion };
+    return settled;
+}
+
+/** The stack's `addons` with each charted add-on settled. */
+export type SettledAddons = Omit<StackConfig["addons"], ChartedAddon> & Record<ChartedAddon, SettledAddon>;
+
 /** A mirror's source for one pinned chart: the same repository layout under another URL, or the packaged file in a folder. */
 function mirrorSource(mirror: string, pinned: PinnedChart): ChartSource {
     if (/^(https?|oci):\/\//.test(mirror)) return { repo: mirror };
@@ -102,8 +132,27 @@ export function isChartUnavailable(line: string): boolean {
     return /unable to locate the chart|is not a valid chart repository or cannot be reached|failed to fetch .*index\.yaml/.test(line);
 }
 
-/** The fields of `helm.v4.ChartArgs` that say where the chart comes from. */
-export type ChartLocation = Pick<k8s.helm.v4.ChartArgs, "chart" | "version" | "repositoryOpts">;
+/**
+ * What to do when a chart refuses the Kubernetes version Helm renders for
+ * (`chart requires kubeVersion: ... which is incompatible with Kubernetes
+ * v...`): Helm names the chart's range and the version, not where the version
+ * came from.
+ */
+export const chartKubeVersionHint =
+    "Rendering to a folder, Helm renders the charts for cluster.kubernetesVersion (default: the local control plane's): set it to the version " +
+    "of the cluster the manifests are for, within the chart's range; applying to a cluster, Helm uses that cluster's version, which the chart does not support.";
+
+/** Whether an engine error line says a chart refused the Kubernetes version. */
+export function isKubeVersionRefused(line: string): boolean {
+    return /requires kubeVersion: .* which is incompatible with Kubernetes/.test(line);
+}
+
+/** The fields of `helm.v4.ChartArgs` that say where the chart comes from, as plain values. */
+export interface ChartLocation {
+    chart: string;
+    version?: string;
+    repositoryOpts?: { repo: string };
+}
 
 /**
  * Turns a stack's `addons.<name>.chart` override into the location
@@ -124,6 +173,53 @@ export function chartLocation(override: ChartSource | undefined, pinned: PinnedC
     const version = override?.version ?? pinned.version;
     if (repo.startsWith("oci://")) return { chart: `${repo.replace(/\/+$/, "")}/${name}`, version };
     return { chart: name, version, repositoryOpts: { repo } };
+}
+
+/** What an add-on component says about its chart; where it comes from and how it is rendered is the add-on's (SettledAddon). */
+export interface AddonChartArgs {
+    /** The settled `addons.<name>`: chart source, and the Kubernetes version when rendering. */
+    addon: SettledAddon;
+    /** The upstream chart this add-on pins (upstreamCharts). */
+    pinned: PinnedChart;
+    /** The Helm release name (`.Release.Name` in the chart's templates). */
+    release: string;
+    /** The namespace the release installs into. */
+    namespace: pulumi.Input<string>;
+    /** The Helm values, ours merged with `addons.<name>.values`. */
+    values: Record<string, unknown>;
+}
+
+/**
+ * An add-on's chart as Pulumi resources, the one place that decides how:
+ *
+ * - applying to a cluster: `helm.v4.Chart`, whose Helm renders for the
+ *   cluster's own Kubernetes version and API groups (discovery);
+ * - rendering to a folder (`addon.renderKubernetesVersion` set): there is no
+ *   cluster to ask, and `helm.v4.Chart` (in @pulumi/kubernetes 4.25) has no
+ *   `kubeVersion` input, so its Helm assumes Kubernetes 1.20 and a chart
+ *   requiring more (cert-manager: `>= 1.22.0-0`) refuses. `helm.v3.Chart`
+ *   takes `kubeVersion`, and renders through the same provider's Helm. It
+ *   differs from `helm.v4.Chart` in three ways, made equal here: it keeps
+ *   Helm hooks (left out, as helm.v4.Chart leaves them), it ignores
+ *   `helm.sh/resource-policy: keep` (those objects are retained on delete, as
+ *   helm.v4.Chart retains them), and it names the chart after the release and
+ *   each object `<namespace>/<name>` (each object is aliased to its URN under
+ *   the helm.v4.Chart this add-on registered before, so a stack rendered
+ *   before keeps its objects and files; the chart component itself is
+ *   replaced, it has no file). See RenderedChart.
+ *
+ * What still differs when rendering: `.Capabilities.APIVersions` is Helm's
+ * built-in set, not what a cluster serves (ESO's chart, asked for a
+ * ServiceMonitor with `renderMode: skipIfMissing`, finds none), and the
+ * chart's `lookup` finds nothing.
+ */
+export function addonChart(name: string, args: AddonChartArgs, opts: pulumi.ComponentResourceOptions): pulumi.Resource {
+    const location = chartLocation(args.addon.chart, args.pinned);
+    const kubeVersion = args.addon.renderKubernetesVersion;
+    if (kubeVersion === undefined) {
+        return new k8s.helm.v4.Chart(name, { ...location, name: args.release, namespace: args.namespace, values: args.values }, opts);
+    }
+    return new RenderedChart(name, { location, release: args.release, namespace: args.namespace, values: args.values, kubeVersion }, opts);
 }
 
 /**

@@ -1,8 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Addon } from "../../stacks/schema";
 import { commonLabels, names } from "../names";
-import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+import { type SettledAddon, addonChart, mergeValues, upstreamCharts } from "./chart-source";
 
 export interface ExternalSecretsArgs {
     /**
@@ -10,7 +9,7 @@ export interface ExternalSecretsArgs {
      * runs in the cluster (then nothing is installed and `ready` is empty),
      * `chart` to override the pinned upstream chart, `values` merged over ours.
      */
-    addon: Addon;
+    addon: SettledAddon;
 }
 
 /**
@@ -48,11 +47,12 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                 { metadata: { name: names.esoNamespace, labels: commonLabels("external-secrets") } },
                 { parent: this },
             );
-            const chart = new k8s.helm.v4.Chart(
+            const chart = addonChart(
                 `${name}-chart`,
                 {
-                    ...chartLocation(addon.chart, upstreamCharts.externalSecrets),
-                    name: "external-secrets",
+                    addon,
+                    pinned: upstreamCharts.externalSecrets,
+                    release: "external-secrets",
                     namespace: ns.metadata.name,
                     // The upstream chart's defaults, hardened (hardenedValues) and
                     // sized (externalSecretsValues), with its CRDs stated explicitly

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Addon, StackConfig } from "../../stacks/schema";
+import type { StackConfig } from "../../stacks/schema";
 import { addonNames, commonLabels, names } from "../names";
 import { certManagerNamespace } from "./cert-manager";
-import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+import { type SettledAddon, addonChart, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * Names the NATS pieces agree on. The runtime reads them too (its env
@@ -54,7 +54,7 @@ export interface NatsArgs {
      * issuer and the client certificate are created), `chart` to override the
      * pinned upstream chart, `values` merged over ours.
      */
-    addon: Addon;
+    addon: SettledAddon;
     /** The stack's `nats`: replicas (1, or 3/5 for a JetStream cluster), mtls, jetstream. */
     nats: StackConfig["nats"];
     /** A selfSigned ClusterIssuer to bootstrap the NATS CA from (CertManager.selfSignedIssuer). */
@@ -162,11 +162,12 @@ export class Nats extends pulumi.ComponentResource {
                     issuerRef,
                 },
             );
-            new k8s.helm.v4.Chart(
+            addonChart(
                 `${name}-chart`,
                 {
-                    ...chartLocation(addon.chart, upstreamCharts.nats),
-                    name: natsNames.release,
+                    addon,
+                    pinned: upstreamCharts.nats,
+                    release: natsNames.release,
                     namespace: args.appNamespace,
                     values: chartValues,
                 },

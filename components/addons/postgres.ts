@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Addon, StackConfig } from "../../stacks/schema";
+import type { StackConfig } from "../../stacks/schema";
 import { commonLabels } from "../names";
-import { chartLocation, mergeValues, upstreamCharts } from "./chart-source";
+import { type SettledAddon, addonChart, mergeValues, upstreamCharts } from "./chart-source";
 
 /**
  * The bundled database's names. The runtime reads them too (the DSN Secret
@@ -37,7 +37,7 @@ export interface PostgresArgs {
      * created), `chart` to override the pinned upstream chart, `values`
      * merged over ours.
      */
-    addon: Addon;
+    addon: SettledAddon;
     /** The stack's `postgres`, with the derived `connection`. */
     postgres: StackConfig["postgres"];
     /** `images.registry`: the bundled database's image is pulled from there (air-gapped mirrors). */
@@ -91,11 +91,12 @@ export class Postgres extends pulumi.ComponentResource {
                     { metadata: { name: postgresNames.operatorNamespace, labels } },
                     { parent: this },
                 );
-                const chart = new k8s.helm.v4.Chart(
+                const chart = addonChart(
                     `${name}-operator`,
                     {
-                        ...chartLocation(addon.chart, upstreamCharts.postgresOperator),
-                        name: "cnpg",
+                        addon,
+                        pinned: upstreamCharts.postgresOperator,
+                        release: "cnpg",
                         namespace: ns.metadata.name,
                         values: chartValues,
                     },

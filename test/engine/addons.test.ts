@@ -1,14 +1,16 @@
 /**
  * The engine tier for the add-ons with their real upstream charts: the render
- * stack with External Secrets, NATS (a three-node cluster) and CloudNativePG
- * installed, each chart fetched from the chart mirror served as a Helm
- * repository on loopback (X1_CHART_MIRROR as a URL, the path an air-gapped
- * site takes), through the real CLI, engine, Kubernetes provider and its Helm
- * renderer, rendering to a directory. cert-manager is taken as installed
- * here: without a cluster the provider's Helm renders for Kubernetes 1.20 and
- * its chart requires 1.22 (the cluster tier installs it). Asserts on what the
- * charts rendered from our values (resources and probes included, with the
- * policy pack applied to the up), and on the errors when a chart cannot be had.
+ * stack with all four add-ons installed (External Secrets, cert-manager, NATS
+ * as a three-node cluster, CloudNativePG), each chart fetched from the chart
+ * mirror served as a Helm repository on loopback (X1_CHART_MIRROR as a URL,
+ * the path an air-gapped site takes), through the real CLI, engine,
+ * Kubernetes provider and its Helm renderer, rendering to a directory. With
+ * no cluster to ask, Helm renders for `cluster.kubernetesVersion` (default:
+ * the local control plane's): cert-manager's chart requires >= 1.22 and
+ * refuses the 1.20 Helm assumes otherwise. Asserts on what the charts
+ * rendered from our values (resources and probes included, with the policy
+ * pack applied to the up), on the version reaching Helm, and on the errors
+ * when a chart cannot be had or the version is wrong.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -55,7 +57,7 @@ beforeAll(async () => {
     writeStack(stack, {
         "x1agent:nats": { replicas: 3 },
         "x1agent:postgres": { vectorEnabled: true },
-        "x1agent:addons": { externalSecrets: { install: true }, certManager: { install: false }, nats: { install: true }, postgresOperator: { install: true } },
+        "x1agent:addons": { externalSecrets: { install: true }, certManager: { install: true }, nats: { install: true }, postgresOperator: { install: true } },
     });
 });
 
@@ -108,11 +110,20 @@ describe("the add-ons from their real upstream charts, through a Helm repository
         // The pack's workload rules on the charts' own Deployments and StatefulSet: our values give each
         // container resources and probes, and what a chart cannot probe is in workload-probes' defaults.
         expect(findingsFrom(events)).toEqual([]);
-        for (const chart of [upstreamCharts.externalSecrets, upstreamCharts.nats, upstreamCharts.postgresOperator]) {
-            expect(repository.requests).toContain(`${chart.name}-${chart.version}.tgz`);
-        }
+        for (const chart of Object.values(upstreamCharts)) expect(repository.requests).toContain(`${chart.name}-${chart.version}.tgz`);
         expect(repository.requests).toContain("index.yaml");
-        expect(repository.requests).not.toContain(`cert-manager-${upstreamCharts.certManager.version}.tgz`);
+
+        // cert-manager, rendered for the default Kubernetes version (its chart refuses 1.20): its CRDs and its three Deployments.
+        const certManagerCrds = ["certificates", "certificaterequests", "clusterissuers", "issuers"].map((n) => `${n}.cert-manager.io`);
+        for (const crd of [...certManagerCrds, "orders.acme.cert-manager.io", "challenges.acme.cert-manager.io"]) {
+            expect(find(all, "CustomResourceDefinition", crd), crd).toBeDefined();
+        }
+        for (const name of ["cert-manager", "cert-manager-webhook", "cert-manager-cainjector"]) {
+            expect(find(all, "Deployment", name)?.metadata.namespace, name).toBe("cert-manager");
+        }
+        expect(find(all, "ClusterIssuer", "x1agent-selfsigned")?.apiVersion).toBe("cert-manager.io/v1");
+        // Helm hooks are left out, as helm.v4.Chart leaves them out when applying: no startupapicheck Job.
+        expect(all.filter((m) => m.metadata.name.includes("startupapicheck"))).toEqual([]);
 
         // ESO 2.9.0 with installCRDs: its CRDs serve and store the v1 API our store is written in.
         const storeCrd = find(all, "CustomResourceDefinition", "clustersecretstores.external-secrets.io");
@@ -191,7 +202,73 @@ describe("the add-ons from their real upstream charts, through a Helm repository
         const result = await runOperation(stack, "up");
         expect(result.counts).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
     });
+
+    it("destroy removes every rendered file but those of objects the charts mark helm.sh/resource-policy: keep", async () => {
+        const kept = manifests()
+            .filter((m) => (m.metadata as { annotations?: Record<string, string> }).annotations?.["helm.sh/resource-policy"] === "keep")
+            .map((m) => `${m.kind} ${m.metadata.name}`)
+            .sort();
+        expect(kept).toEqual(expect.arrayContaining(["CustomResourceDefinition certificates.cert-manager.io"]));
+        await runOperation(stack, "destroy");
+        expect(
+            manifests()
+                .map((m) => `${m.kind} ${m.metadata.name}`)
+                .sort(),
+        ).toEqual(kept);
+        console.log(`[engine tier] destroy ${stack}: ${kept.length} kept files (${kept.join(", ")})`);
+    });
 });
+
+describe("the Kubernetes version the charts are rendered for", () => {
+    const certManagerOnly = {
+        externalSecrets: { install: false },
+        certManager: { install: true },
+        nats: { install: false },
+        postgresOperator: { install: false },
+    };
+    const names = ["engine-kube-badversion", "engine-kube-oldversion"];
+    afterAll(() => {
+        for (const name of names) rmSync(path.join(stacksDir, `Pulumi.${name}.yaml`), { force: true });
+    });
+
+    it("a cluster.kubernetesVersion that is no version fails before Pulumi starts, naming the key, the value and the fix", async () => {
+        writeStack(names[0]!, {
+            "x1agent:cluster": { provider: "local", name: "x1agent-engine", kubernetesVersion: "1.36" },
+            "x1agent:addons": certManagerOnly,
+        });
+        await expect(runOperation(names[0]!, "preview")).rejects.toThrow(
+            'x1agent:cluster.kubernetesVersion = "1.36": must be a Kubernetes version major.minor.patch such as 1.36.3',
+        );
+    });
+
+    it("a version the chart does not support reaches Helm, which refuses it; the CLI says which key sets it", async () => {
+        writeStack(names[1]!, {
+            "x1agent:cluster": { provider: "local", name: "x1agent-engine", kubernetesVersion: "1.21.0" },
+            "x1agent:addons": certManagerOnly,
+        });
+        // Asynchronously: the repository is served from this process, which must keep answering while the CLI runs.
+        const cli = await runCli(["preview", names[1]!], { X1_CHART_MIRROR: repository.url });
+        expect(cli.status).toBe(1);
+        expect(cli.stderr).toContain("chart requires kubeVersion: >= 1.22.0-0 which is incompatible with Kubernetes v1.21.0");
+        expect(cli.stderr).toContain("cluster.kubernetesVersion");
+        console.log(`[engine tier] cert-manager's chart for Kubernetes 1.21.0, as the CLI says it:\n${cli.stderr.trim()}`);
+    });
+});
+
+/** The project's CLI (`npm run x1 -- ...`) in a child process, with its exit status and stderr. */
+function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(path.join(projectRoot, "node_modules", ".bin", "tsx"), ["runtime/cli.ts", ...args], {
+            cwd: projectRoot,
+            env: { ...process.env, ...env },
+            stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("error", reject);
+        child.on("close", (status) => resolve({ status, stderr }));
+    });
+}
 
 describe("a chart that cannot be had says what to do", () => {
     const only = { externalSecrets: { install: false }, certManager: { install: false }, nats: { install: true }, postgresOperator: { install: false } };
@@ -220,17 +297,7 @@ describe("a chart that cannot be had says what to do", () => {
         writeStack(names[1]!, { "x1agent:addons": only });
         try {
             // Asynchronously: the repository is served from this process, which must keep answering while the CLI runs.
-            const cli = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
-                const child = spawn(path.join(projectRoot, "node_modules", ".bin", "tsx"), ["runtime/cli.ts", "preview", names[1]!], {
-                    cwd: projectRoot,
-                    env: { ...process.env, X1_CHART_MIRROR: served.url },
-                    stdio: ["ignore", "ignore", "pipe"],
-                });
-                let stderr = "";
-                child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-                child.on("error", reject);
-                child.on("close", (status) => resolve({ status, stderr }));
-            });
+            const cli = await runCli(["preview", names[1]!], { X1_CHART_MIRROR: served.url });
             expect(cli.status).toBe(1);
             expect(cli.stderr).toContain(`chart "nats" version "2.12.3" not found in ${served.url} repository`);
             expect(cli.stderr).toContain("Without network, set X1_CHART_MIRROR to a folder of packaged charts or a Helm repository URL");

@@ -16,6 +16,9 @@ export interface RegisteredResource {
 
 export const registered: RegisteredResource[] = [];
 
+/** Provider functions the program called (`kubernetes:helm:template` when a chart is rendered for a set Kubernetes version), with their inputs. */
+export const invoked: { token: string; inputs: Record<string, any> }[] = [];
+
 /** Installs the mocks; call in beforeAll, then import the modules under test. */
 export async function setupMocks(stack = "unit"): Promise<void> {
     await pulumi.runtime.setMocks(
@@ -26,12 +29,19 @@ export async function setupMocks(stack = "unit"): Promise<void> {
                 if (args.type.startsWith("aws:") && !state.arn) state.arn = `arn:aws:mock:::${args.name}`;
                 return { id: `${args.name}-id`, state };
             },
-            call: (args) => ({ ...args.inputs }),
+            call: mockCall,
         },
         "x1agent-platform",
         stack,
         false,
     );
+}
+
+/** Answers a provider function call and records it in `invoked`. */
+export function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+    invoked.push({ token: args.token, inputs: args.inputs });
+    // The template function renders no objects here: what a chart renders is the engine tier's.
+    return args.token === "kubernetes:helm:template" ? { result: [] } : { ...args.inputs };
 }
 
 /** Waits until no new resource has been registered for a while: the program is done. */
@@ -52,6 +62,7 @@ export async function settled(): Promise<RegisteredResource[]> {
 /** Forgets what was registered, between cases in one file. */
 export function resetRegistered(): void {
     registered.length = 0;
+    invoked.length = 0;
 }
 
 /** The plain value inside an Output. */

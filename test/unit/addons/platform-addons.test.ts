@@ -1,7 +1,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Platform } from "../../../components";
 import { validateStack } from "../../../runtime/engine/project";
-import { type RegisteredResource, ofKind, resetRegistered, settled, stackConfig } from "../../helpers/mocks";
+import { defaultKubernetesVersion } from "../../../stacks/schema";
+import { type RegisteredResource, invoked, ofKind, resetRegistered, settled, stackConfig } from "../../helpers/mocks";
 import { setupCloudMocks } from "../identity/cloud-mocks";
 import { dependenciesOf, recordOptions, resourceNamed } from "./resource-options";
 
@@ -9,6 +10,11 @@ beforeAll(() => setupCloudMocks());
 beforeEach(resetRegistered);
 
 const charts = (all: RegisteredResource[]) => all.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart").map((r) => r.inputs.chart as string);
+/** The charts rendered through the provider's template function (rendering to a folder), with the Kubernetes version each was rendered for. */
+const templated = () =>
+    invoked
+        .filter((i) => i.token === "kubernetes:helm:template")
+        .map((i) => JSON.parse(i.inputs.jsonOpts) as { chart: string; kube_version: string; release_name: string; namespace: string });
 const apiServiceAccount = (all: RegisteredResource[]) => ofKind(all, "ServiceAccount").find((r) => r.inputs.metadata.name === "x1agent-api")!;
 
 /** Every env entry of every container of every workload, with the object it belongs to. */
@@ -69,9 +75,33 @@ describe("the platform's add-ons", () => {
         expect(ofKind(all, "ClusterSecretStore")).toHaveLength(1);
     });
 
-    it.each(["dev", "local"])("%s installs every add-on from its pinned upstream chart", async (stack) => {
-        new Platform("x1agent", { config: validateStack(stack) });
+    it("local (applied to its cluster) installs every add-on from its pinned upstream chart through helm.v4.Chart: Helm asks the cluster its version", async () => {
+        new Platform("x1agent", { config: validateStack("local") });
         expect(charts(await settled()).sort()).toEqual(["cert-manager", "cloudnative-pg", "external-secrets", "nats"]);
+        expect(templated()).toEqual([]);
+    });
+
+    it("dev (rendered to a folder) renders every add-on's pinned chart for cluster.kubernetesVersion, by default the local control plane's", async () => {
+        new Platform("x1agent", { config: validateStack("dev") });
+        const all = await settled();
+        expect(charts(all)).toEqual([]);
+        expect(
+            all
+                .filter((r) => r.type === "x1agent:addons:RenderedChart")
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(["x1agent-cert-manager-chart", "x1agent-external-secrets-chart", "x1agent-nats-chart", "x1agent-postgres-operator"]);
+        const rendered = templated();
+        expect(rendered.map((t) => t.chart).sort()).toEqual(["cert-manager", "cloudnative-pg", "external-secrets", "nats"]);
+        for (const t of rendered) expect(t.kube_version).toBe(defaultKubernetesVersion);
+        expect(rendered.find((t) => t.chart === "cert-manager")).toMatchObject({ release_name: "cert-manager", namespace: "cert-manager" });
+    });
+
+    it("a stack's cluster.kubernetesVersion is the version its charts render for", async () => {
+        const config = validateStack("dev");
+        new Platform("x1agent", { config: { ...config, cluster: { ...config.cluster, kubernetesVersion: "1.31.4" } } });
+        await settled();
+        expect(new Set(templated().map((t) => t.kube_version))).toEqual(new Set(["1.31.4"]));
     });
 
     it("the store waits for ESO's chart, and in Tier 3 for the cloud identity", async () => {

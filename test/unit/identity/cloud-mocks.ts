@@ -4,7 +4,7 @@
  * agent's name are built from.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { registered } from "../../helpers/mocks";
+import { mockCall, registered } from "../../helpers/mocks";
 
 export const gcpProjectNumber = "123456789012";
 
@@ -23,7 +23,7 @@ export async function setupCloudMocks(stack = "unit"): Promise<void> {
                     state.keyUriWithVersion = `https://mock.vault.azure.net/keys/${String(args.inputs.keyName)}/0123`;
                 return { id: `${args.name}-id`, state };
             },
-            call: (args) => (args.token === "gcp:organizations/getProject:getProject" ? { ...args.inputs, number: gcpProjectNumber } : { ...args.inputs }),
+            call: (args) => (args.token === "gcp:organizations/getProject:getProject" ? { ...args.inputs, number: gcpProjectNumber } : mockCall(args)),
         },
         "x1agent-platform",
         stack,
