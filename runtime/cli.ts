@@ -299,17 +299,26 @@ async function deployerCommand(args: string[]): Promise<number> {
 /**
  * What to show of a failed run. Automation API errors carry the CLI's whole
  * transcript, whose end is the diff of the last resources (a CRD's whole
- * schema, say), so: the engine's `error:` lines, once each, and what to do
+ * schema, say), so: the engine's `error:` lines and the `Error:` line of an
+ * exception the program threw, once each, and what to do
  * when a chart could not be had or refused the Kubernetes version; the
  * transcript's end only when it has none.
  */
 function failureSummary(message: string): string {
+    const ansiColour = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
     const errors = [
         ...new Set(
             message
                 .split("\n")
-                .map((l) => l.trim())
-                .filter((l) => l.startsWith("error: ")),
+                // `Error: ` starts the exception a failed program threw (a chart the SDK renders, helm.v3.Chart),
+                // after Node's (coloured) `<ref *1> ` when the error object is circular.
+                .map((l) =>
+                    l
+                        .replace(ansiColour, "")
+                        .trim()
+                        .replace(/^<ref \*\d+> (?=Error: )/, ""),
+                )
+                .filter((l) => l.startsWith("error: ") || l.startsWith("Error: ")),
         ),
     ];
     if (errors.length === 0) return message.split("\n").slice(-25).join("\n");

@@ -129,7 +129,7 @@ export const chartUnavailableHint =
 
 /** Whether an engine error line says a chart could not be fetched or found. */
 export function isChartUnavailable(line: string): boolean {
-    return /unable to locate the chart|is not a valid chart repository or cannot be reached|failed to fetch .*index\.yaml/.test(line);
+    return /unable to locate the chart|failed to pull chart|is not a valid chart repository or cannot be reached|failed to fetch .*index\.yaml/.test(line);
 }
 
 /**
