@@ -92,6 +92,16 @@ export interface RunOptions {
     parallel?: number;
     /** preview and up: refresh the state against the cluster first (`--refresh`): an up then undoes out-of-band changes, a preview shows that. */
     refresh?: boolean;
+    /**
+     * preview and up: take back the fields another field manager took over
+     * (`kubectl edit`, `kubectl patch`, `kubectl scale`). The Kubernetes
+     * provider applies with Server-Side Apply and does not force by default,
+     * so an up that puts such a field back to the program's value fails
+     * with "Server-Side Apply field conflict detected"; with this it applies
+     * with force (the provider's PULUMI_K8S_ENABLE_PATCH_FORCE). Drift
+     * remediation asks for it: undoing out-of-band changes is its purpose.
+     */
+    takeFieldOwnership?: boolean;
 }
 
 /**
@@ -160,7 +170,8 @@ export async function openStack(stack: string | StackTarget, configFile?: string
 
 /** Runs one operation on a stack and returns what changed. */
 export async function runOperation(stack: string | StackTarget, operation: Operation, options: RunOptions = {}): Promise<RunResult> {
-    const target = typeof stack === "string" ? prepareStack(stack, { configFile: options.configFile }) : stack;
+    const prepared = typeof stack === "string" ? prepareStack(stack, { configFile: options.configFile }) : stack;
+    const target = options.takeFieldOwnership ? { ...prepared, env: { ...prepared.env, PULUMI_K8S_ENABLE_PATCH_FORCE: "true" } } : prepared;
     const { secrets } = target.config;
     const opened = await openStack(target);
     // Cancelled while the stack was being opened: the engine never starts (an already-aborted signal would not reach it).

@@ -90,6 +90,8 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
             policyPacks: policy.applied && policy.pack ? [policy.pack] : undefined,
             signal: entry.controller.signal,
             refresh: run.refresh_first,
+            // Remediation puts back what kubectl changed: fields kubectl's field manager took over are taken back.
+            takeFieldOwnership: run.trigger === "remediation",
         });
         // The cluster has the change now: the stack file must say so before anything else can fail.
         if (change && operation === "up") {
