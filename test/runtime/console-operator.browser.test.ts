@@ -193,7 +193,7 @@ describe("the deployer console as an operator uses it all day", () => {
         const row = page.locator("#webhooks-table tbody tr[data-webhook]");
         await poll(() => row.count()).toBe(1);
         const cells = await row.locator("td").allTextContents();
-        expect(cells.slice(0, 3)).toEqual(["ops", "https://hooks.example.com/x1", "run.failed, run.cancelled, drift.found, approval.needed"]);
+        expect(cells.slice(0, 3)).toEqual(["ops", "https://hooks.example.com/x1", "run.failed, run.cancelled, drift.found, approval.needed, approval.expired"]);
         await page.getByRole("button", { name: "Deliveries to https://hooks.example.com/x1" }).click();
         await poll(() => page.textContent("#deliveries")).toMatch(/^Deliveries to https:\/\/hooks\.example\.com\/x1.*No deliveries yet\.$/);
         const shot = await browser.shot(page, "console-webhooks");

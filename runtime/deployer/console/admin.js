@@ -124,7 +124,17 @@ export function tokensView(main) {
             teams[t] = r ?? role.value;
         }
         const res = await send("POST", "/v1/tokens", { name: name.value.trim(), teams, admin: admin.checked }, key);
-        fill(issued, el("p", { class: "once" }, `Token ${res.name} (copy it now, it is not shown again): `, el("code", { id: "token-value" }, res.token)));
+        // A repeat after a lost answer gets the first answer without the value (the deployer keeps no copy).
+        fill(
+            issued,
+            res.token === null
+                ? el(
+                      "p",
+                      { class: "once" },
+                      `Token ${res.name} was issued by an earlier attempt whose answer was lost, with its value: revoke it and issue another.`,
+                  )
+                : el("p", { class: "once" }, `Token ${res.name} (copy it now, it is not shown again): `, el("code", { id: "token-value" }, res.token)),
+        );
         name.value = "";
         await load();
     });

@@ -41,22 +41,6 @@ export class ApiError extends Error {
 /** No answer came (the connection failed or broke before the answer was read): the deployer may or may not have acted. */
 export class NoAnswer extends Error {}
 
-/**
- * Requests the deployer answers once per Idempotency-Key: a repeat gets the
- * first request's answer and nothing is done twice. A request to one of
- * these whose answer was lost is sent again by itself, with the same key.
- */
-const keyedRoutes = [
-    ["POST", /^\/v1\/stacks\/[^/]+\/runs$/],
-    ["DELETE", /^\/v1\/stacks\/[^/]+$/],
-    ["POST", /^\/v1\/stacks\/[^/]+\/workspaces$/],
-    ["DELETE", /^\/v1\/stacks\/[^/]+\/workspaces\/[^/]+$/],
-    ["POST", /^\/v1\/stacks\/[^/]+\/secrets-tier$/],
-];
-
-/** Whether the deployer honours the Idempotency-Key of this request. */
-export const honoursKey = (method, url) => keyedRoutes.some(([m, route]) => m === method && route.test(url.split("?")[0]));
-
 /** Waits before each repeat of a keyed request whose answer was lost (then it gives up and says so). */
 const retryDelaysMs = [1000, 3000];
 
@@ -73,7 +57,10 @@ function headers(extra) {
 async function request(method, url, body, key) {
     const h = headers(body === undefined ? {} : { "content-type": "application/json" });
     if (method !== "GET") h["idempotency-key"] = key ?? newKey();
-    if (method === "GET" || !honoursKey(method, url)) return answer(method, url, h, body);
+    // The deployer answers every changing request once per Idempotency-Key (a
+    // repeat gets the first answer, nothing is done twice), so one whose answer
+    // was lost is sent again by itself, with the same key.
+    if (method === "GET") return answer(method, url, h, body);
     for (let attempt = 1; ; attempt++) {
         try {
             const data = await answer(method, url, h, body);

@@ -5,7 +5,7 @@ import { get, getOptional, send } from "./api.js";
 import { action, badge, el, reporting, shortId, table, when, fill } from "./dom.js";
 import { denied, identity } from "./me.js";
 
-const events = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed"];
+const events = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed", "approval.expired"];
 
 export function webhooksView(main) {
     const errors = el("p", { class: "error", role: "alert", id: "webhooks-error" });
@@ -56,14 +56,21 @@ export function webhooksView(main) {
         const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
         if (chosen.length === 0) throw new Error("choose at least one event");
         const res = await send("POST", "/v1/webhooks", { team: team.value.trim(), url: url.value.trim(), events: chosen }, key);
+        // A repeat after a lost answer gets the first answer without the secret (the deployer keeps no copy).
         fill(
             created,
-            el(
-                "p",
-                { class: "once" },
-                `Signing secret of ${res.url} (shown once: store it with the receiver): `,
-                el("code", { id: "webhook-secret" }, res.secret),
-            ),
+            res.secret === null
+                ? el(
+                      "p",
+                      { class: "once" },
+                      `Webhook ${res.url} was added by an earlier attempt whose answer was lost, with its secret: remove it and add it again to see a secret.`,
+                  )
+                : el(
+                      "p",
+                      { class: "once" },
+                      `Signing secret of ${res.url} (shown once: store it with the receiver): `,
+                      el("code", { id: "webhook-secret" }, res.secret),
+                  ),
         );
         url.value = "";
         await load();
