@@ -26,7 +26,7 @@ import { EventsRepository } from "../../runtime/deployer/store/events";
 import { EventDigest, EventRecorder, projectEvent } from "../../runtime/deployer/worker/events";
 import { type ConsoleBrowser, openBrowser, pageErrors } from "./browser";
 import { showDriftInConsole } from "./console-drift";
-import { call, type Service, startService, tempStackNames } from "./helpers";
+import { call, pointAtCluster, type Service, startService, tempStackNames } from "./helpers";
 
 /** Polls what the page shows until it matches: a busy machine may take a while. */
 const poll = <T>(fn: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(fn, { timeout: 60_000, ...options });
@@ -46,12 +46,7 @@ describe("drift in the deployer console (a drift check's finding injected: no cl
         const created = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: "render", team: "ops" } });
         expect(created.status, JSON.stringify(created.body)).toBe(201);
         // Named a cluster: drift checks are offered (the check itself never reaches it here).
-        const detail = created.body;
-        const edit = await call(svc.url, "PUT", `/v1/stacks/${stack}/config`, {
-            token: svc.adminToken,
-            body: { config: { ...detail.config, cluster: { ...detail.config.cluster, kubeContext: "x1agent-local" } }, revision: detail.revision },
-        });
-        expect(edit.status, JSON.stringify(edit.body)).toBe(200);
+        await pointAtCluster(svc.url, svc.adminToken, stack, { kubeContext: "x1agent-local" });
         operator = (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name: "ops-operator", teams: { ops: "operator" } } })).body
             .token as string;
         browser = await openBrowser();

@@ -14,7 +14,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConsoleBrowser, openBrowser, pageErrors } from "./browser";
-import { call, type Service, startService, tempStackNames } from "./helpers";
+import { call, pointAtCluster, type Service, startService, tempStackNames } from "./helpers";
 
 const poll = <T>(fn: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(fn, { timeout: 60_000, ...options });
 
@@ -80,12 +80,7 @@ describe("the deployer console as an operator uses it all day", () => {
         const created = await call(svc.url, "POST", "/v1/stacks", { token: svc.adminToken, body: { name: stack, from: "render", team: "ops" } });
         expect(created.status, JSON.stringify(created.body)).toBe(201);
         // Named a cluster: drift checks and their schedule are offered (no check runs here).
-        const detail = created.body;
-        const edit = await call(svc.url, "PUT", `/v1/stacks/${stack}/config`, {
-            token: svc.adminToken,
-            body: { config: { ...detail.config, cluster: { ...detail.config.cluster, kubeContext: "x1agent-local" } }, revision: detail.revision },
-        });
-        expect(edit.status, JSON.stringify(edit.body)).toBe(200);
+        await pointAtCluster(svc.url, svc.adminToken, stack, { kubeContext: "x1agent-local" });
         const token = async (name: string, role: string) =>
             (await call(svc.url, "POST", "/v1/tokens", { token: svc.adminToken, body: { name, teams: { ops: role } } })).body.token as string;
         operator = await token("ops-operator", "operator");

@@ -25,15 +25,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../runtime/engine/project";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
-import { backendNames, call, freshDatabase, projectCopy, type Service, startService, tempStackNames, twoTeams, waitFor } from "./helpers";
-
-/** Points a stack at a cluster (its kube context and kubeconfig), through the API as a user would. */
-async function pointAtCluster(url: string, token: string, stack: string, cluster: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
-    const detail = (await call(url, "GET", `/v1/stacks/${stack}`, { token })).body;
-    const config = { ...detail.config, ...extra, cluster: { ...detail.config.cluster, ...cluster } };
-    const r = await call(url, "PUT", `/v1/stacks/${stack}/config`, { token, body: { config, revision: detail.revision } });
-    if (r.status !== 200) throw new Error(`pointing ${stack} at the cluster answered ${r.status}: ${JSON.stringify(r.body)}`);
-}
+import { backendNames, call, freshDatabase, pointAtCluster, projectCopy, type Service, startService, tempStackNames, twoTeams, waitFor } from "./helpers";
 
 describe.each(backendNames)("drift schedules, no engine (%s database)", (backend) => {
     let replicas: Service[];

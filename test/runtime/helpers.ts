@@ -153,6 +153,20 @@ export async function call<T = Record<string, any>>(
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
 }
 
+/** Points a stack at a cluster (its kube context and kubeconfig), through the API as a user would. */
+export async function pointAtCluster(
+    url: string,
+    token: string,
+    stack: string,
+    cluster: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+): Promise<void> {
+    const detail = (await call(url, "GET", `/v1/stacks/${stack}`, { token })).body;
+    const config = { ...detail.config, ...extra, cluster: { ...detail.config.cluster, ...cluster } };
+    const r = await call(url, "PUT", `/v1/stacks/${stack}/config`, { token, body: { config, revision: detail.revision } });
+    if (r.status !== 200) throw new Error(`pointing ${stack} at the cluster answered ${r.status}: ${JSON.stringify(r.body)}`);
+}
+
 /** Stack names with a per-file prefix (the stacks live in the service's project copy). */
 export function tempStackNames(label: string, count: number): string[] {
     const prefix = `rt${randomBytes(2).toString("hex")}-${label}`;

@@ -65,6 +65,18 @@ export async function lossyProxy(target: string, lose: (method: string, url: str
         out.end(body);
     };
 
+    /** Reads the deployer's whole answer into `entry` (status and body), then hands it on. */
+    const record = (entry: SeenRequest, up: http.IncomingMessage, then: (answer: Buffer) => void) => {
+        const parts: Buffer[] = [];
+        up.on("data", (c: Buffer) => parts.push(c));
+        up.on("end", () => {
+            const answer = Buffer.concat(parts);
+            entry.status = up.statusCode;
+            entry.body = answer.toString("utf8");
+            then(answer);
+        });
+    };
+
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
@@ -96,16 +108,11 @@ export async function lossyProxy(target: string, lose: (method: string, url: str
                 forward(
                     req,
                     body,
-                    (up) => {
-                        const parts: Buffer[] = [];
-                        up.on("data", (c: Buffer) => parts.push(c));
-                        up.on("end", () => {
-                            entry.status = up.statusCode;
-                            entry.body = Buffer.concat(parts).toString("utf8");
+                    (up) =>
+                        record(entry, up, () => {
                             req.socket.destroy();
                             onLost(entry);
-                        });
-                    },
+                        }),
                     fail,
                 );
                 return;
@@ -115,16 +122,11 @@ export async function lossyProxy(target: string, lose: (method: string, url: str
             forward(
                 req,
                 body,
-                (up) => {
-                    const parts: Buffer[] = [];
-                    up.on("data", (c: Buffer) => parts.push(c));
-                    up.on("end", () => {
-                        entry.status = up.statusCode;
-                        entry.body = Buffer.concat(parts).toString("utf8");
+                (up) =>
+                    record(entry, up, (answer) => {
                         res.writeHead(up.statusCode ?? 502, { ...up.headers, connection: "close" });
-                        res.end(Buffer.concat(parts));
-                    });
-                },
+                        res.end(answer);
+                    }),
                 fail,
             );
         });
