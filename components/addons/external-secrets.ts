@@ -74,14 +74,29 @@ export class ExternalSecrets extends pulumi.ComponentResource {
  * What x1agent changes in the chart's defaults. ESO's controller reads and
  * writes every Secret and requests tokens for any ServiceAccount, so every
  * kind it serves is a way to use that reach (docs/threat-model.md). x1agent
- * uses ClusterSecretStores and ExternalSecrets only: the controller ignores
- * the other kinds even when someone creates them outside the program, and
- * the chart does not aggregate rights on ESO objects into the built-in edit
- * and admin roles, which would let every namespace editor create stores and
- * generators that run with ESO's identity.
+ * uses ClusterSecretStores and ExternalSecrets only: the controller does not
+ * run the other kinds' reconcilers, and the chart leaves out the CRDs it
+ * pairs with those switches (`crds.create*`), so nobody can create a
+ * PushSecret, ClusterPushSecret, ClusterExternalSecret or ClusterGenerator
+ * that a later values change would bring to life. (The SecretStore CRD stays:
+ * chart 2.9.0 installs it whatever `crds.createSecretStore` says, and the
+ * cert controller's readiness waits for it.) The chart does not aggregate
+ * rights on ESO objects into the built-in edit and admin roles, which would
+ * let every namespace editor create stores and generators that run with
+ * ESO's identity.
+ *
+ * The CRDs left out also stay out of the stack's state, which holds each CRD
+ * three times and is rewritten after every step of an `up`
+ * (docs/performance.md).
  */
 export const hardenedValues = {
     installCRDs: true,
+    crds: {
+        createClusterExternalSecret: false,
+        createPushSecret: false,
+        createClusterPushSecret: false,
+        createClusterGenerator: false,
+    },
     processSecretStore: false,
     processClusterExternalSecret: false,
     processPushSecret: false,

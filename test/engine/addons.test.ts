@@ -129,6 +129,14 @@ describe("the add-ons from their real upstream charts, through a Helm repository
         const storeCrd = find(all, "CustomResourceDefinition", "clustersecretstores.external-secrets.io");
         expect(storeCrd?.spec?.versions.find((v: { name: string }) => v.name === "v1")).toMatchObject({ served: true, storage: true });
         expect(find(all, "ClusterSecretStore", "x1-local")?.apiVersion).toBe("external-secrets.io/v1");
+        // Of ESO's own kinds (generators are another group), only those x1agent uses, and the SecretStore that chart
+        // 2.9.0 always installs, are served (hardenedValues.crds).
+        const esoCrds = all.filter((m) => m.kind === "CustomResourceDefinition" && m.spec?.group === "external-secrets.io");
+        expect(esoCrds.map((m) => m.metadata.name).sort()).toEqual([
+            "clustersecretstores.external-secrets.io",
+            "externalsecrets.external-secrets.io",
+            "secretstores.external-secrets.io",
+        ]);
         expect(find(all, "Deployment", "external-secrets")?.metadata.namespace).toBe("external-secrets");
         // CloudNativePG: its CRDs (crds.create) and the operator, and our database Cluster on its v1 API.
         expect(find(all, "CustomResourceDefinition", "clusters.postgresql.cnpg.io")).toBeDefined();
