@@ -102,8 +102,10 @@ export class Platform extends pulumi.ComponentResource {
                 // The store needs ESO's CRDs and webhook, and in Tier 3 the cloud identity it authenticates as.
                 dependsOn: [...eso.ready, ...(identity ? [identity] : [])],
             },
-            // Vault authenticates the api's ServiceAccount: it must exist first.
-            { parent: this, dependsOn: [runtime] },
+            // Vault and the cloud stores authenticate as the api's ServiceAccount: it must exist first. Only
+            // it: depending on the whole runtime held every store (and so every workspace's ExternalSecrets)
+            // back until the runtime's Deployments were available, though nothing here reads them.
+            { parent: this, dependsOn: [runtime.apiServiceAccountResource] },
         );
         if (config.ingress.enabled) {
             new IngressCertificate(

@@ -84,6 +84,12 @@ export interface AppRuntimeArgs {
 export class AppRuntime extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     public readonly apiServiceAccount: pulumi.Output<string>;
+    /**
+     * The api's ServiceAccount itself: what must exist before a store that
+     * authenticates as it (Vault, the cloud stores), without waiting for the
+     * runtime's Deployments to become available.
+     */
+    public readonly apiServiceAccountResource: k8s.core.v1.ServiceAccount;
     /** The public URL (`https://<ingress.host>`). */
     public readonly url: pulumi.Output<string>;
     /** The shared ConfigMap's data, for other pods of this runtime (backups) to checksum. */
@@ -184,6 +190,7 @@ export class AppRuntime extends pulumi.ComponentResource {
 
         this.namespace = namespace;
         this.apiServiceAccount = sa.metadata.name;
+        this.apiServiceAccountResource = sa;
         this.url = pulumi.output(publicUrl(config.ingress));
         this.configData = pulumi.output(data);
         this.nats = nats;

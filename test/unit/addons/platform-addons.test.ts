@@ -113,6 +113,15 @@ describe("the platform's add-ons", () => {
         expect(deps).toContain(resourceNamed(registrations, "x1agent-identity"));
     });
 
+    it("the secrets backend waits for the api's ServiceAccount it authenticates as, not for the runtime's Deployments", async () => {
+        const { transformations, registrations } = recordOptions();
+        new Platform("x1agent", { config: validateStack("staging") }, { transformations });
+        await settled();
+        // Vault's Kubernetes auth role binds that ServiceAccount; waiting for the whole runtime held every store, and
+        // every workspace's ExternalSecrets behind it, until the api and app Deployments were available.
+        expect(dependenciesOf(registrations, "x1agent-secrets")).toEqual([resourceNamed(registrations, "x1agent-runtime-api-sa")]);
+    });
+
     it("the etcd encryption output says what the cluster owner wires", async () => {
         const platform = new Platform("x1agent", { config: stackConfig({ cluster: { provider: "self-managed", name: "x1agent-onprem" } }) });
         const out = await new Promise<Record<string, unknown>>((resolve) =>
