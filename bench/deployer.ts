@@ -1,14 +1,29 @@
 /**
- * (4) The deployer over its HTTP API: N stacks (copies of `render`) previewed
- * or applied (`up`, rendering to the deployer's render root) at once. The service runs as `npm run deployer` runs it (its own process,
- * embedded database), with a temp data folder, state backend and render
- * root, and X1_DEPLOYER_MAX_RUNS set to the largest N so the runs are not
- * queued behind each other. Per batch: runs per minute (N / time from the
- * first request to the last run's end) and, per run, the time from its
- * request to the first engine event on its SSE stream. Then, with `soak`,
- * that many more previews (N at once, a new one as each ends) with the
- * deployer process's resident memory read after each: it must level off,
- * not grow with the runs.
+ * (4) The deployer over its HTTP API: N stacks previewed or applied at once.
+ * The service runs as `npm run deployer` runs it (its own process, embedded
+ * database), with a temp data folder, state backend and render root, and
+ * X1_DEPLOYER_MAX_RUNS set to the largest N so the runs are not queued
+ * behind each other. Two targets:
+ *
+ *  - `render` (default): N copies of the `render` stack (the platform
+ *    rendered to the deployer's render root), previewed or applied (`up`).
+ *  - `cluster`: N copies of the `local` stack, each pointed (through the API)
+ *    at a fresh local cluster of its own, as real environments each have
+ *    theirs (copies of `local` cannot share one cluster: the x1agent,
+ *    x1agent-secrets and add-on namespaces, CRDs, ClusterSecretStore and
+ *    ClusterIssuers have fixed names); applied (`up`, every add-on from its
+ *    chart, X1_CHART_MIRROR, the policy pack on every run). The clusters start
+ *    one after another before anything is timed and are purged at the end.
+ *
+ * Per batch: runs per minute (N / time from the first request to the last
+ * run's end), per run the time from its request to the first engine event
+ * and to the first resource event on its SSE stream, its duration and
+ * counts; the deployer's resident memory at the start, peak and end of the
+ * batch and the 1-minute load at its start and end. Then, with `soak`, that
+ * many more previews (N at once, a new one as each ends; on the cluster
+ * target no-change previews of the applied stacks against their clusters)
+ * with the deployer process's resident memory read after each: it must
+ * level off, not grow with the runs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -18,8 +33,34 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { sseMessages } from "../runtime/deployer/client";
 import { projectRoot, stacksDir } from "../runtime/engine/project";
+import { BenchCluster } from "./apply";
 import { benchPassphrase } from "./preview";
-import { type Summary, sleep, summarize } from "./stats";
+import { loadAverage, type Summary, sleep, slope, summarize } from "./stats";
+
+export type DeployerTarget = "render" | "cluster";
+export const deployerTargets: readonly DeployerTarget[] = ["render", "cluster"];
+
+/** The deployer's resident memory over a batch, MiB (sampled every 250 ms for the peak). */
+export interface RssWindow {
+    startMiB: number;
+    peakMiB: number;
+    endMiB: number;
+}
+
+/** One run of a batch, as the client saw it and as the deployer recorded it. */
+export interface RunFigures {
+    stack: string;
+    /** Request sent -> `end` on the run's SSE stream. */
+    requestToEndMs: number;
+    /** The deployer's own startedAt -> finishedAt (the engine's run, without the wait for a slot). */
+    runMs: number;
+    firstEventMs: number;
+    firstResourceMs: number;
+    /** The run's change counts (create, update, same, delete, replace). */
+    counts: Record<string, number> | null;
+    /** Whether the policy pack ran with the run, and its mandatory findings. */
+    policy: { applied: boolean; mandatory: number } | null;
+}
 
 export interface DeployerRow {
     stacks: number;
@@ -29,6 +70,13 @@ export interface DeployerRow {
     firstEventMs: Summary;
     /** Request sent -> first resource event: the program is running. */
     firstResourceMs: Summary;
+    /** Request sent -> the run's end, over every run of the row. */
+    requestToEndMs: Summary;
+    /** Per batch. */
+    rssMiB: RssWindow[];
+    /** 1-minute load average at each batch's start and end. */
+    load: { start: number; end: number }[];
+    runs: RunFigures[];
 }
 
 async function freePort(): Promise<number> {
@@ -47,6 +95,8 @@ interface Service {
     token: string;
     /** The deployer process's resident memory now, MiB. */
     rssMiB: () => number;
+    /** A variable of the deployer process's environment as it started (/proc/<pid>/environ). */
+    envOf: (name: string) => string | undefined;
     stop: () => Promise<void>;
 }
 
@@ -60,13 +110,27 @@ export interface SoakResult {
     /** Least-squares slope of RSS over the second half of the runs, KiB per run (about 0: no growth). */
     secondHalfSlopeKiBPerRun: number;
     runsPerMinute: number;
+    /** Soak previews that reported a change (on the cluster target each should change nothing). */
+    changedRuns: number;
+    load: { start: number; end: number };
 }
 
 export interface DeployerResult {
+    target: DeployerTarget;
     operation: "preview" | "up";
     rows: DeployerRow[];
     soak?: SoakResult;
+    /** Cluster target: each cluster's start (not counted in any figure), ms. */
+    clusterStartMs?: number[];
+    /** Cluster target: the destroy of every applied stack through the API at the end (untimed in the rows), ms. */
+    destroyMs?: number;
 }
+
+/**
+ * The deployer's run timeout for the bench: N ups of `local` at once on two shared cores take longer than the
+ * default 30 minutes; a run that still times out is a figure to report, not to wait for.
+ */
+const runTimeoutSeconds = "10800";
 
 async function startDeployer(dir: string, maxRuns: number, log: (s: string) => void): Promise<Service> {
     const port = await freePort();
@@ -80,6 +144,8 @@ async function startDeployer(dir: string, maxRuns: number, log: (s: string) => v
             X1_DEPLOYER_PORT: String(port),
             X1_DEPLOYER_DATA_DIR: dataDir,
             X1_DEPLOYER_MAX_RUNS: String(maxRuns),
+            X1_DEPLOYER_RUN_TIMEOUT_SECONDS: runTimeoutSeconds,
+            X1_DEPLOYER_MAX_RUN_TIMEOUT_SECONDS: runTimeoutSeconds,
             X1_DEPLOYER_LOG_LEVEL: "warn",
             PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
             X1_RENDER_ROOT: path.join(dir, "rendered"),
@@ -107,6 +173,11 @@ async function startDeployer(dir: string, maxRuns: number, log: (s: string) => v
         url: `http://127.0.0.1:${port}`,
         token: readFileSync(path.join(dataDir, "admin-token"), "utf8").trim(),
         rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? NaN) / 1024,
+        envOf: (name) =>
+            readFileSync(`/proc/${child.pid}/environ`, "utf8")
+                .split("\0")
+                .find((e) => e.startsWith(`${name}=`))
+                ?.slice(name.length + 1),
         stop: async () => {
             if (child.exitCode === null) child.kill("SIGTERM");
             await Promise.race([exited, sleep(30_000)]);
@@ -124,6 +195,13 @@ async function call(svc: Service, method: string, route: string, body?: unknown)
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text}`);
     return text ? JSON.parse(text) : {};
+}
+
+/** Points a stack at a cluster through the API: its config with `cluster.kubeconfig` replaced, on the revision it was read at. */
+async function pointAtCluster(svc: Service, stack: string, kubeconfig: string): Promise<void> {
+    const detail = (await call(svc, "GET", `/v1/stacks/${stack}`)) as { config: Record<string, any>; revision: string };
+    const config = { ...detail.config, cluster: { ...detail.config.cluster, kubeconfig } };
+    await call(svc, "PUT", `/v1/stacks/${stack}/config`, { config, revision: detail.revision });
 }
 
 /** Follows a run's SSE stream to its end; returns when the first engine event, the first resource event and the end arrived (performance.now()). */
@@ -144,68 +222,104 @@ async function follow(svc: Service, runId: string): Promise<{ firstEvent?: numbe
 
 interface Batch {
     batchMs: number;
-    firstEventMs: number[];
-    firstResourceMs: number[];
+    runs: RunFigures[];
+    rss: RssWindow;
+    load: { start: number; end: number };
 }
 
+/** N runs posted at once, each followed to its end; the deployer's RSS sampled meanwhile. Throws if any did not succeed. */
 async function batch(svc: Service, stacks: string[], operation: "preview" | "up" | "destroy" = "preview"): Promise<Batch> {
+    const load = { start: loadAverage()[0], end: NaN };
+    const rss: RssWindow = { startMiB: svc.rssMiB(), peakMiB: 0, endMiB: NaN };
+    rss.peakMiB = rss.startMiB;
+    const sampler = setInterval(() => {
+        rss.peakMiB = Math.max(rss.peakMiB, svc.rssMiB());
+    }, 250);
     const t0 = performance.now();
-    const runs = await Promise.all(
-        stacks.map(async (stack) => {
-            const sent = performance.now();
-            // A destroy names the stack again, as the API asks of every destroy.
-            const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation, ...(operation === "destroy" ? { confirm: stack } : {}) });
-            const f = await follow(svc, r.run.id as string);
-            const { run } = (await call(svc, "GET", `/v1/runs/${r.run.id}`)) as { run: { status: string; error?: string } };
-            return {
-                firstEventMs: (f.firstEvent ?? f.end) - sent,
-                firstResourceMs: (f.firstResource ?? f.end) - sent,
-                end: f.end,
-                status: run.status,
-                error: run.error,
-            };
-        }),
-    );
-    const failed = runs.filter((r) => r.status !== "succeeded");
+    let results: (RunFigures & { end: number; status: string; error?: string })[];
+    try {
+        results = await Promise.all(
+            stacks.map(async (stack) => {
+                const sent = performance.now();
+                // A destroy names the stack again, as the API asks of every destroy.
+                const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation, ...(operation === "destroy" ? { confirm: stack } : {}) });
+                const f = await follow(svc, r.run.id as string);
+                const { run } = (await call(svc, "GET", `/v1/runs/${r.run.id}`)) as {
+                    run: {
+                        status: string;
+                        error?: string | null;
+                        startedAt: string | null;
+                        finishedAt: string | null;
+                        counts: Record<string, number> | null;
+                        policy: { applied: boolean; mandatory: number } | null;
+                    };
+                };
+                return {
+                    stack,
+                    requestToEndMs: f.end - sent,
+                    runMs: run.startedAt && run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : NaN,
+                    firstEventMs: (f.firstEvent ?? f.end) - sent,
+                    firstResourceMs: (f.firstResource ?? f.end) - sent,
+                    counts: run.counts,
+                    policy: run.policy ? { applied: run.policy.applied, mandatory: run.policy.mandatory } : null,
+                    end: f.end,
+                    status: run.status,
+                    error: run.error ?? undefined,
+                };
+            }),
+        );
+    } finally {
+        clearInterval(sampler);
+    }
+    rss.endMiB = svc.rssMiB();
+    rss.peakMiB = Math.max(rss.peakMiB, rss.endMiB);
+    load.end = loadAverage()[0];
+    const failed = results.filter((r) => r.status !== "succeeded");
     // A failed run is not a throughput figure: stop with the reason.
     if (failed.length > 0)
-        throw new Error(`deployer ${operation}(s) did not succeed: ${failed.map((r) => `${r.status}: ${r.error ?? "no error recorded"}`).join("; ")}`);
+        throw new Error(
+            `deployer ${operation}(s) did not succeed: ${failed.map((r) => `${r.stack} ${r.status}: ${r.error ?? "no error recorded"}`).join("; ")}`,
+        );
     return {
-        batchMs: Math.max(...runs.map((r) => r.end)) - t0,
-        firstEventMs: runs.map((r) => r.firstEventMs),
-        firstResourceMs: runs.map((r) => r.firstResourceMs),
+        batchMs: Math.max(...results.map((r) => r.end)) - t0,
+        runs: results.map(({ end: _end, status: _status, error: _error, ...figures }) => figures),
+        rss,
+        load,
     };
 }
+
+const changed = (counts: Record<string, number> | null) => (counts ? Object.entries(counts).reduce((a, [k, v]) => a + (k === "same" ? 0 : v), 0) : 0);
 
 /** `total` previews, `concurrency` at once, a new one as each ends; the deployer's RSS after each. */
 async function soak(svc: Service, stacks: string[], total: number, log: (s: string) => void): Promise<SoakResult> {
     const startRssMiB = svc.rssMiB();
+    const loadStart = loadAverage()[0];
     const rssMiB: number[] = [];
+    let changedRuns = 0;
     let next = 0;
     const t0 = performance.now();
     const lane = async (stack: string) => {
         while (next < total) {
             next++;
-            await batch(svc, [stack]);
+            const b = await batch(svc, [stack]);
+            if (changed(b.runs[0]!.counts) > 0) changedRuns++;
             rssMiB.push(svc.rssMiB());
-            if (rssMiB.length % 10 === 0) log(`  deployer soak: ${rssMiB.length}/${total} runs, RSS ${rssMiB[rssMiB.length - 1]!.toFixed(0)} MiB`);
+            if (rssMiB.length % 10 === 0 || rssMiB.length === total)
+                log(`  deployer soak: ${rssMiB.length}/${total} runs, RSS ${rssMiB[rssMiB.length - 1]!.toFixed(0)} MiB`);
         }
     };
     await Promise.all(stacks.map(lane));
     const minutes = (performance.now() - t0) / 60_000;
-    const half = rssMiB.slice(Math.floor(rssMiB.length / 2));
-    const xs = half.map((_, i) => i);
-    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const my = half.reduce((a, b) => a + b, 0) / half.length;
-    const slope = xs.reduce((a, x, i) => a + (x - mx) * (half[i]! - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
     return {
         operation: "preview",
         runs: rssMiB.length,
         concurrency: stacks.length,
         startRssMiB,
         rssMiB,
-        secondHalfSlopeKiBPerRun: slope * 1024,
+        secondHalfSlopeKiBPerRun: slope(rssMiB.slice(Math.floor(rssMiB.length / 2))) * 1024,
         runsPerMinute: rssMiB.length / minutes,
+        changedRuns,
+        load: { start: loadStart, end: loadAverage()[0] },
     };
 }
 
@@ -214,49 +328,110 @@ export interface DeployerOptions {
     counts: number[];
     /** Batches per row. */
     runs: number;
-    /** preview, or up (each timed batch of ups starts from empty stacks: a destroy batch, untimed, follows it). */
+    /**
+     * preview, or up (each timed batch of ups starts from empty stacks: a destroy batch, untimed, follows it,
+     * except after the last batch on the cluster target, whose stacks the soak previews).
+     */
     operation: "preview" | "up";
     /** Previews after the rows, the deployer's memory read after each (0: none). */
     soak: number;
+    /** `render` copies, or copies of `local` each on a fresh local cluster of its own (module doc). */
+    target: DeployerTarget;
 }
 
 export async function benchDeployer(o: DeployerOptions, log: (s: string) => void): Promise<DeployerResult> {
-    const { counts, runs, operation } = o;
+    const { counts, runs, operation, target } = o;
+    if (target === "cluster" && operation !== "up") throw new Error("the deployer's cluster target applies its stacks: its operation is up");
     const dir = mkdtempSync(path.join(tmpdir(), "x1-bench-deployer-"));
     const maxN = Math.max(...counts);
     const names = Array.from({ length: maxN }, (_, i) => `bench-deployer-${i + 1}`);
+    const clusters = target === "cluster" ? names.map((_, i) => new BenchCluster(path.join(projectRoot, ".x1", `bench-deployer-cluster-${i + 1}`))) : [];
     let svc: Service | undefined;
     const rows: DeployerRow[] = [];
     let soakResult: SoakResult | undefined;
+    const clusterStartMs: number[] = [];
+    let destroyMs: number | undefined;
+    /** Stacks whose resources are up now (the cluster target keeps the last batch's for the soak). */
+    let applied: string[] = [];
     try {
+        for (const [i, c] of clusters.entries()) {
+            clusterStartMs.push(await c.fresh());
+            log(`  cluster ${i + 1}/${clusters.length} (${path.relative(projectRoot, c.dir)}) started in ${(clusterStartMs[i]! / 1000).toFixed(0)} s`);
+        }
         svc = await startDeployer(dir, maxN, log);
-        for (const name of names) await call(svc, "POST", "/v1/stacks", { name, from: "render", team: "bench" });
+        if (target === "cluster") {
+            // The add-ons' charts come from the mirror on a machine without network: it must reach the engine's environment.
+            const mirror = svc.envOf("X1_CHART_MIRROR");
+            log(`  deployer's X1_CHART_MIRROR: ${mirror ?? "(unset: every chart from its upstream repository)"}`);
+        }
+        for (const [i, name] of names.entries()) {
+            await call(svc, "POST", "/v1/stacks", { name, from: target === "cluster" ? "local" : "render", team: "bench" });
+            if (clusters[i]) await pointAtCluster(svc, name, clusters[i].kubeconfig);
+        }
         // Warm-up (not counted): the first run initializes the database's tables and the CLI's plugin cache.
         await batch(svc, names.slice(0, 1));
-        for (const n of counts) {
+        for (const [r, n] of counts.entries()) {
             const b: Batch[] = [];
             for (let i = 0; i < runs; i++) {
-                const r = await batch(svc, names.slice(0, n), operation);
-                b.push(r);
+                const x = await batch(svc, names.slice(0, n), operation);
+                if (operation === "up") applied = names.slice(0, n);
+                b.push(x);
                 log(
-                    `  deployer ${n} stack(s) ${operation} at once, run ${i + 1}/${runs}: ${r.batchMs.toFixed(0)} ms, first engine event after ${r.firstEventMs.map((x) => x.toFixed(0)).join("/")} ms, first resource event after ${r.firstResourceMs.map((x) => x.toFixed(0)).join("/")} ms`,
+                    `  deployer ${n} stack(s) ${operation} at once, run ${i + 1}/${runs}: ${x.batchMs.toFixed(0)} ms, ` +
+                        `first engine event after ${x.runs.map((y) => y.firstEventMs.toFixed(0)).join("/")} ms, ` +
+                        `first resource event after ${x.runs.map((y) => y.firstResourceMs.toFixed(0)).join("/")} ms; ` +
+                        `RSS ${x.rss.startMiB.toFixed(0)}/${x.rss.peakMiB.toFixed(0)}/${x.rss.endMiB.toFixed(0)} MiB (start/peak/end), load ${x.load.start}..${x.load.end}`,
                 );
-                // The next batch of ups starts from empty stacks again (untimed).
-                if (operation === "up") await batch(svc, names.slice(0, n), "destroy");
+                for (const y of x.runs)
+                    log(`    ${y.stack}: ${(y.runMs / 1000).toFixed(1)} s in the deployer, ${JSON.stringify(y.counts)}, policy ${JSON.stringify(y.policy)}`);
+                // The next batch of ups starts from empty stacks again (untimed); the cluster target's last one stays for the soak.
+                const last = r === counts.length - 1 && i === runs - 1;
+                if (operation === "up" && !(target === "cluster" && last)) {
+                    await batch(svc, applied, "destroy");
+                    applied = [];
+                }
             }
             rows.push({
                 stacks: n,
-                runsPerMinute: summarize(b.map((r) => (n / r.batchMs) * 60_000)),
-                batchMs: summarize(b.map((r) => r.batchMs)),
-                firstEventMs: summarize(b.flatMap((r) => r.firstEventMs)),
-                firstResourceMs: summarize(b.flatMap((r) => r.firstResourceMs)),
+                runsPerMinute: summarize(b.map((x) => (n / x.batchMs) * 60_000)),
+                batchMs: summarize(b.map((x) => x.batchMs)),
+                firstEventMs: summarize(b.flatMap((x) => x.runs.map((y) => y.firstEventMs))),
+                firstResourceMs: summarize(b.flatMap((x) => x.runs.map((y) => y.firstResourceMs))),
+                requestToEndMs: summarize(b.flatMap((x) => x.runs.map((y) => y.requestToEndMs))),
+                rssMiB: b.map((x) => x.rss),
+                load: b.map((x) => x.load),
+                runs: b.flatMap((x) => x.runs),
             });
         }
-        if (o.soak > 0) soakResult = await soak(svc, names, o.soak, log);
+        if (o.soak > 0) {
+            soakResult = await soak(svc, target === "cluster" ? applied : names, o.soak, log);
+            if (soakResult.changedRuns > 0) log(`  WARNING: ${soakResult.changedRuns} soak preview(s) reported changes: not no-change previews`);
+        }
+        if (applied.length > 0) {
+            // Untimed: the clusters are left empty through the API, as a user would leave them.
+            const d = await batch(svc, applied, "destroy");
+            applied = [];
+            destroyMs = d.batchMs;
+            log(`  destroyed ${d.runs.length} stack(s) through the API in ${(d.batchMs / 1000).toFixed(0)} s`);
+            for (const c of clusters) {
+                const left = (await c.kubectl(["get", "namespaces", "-o", "name"])).split("\n").filter((l) => l && !builtinNamespaces.has(l));
+                if (left.length) log(`  WARNING: ${path.relative(projectRoot, c.dir)} still has ${left.join(", ")} after the destroy`);
+            }
+        }
     } finally {
         await svc?.stop();
+        for (const c of clusters) await c.purge().catch((err: Error) => log(`  could not purge ${c.dir}: ${err.message}`));
         for (const name of names) rmSync(path.join(stacksDir, `Pulumi.${name}.yaml`), { force: true });
         rmSync(dir, { recursive: true, force: true });
     }
-    return { operation, rows, ...(soakResult ? { soak: soakResult } : {}) };
+    return {
+        target,
+        operation,
+        rows,
+        ...(soakResult ? { soak: soakResult } : {}),
+        ...(target === "cluster" ? { clusterStartMs, destroyMs } : {}),
+    };
 }
+
+/** The namespaces a fresh cluster has before anything is applied. */
+const builtinNamespaces = new Set(["namespace/default", "namespace/kube-system", "namespace/kube-public", "namespace/kube-node-lease"]);

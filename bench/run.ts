@@ -5,7 +5,8 @@
  *   (2) real preview of the local stack vs the engine floor, 1/10/100
  *   (3) policy pack evaluation per 1000 resources
  *   (4) deployer: N stacks previewed (or applied) at once over HTTP, N = 1/2/4/8,
- *       and the deployer's memory across many runs
+ *       copies of `render`, or of `local` each applied to a fresh local cluster
+ *       of its own; and the deployer's memory across many runs
  *   (5) apply: `up`, a no-change `up` and `destroy` of the local stack against
  *       a fresh local cluster vs `kubectl apply --server-side` of the same
  *       objects, 1/10/100 workspaces; the state backends; a profiled `up`
@@ -23,8 +24,9 @@
  *   --policy-workspaces 100,1000           sizes for the direct policy figure
  *   --policy-preview-workspaces 1,100      sizes for the preview with/without the pack
  *   --deployer-stacks 1,2,4,8              stacks previewed at once
- *   --deployer-operation preview|up        what the deployer runs (default preview)
- *   --deployer-soak <n>                    n more runs, the deployer's memory after each (default 0)
+ *   --deployer-operation preview|up        what the deployer runs on the render target (default preview)
+ *   --deployer-target render|cluster       render copies (default), or copies of local, one fresh cluster each, applied (up)
+ *   --deployer-soak <n>                    n more previews, the deployer's memory after each (default 0)
  *   --apply-sizes 1,10,100                 apply sizes (ours and the floor, file backend)
  *   --apply-backends file,postgres         state backends for ours (postgres: X1_TEST_POSTGRES_URL)
  *   --apply-backend-sizes 10,100           sizes for the backends other than file
@@ -42,7 +44,7 @@ import * as path from "node:path";
 import { projectRoot } from "../runtime/engine/project";
 import { pulumiCommand } from "../runtime/engine/stack-runner";
 import { type ApplyBench, type Backend, backends, benchApply, formatUpProfile, type Phase } from "./apply";
-import { benchDeployer, type DeployerResult } from "./deployer";
+import { benchDeployer, type DeployerResult, type DeployerTarget, deployerTargets } from "./deployer";
 import { benchMocks, type MocksResult, mocksSample } from "./mocks";
 import { benchPolicyDirect, benchPolicyPreview, type PolicyDirect, type PolicyPreview } from "./policy";
 import { benchPreview, type PreviewBench } from "./preview";
@@ -61,7 +63,9 @@ interface Options {
     policyWorkspaces: number[];
     policyPreviewWorkspaces: number[];
     deployerStacks: number[];
-    deployerOperation: "preview" | "up";
+    /** Unset: preview on the render target; the cluster target always applies (up). */
+    deployerOperation?: "preview" | "up";
+    deployerTarget: DeployerTarget;
     deployerSoak: number;
     applySizes: number[];
     applyBackends: Backend[];
@@ -75,7 +79,7 @@ interface Options {
 }
 
 const usage =
-    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-floor] [--apply-target cluster|render] [--apply-profile-size n] [--profile]";
+    "usage: npm run bench -- [--only mocks,preview,policy,deployer,apply] [--quick] [--runs n] [--engine-runs n] [--sizes a,b] [--preview-sizes a,b] [--policy-workspaces a,b] [--policy-preview-workspaces a,b] [--deployer-stacks a,b] [--deployer-operation preview|up] [--deployer-target render|cluster] [--deployer-soak n] [--apply-sizes a,b] [--apply-backends file,postgres] [--apply-backend-sizes a,b] [--apply-parallel n] [--apply-up-only] [--apply-floor] [--apply-target cluster|render] [--apply-profile-size n] [--profile]";
 
 function parseArgs(argv: string[]): Options {
     const o: Options = {
@@ -87,7 +91,7 @@ function parseArgs(argv: string[]): Options {
         policyWorkspaces: [100, 1000],
         policyPreviewWorkspaces: [1, 100],
         deployerStacks: [1, 2, 4, 8],
-        deployerOperation: "preview",
+        deployerTarget: "render",
         deployerSoak: 0,
         applySizes: [1, 10, 100],
         applyBackends: ["file", "postgres"],
@@ -137,6 +141,10 @@ function parseArgs(argv: string[]): Options {
             const v = value();
             if (v !== "preview" && v !== "up") throw new Error(`--deployer-operation is preview or up, got '${v}'`);
             o.deployerOperation = v;
+        } else if (a === "--deployer-target") {
+            const v = value();
+            if (!(deployerTargets as readonly string[]).includes(v)) throw new Error(`--deployer-target is ${deployerTargets.join(" or ")}, got '${v}'`);
+            o.deployerTarget = v as DeployerTarget;
         } else if (a === "--deployer-soak") o.deployerSoak = list(value(), a)[0]!;
         else if (a === "--apply-sizes") o.applySizes = list(value(), a);
         else if (a === "--apply-backends") {
@@ -156,6 +164,8 @@ function parseArgs(argv: string[]): Options {
         else if (a === "--profile") o.profile = true;
         else throw new Error(`unknown option ${a}\n${usage}`);
     }
+    if (o.deployerTarget === "cluster" && o.deployerOperation === "preview")
+        throw new Error("--deployer-target cluster applies its stacks (up): --deployer-operation preview is for --deployer-target render");
     return o;
 }
 
@@ -292,20 +302,58 @@ function printPolicy(r: NonNullable<Results["policy"]>): void {
 }
 
 function printDeployer(r: DeployerResult): void {
-    console.log(`\n(4) Deployer: N stacks, ${r.operation} at once over the HTTP API (median (min–max))\n`);
+    const what = r.target === "cluster" ? "copies of local, each applied to a fresh local cluster of its own" : "copies of render";
+    console.log(`\n(4) Deployer: N stacks (${what}), ${r.operation} at once over the HTTP API (median (min–max))\n`);
+    const mib = (x: number) => x.toFixed(0);
     console.log(
         table([
-            ["stacks at once", "runs/minute", "batch ms", "request -> first event ms", "request -> first resource event ms"],
-            ...r.rows.map((x) => [String(x.stacks), fmt(x.runsPerMinute, 1), ms(x.batchMs), ms(x.firstEventMs), ms(x.firstResourceMs)]),
+            [
+                "stacks at once",
+                "runs/minute",
+                "batch ms",
+                "request -> first event ms",
+                "request -> first resource event ms",
+                "request -> run end ms",
+                "RSS MiB start/peak/end",
+                "load start..end",
+            ],
+            ...r.rows.map((x) => [
+                String(x.stacks),
+                fmt(x.runsPerMinute, 1),
+                ms(x.batchMs),
+                ms(x.firstEventMs),
+                ms(x.firstResourceMs),
+                ms(x.requestToEndMs),
+                x.rssMiB.map((w) => `${mib(w.startMiB)}/${mib(w.peakMiB)}/${mib(w.endMiB)}`).join(", "),
+                x.load.map((l) => `${l.start.toFixed(1)}..${l.end.toFixed(1)}`).join(", "),
+            ]),
         ]),
     );
+    for (const x of r.rows) {
+        console.log(`\n${x.stacks} at once, each run (s in the deployer, changes, policy pack):`);
+        for (const y of x.runs) {
+            const counts = y.counts
+                ? Object.entries(y.counts)
+                      .map(([k, v]) => `${k} ${v}`)
+                      .join(", ")
+                : "no counts";
+            const policy = y.policy ? (y.policy.applied ? `applied, ${y.policy.mandatory} mandatory` : "not applied") : "no record";
+            console.log(`  ${y.stack}: ${(y.runMs / 1000).toFixed(1)} s; ${counts}; policy ${policy}`);
+        }
+    }
+    if (r.clusterStartMs)
+        console.log(
+            `\nclusters started one after another before the runs (not counted): ${r.clusterStartMs.map((t) => (t / 1000).toFixed(0)).join(", ")} s; ` +
+                `destroy of every stack through the API at the end (untimed): ${r.destroyMs !== undefined ? `${(r.destroyMs / 1000).toFixed(0)} s` : "-"}`,
+        );
     if (r.soak) {
         const s = r.soak;
         const at = (i: number) => s.rssMiB[Math.min(i, s.rssMiB.length) - 1]?.toFixed(0) ?? "-";
         console.log(
-            `\ndeployer memory across ${s.runs} more ${s.operation} runs (${s.concurrency} at once): RSS after start ${s.startRssMiB.toFixed(0)} MiB; ` +
+            `\ndeployer memory across ${s.runs} more ${s.operation} runs (${s.concurrency} at once${r.target === "cluster" ? ", no-change previews of the applied stacks against their clusters" : ""}): RSS after start ${s.startRssMiB.toFixed(0)} MiB; ` +
                 `after run 1 ${at(1)}, 10 ${at(10)}, 25 ${at(25)}, 50 ${at(50)}, 75 ${at(75)}, ${s.runs} ${at(s.runs)} MiB; ` +
-                `max ${Math.max(...s.rssMiB).toFixed(0)} MiB; slope over the second half ${s.secondHalfSlopeKiBPerRun.toFixed(1)} KiB/run; ${s.runsPerMinute.toFixed(1)} runs/minute`,
+                `max ${Math.max(...s.rssMiB).toFixed(0)} MiB; slope over the second half ${s.secondHalfSlopeKiBPerRun.toFixed(1)} KiB/run; ${s.runsPerMinute.toFixed(1)} runs/minute; ` +
+                `${s.changedRuns} run(s) with changes; load ${s.load.start.toFixed(1)}..${s.load.end.toFixed(1)}`,
         );
     }
 }
@@ -448,7 +496,13 @@ async function main(): Promise<void> {
     if (options.only.includes("deployer")) {
         log("\nmeasuring (4) deployer throughput ...");
         results.deployer = await benchDeployer(
-            { counts: options.deployerStacks, runs: options.engineRuns, operation: options.deployerOperation, soak: options.deployerSoak },
+            {
+                counts: options.deployerStacks,
+                runs: options.engineRuns,
+                operation: options.deployerOperation ?? (options.deployerTarget === "cluster" ? "up" : "preview"),
+                target: options.deployerTarget,
+                soak: options.deployerSoak,
+            },
             log,
         );
         save();

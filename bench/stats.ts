@@ -17,6 +17,23 @@ export function summarize(values: number[]): Summary {
     return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs: values.length };
 }
 
+/**
+ * Least-squares slope of `values` over their position (0, 1, 2, ...): how much each step adds, on
+ * average; about 0 when they level off. NaN for fewer than two values.
+ */
+export function slope(values: number[]): number {
+    if (values.length < 2) return NaN;
+    const mx = (values.length - 1) / 2;
+    const my = values.reduce((a, b) => a + b, 0) / values.length;
+    let num = 0;
+    let den = 0;
+    for (const [x, y] of values.entries()) {
+        num += (x - mx) * (y - my);
+        den += (x - mx) ** 2;
+    }
+    return num / den;
+}
+
 /** `median (min–max)` with a fixed number of decimals. */
 export function fmt(s: Summary, decimals = 0, unit = ""): string {
     const f = (v: number) => v.toFixed(decimals);
