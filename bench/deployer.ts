@@ -35,7 +35,7 @@ import { sseMessages } from "../runtime/deployer/client";
 import { projectRoot, stacksDir } from "../runtime/engine/project";
 import { BenchCluster } from "./apply";
 import { benchPassphrase } from "./preview";
-import { loadAverage, type Summary, sleep, slope, summarize } from "./stats";
+import { fmt, loadAverage, type Summary, sleep, slope, summarize, table } from "./stats";
 
 export type DeployerTarget = "render" | "cluster";
 export const deployerTargets: readonly DeployerTarget[] = ["render", "cluster"];
@@ -118,6 +118,8 @@ export interface SoakResult {
 export interface DeployerResult {
     target: DeployerTarget;
     operation: "preview" | "up";
+    /** The deployer's RSS once it listens, before any run (MiB). */
+    idleRssMiB?: number;
     rows: DeployerRow[];
     soak?: SoakResult;
     /** Cluster target: each cluster's start (not counted in any figure), ms. */
@@ -351,6 +353,7 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
     let soakResult: SoakResult | undefined;
     const clusterStartMs: number[] = [];
     let destroyMs: number | undefined;
+    let idleRssMiB: number | undefined;
     /** Stacks whose resources are up now (the cluster target keeps the last batch's for the soak). */
     let applied: string[] = [];
     try {
@@ -359,6 +362,7 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
             log(`  cluster ${i + 1}/${clusters.length} (${path.relative(projectRoot, c.dir)}) started in ${(clusterStartMs[i]! / 1000).toFixed(0)} s`);
         }
         svc = await startDeployer(dir, maxN, log);
+        idleRssMiB = svc.rssMiB();
         if (target === "cluster") {
             // The add-ons' charts come from the mirror on a machine without network: it must reach the engine's environment.
             const mirror = svc.envOf("X1_CHART_MIRROR");
@@ -369,7 +373,10 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
             if (clusters[i]) await pointAtCluster(svc, name, clusters[i].kubeconfig);
         }
         // Warm-up (not counted): the first run initializes the database's tables and the CLI's plugin cache.
-        await batch(svc, names.slice(0, 1));
+        const warm = await batch(svc, names.slice(0, 1));
+        log(
+            `  warm-up preview of ${names[0]} (not counted): ${(warm.batchMs / 1000).toFixed(0)} s, deployer RSS ${idleRssMiB.toFixed(0)} -> ${warm.rss.endMiB.toFixed(0)} MiB`,
+        );
         for (const [r, n] of counts.entries()) {
             const b: Batch[] = [];
             for (let i = 0; i < runs; i++) {
@@ -427,6 +434,7 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
     return {
         target,
         operation,
+        ...(idleRssMiB !== undefined ? { idleRssMiB } : {}),
         rows,
         ...(soakResult ? { soak: soakResult } : {}),
         ...(target === "cluster" ? { clusterStartMs, destroyMs } : {}),
@@ -435,3 +443,68 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
 
 /** The namespaces a fresh cluster has before anything is applied. */
 const builtinNamespaces = new Set(["namespace/default", "namespace/kube-system", "namespace/kube-public", "namespace/kube-node-lease"]);
+
+const ms = (s: Summary) => fmt(s, 0);
+const mib = (x: number) => x.toFixed(0);
+
+/** The deployer part of `npm run bench`'s report: the table, each run, the clusters, the soak. */
+export function formatDeployer(r: DeployerResult): string {
+    const what = r.target === "cluster" ? "copies of local, each applied to a fresh local cluster of its own" : "copies of render";
+    const out = [
+        `\n(4) Deployer: N stacks (${what}), ${r.operation} at once over the HTTP API (median (min–max))\n`,
+        table([
+            [
+                "stacks at once",
+                "runs/minute",
+                "batch ms",
+                "request -> first event ms",
+                "request -> first resource event ms",
+                "request -> run end ms",
+                "RSS MiB start/peak/end",
+                "load start..end",
+            ],
+            ...r.rows.map((x) => [
+                String(x.stacks),
+                fmt(x.runsPerMinute, 1),
+                ms(x.batchMs),
+                ms(x.firstEventMs),
+                ms(x.firstResourceMs),
+                ms(x.requestToEndMs),
+                x.rssMiB.map((w) => `${mib(w.startMiB)}/${mib(w.peakMiB)}/${mib(w.endMiB)}`).join(", "),
+                x.load.map((l) => `${l.start.toFixed(1)}..${l.end.toFixed(1)}`).join(", "),
+            ]),
+        ]),
+    ];
+    if (r.idleRssMiB !== undefined) out.push(`\nthe deployer's RSS once listening, before any run: ${mib(r.idleRssMiB)} MiB`);
+    for (const x of r.rows) {
+        out.push(`\n${x.stacks} at once, each run (s in the deployer, changes, policy pack):`);
+        for (const y of x.runs) {
+            const counts = y.counts
+                ? Object.entries(y.counts)
+                      .map(([k, v]) => `${k} ${v}`)
+                      .join(", ")
+                : "no counts";
+            const policy = y.policy ? (y.policy.applied ? `applied, ${y.policy.mandatory} mandatory` : "not applied") : "no record";
+            out.push(`  ${y.stack}: ${(y.runMs / 1000).toFixed(1)} s; ${counts}; policy ${policy}`);
+        }
+    }
+    if (r.clusterStartMs)
+        out.push(
+            `\nclusters started one after another before the runs (not counted): ${r.clusterStartMs.map((t) => (t / 1000).toFixed(0)).join(", ")} s; ` +
+                `destroy of every stack through the API at the end (untimed): ${r.destroyMs !== undefined ? `${(r.destroyMs / 1000).toFixed(0)} s` : "-"}`,
+        );
+    if (r.soak) {
+        const s = r.soak;
+        // RSS after these runs, those the soak reached (and its last).
+        const marks = [...new Set([1, 10, 25, 50, 75, s.runs].filter((i) => i >= 1 && i <= s.runs))].sort((a, b) => a - b);
+        const half = s.runs - Math.floor(s.runs / 2);
+        out.push(
+            `\ndeployer memory across ${s.runs} more ${s.operation} runs (${s.concurrency} at once${r.target === "cluster" ? ", no-change previews of the applied stacks against their clusters" : ""}): ` +
+                `RSS before them ${mib(s.startRssMiB)} MiB; after run ${marks.map((i) => `${i} ${mib(s.rssMiB[i - 1]!)}`).join(", ")} MiB; ` +
+                `min ${mib(Math.min(...s.rssMiB))}, max ${mib(Math.max(...s.rssMiB))} MiB; ` +
+                `slope over the second half (${half} runs) ${s.secondHalfSlopeKiBPerRun.toFixed(1)} KiB/run${half < 10 ? " (too few runs to read a trend)" : ""}; ` +
+                `${s.runsPerMinute.toFixed(1)} runs/minute; ${s.changedRuns} run(s) with changes; load ${s.load.start.toFixed(1)}..${s.load.end.toFixed(1)}`,
+        );
+    }
+    return out.join("\n");
+}

@@ -44,7 +44,7 @@ import * as path from "node:path";
 import { projectRoot } from "../runtime/engine/project";
 import { pulumiCommand } from "../runtime/engine/stack-runner";
 import { type ApplyBench, type Backend, backends, benchApply, formatUpProfile, type Phase } from "./apply";
-import { benchDeployer, type DeployerResult, type DeployerTarget, deployerTargets } from "./deployer";
+import { benchDeployer, type DeployerResult, type DeployerTarget, deployerTargets, formatDeployer } from "./deployer";
 import { benchMocks, type MocksResult, mocksSample } from "./mocks";
 import { benchPolicyDirect, benchPolicyPreview, type PolicyDirect, type PolicyPreview } from "./policy";
 import { benchPreview, type PreviewBench } from "./preview";
@@ -301,63 +301,6 @@ function printPolicy(r: NonNullable<Results["policy"]>): void {
     if (violations.length) console.log(`violations under mocks' inputs (not a preview's): ${violations.join("; ")}`);
 }
 
-function printDeployer(r: DeployerResult): void {
-    const what = r.target === "cluster" ? "copies of local, each applied to a fresh local cluster of its own" : "copies of render";
-    console.log(`\n(4) Deployer: N stacks (${what}), ${r.operation} at once over the HTTP API (median (min–max))\n`);
-    const mib = (x: number) => x.toFixed(0);
-    console.log(
-        table([
-            [
-                "stacks at once",
-                "runs/minute",
-                "batch ms",
-                "request -> first event ms",
-                "request -> first resource event ms",
-                "request -> run end ms",
-                "RSS MiB start/peak/end",
-                "load start..end",
-            ],
-            ...r.rows.map((x) => [
-                String(x.stacks),
-                fmt(x.runsPerMinute, 1),
-                ms(x.batchMs),
-                ms(x.firstEventMs),
-                ms(x.firstResourceMs),
-                ms(x.requestToEndMs),
-                x.rssMiB.map((w) => `${mib(w.startMiB)}/${mib(w.peakMiB)}/${mib(w.endMiB)}`).join(", "),
-                x.load.map((l) => `${l.start.toFixed(1)}..${l.end.toFixed(1)}`).join(", "),
-            ]),
-        ]),
-    );
-    for (const x of r.rows) {
-        console.log(`\n${x.stacks} at once, each run (s in the deployer, changes, policy pack):`);
-        for (const y of x.runs) {
-            const counts = y.counts
-                ? Object.entries(y.counts)
-                      .map(([k, v]) => `${k} ${v}`)
-                      .join(", ")
-                : "no counts";
-            const policy = y.policy ? (y.policy.applied ? `applied, ${y.policy.mandatory} mandatory` : "not applied") : "no record";
-            console.log(`  ${y.stack}: ${(y.runMs / 1000).toFixed(1)} s; ${counts}; policy ${policy}`);
-        }
-    }
-    if (r.clusterStartMs)
-        console.log(
-            `\nclusters started one after another before the runs (not counted): ${r.clusterStartMs.map((t) => (t / 1000).toFixed(0)).join(", ")} s; ` +
-                `destroy of every stack through the API at the end (untimed): ${r.destroyMs !== undefined ? `${(r.destroyMs / 1000).toFixed(0)} s` : "-"}`,
-        );
-    if (r.soak) {
-        const s = r.soak;
-        const at = (i: number) => s.rssMiB[Math.min(i, s.rssMiB.length) - 1]?.toFixed(0) ?? "-";
-        console.log(
-            `\ndeployer memory across ${s.runs} more ${s.operation} runs (${s.concurrency} at once${r.target === "cluster" ? ", no-change previews of the applied stacks against their clusters" : ""}): RSS after start ${s.startRssMiB.toFixed(0)} MiB; ` +
-                `after run 1 ${at(1)}, 10 ${at(10)}, 25 ${at(25)}, 50 ${at(50)}, 75 ${at(75)}, ${s.runs} ${at(s.runs)} MiB; ` +
-                `max ${Math.max(...s.rssMiB).toFixed(0)} MiB; slope over the second half ${s.secondHalfSlopeKiBPerRun.toFixed(1)} KiB/run; ${s.runsPerMinute.toFixed(1)} runs/minute; ` +
-                `${s.changedRuns} run(s) with changes; load ${s.load.start.toFixed(1)}..${s.load.end.toFixed(1)}`,
-        );
-    }
-}
-
 const sec = (p: Phase | undefined) => (p ? (p.wallMs / 1000).toFixed(1) : "-");
 
 function printApply(r: ApplyBench): void {
@@ -535,7 +478,7 @@ async function main(): Promise<void> {
     if (results.mocks) printMocks(results.mocks);
     if (results.preview) printPreview(results.preview);
     if (results.policy) printPolicy(results.policy);
-    if (results.deployer) printDeployer(results.deployer);
+    if (results.deployer) console.log(formatDeployer(results.deployer));
     if (results.apply) printApply(results.apply);
 
     save();
