@@ -122,16 +122,25 @@ status() {
 # ---- up ---------------------------------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # pick_ports: the recorded ports while they are free (a restart keeps its
-# kubeconfig and etcd's peer URL), fresh free ones otherwise.
+# kubeconfig and etcd's peer URL), fresh free ones otherwise. Fresh ones come
+# from below the kernel's ephemeral range (ip_local_port_range, 32768-60999
+# by default): a free port inside it can be taken as the source port of any
+# outgoing connection between this check and the server's bind, which under
+# load (several clusters, engines and test suites at once) made an API server
+# fail with "bind: address already in use".
 pick_ports() {
   local names=(etcd_port etcd_peer_port api_port kcm_port scheduler_port) name p taken=" "
+  local ephemeral_low low=10000 span
+  ephemeral_low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+  span=$((ephemeral_low - low))
+  if [ "$span" -lt 1000 ]; then low=20000 span=30000; fi
   # shellcheck disable=SC1091
   [ -f "$dir/ports" ] && source "$dir/ports"
   for name in "${names[@]}"; do
     p="${!name:-}"
     if [ -z "$p" ] || ! port_free "$p" || [[ "$taken" == *" $p "* ]]; then
       while :; do
-        p=$((20000 + RANDOM % 30000))
+        p=$((low + RANDOM % span))
         port_free "$p" && [[ "$taken" != *" $p "* ]] && break
       done
     fi
