@@ -18,8 +18,9 @@ export default defineConfig({
     test: {
         reporters: ["default"],
         projects: [
-            { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 30_000 } },
-            { test: { name: "schema", include: ["test/schema/**/*.test.ts"], testTimeout: 60_000 } },
+            // Unit and schema hooks render whole stacks under mocks (beforeAll), as much work as a test: same timeout.
+            { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 30_000 } },
+            { test: { name: "schema", include: ["test/schema/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 } },
             { test: { name: "policy", include: ["test/policy/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
             { test: { name: "engine", include: ["test/engine/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
             { test: { name: "runtime", include: ["test/runtime/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 900_000, fileParallelism: false } },
