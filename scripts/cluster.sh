@@ -26,6 +26,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${X1_CLUSTER_DIR:-$root/.x1/cluster}"
+# Absolute, so that finding this cluster's processes by their arguments never
+# matches another cluster whose folder ends the same way (a relative
+# X1_CLUSTER_DIR=.x1/bench-cluster matched every worktree's bench cluster).
+case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
 tc="${X1_TOOLCHAIN_DIR:-$root/.pulumi-toolchain}"
 bin="$tc/bin"
 context=x1agent-local
