@@ -31,7 +31,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { sseMessages } from "../runtime/deployer/client";
+import { DeployerClient, sseMessages } from "../runtime/deployer/client";
 import { projectRoot, stacksDir } from "../runtime/engine/project";
 import { BenchCluster } from "./apply";
 import { benchPassphrase } from "./preview";
@@ -93,6 +93,8 @@ async function freePort(): Promise<number> {
 interface Service {
     url: string;
     token: string;
+    /** The project's own client of the deployer's API (what `x1` uses with X1_DEPLOYER_URL). */
+    client: DeployerClient;
     /** The deployer process's resident memory now, MiB. */
     rssMiB: () => number;
     /** A variable of the deployer process's environment as it started (/proc/<pid>/environ). */
@@ -171,9 +173,12 @@ async function startDeployer(dir: string, maxRuns: number, log: (s: string) => v
             .split("\n")
             .find((l) => /listening on/.test(l))}`,
     );
+    const url = `http://127.0.0.1:${port}`;
+    const token = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
     return {
-        url: `http://127.0.0.1:${port}`,
-        token: readFileSync(path.join(dataDir, "admin-token"), "utf8").trim(),
+        url,
+        token,
+        client: new DeployerClient(url, token),
         rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? NaN) / 1024,
         envOf: (name) =>
             readFileSync(`/proc/${child.pid}/environ`, "utf8")
@@ -188,22 +193,11 @@ async function startDeployer(dir: string, maxRuns: number, log: (s: string) => v
     };
 }
 
-async function call(svc: Service, method: string, route: string, body?: unknown): Promise<any> {
-    const res = await fetch(`${svc.url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${svc.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text}`);
-    return text ? JSON.parse(text) : {};
-}
-
 /** Points a stack at a cluster through the API: its config with `cluster.kubeconfig` replaced, on the revision it was read at. */
 async function pointAtCluster(svc: Service, stack: string, kubeconfig: string): Promise<void> {
-    const detail = (await call(svc, "GET", `/v1/stacks/${stack}`)) as { config: Record<string, any>; revision: string };
+    const detail = await svc.client.call<{ config: Record<string, any>; revision: string }>("GET", `/v1/stacks/${stack}`);
     const config = { ...detail.config, cluster: { ...detail.config.cluster, kubeconfig } };
-    await call(svc, "PUT", `/v1/stacks/${stack}/config`, { config, revision: detail.revision });
+    await svc.client.call("PUT", `/v1/stacks/${stack}/config`, { config, revision: detail.revision });
 }
 
 /** Follows a run's SSE stream to its end; returns when the first engine event, the first resource event and the end arrived (performance.now()). */
@@ -244,9 +238,12 @@ async function batch(svc: Service, stacks: string[], operation: "preview" | "up"
             stacks.map(async (stack) => {
                 const sent = performance.now();
                 // A destroy names the stack again, as the API asks of every destroy.
-                const r = await call(svc, "POST", `/v1/stacks/${stack}/runs`, { operation, ...(operation === "destroy" ? { confirm: stack } : {}) });
-                const f = await follow(svc, r.run.id as string);
-                const { run } = (await call(svc, "GET", `/v1/runs/${r.run.id}`)) as {
+                const r = await svc.client.call<{ run: { id: string } }>("POST", `/v1/stacks/${stack}/runs`, {
+                    operation,
+                    ...(operation === "destroy" ? { confirm: stack } : {}),
+                });
+                const f = await follow(svc, r.run.id);
+                const { run } = await svc.client.call<{
                     run: {
                         status: string;
                         error?: string | null;
@@ -255,7 +252,7 @@ async function batch(svc: Service, stacks: string[], operation: "preview" | "up"
                         counts: Record<string, number> | null;
                         policy: { applied: boolean; mandatory: number } | null;
                     };
-                };
+                }>("GET", `/v1/runs/${r.run.id}`);
                 return {
                     stack,
                     requestToEndMs: f.end - sent,
@@ -369,7 +366,7 @@ export async function benchDeployer(o: DeployerOptions, log: (s: string) => void
             log(`  deployer's X1_CHART_MIRROR: ${mirror ?? "(unset: every chart from its upstream repository)"}`);
         }
         for (const [i, name] of names.entries()) {
-            await call(svc, "POST", "/v1/stacks", { name, from: target === "cluster" ? "local" : "render", team: "bench" });
+            await svc.client.call("POST", "/v1/stacks", { name, from: target === "cluster" ? "local" : "render", team: "bench" });
             if (clusters[i]) await pointAtCluster(svc, name, clusters[i].kubeconfig);
         }
         // Warm-up (not counted): the first run initializes the database's tables and the CLI's plugin cache.
