@@ -16,11 +16,13 @@ export const defaultBackendUrl = `file://${path.join(projectRoot, ".pulumi-state
 
 /**
  * The PostgreSQL schema that holds Pulumi's state next to the deployer's
- * tables (which stay in the connection's default schema): the CLI creates
- * its one table, `pulumi_state`, there. The deployer's migration
- * 0005_shared_state creates the schema.
+ * tables (which stay in the connection's default schema). The deployer's
+ * migration 0005_shared_state creates the schema.
  */
 export const stateSchema = "pulumi";
+
+/** The CLI's one table there (its default name), made by the deployer's migration 0007_state_table. */
+export const stateTable = `${stateSchema}.pulumi_state`;
 
 /** The backend URL in effect; a file backend's folder is created (a fresh clone has no .pulumi-state/). */
 export function backendUrl(env: NodeJS.ProcessEnv = process.env): string {

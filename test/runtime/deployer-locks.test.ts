@@ -2,8 +2,8 @@
  * A stack's engine lock over HTTP, on both database backends: on the
  * embedded database the state is a file backend (the lock a JSON file per
  * holder), on PostgreSQL the CLI's postgres:// backend in the deployer's
- * database (the lock a row of pulumi.pulumi_state). The real CLI creates
- * that table; the locks themselves are written here in the CLI's format
+ * database (the lock a row of pulumi.pulumi_state, the table the deployer's
+ * migrations make). The locks are written here in the CLI's format
  * (its diy backend's lockContent at its lock path), because a real holder
  * would need an update killed midway: one holder is a live process whose
  * command line names pulumi (a `sleep` started as `pulumi-holder`), the
@@ -11,16 +11,13 @@
  * lock behind the test's back); "a run in progress" is the runs table's
  * `running` row, set here as a worker would.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir, userInfo } from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresStateUrl } from "../../runtime/engine/backend";
-import { pulumiCommand } from "../../runtime/engine/stack-runner";
 import { backendNames, call, freshDatabase, projectCopy, type Service, startService, tempStackNames, waitFor } from "./helpers";
 
 describe.each(backendNames)("a stack's engine lock (%s database)", (backend) => {
@@ -55,13 +52,6 @@ describe.each(backendNames)("a stack's engine lock (%s database)", (backend) => 
                 await client.end();
                 await close();
             };
-            // The deployer's own database holds the state (its migrations made the schema); the CLI makes its table when it opens the backend.
-            const url = postgresStateUrl(db.options.url);
-            const cli = await pulumiCommand();
-            await promisify(execFile)(cli.command, ["stack", "ls", "--json"], {
-                cwd: copy.paths.projectRoot,
-                env: { ...process.env, PULUMI_BACKEND_URL: url, PULUMI_CONFIG_PASSPHRASE: "x", PULUMI_SKIP_UPDATE_CHECK: "true" },
-            });
         } else {
             writeLock = async (content) => {
                 const file = path.join(stateDir, lockPath);

@@ -4,7 +4,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { Migration } from "kysely/migration";
-import { stateSchema } from "../../engine/backend";
+import { stateSchema, stateTable } from "../../engine/backend";
 import { revisionOf } from "./stack-files";
 
 export const migrations: Record<string, Migration> = {
@@ -291,6 +291,24 @@ export const migrations: Record<string, Migration> = {
                     UPDATE runs SET change_json = (change_json::jsonb || jsonb_build_object('baseRevision', ${revision}::text))::text
                     WHERE stack = ${stack} AND status = 'queued' AND change_json IS NOT NULL AND change_json::json->>'baseRevision' = ${old}`.execute(db);
             }
+        },
+    },
+    "0007_state_table": {
+        async up(db: Kysely<unknown>) {
+            // The CLI's postgres:// backend creates its table when it opens the backend, with
+            // CREATE TABLE IF NOT EXISTS, which PostgreSQL does not make safe against itself: two
+            // engines opening a fresh database at once (two replicas' first runs) can fail with
+            // `duplicate key value violates unique constraint "pg_type_typname_nsp_index"`.
+            // Made here once, under the migrator's lock, with the pinned CLI's own definition
+            // (its backend/diy/postgres/schema.sql), the CLI's statements find it there.
+            // test/runtime/state-table.test.ts holds the two definitions equal.
+            await sql`
+                CREATE TABLE IF NOT EXISTS ${sql.table(stateTable)} (
+                    key TEXT PRIMARY KEY,
+                    data JSON NOT NULL,
+                    updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now()
+                )`.execute(db);
+            await sql`CREATE INDEX IF NOT EXISTS pulumi_state_key_prefix_idx ON ${sql.table(stateTable)} (key text_pattern_ops)`.execute(db);
         },
     },
 };
