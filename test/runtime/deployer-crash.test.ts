@@ -4,12 +4,22 @@
  * a message saying what to do, the stack's engine lock is cleared (its
  * holder is gone), and the next run on the stack succeeds. The service runs
  * as a child process, as in production.
+ *
+ * Then the deployer killed together with its engine (a pod's container
+ * stopped), the engine caught writing a checkpoint's attributes file: the
+ * kill is real, the half-written file is made here (the moment it exists is
+ * microseconds wide; CI once met it for real), and the restart repairs it.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engineLock } from "../../runtime/deployer/worker/engine-lock";
+import { fileBackendDir } from "../../runtime/engine/backend";
+import { checkpointDirs } from "../../runtime/engine/diy-layout";
+import { pulumiCommand } from "../../runtime/engine/stack-runner";
 import { processesWithEnvironment } from "../../runtime/deployer/worker/orphans";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
 import { backendNames, call, freshDatabase, projectCopy, type ServerProcess, startServer, tempStackNames, waitFor, waitForRun } from "./helpers";
@@ -111,5 +121,86 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
             500,
         ).catch(() => processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`));
         expect(leftovers).toEqual([]);
+    });
+});
+
+describe("a deployer killed with its engine while the engine wrote a checkpoint", () => {
+    const [stack] = tempStackNames("kt", 1) as [string];
+    const project = projectCopy("torn");
+    let dataDir: string;
+    let env: Record<string, string>;
+    let child: ServerProcess | undefined;
+
+    beforeAll(() => {
+        dataDir = mkdtempSync(path.join(tmpdir(), "x1-deployer-torn-"));
+        env = { X1_DEPLOYER_DATA_DIR: dataDir, X1_DEPLOYER_PROJECT_DIR: project.paths.projectRoot, X1_DEPLOYER_STALE_SECONDS: "5" };
+    });
+
+    afterAll(() => {
+        child?.proc.kill("SIGKILL");
+        project.remove();
+        rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it("removes the half-written attributes file on restart, and the stack runs again from its last checkpoint", async () => {
+        const stateDir = fileBackendDir(process.env.PULUMI_BACKEND_URL ?? "");
+        if (!stateDir) throw new Error("the engine sandbox gives a file backend");
+        const selectStack = async () => {
+            const cli = await pulumiCommand();
+            return promisify(execFile)(cli.command, ["stack", "select", "--stack", stack, "--non-interactive"], {
+                cwd: project.paths.projectRoot,
+                env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
+            }).then(
+                () => "selected",
+                (err: { stderr?: string }) => String(err.stderr ?? err),
+            );
+        };
+
+        child = await startServer(env);
+        const admin = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+        expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "render", team: "ops" } })).status).toBe(201);
+        const up = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
+        const id = up.body.run.id as string;
+        await waitFor(
+            "resources to be in flight",
+            async () => {
+                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+                if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
+                return r.eventCount >= 3;
+            },
+            300_000,
+            100,
+        );
+        // The container stops: the deployer and every engine process at once.
+        const engines = processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`);
+        child.proc.kill("SIGKILL");
+        for (const p of engines) process.kill(p.pid, "SIGKILL");
+        await new Promise((r) => child!.proc.once("exit", r));
+        child = undefined;
+        expect(engineLock(stack).holders.map((h) => h.alive)).toEqual([false]);
+
+        // What fileblob leaves when killed between truncating a sidecar and writing it.
+        const sidecar = path.posix.join(checkpointDirs()[0]!, `${stack}.json.attrs`);
+        writeFileSync(path.join(stateDir, sidecar), "");
+        expect(await selectStack()).toMatch(/failed to load checkpoint: EOF/);
+
+        child = await startServer(env);
+        const run = await waitFor(
+            "the restarted deployer to settle the interrupted run",
+            async () => {
+                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+                return r.status === "interrupted" && r.message ? r : undefined;
+            },
+            120_000,
+            250,
+        );
+        expect(run.message).toMatch(/^removed the engine lock left by pid \d+ \(no longer running\); removed 1 attributes file\(s\) /);
+        expect(run.message).toContain(sidecar);
+        console.log(`[runtime tier] torn checkpoint write: ${run.message}`);
+        expect(await selectStack()).toBe("selected");
+
+        const next = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
+        const done = await waitForRun(child.url, admin, next.body.run.id);
+        expect(done.status, done.error).toBe("succeeded");
     });
 });

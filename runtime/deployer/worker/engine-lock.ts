@@ -25,9 +25,11 @@ import { hostname } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { sql } from "kysely";
-import { backendUrl, fileBackendDir, stateSchema } from "../../engine/backend";
+import { backendUrl, fileBackendDir, stateTable } from "../../engine/backend";
+import { lockDirs } from "../../engine/diy-layout";
 import type { Db } from "../store/db";
 import { pulumiCommand, type StackTarget } from "../../engine/stack-runner";
+import { removeTornSidecars } from "../../engine/torn-writes";
 import { processAlive } from "./orphans";
 
 export interface LockHolder {
@@ -46,11 +48,6 @@ export interface EngineLockState {
     inspectable: boolean;
     holders: LockHolder[];
 }
-
-const projectName = "x1agent-platform";
-
-/** Where the CLI keeps a stack's locks, relative to the backend's root (the project-scoped layout, then the legacy one). */
-const lockDirs = (stack: string) => [path.posix.join(".pulumi", "locks", "organization", projectName, stack), path.posix.join(".pulumi", "locks", stack)];
 
 /** One lock as the CLI writes it (its diy backend's lockContent). */
 interface LockContent {
@@ -94,24 +91,19 @@ export function engineLock(stack: string, url = backendUrl()): EngineLockState {
     return { inspectable: true, holders };
 }
 
-/** The stack's lock rows in the deployer's database (the CLI's postgres:// backend there); none before the CLI made its table. */
+/** The stack's lock rows in the deployer's database (the CLI's postgres:// backend there, its table made by the migrations). */
 export async function lockInDatabase(stack: string, db: Db): Promise<EngineLockState> {
     const like = lockDirs(stack).map((d) => `${d.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`);
-    try {
-        const rows = await sql<{ key: string; data: string }>`
-            SELECT key, data::text AS data FROM ${sql.table(`${stateSchema}.pulumi_state`)}
-            WHERE key LIKE ${like[0]} OR key LIKE ${like[1]} ORDER BY key`.execute(db);
-        return { inspectable: true, holders: rows.rows.map((r) => holderOf(JSON.parse(r.data) as LockContent, r.key)) };
-    } catch (err) {
-        if (/relation .* does not exist/.test((err as Error).message)) return { inspectable: true, holders: [] };
-        throw err;
-    }
+    const rows = await sql<{ key: string; data: string }>`
+        SELECT key, data::text AS data FROM ${sql.table(stateTable)}
+        WHERE key LIKE ${like[0]} OR key LIKE ${like[1]} ORDER BY key`.execute(db);
+    return { inspectable: true, holders: rows.rows.map((r) => holderOf(JSON.parse(r.data) as LockContent, r.key)) };
 }
 
 /** Deletes these lock rows: what `pulumi cancel` does to a diy backend's lock files. */
 export async function removeLockRows(db: Db, keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    await sql`DELETE FROM ${sql.table(`${stateSchema}.pulumi_state`)} WHERE key IN (${sql.join(keys)})`.execute(db);
+    await sql`DELETE FROM ${sql.table(stateTable)} WHERE key IN (${sql.join(keys)})`.execute(db);
 }
 
 /** A reused pid is not the lock's holder: on Linux, check the process is a pulumi CLI. */
@@ -132,21 +124,36 @@ export interface LockClearResult {
 
 /**
  * Clears the stack's engine lock left by an interrupted run, unless a live
- * process still holds it. `target` is how to run `pulumi cancel` for
- * backends without inspectable locks.
+ * process still holds it; on a file backend, then repairs the writes a
+ * killed engine tore (engine/torn-writes.ts). `target` is how to run
+ * `pulumi cancel` for backends without inspectable locks.
  */
 export async function clearStaleEngineLock(stack: string, target: () => StackTarget, url = backendUrl()): Promise<LockClearResult> {
     const state = engineLock(stack, url);
-    if (state.inspectable) {
-        if (state.holders.length === 0) return { cleared: true, note: "the engine released its lock" };
+    const dir = fileBackendDir(url);
+    if (state.inspectable && dir) {
         const live = state.holders.filter((h) => h.alive !== false);
         if (live.length > 0) {
             const who = live.map((h) => `pid ${h.pid} on ${h.host}${h.alive === undefined ? " (another host: liveness unknown)" : ""}`).join(", ");
             return { cleared: false, note: `the stack's lock is held by a live process (${who}); it is left alone and checked again` };
         }
-        for (const h of state.holders) rmSync(h.file, { force: true });
-        const pids = state.holders.map((h) => h.pid).join(", ");
-        return { cleared: true, note: `removed the engine lock left by pid ${pids} (no longer running)` };
+        for (const h of state.holders) {
+            rmSync(h.file, { force: true });
+            rmSync(`${h.file}.attrs`, { force: true });
+        }
+        const notes = [
+            state.holders.length === 0
+                ? "the engine released its lock"
+                : `removed the engine lock left by pid ${state.holders.map((h) => h.pid).join(", ")} (no longer running)`,
+        ];
+        // No engine is left on the stack: what a killed one tore can be repaired now.
+        const torn = removeTornSidecars(dir, stack);
+        if (torn.length > 0) {
+            notes.push(
+                `removed ${torn.length} attributes file(s) the engine left half-written when it died (${torn.join(", ")}); the stack reads its last checkpoint written in full`,
+            );
+        }
+        return { cleared: true, note: notes.join("; ") };
     }
     const cmd = await pulumiCommand();
     const t = target();
