@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifySignature } from "../../runtime/deployer/core/notifications";
+import { abandonedAfterSeconds } from "../../runtime/deployer/http/idempotency";
 import { type EngineSandbox, engineSandbox } from "../helpers/engine";
 import { backendNames, call, freshDatabase, type Service, startService, tempStackNames, twoTeams, waitFor, waitForRun } from "./helpers";
 
@@ -309,6 +310,39 @@ describe.each(backendNames)("outgoing webhooks (%s database)", (backend) => {
         expect(audit.filter((e: any) => e.action === "withdraw-approval" && e.target === `approval:${approvalId}`)).toHaveLength(1);
         expect(audit.filter((e: any) => e.action === "pause" && e.target === `stack:${stackA}` && e.reason?.includes("retried"))).toHaveLength(1);
         await call(svc.url, "POST", `/v1/runs/${gated.body.run.id}/cancel`, { token: teamA });
+        await call(svc.url, "DELETE", `/v1/stacks/${stackA}/pause`, { token: teamA });
+    });
+
+    it("lets a retry act when the replica that claimed its key died before answering, and not sooner", async () => {
+        const headers = { "idempotency-key": `orphaned-pause-${backend}` };
+        const pause = () => call(svc.url, "POST", `/v1/stacks/${stackA}/pause`, { token: teamA, body: { reason: "orphaned key" }, headers });
+        const pausedStack = async () => (await call(svc.url, "GET", `/v1/stacks/${stackA}`, { token: teamA })).body.paused;
+        expect((await pause()).status).toBe(200);
+        // The key as a replica leaves it when it dies mid-request: claimed, never answered.
+        const db = svc.deployer.database.db;
+        const orphan = (age: number) =>
+            db
+                .updateTable("idempotency_keys")
+                .set({ status_code: null, body: null, created_at: new Date(Date.now() - age * 1000) })
+                .where("key", "=", headers["idempotency-key"])
+                .execute();
+        await orphan(0);
+        expect((await call(svc.url, "DELETE", `/v1/stacks/${stackA}/pause`, { token: teamA })).status).toBe(200);
+
+        const early = await pause();
+        expect(early.status).toBe(409);
+        expect(early.body.message).toMatch(/is still being answered: retry in a moment \(one its deployer stopped answering is given up after 10 minutes/);
+        expect(await pausedStack()).toBeNull();
+
+        await orphan(abandonedAfterSeconds + 1);
+        const late = await pause();
+        expect(late.status, JSON.stringify(late.body)).toBe(200);
+        expect(late.headers.get("idempotent-replayed")).toBeNull();
+        expect(await pausedStack()).toMatchObject({ reason: "orphaned key" });
+        // Taken over, the key holds the new answer.
+        const replay = await pause();
+        expect(replay.headers.get("idempotent-replayed")).toBe("true");
+        expect(replay.body).toEqual(late.body);
         await call(svc.url, "DELETE", `/v1/stacks/${stackA}/pause`, { token: teamA });
     });
 });

@@ -4,8 +4,10 @@
  * and a retry with that key gets it again, with `Idempotent-Replayed: true`,
  * instead of acting twice (a second webhook, a second pause record, a second
  * approval decision). The same key with a different request is a 409; a key
- * whose first request is still being answered is a 409 saying to retry; a
- * request that failed keeps nothing, so a corrected retry may use its key.
+ * whose first request is still being answered is a 409 saying to retry, and
+ * one unanswered for `abandonedAfterSeconds` (its replica died mid-request)
+ * is taken over by the retry; a request that failed keeps nothing, so a
+ * corrected retry may use its key.
  *
  * Routes that queue runs declare the header in their schema and keep the key
  * on the run itself (core/runs.ts), where the scheduler's own keys also live:
@@ -23,6 +25,14 @@ import { idempotencyHeaders } from "./schemas";
 
 /** How long a key's first answer is kept. */
 export const keepKeysSeconds = 86_400;
+
+/**
+ * No request these keys cover takes this long to answer (none runs the
+ * engine: runs are queued and keep their keys on the run), so a claim still
+ * unanswered after it was held by a replica that died before answering: a
+ * retry of the same request acts instead of getting a 409 for a day.
+ */
+export const abandonedAfterSeconds = 600;
 
 /** Fields of an answer shown once: never stored, null in a replay. */
 const shownOnce = ["token", "secret"];
@@ -43,7 +53,7 @@ export function honourIdempotencyKeys(app: FastifyInstance, deployer: Deployer):
         const subject = callerOf(req).principal.subject;
         const route = `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]}`;
         const hash = requestHash(req, route);
-        const held = await deployer.idempotency.claim(subject, key, route, hash, keepKeysSeconds);
+        const held = await deployer.idempotency.claim(subject, key, route, hash, keepKeysSeconds, abandonedAfterSeconds);
         if (held.kind === "new") {
             req.idempotencyClaim = { subject, key };
             return;
@@ -52,7 +62,10 @@ export function honourIdempotencyKeys(app: FastifyInstance, deployer: Deployer):
             throw new ConflictError(`Idempotency-Key '${key}' was already used for a different request (${held.route}); use a new key for a new request`);
         }
         if (held.kind === "in-progress") {
-            throw new ConflictError(`the first request with Idempotency-Key '${key}' (${held.route}) is still being answered: retry in a moment`);
+            throw new ConflictError(
+                `the first request with Idempotency-Key '${key}' (${held.route}) is still being answered: retry in a moment ` +
+                    `(one its deployer stopped answering is given up after ${abandonedAfterSeconds / 60} minutes, and the retry then acts)`,
+            );
         }
         return reply.code(held.statusCode).header("idempotent-replayed", "true").type("application/json; charset=utf-8").send(held.body);
     });

@@ -22,9 +22,11 @@ export class IdempotencyRepository {
     /**
      * Claims the key for this request (one INSERT: of two requests at once,
      * one claims it), or returns what holds it. Keys older than `keepSeconds`
-     * are forgotten first.
+     * are forgotten first. A claim of the same request left unanswered for
+     * `abandonedAfterSeconds` was held by a replica that died mid-request:
+     * this request takes it over (one UPDATE: of two retries, one does).
      */
-    async claim(subject: string, key: string, route: string, requestHash: string, keepSeconds: number): Promise<KeyClaim> {
+    async claim(subject: string, key: string, route: string, requestHash: string, keepSeconds: number, abandonedAfterSeconds: number): Promise<KeyClaim> {
         await this.db
             .deleteFrom("idempotency_keys")
             .where("created_at", "<", new Date(Date.now() - keepSeconds * 1000))
@@ -36,8 +38,20 @@ export class IdempotencyRepository {
             .executeTakeFirst();
         if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return { kind: "new" };
         const row = await this.db.selectFrom("idempotency_keys").selectAll().where("subject", "=", subject).where("key", "=", key).executeTakeFirst();
-        if (!row) return this.claim(subject, key, route, requestHash, keepSeconds);
-        if (row.status_code === null || row.body === null) return { kind: "in-progress", route: row.route, requestHash: row.request_hash };
+        if (!row) return this.claim(subject, key, route, requestHash, keepSeconds, abandonedAfterSeconds);
+        if (row.status_code === null || row.body === null) {
+            const takenOver = await this.db
+                .updateTable("idempotency_keys")
+                .set({ created_at: new Date() })
+                .where("subject", "=", subject)
+                .where("key", "=", key)
+                .where("request_hash", "=", requestHash)
+                .where("status_code", "is", null)
+                .where("created_at", "<", new Date(Date.now() - abandonedAfterSeconds * 1000))
+                .executeTakeFirst();
+            if (Number(takenOver.numUpdatedRows) > 0) return { kind: "new" };
+            return { kind: "in-progress", route: row.route, requestHash: row.request_hash };
+        }
         return { kind: "answered", route: row.route, requestHash: row.request_hash, statusCode: row.status_code, body: row.body };
     }
 
