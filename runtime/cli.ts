@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
         process.once("SIGINT", () => process.exit(130));
     });
     const result = await runOperation(stack, operation, { onEvent: (e) => printProgress(operation, e), signal: controller.signal });
-    console.log(`\n${summaryLine(operation, stack, result.counts)} in ${(result.durationMs / 1000).toFixed(1)}s`);
+    console.log(`\n${summaryLine(operation, stack, result.counts, result.stackChange)} in ${(result.durationMs / 1000).toFixed(1)}s`);
     printDriftHint(operation, stack, result.counts);
     const manifestsDir = result.outputs.manifestsDir;
     if (typeof manifestsDir === "string" && manifestsDir) {
@@ -148,7 +148,8 @@ function symbol(op: string): string {
     return ({ create: "+", update: "~", delete: "-", replace: "+-", same: " " } as Record<string, string>)[op] ?? "*";
 }
 
-export function summaryLine(operation: Operation, stack: string, c: ChangeCounts): string {
+/** The run's counts in a line: the platform's resources; the stack's own resource (`stackChange`, when it changes) said apart. */
+export function summaryLine(operation: Operation, stack: string, c: ChangeCounts, stackChange?: string | null): string {
     const changed = c.create + c.update + c.delete + c.replace;
     if (findsDrift(operation)) {
         if (c.update + c.delete === 0) return `${operation} ${stack}: no drift; ${c.same} unchanged`;
@@ -163,7 +164,8 @@ export function summaryLine(operation: Operation, stack: string, c: ChangeCounts
         `${c.delete} ${verb} deleted`,
         `${c.same} unchanged`,
     ].map((s) => s.replace(/ {2}/g, " "));
-    return `${operation} ${stack}: ${changed === 0 ? "no changes; " : ""}${parts.join(", ")}`;
+    const stackNote = stackChange ? `; the stack's own resource ${verb} ${stackChange === "delete" ? "deleted" : `${stackChange}d`}`.replace(/ {2}/g, " ") : "";
+    return `${operation} ${stack}: ${changed === 0 ? "no changes; " : ""}${parts.join(", ")}${stackNote}`;
 }
 
 /**
@@ -235,12 +237,15 @@ async function remote(client: DeployerClient, command: string | undefined, stack
         void client.call("POST", `/v1/runs/${run.id}/cancel`).catch(() => undefined);
     });
     let status = run.status;
+    /** The stack's own resource's change, from the run's summary event (the counts leave it out). */
+    let stackChange: string | null = null;
     const started = Date.now();
     const ticker = setInterval(() => console.log(`  ... ${status} for ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
     const end = await client
         .watch(
             run.id,
             (e) => {
+                if (e.kind === "summary") stackChange = (e.data as { stackChange?: string | null }).stackChange ?? null;
                 const line = describeEvent(e);
                 if (line) console.log(line);
             },
@@ -252,7 +257,7 @@ async function remote(client: DeployerClient, command: string | undefined, stack
         )
         .finally(() => clearInterval(ticker));
     if (end.counts) {
-        console.log(`\n${summaryLine(run.operation, stack, end.counts as unknown as ChangeCounts)}: run ${end.status}`);
+        console.log(`\n${summaryLine(run.operation, stack, end.counts as unknown as ChangeCounts, stackChange)}: run ${end.status}`);
         printDriftHint(run.operation, stack, end.counts as unknown as ChangeCounts);
     } else console.log(`\nrun ${end.status}`);
     if (end.policy)

@@ -63,13 +63,18 @@ export function prepareStack(stackName: string, where: StackLocation = {}): Stac
 
 /** The kinds of change the engine counts, in the order runs report them. */
 export const changeKinds = ["create", "update", "same", "delete", "replace"] as const;
-/** Resource change counts of one run, by kind of change. */
+/** Resource change counts of one run, by kind of change: the platform's resources, not the stack's own resource. */
 export type ChangeCounts = Record<(typeof changeKinds)[number], number>;
+
+/** The type of the resource Pulumi keeps for a stack itself: the root of the stack's resources, not one of the platform's. */
+export const stackResourceType = "pulumi:pulumi:Stack";
 
 export interface RunResult {
     stack: string;
     operation: Operation;
     counts: ChangeCounts;
+    /** What the stack's own resource did (or would do) when that is a change: `create` on its first up, `delete` when destroyed; null otherwise. Not in `counts`. */
+    stackChange: string | null;
     /** Stack outputs after the run (empty for preview), secret values masked. */
     outputs: Record<string, unknown>;
     durationMs: number;
@@ -177,8 +182,12 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
     // Cancelled while the stack was being opened: the engine never starts (an already-aborted signal would not reach it).
     options.signal?.throwIfAborted();
     const started = Date.now();
+    let stackStep: string | undefined;
     const common = {
-        onEvent: options.onEvent,
+        onEvent: (e: EngineEvent) => {
+            stackStep = stackStepOf(e) ?? stackStep;
+            options.onEvent?.(e);
+        },
         onOutput: options.onOutput,
         signal: options.signal,
         configFile: target.configFile,
@@ -234,7 +243,14 @@ export async function runOperation(stack: string | StackTarget, operation: Opera
             break;
         }
     }
-    return { stack: target.name, operation, counts: countChanges(changes), outputs, durationMs: Date.now() - started };
+    return {
+        stack: target.name,
+        operation,
+        counts: countChanges(changes, stackStep),
+        stackChange: stackChangeOf(stackStep),
+        outputs,
+        durationMs: Date.now() - started,
+    };
 }
 
 /** Current outputs of a stack, secret values masked. */
@@ -243,9 +259,30 @@ export async function stackOutputs(stackName: string): Promise<Record<string, un
     return maskOutputs(await stack.outputs());
 }
 
-export function countChanges(changes: OpMap | undefined): ChangeCounts {
+/** The step of the stack's own resource an engine event reports, if it reports one (a refresh steps only custom resources, so not it). */
+export function stackStepOf(event: EngineEvent): string | undefined {
+    const meta = event.resourcePreEvent?.metadata ?? event.resOutputsEvent?.metadata;
+    return meta?.type === stackResourceType ? meta.op : undefined;
+}
+
+/**
+ * A run's change counts of the platform's resources. The engine's totals
+ * include the stack's own resource (`pulumi:pulumi:Stack`: created by the
+ * first up, unchanged after, deleted by a destroy); it is taken out by the
+ * step the engine reported for it (`stackStep`), so the counts agree with the
+ * resources a run lists. `stackChangeOf` says that step when it is a change.
+ */
+export function countChanges(changes: OpMap | undefined, stackStep?: string): ChangeCounts {
     const c: OpMap = changes ?? {};
-    return Object.fromEntries(changeKinds.map((k) => [k, c[k] ?? 0])) as ChangeCounts;
+    const counts = Object.fromEntries(changeKinds.map((k) => [k, c[k] ?? 0])) as ChangeCounts;
+    const kind = changeKinds.find((k) => k === stackStep);
+    if (kind && counts[kind] > 0) counts[kind] -= 1;
+    return counts;
+}
+
+/** The stack's own resource's step when it changes something (create, delete...); null when it stays as it is or took no step. */
+export function stackChangeOf(stackStep: string | undefined): string | null {
+    return stackStep && stackStep !== "same" && stackStep !== "read" && stackStep !== "refresh" ? stackStep : null;
 }
 
 function maskOutputs(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {

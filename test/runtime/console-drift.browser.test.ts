@@ -85,8 +85,7 @@ describe("drift in the deployer console (a drift check's finding injected: no cl
         for (const e of events) {
             const p = projectEvent(e);
             if (!p) continue;
-            digest.add(p.kind, p.data, "drift");
-            recorder.push(p.kind, p.data);
+            recorder.push(p.kind, digest.add(p.kind, p.data, "drift"));
         }
         await recorder.flush();
         await svc.deployer.database.db

@@ -103,9 +103,26 @@ describe("the deployer console in Debian's chromium: runs", () => {
         expect(watched.contradictions).toEqual([]);
 
         const outcome = await page.textContent("#run-outcome");
-        expect(outcome).toMatch(/^Preview: \d+ to create\d+ unchanged\. Nothing has been changed yet: Up applies it\./);
+        expect(outcome).toMatch(
+            /^Preview: \d+ to create0 unchanged\. The stack's own resource \(pulumi:pulumi:Stack\) would be created too\. Nothing has been changed yet: Up applies it\./,
+        );
         const diffRows = await page.locator("#diff tbody tr").allTextContents();
         expect(diffRows.some((r) => /^createkubernetes:core\/v1:Namespace/.test(r))).toBe(true);
+        // One number: the headline, the diff, its note, the log's summary and the API's counts all count the platform's
+        // resources (the engine's totals also count the stack's own resource, which is said apart).
+        const headline = Number(/^Preview: (\d+) to create/.exec(outcome ?? "")?.[1]);
+        expect(diffRows.every((r) => r.startsWith("create"))).toBe(true);
+        expect(headline).toBe(diffRows.length);
+        expect(await page.textContent("#diff-summary")).toBe(
+            `${diffRows.length} resource(s) change; the stack's own resource (pulumi:pulumi:Stack) would be created too`,
+        );
+        expect(await page.textContent("#log")).toMatch(
+            new RegExp(`summary: ${diffRows.length} to create \\(0 unchanged\\); the stack's own resource \\(pulumi:pulumi:Stack\\) would be created too in `),
+        );
+        const runId = page.url().split("/runs/")[1];
+        const { run } = (await call(svc.url, "GET", `/v1/runs/${runId}`, { token: operator })).body;
+        expect(run.counts).toEqual({ create: diffRows.length, update: 0, same: 0, delete: 0, replace: 0 });
+        expect(run.changes).toHaveLength(diffRows.length);
         expect(await page.textContent("#policy-summary")).toMatch(/^pack .* applied: \d+ mandatory, \d+ advisory result\(s\)$/);
         // The run list row: id, operation, who, when, duration, counts, status.
         const row = await page.locator("#runs-table tbody tr").first().locator("td").allTextContents();

@@ -77,6 +77,16 @@ export function countsSentence(counts, done) {
         .join(", ");
 }
 
+/**
+ * The stack's own resource (pulumi:pulumi:Stack) when a run changes it (created by the
+ * first up, deleted by a destroy): said apart, as the counts and the diff are the platform's resources.
+ */
+export function stackChangeText(op, done) {
+    if (!op) return "";
+    const past = { create: "created", update: "updated", replace: "replaced", delete: "deleted" }[op] ?? op;
+    return `the stack's own resource (pulumi:pulumi:Stack) ${done ? "was" : "would be"} ${past} too`;
+}
+
 export const isActive = (status) => status === "queued" || status === "running";
 
 /** How long a succeeded request's key is kept: a second click this soon is the same intent (a double click), not a new one. */

@@ -3,7 +3,7 @@
 // engine's events arrive, and the outcome is said in one place (no changes,
 // applied, partly applied, each cause of a failure once).
 import { get, query, send, streamEvents } from "./api.js";
-import { action, badge, countsSentence, countsText, el, isActive, reporting, runDuration, shortId, table, when, fill } from "./dom.js";
+import { action, badge, countsSentence, countsText, el, isActive, reporting, runDuration, shortId, stackChangeText, table, when, fill } from "./dom.js";
 import { driftedProperties, driftWord } from "./drift.js";
 import { denied } from "./me.js";
 
@@ -23,6 +23,8 @@ function changesText(run) {
     const text = countsText(run.counts);
     return text === "no changes" && run.status !== "succeeded" ? "" : text;
 }
+
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 const partly = (run) => /partly (applied|destroyed)/.test(run.message ?? "");
 
@@ -157,10 +159,13 @@ function describe(e, operation) {
             return d.severity === "debug" ? null : `${d.severity}: ${d.message}`;
         case "policy":
             return `policy ${d.enforcement}: ${d.policy}${d.resource ? ` on ${d.resource.split("::").pop()}` : ""}: ${d.message}`;
-        case "summary":
-            return operation.startsWith("preview")
-                ? `summary: ${countsSentence(d.resourceChanges, false) || "no changes"} (${d.resourceChanges?.same ?? 0} unchanged) in ${d.durationSeconds} s`
-                : `summary: ${countsSentence(d.resourceChanges, true) || "nothing changed"} (${d.resourceChanges?.same ?? 0} unchanged) in ${d.durationSeconds} s`;
+        case "summary": {
+            // The deployer stores the summary as it counts a run: the platform's resources, the stack's own resource said apart.
+            const preview = operation.startsWith("preview");
+            const counted = countsSentence(d.resourceChanges, !preview) || (preview ? "no changes" : "nothing changed");
+            const stackNote = d.stackChange ? `; ${stackChangeText(d.stackChange, !preview)}` : "";
+            return `summary: ${counted} (${d.resourceChanges?.same ?? 0} unchanged)${stackNote} in ${d.durationSeconds} s`;
+        }
         default:
             return null;
     }
@@ -169,8 +174,8 @@ function describe(e, operation) {
 /** The diff rule of the deployer's own digest: steps that change something, the stack resource left out. */
 const isChange = (d) => !["same", "read", "refresh"].includes(d.op) && d.type !== "pulumi:pulumi:Stack";
 
-/** What the run came to, in one place: each cause once. */
-function outcome(run) {
+/** What the run came to, in one place: each cause once; `stackChange` is the stack's own resource's change, from the run's summary event. */
+function outcome(run, stackChange) {
     const box = (kind, head, ...rest) => el("div", { class: `banner ${kind}`, id: "run-outcome" }, el("b", {}, head), ...rest);
     const counts = run.counts ?? {};
     if (run.status === "queued") {
@@ -184,7 +189,13 @@ function outcome(run) {
         if (run.operation === "preview") {
             if (run.changes.length === 0)
                 return box("ok", "No changes", `The stack matches its configuration: ${counts.same ?? 0} resource(s) unchanged. Nothing to apply.`, note);
-            return box("ok", `Preview: ${countsSentence(counts, false)}`, `${counts.same ?? 0} unchanged. Nothing has been changed yet: Up applies it.`, note);
+            const stackNote = stackChange ? ` ${capital(stackChangeText(stackChange, false))}.` : "";
+            return box(
+                "ok",
+                `Preview: ${countsSentence(counts, false)}`,
+                `${counts.same ?? 0} unchanged.${stackNote} Nothing has been changed yet: Up applies it.`,
+                note,
+            );
         }
         if (checksDrift(run.operation)) {
             const n = run.drift?.length ?? 0;
@@ -192,7 +203,7 @@ function outcome(run) {
         }
         const did = countsSentence(counts, true);
         const head = run.operation === "destroy" ? `Destroyed${did ? `: ${did}` : ""}` : did ? `Applied: ${did}` : "Up to date: nothing needed changing";
-        return box("ok", head, note);
+        return box("ok", head, stackChange ? el("div", {}, `${capital(stackChangeText(stackChange, true))}.`) : null, note);
     }
     // Failed, cancelled, timed out, interrupted: the partial state first, then why, once.
     const why = run.error ?? "the run ended without a reason recorded";
@@ -238,7 +249,7 @@ export function runDetail(container, runId, stack, onChange) {
         el("section", { class: "card", "aria-labelledby": "log-title" }, el("h3", { id: "log-title" }, "Live log"), log),
     );
 
-    const live = { events: 0, changes: new Map(), policy: [], lines: new Map() };
+    const live = { events: 0, changes: new Map(), policy: [], lines: new Map(), stackChange: null };
     let run = null;
     const controller = new AbortController();
 
@@ -276,7 +287,7 @@ export function runDetail(container, runId, stack, onChange) {
         diffNote.textContent = ended
             ? run.status === "succeeded"
                 ? changes.length
-                    ? `${changes.length} resource(s) ${refresh ? "drifted" : "change"}`
+                    ? `${changes.length} resource(s) ${refresh ? "drifted" : "change"}${live.stackChange ? `; ${stackChangeText(live.stackChange, run.operation === "up" || run.operation === "destroy")}` : ""}`
                     : refresh
                       ? "no drift"
                       : "no changes"
@@ -352,7 +363,7 @@ export function runDetail(container, runId, stack, onChange) {
         ]
             .filter(Boolean)
             .join(" · ");
-        fill(result, outcome(run));
+        fill(result, outcome(run, live.stackChange));
         fill(buttons);
         if (isActive(run.status)) {
             const reason = denied("cancel", stack.team);
@@ -381,6 +392,7 @@ export function runDetail(container, runId, stack, onChange) {
         const d = e.data;
         if (e.kind === "resource-pre" && isChange(d)) live.changes.set(d.urn, { op: d.op, type: d.type, name: d.name, urn: d.urn, diffs: d.diffs ?? [] });
         if (e.kind === "policy") live.policy.push(d);
+        if (e.kind === "summary") live.stackChange = d.stackChange ?? null;
         const text = describe(e, run.operation);
         if (text) logLine(text, e.kind === "diagnostic" ? d.severity : e.kind === "policy" ? "policy" : null);
     }

@@ -6,7 +6,7 @@
  * The recorder stores them in order and wakes live SSE readers.
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
-import { type ChangeCounts, changeKinds } from "../../engine/stack-runner";
+import { type ChangeCounts, changeKinds, countChanges, stackChangeOf, stackResourceType } from "../../engine/stack-runner";
 import type { DriftedResource, PolicyResult, ResourceChange } from "../http/schemas";
 import type { Logger } from "../log";
 import { redact, redactDeep } from "../redact";
@@ -71,33 +71,49 @@ export class EventDigest {
     readonly errors: string[] = [];
     /** Steps the engine finished, by kind: what a run that stopped early did. */
     private readonly done: ChangeCounts = { create: 0, update: 0, same: 0, delete: 0, replace: 0 };
-    /** The engine's own totals, from its summary event (sent on failure too). */
+    /** The engine's own totals, from its summary event (sent on failure too); they include the stack's own resource. */
     private summary?: Partial<ChangeCounts>;
+    /** The step of the stack's own resource (pulumi:pulumi:Stack), once the engine reported it. */
+    private stackStep?: string;
 
     /** What a refresh or a drift check found changed outside Pulumi: each resource, its changed properties (never their values). */
     get drift(): DriftedResource[] {
         return [...this.drifted.values()];
     }
 
-    /** Resource changes the engine made, as far as its events tell. */
+    /** Changes to the platform's resources the engine made, as far as its events tell (the stack's own resource is not counted). */
     counts(): ChangeCounts {
-        const summary = this.summary;
-        if (!summary) return { ...this.done };
-        return Object.fromEntries(changeKinds.map((k) => [k, summary[k] ?? 0])) as ChangeCounts;
+        if (!this.summary) return { ...this.done };
+        return countChanges(this.summary, this.stackStep);
     }
 
-    add(kind: string, data: Record<string, unknown>, operation: string): void {
-        if (kind === "resource-done" && data.type !== "pulumi:pulumi:Stack" && (changeKinds as readonly string[]).includes(String(data.op))) {
+    /** What the stack's own resource did, when that is a change (`create` on the first up, `delete` on a destroy). */
+    get stackChange(): string | null {
+        return stackChangeOf(this.stackStep);
+    }
+
+    /**
+     * Takes in one projected event; returns the event to store. The engine's
+     * summary is stored as the run's counts are (the platform's resources)
+     * with `stackChange`, so a run's log, its counts and its diff agree.
+     */
+    add(kind: string, data: Record<string, unknown>, operation: string): Record<string, unknown> {
+        const isStack = data.type === stackResourceType;
+        if ((kind === "resource-pre" || kind === "resource-done") && isStack) this.stackStep = String(data.op);
+        if (kind === "resource-done" && !isStack && (changeKinds as readonly string[]).includes(String(data.op))) {
             this.done[data.op as keyof ChangeCounts] += 1;
         }
-        if (kind === "summary") this.summary = data.resourceChanges as Partial<ChangeCounts>;
-        if (kind === "resource-pre" && data.op !== "same" && data.op !== "read" && data.op !== "refresh" && data.type !== "pulumi:pulumi:Stack") {
+        if (kind === "summary") {
+            this.summary = data.resourceChanges as Partial<ChangeCounts>;
+            return { ...data, resourceChanges: this.counts(), stackChange: this.stackChange };
+        }
+        if (kind === "resource-pre" && data.op !== "same" && data.op !== "read" && data.op !== "refresh" && !isStack) {
             this.changes.push(change(data));
         }
         // A refresh reports drift when its step is done; a preview-only refresh (drift) may say it on either event.
         const reportsDrift =
             (kind === "resource-done" && operation === "refresh") || ((kind === "resource-done" || kind === "resource-pre") && operation === "drift");
-        if (reportsDrift && data.type !== "pulumi:pulumi:Stack") {
+        if (reportsDrift && !isStack) {
             const op = data.op as string;
             const diffs = data.diffs as string[];
             if (op === "update" || op === "delete" || (op === "refresh" && diffs.length > 0)) {
@@ -107,6 +123,7 @@ export class EventDigest {
         }
         if (kind === "policy") this.policy.push(data as unknown as PolicyResult);
         if (kind === "diagnostic" && data.severity === "error") this.errors.push(String(data.message));
+        return data;
     }
 }
 

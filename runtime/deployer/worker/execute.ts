@@ -84,8 +84,7 @@ export async function executeRun(d: ExecutorDeps, run: RunRow, entry: ActiveRun)
             onEvent: (e) => {
                 const p = projectEvent(e);
                 if (!p) return;
-                digest.add(p.kind, p.data, operation);
-                recorder.push(p.kind, p.data);
+                recorder.push(p.kind, digest.add(p.kind, p.data, operation));
             },
             policyPacks: policy.applied && policy.pack ? [policy.pack] : undefined,
             signal: entry.controller.signal,
