@@ -6,6 +6,7 @@
  * queue is not worked (runWorker: false): no engine run starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webhookEvents } from "../../runtime/deployer/http/schemas";
 import { backendNames, call, freshDatabase, type Service, startService, tempStackNames } from "./helpers";
 
 describe.each(backendNames)("the API the console reads (%s database)", (backend) => {
@@ -62,6 +63,28 @@ describe.each(backendNames)("the API the console reads (%s database)", (backend)
         const detail = await call(svc.url, "GET", `/v1/stacks/${stack}`, { token: svc.adminToken });
         expect(detail.body.lastUp.id).toBe(ids[3]);
         expect(detail.body.lock.queuedRuns).toBe(5);
+    });
+
+    it("lists the events a webhook may receive with the webhooks, the list the console offers instead of a copy", async () => {
+        const listed = await call(svc.url, "GET", "/v1/webhooks", { token: svc.adminToken });
+        expect(listed.status, JSON.stringify(listed.body)).toBe(200);
+        expect(listed.body.events).toEqual([...webhookEvents]);
+        // Exactly what POST /v1/webhooks accepts: every listed event, and nothing else.
+        const all = await call(svc.url, "POST", "/v1/webhooks", {
+            token: svc.adminToken,
+            body: { team: "ops", url: "https://hooks.example.com/all", events: listed.body.events },
+        });
+        expect(all.status, JSON.stringify(all.body)).toBe(201);
+        expect(all.body.events).toEqual(listed.body.events);
+        const bad = await call(svc.url, "POST", "/v1/webhooks", {
+            token: svc.adminToken,
+            body: { team: "ops", url: "https://hooks.example.com/x", events: ["run.started"] },
+        });
+        expect(bad.status).toBe(400);
+        expect(bad.body.message).toContain(`must be one of ${listed.body.events.join(", ")}`);
+        // The console's webhook page names no event itself: it offers the API's list.
+        const page = await (await fetch(`${svc.url}/console/webhooks.js`)).text();
+        for (const event of webhookEvents) expect(page, event).not.toContain(`"${event}"`);
     });
 
     it("serves the console's files with a strict content security policy, and nothing else from its folder", async () => {

@@ -180,6 +180,10 @@ describe("the deployer console as an operator uses it all day", () => {
     it("adds a webhook as an admin: its secret is shown once, it is listed with its deliveries", async () => {
         const page = await browser.signedIn(svc.url, svc.adminToken);
         await page.getByRole("link", { name: "Webhooks" }).click();
+        // The events offered are the deployer's list (GET /v1/webhooks), all ticked.
+        const { events } = (await call(svc.url, "GET", "/v1/webhooks", { token: svc.adminToken })).body;
+        const offered = () => page.evaluate(`[...document.querySelectorAll("#webhook-events input[type=checkbox]")].map((b) => b.value + ":" + b.checked)`);
+        await poll(offered).toEqual(events.map((e: string) => `${e}:true`));
         await page.getByLabel("Team").fill("ops");
         await page.getByLabel("URL").fill("https://hooks.example.com/x1");
         await page.getByLabel("run.succeeded").uncheck();

@@ -1,11 +1,10 @@
 // Webhooks: where the deployer posts a team's run, drift and approval
 // events, and how each delivery went (GET/POST /v1/webhooks,
-// DELETE /v1/webhooks/{id}, GET /v1/webhooks/{id}/deliveries).
+// DELETE /v1/webhooks/{id}, GET /v1/webhooks/{id}/deliveries). The events a
+// webhook may receive are the deployer's list (GET /v1/webhooks `events`).
 import { get, getOptional, send } from "./api.js";
 import { action, badge, el, reporting, shortId, table, when, fill } from "./dom.js";
 import { denied, identity } from "./me.js";
-
-const events = ["run.succeeded", "run.failed", "run.cancelled", "drift.found", "approval.needed", "approval.expired"];
 
 export function webhooksView(main) {
     const errors = el("p", { class: "error", role: "alert", id: "webhooks-error" });
@@ -16,7 +15,9 @@ export function webhooksView(main) {
     const teams = (me?.teams ?? []).filter((t) => me.admin || t.role === "admin").map((t) => t.team);
     const team = el("input", { id: "webhook-team", size: 14, value: teams[0] ?? "", list: "webhook-teams", autocomplete: "off" });
     const url = el("input", { id: "webhook-url", type: "url", size: 44, placeholder: "https://chat.example.com/hooks/deploys", autocomplete: "off" });
-    const boxes = events.map((e) => el("input", { type: "checkbox", id: `webhook-event-${e}`, value: e, checked: true }));
+    /** A checkbox per event the deployer sends, once GET /v1/webhooks said which. */
+    let boxes = [];
+    const eventChoice = el("fieldset", { class: "row", id: "webhook-events" }, el("legend", { class: "muted" }, "Events"));
     const add = el("button", { type: "button", class: "primary", id: "webhook-add" }, "Add webhook");
     const created = el("div", { role: "status" });
     add.disabled = me !== null && !me.admin && teams.length === 0;
@@ -41,12 +42,7 @@ export function webhooksView(main) {
                 el("label", { for: "webhook-url" }, "URL", url),
                 add,
             ),
-            el(
-                "fieldset",
-                { class: "row" },
-                el("legend", { class: "muted" }, "Events"),
-                boxes.map((b) => el("label", { class: "inline", for: b.id }, b, b.value)),
-            ),
+            eventChoice,
             addWhy ? el("p", { class: "muted", id: "webhook-why" }, addWhy) : null,
             created,
         ),
@@ -108,6 +104,11 @@ export function webhooksView(main) {
             fill(list, el("p", { class: "muted" }, "This deployer has no webhooks yet (GET /v1/webhooks)."));
             add.disabled = true;
             return;
+        }
+        // The choice is drawn once: a reload after adding keeps what the user ticked.
+        if (boxes.length === 0) {
+            boxes = body.events.map((e) => el("input", { type: "checkbox", id: `webhook-event-${e}`, value: e, checked: true }));
+            eventChoice.append(...boxes.map((b) => el("label", { class: "inline", for: b.id }, b, b.value)));
         }
         const rows = body.webhooks.map((h) => {
             const show = el("button", { type: "button", "aria-label": `Deliveries to ${h.url}` }, "Deliveries");

@@ -28,11 +28,17 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ deployer: Deployer }> = asyn
         {
             schema: {
                 tags,
-                summary: "Webhooks of the caller's teams (never their secrets)",
-                response: { 200: z.object({ webhooks: z.array(s.webhookView) }), ...err },
+                summary: "Webhooks of the caller's teams (never their secrets), and the events a webhook may receive",
+                response: {
+                    200: z.object({
+                        webhooks: z.array(s.webhookView),
+                        events: z.array(z.enum(s.webhookEvents)).describe("every event a webhook may receive (what `events` of POST /v1/webhooks accepts)"),
+                    }),
+                    ...err,
+                },
             },
         },
-        async (req) => ({ webhooks: await deployer.notifications.list(callerOf(req)) }),
+        async (req) => ({ webhooks: await deployer.notifications.list(callerOf(req)), events: [...s.webhookEvents] }),
     );
 
     api.delete(
