@@ -3,13 +3,12 @@
  * any resource is registered), choose where manifests go, compose the
  * platform. `pulumi up`, the deployer and the tests all run this file.
  */
-import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./components";
-import { chartMirrorVariable } from "./components/addons/chart-source";
-import { loadStackConfig } from "./stacks/load";
+import { chartMirrorFrom } from "./components/addons/chart-source";
+import { loadStackConfig, missingKubeconfig } from "./stacks/load";
 import { appliesToCluster } from "./stacks/schema";
 
 const config = loadStackConfig();
@@ -19,12 +18,8 @@ const stack = pulumi.getStack();
 // renders every manifest to a directory. Otherwise: apply to that cluster.
 // X1_RENDER_ROOT moves the default folder (tests and the deployer keep runs apart).
 const renderRoot = process.env.X1_RENDER_ROOT ?? ".rendered";
-if (config.cluster.kubeconfig && !existsSync(config.cluster.kubeconfig)) {
-    throw new Error(
-        `x1agent:cluster.kubeconfig = "${config.cluster.kubeconfig}": no such file; start the cluster it belongs to ` +
-            "(the local one: npm run cluster -- up), or point the key at the cluster's kubeconfig",
-    );
-}
+const noKubeconfig = missingKubeconfig(config.cluster);
+if (noKubeconfig) throw new Error(noKubeconfig);
 const renderDir = appliesToCluster(config.cluster) ? undefined : path.resolve(config.cluster.renderDir ?? path.join(renderRoot, stack));
 const kubernetes = new k8s.Provider("x1agent-k8s", {
     ...(renderDir
@@ -33,7 +28,7 @@ const kubernetes = new k8s.Provider("x1agent-k8s", {
     enableServerSideApply: true,
 });
 
-const platform = new Platform("x1agent", { config, chartMirror: process.env[chartMirrorVariable] || undefined }, { providers: { kubernetes } });
+const platform = new Platform("x1agent", { config, chartMirror: chartMirrorFrom() }, { providers: { kubernetes } });
 
 export const tier = platform.tier;
 export const storeName = platform.storeName;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { isCloudSecrets, renderKubernetesVersion, type StackConfig } from "../stacks/schema";
 import { CertManager } from "./addons/cert-manager";
-import { forRendering, withChartMirror } from "./addons/chart-source";
+import { chartInstalls, forRendering, withChartMirror } from "./addons/chart-source";
 import { ExternalSecrets } from "./addons/external-secrets";
 import { IngressCertificate } from "./addons/ingress-certificate";
 import { Nats, natsClientCertificateSpec, natsEndpoint, natsNames } from "./addons/nats";
@@ -56,15 +56,7 @@ export class Platform extends pulumi.ComponentResource {
         super("x1agent:index:Platform", name, { config: args.config }, opts);
         const { config } = args;
         // Rendering to a folder, Helm renders the charts for cluster.kubernetesVersion; applying, for the cluster's own.
-        const addons = forRendering(
-            withChartMirror(config.addons, args.chartMirror, {
-                externalSecrets: config.addons.externalSecrets.install,
-                certManager: config.addons.certManager.install,
-                nats: config.addons.nats.install,
-                postgresOperator: config.addons.postgresOperator.install && config.postgres.bundled.enabled,
-            }),
-            renderKubernetesVersion(config.cluster),
-        );
+        const addons = forRendering(withChartMirror(config.addons, args.chartMirror, chartInstalls(config)), renderKubernetesVersion(config.cluster));
 
         // Add-ons whose CRDs others' custom resources use come first; each
         // `ready` is empty when the add-on was installed beforehand.

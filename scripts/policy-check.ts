@@ -24,7 +24,11 @@
  * Stacks that need a cloud provider plugin (aws, gcp, azure-native) that is
  * not installed, where plugins cannot be acquired automatically (offline
  * toolchains set PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION), are reported
- * as skipped with that reason, never as passed.
+ * as skipped with that reason, never as passed. So are stacks whose charts
+ * come from hosts that do not resolve (settled as the program settles them:
+ * the stack's own chart, else X1_CHART_MIRROR, else upstream) and stacks
+ * that apply to a cluster that is not running (no kubeconfig file, or the
+ * provider finds the cluster unreachable): their preview needs the cluster.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -35,9 +39,18 @@ import * as path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { allPolicies } from "../policies/rules";
 import { type Finding, type StackResult, statusOf, summarize, toJson, toMarkdown, toSarif } from "../policies/report";
-import { upstreamCharts } from "../components/addons/chart-source";
+import {
+    type ChartedAddon,
+    chartInstalls,
+    chartMirrorFrom,
+    chartMirrorVariable,
+    chartUnavailableHint,
+    upstreamCharts,
+    withChartMirror,
+} from "../components/addons/chart-source";
 import { listStackNames, projectRoot, validateStack } from "../runtime/engine/project";
 import { openStack, pulumiCommand, runOperation } from "../runtime/engine/stack-runner";
+import { missingKubeconfig } from "../stacks/load";
 import type { StackConfig } from "../stacks/schema";
 
 /** The pack's launcher: works with every language host (see policies/run-pack). */
@@ -105,34 +118,68 @@ export function exampleStacks(): string[] {
     return listStackNames();
 }
 
-/** Where each add-on's chart comes from when the stack installs it from a repository (not a local path). */
-export function chartRepos(config: StackConfig): { addon: string; repo: string }[] {
-    const out: { addon: string; repo: string }[] = [];
-    for (const [addon, pinned] of Object.entries(upstreamCharts)) {
-        const a = config.addons[addon as keyof typeof upstreamCharts];
-        if (!a?.install || a.chart?.path) continue;
-        if (addon === "postgresOperator" && !config.postgres.bundled.enabled) continue; // only the bundled database needs the operator
-        out.push({ addon, repo: a.chart?.repo ?? pinned.repo });
+/** A chart a stack installs from a repository, and who chose it: the stack (`addons.<name>.chart`), the mirror, or the pinned upstream. */
+export interface ChartRepo {
+    addon: ChartedAddon;
+    repo: string;
+    from: "stack" | "mirror" | "upstream";
+}
+
+/**
+ * The repositories a stack's add-on charts come from, settled exactly as the
+ * program settles them (withChartMirror, with the same mirror): charts from a
+ * local path (the stack's or a mirror folder's) are not listed. A mirror
+ * folder without a chart the stack installs throws the program's own error.
+ */
+export function chartRepos(config: StackConfig, mirror: string | undefined): ChartRepo[] {
+    const installs = chartInstalls(config);
+    const settled = withChartMirror(config.addons, mirror, installs);
+    const out: ChartRepo[] = [];
+    for (const addon of Object.keys(upstreamCharts) as ChartedAddon[]) {
+        const chart = settled[addon].chart;
+        if (!installs[addon] || chart?.path) continue;
+        const from = config.addons[addon].chart ? "stack" : chart ? "mirror" : "upstream";
+        out.push({ addon, repo: chart?.repo ?? upstreamCharts[addon].repo, from });
     }
     return out;
 }
 
 /** Why a stack's add-on charts cannot be fetched from here (their repository hosts do not resolve), or undefined. */
-export async function chartSkipReason(config: StackConfig): Promise<string | undefined> {
+export async function chartSkipReason(config: StackConfig, mirror: string | undefined): Promise<string | undefined> {
     const unreachable: string[] = [];
-    for (const { addon, repo } of chartRepos(config)) {
+    for (const { addon, repo, from } of chartRepos(config, mirror)) {
         const host = new URL(repo.replace(/^oci:\/\//, "https://")).hostname;
         try {
             await lookup(host);
         } catch {
-            unreachable.push(`addons.${addon} from ${repo}`);
+            const by = from === "stack" ? `addons.${addon}.chart` : from === "mirror" ? `${chartMirrorVariable}=${mirror}` : "the pinned upstream";
+            unreachable.push(`addons.${addon} from ${repo} (${by})`);
         }
     }
     if (unreachable.length === 0) return undefined;
-    return (
-        `not previewed: its upstream charts cannot be fetched from this machine (${unreachable.join(", ")}: the host does not resolve). ` +
-        "Set addons.<name>.chart.path to local copies (or chart.repo to a reachable mirror) to preview it here; the test suite previews it with fixture charts"
-    );
+    return `not previewed: its charts cannot be fetched from this machine (${unreachable.join(", ")}: the host does not resolve). ${chartUnavailableHint}`;
+}
+
+/**
+ * Why a stack that applies to a cluster needs it running to be previewed,
+ * and the way out. Found on this machine: against a cluster that does not
+ * answer, the Kubernetes provider fails the preview of each add-on's
+ * helm.v4.Chart ("configured Kubernetes cluster is unreachable: unable to load
+ * schema information from the API server"), since Helm renders the chart
+ * with that cluster's version and API groups.
+ */
+export const clusterNeeded =
+    "A stack that applies to a cluster is previewed against that cluster (Helm renders its add-on charts with the running cluster's API), so its preview needs the cluster running";
+
+/** Why a stack cannot be previewed before anything runs because its kubeconfig file is missing (the program's own check), or undefined. */
+export function kubeconfigSkipReason(config: StackConfig, root: string = projectRoot): string | undefined {
+    const missing = missingKubeconfig(config.cluster, root);
+    return missing && `not previewed: ${missing}. ${clusterNeeded}`;
+}
+
+/** The Kubernetes provider's words for a cluster that does not answer, from an engine line, or undefined. */
+export function clusterUnreachable(line: string): string | undefined {
+    return /configured Kubernetes cluster is unreachable.*/.exec(line)?.[0];
 }
 
 /** Cloud provider plugins a stack's program needs, from its validated config. */
@@ -269,6 +316,13 @@ async function previewWithPack(runAs: string, stack: string, options: CheckStack
     } catch (err) {
         const findings = findingsFrom(events);
         const mandatory = findings.some((f) => f.level === "mandatory");
+        const unreachable = mandatory ? undefined : [(err as Error).message ?? "", ...output].map(clusterUnreachable).find((l) => l !== undefined);
+        if (unreachable) {
+            const reason =
+                `not previewed: its cluster does not answer (${unreachable.slice(0, 300)}). ${clusterNeeded}: start it (the local stack's: npm run cluster -- up) ` +
+                "and run the check again, or point x1agent:cluster.kubeContext / kubeconfig at a cluster that answers";
+            return { stack, status: "skipped", reason, findings, durationMs: Date.now() - started };
+        }
         const reason = mandatory ? undefined : previewError(err, output);
         return { stack, status: statusOf(findings, reason ?? "preview failed"), reason, findings, durationMs: Date.now() - started };
     }
@@ -317,21 +371,23 @@ async function main(argv: string[]): Promise<number> {
     const results: StackResult[] = [];
     try {
         for (const stack of args.stacks) {
-            let config: StackConfig;
+            let skip: string | undefined;
             try {
-                config = validateStack(stack);
+                // A bad config, or a mirror folder without a chart the stack installs: the program would stop with the same error.
+                const config = validateStack(stack);
+                skip = skipReason(config, installed) ?? (await chartSkipReason(config, chartMirrorFrom())) ?? kubeconfigSkipReason(config);
             } catch (err) {
                 results.push({ stack, status: "error", reason: (err as Error).message, findings: [] });
                 continue;
             }
-            const skip = skipReason(config, installed) ?? (await chartSkipReason(config));
             if (skip) {
                 console.error(`[policy:check] ${stack}: skipped: ${skip}`);
                 results.push({ stack, status: args.requireAll ? "error" : "skipped", reason: skip, findings: [] });
                 continue;
             }
             console.error(`[policy:check] ${stack}: preview with the policy pack...`);
-            const r = await checkStack(stack, { policyConfig: args.policyConfig, tags: args.tags, isolated: ownState });
+            let r = await checkStack(stack, { policyConfig: args.policyConfig, tags: args.tags, isolated: ownState });
+            if (r.status === "skipped" && args.requireAll) r = { ...r, status: "error" };
             const mandatory = r.findings.filter((f) => f.level === "mandatory").length;
             console.error(
                 `[policy:check] ${stack}: ${r.status}, ${mandatory} mandatory, ${r.findings.length - mandatory} advisory, in ${((r.durationMs ?? 0) / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}`,

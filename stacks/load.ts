@@ -4,6 +4,8 @@
  * one message listing every problem (a RunError: no stack trace, no
  * resources, nothing half-deployed).
  */
+import { existsSync } from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./schema";
 import { ConfigError, validateStackConfig } from "./validate";
@@ -15,4 +17,17 @@ export function loadStackConfig(): StackConfig {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
         throw err;
     }
+}
+
+/**
+ * Why the stack cannot reach its cluster before anything runs: its
+ * `cluster.kubeconfig` names a file that does not exist (relative to `root`,
+ * the project root the program runs in). Undefined when it exists or is unset.
+ */
+export function missingKubeconfig(cluster: StackConfig["cluster"], root: string = process.cwd()): string | undefined {
+    if (!cluster.kubeconfig || existsSync(path.resolve(root, cluster.kubeconfig))) return undefined;
+    return (
+        `x1agent:cluster.kubeconfig = "${cluster.kubeconfig}": no such file; start the cluster it belongs to ` +
+        "(the local one: npm run cluster -- up), or point the key at the cluster's kubeconfig"
+    );
 }

@@ -55,6 +55,24 @@ export type ChartedAddon = keyof typeof upstreamCharts;
  */
 export const chartMirrorVariable = "X1_CHART_MIRROR";
 
+/** The chart mirror `env` names (`X1_CHART_MIRROR`; empty means unset), as the program reads it. */
+export function chartMirrorFrom(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    return env[chartMirrorVariable] || undefined;
+}
+
+/**
+ * Which add-ons' charts the stack installs: `addons.<name>.install`, and the
+ * database operator's only for the bundled database (the only one it runs).
+ */
+export function chartInstalls(config: Pick<StackConfig, "addons" | "postgres">): Record<ChartedAddon, boolean> {
+    return {
+        externalSecrets: config.addons.externalSecrets.install,
+        certManager: config.addons.certManager.install,
+        nats: config.addons.nats.install,
+        postgresOperator: config.addons.postgresOperator.install && config.postgres.bundled.enabled,
+    };
+}
+
 /**
  * An add-on as its component receives it: the stack's `addons.<name>`, its
  * chart source settled (withChartMirror) and, when the stack renders to a

@@ -12,6 +12,7 @@
  * secret-scoping.test.ts.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -20,7 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackResult } from "../../policies/report";
 import { projectRoot, validateStack } from "../../runtime/engine/project";
 import { pulumiCommand } from "../../runtime/engine/stack-runner";
-import { chartSkipReason, checkStack, exampleStacks, findingsFrom, policyPackPath, skipReason } from "../../scripts/policy-check";
+import { chartSkipReason, checkStack, clusterNeeded, exampleStacks, findingsFrom, policyPackPath, skipReason } from "../../scripts/policy-check";
+import { chartMirrorFrom } from "../../components/addons/chart-source";
 import { migrationTag, recordAfterUp, recordBeforeRun, tierFloorTag } from "../../policies/tier-state";
 import { appliesToCluster } from "../../stacks/schema";
 import { writeFixtureCharts, type FixtureAddon } from "../fixtures/charts";
@@ -83,11 +85,13 @@ describe("every example stack", () => {
                 outcome[stack] = "skipped (cloud plugins)";
                 continue;
             }
-            // Upstream charts cannot be downloaded here: the add-ons render from fixture charts
-            // (test/fixtures/charts.ts); everything the program itself writes is previewed as is.
-            // A stack that applies to a cluster (local) is previewed rendering instead: this tier
-            // runs no cluster (the cluster tier applies it), and the policies see the same resources.
-            const viaFixtures = (await chartSkipReason(config)) !== undefined;
+            // The charts come from where the program takes them (X1_CHART_MIRROR, else upstream),
+            // as policy:check decides; when they cannot be fetched here, the add-ons render from
+            // fixture charts (test/fixtures/charts.ts). Everything the program itself writes is
+            // previewed as is. A stack that applies to a cluster (local) is previewed rendering
+            // instead: this tier runs no cluster (the cluster tier applies it), and the policies
+            // see the same resources.
+            const viaFixtures = (await chartSkipReason(config, chartMirrorFrom())) !== undefined;
             const rendered = appliesToCluster(config.cluster);
             const configFile =
                 viaFixtures || rendered
@@ -110,6 +114,45 @@ describe("every example stack", () => {
         expect(outcome.render).toBe("passed");
         expect(outcome.local).toMatch(/^passed/);
         expect(outcome.onprem).toMatch(/^passed/);
+    });
+});
+
+describe("a stack that applies to a cluster", () => {
+    it("against a cluster that does not answer is skipped, naming what the provider said and how to start the cluster", async () => {
+        // A kubeconfig like the one `npm run cluster -- down` leaves behind: its API server's port is closed.
+        const port = await new Promise<number>((resolve) => {
+            const server = createServer();
+            server.listen(0, "127.0.0.1", () => {
+                const { port } = server.address() as AddressInfo;
+                server.close(() => resolve(port));
+            });
+        });
+        const kubeconfig = path.join(scratch, "stopped-cluster.kubeconfig");
+        writeFileSync(
+            kubeconfig,
+            stringify({
+                apiVersion: "v1",
+                kind: "Config",
+                clusters: [{ name: "stopped", cluster: { server: `https://127.0.0.1:${port}`, "insecure-skip-tls-verify": true } }],
+                users: [{ name: "admin", user: { token: "unused" } }],
+                contexts: [{ name: "x1agent-local", context: { cluster: "stopped", user: "admin" } }],
+                "current-context": "x1agent-local",
+            }),
+        );
+        const file = configVariant("local", "local-cluster-stopped", (c) => {
+            c["x1agent:cluster"] = { ...c["x1agent:cluster"], kubeconfig };
+            const addons = (c["x1agent:addons"] ??= {});
+            for (const a of Object.keys(charts) as FixtureAddon[]) addons[a] = { ...(addons[a] ?? {}), chart: { path: charts[a] } };
+        });
+        const r = await checkStack("local", { isolated: true, configFile: file });
+        expect(r.status, r.reason).toBe("skipped");
+        expect(r.findings).toEqual([]);
+        expect(r.reason).toMatch(
+            new RegExp(
+                `^not previewed: its cluster does not answer \\(configured Kubernetes cluster is unreachable: .*127\\.0\\.0\\.1:${port}.*connection refused\\)\\. `,
+            ),
+        );
+        expect(r.reason).toContain(`${clusterNeeded}: start it (the local stack's: npm run cluster -- up)`);
     });
 });
 

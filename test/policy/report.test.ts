@@ -1,7 +1,23 @@
-import { describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { upstreamCharts } from "../../components/addons/chart-source";
 import { type Finding, type StackResult, resourceLabel, statusOf, summarize, toJson, toMarkdown, toSarif } from "../../policies/report";
 import { allPolicies } from "../../policies/rules";
-import { chartRepos, cloudPluginsFor, exampleStacks, findingsFrom, parseArgs, skipReason, violationText } from "../../scripts/policy-check";
+import {
+    chartRepos,
+    chartSkipReason,
+    cloudPluginsFor,
+    clusterNeeded,
+    clusterUnreachable,
+    exampleStacks,
+    findingsFrom,
+    kubeconfigSkipReason,
+    parseArgs,
+    skipReason,
+    violationText,
+} from "../../scripts/policy-check";
 import { stackConfig } from "../helpers/mocks";
 
 const urn =
@@ -116,8 +132,82 @@ describe("policy:check plumbing", () => {
     });
 
     it("lists the chart repositories a stack installs from, not local chart paths", () => {
-        const repos = chartRepos(stackConfig({ addons: { nats: { install: true, chart: { path: "./charts/nats" } } } as never }));
-        expect(repos.map((r) => r.addon)).toEqual(["externalSecrets", "certManager", "postgresOperator"]);
+        const repos = chartRepos(stackConfig({ addons: { nats: { install: true, chart: { path: "./charts/nats" } } } as never }), undefined);
+        expect(repos).toEqual([
+            { addon: "externalSecrets", repo: "https://charts.external-secrets.io", from: "upstream" },
+            { addon: "certManager", repo: "https://charts.jetstack.io", from: "upstream" },
+            { addon: "postgresOperator", repo: "https://cloudnative-pg.github.io/charts", from: "upstream" },
+        ]);
+    });
+
+    describe("with a chart mirror (X1_CHART_MIRROR), settles each chart as the program does", () => {
+        const folder = mkdtempSync(path.join(tmpdir(), "x1-pc-mirror-"));
+        afterAll(() => rmSync(folder, { recursive: true, force: true }));
+        for (const { name, version } of Object.values(upstreamCharts)) writeFileSync(path.join(folder, `${name}-${version}.tgz`), "");
+        const ownNats = stackConfig({ addons: { nats: { chart: { repo: "https://charts.corp.example.com" } } } as never });
+
+        it("a mirror folder: every chart is a local file, nothing to fetch, so the stack is previewed (no DNS asked)", async () => {
+            expect(chartRepos(stackConfig(), folder)).toEqual([]);
+            expect(await chartSkipReason(stackConfig(), folder)).toBeUndefined();
+            // The stack's own addons.<name>.chart wins over the mirror, as in the program.
+            expect(chartRepos(ownNats, folder)).toEqual([{ addon: "nats", repo: "https://charts.corp.example.com", from: "stack" }]);
+        });
+
+        it("a mirror folder without a chart the stack installs: the program's own error, naming the file and the fix", () => {
+            const partial = mkdtempSync(path.join(tmpdir(), "x1-pc-mirror-"));
+            try {
+                expect(() => chartRepos(stackConfig(), partial)).toThrow(
+                    `X1_CHART_MIRROR=${partial} is a folder without external-secrets-${upstreamCharts.externalSecrets.version}.tgz (addons.externalSecrets)`,
+                );
+            } finally {
+                rmSync(partial, { recursive: true, force: true });
+            }
+        });
+
+        it("a mirror URL: the charts come from it, and a mirror host that does not resolve is the reason named, with the fix", async () => {
+            // .invalid never resolves (RFC 6761), on any machine.
+            const mirror = "http://charts.mirror.invalid/x1";
+            expect(chartRepos(ownNats, mirror).map((r) => [r.addon, r.repo, r.from])).toEqual([
+                ["externalSecrets", mirror, "mirror"],
+                ["certManager", mirror, "mirror"],
+                ["nats", "https://charts.corp.example.com", "stack"],
+                ["postgresOperator", mirror, "mirror"],
+            ]);
+            const reason = await chartSkipReason(stackConfig(), mirror);
+            expect(reason).toContain(`addons.certManager from ${mirror} (X1_CHART_MIRROR=${mirror})`);
+            expect(reason).toContain("the host does not resolve");
+            expect(reason).toContain("set X1_CHART_MIRROR to a folder of packaged charts or a Helm repository URL");
+        });
+    });
+
+    it("skips a stack whose kubeconfig file does not exist before previewing, naming the key, the value and the fix", () => {
+        const root = mkdtempSync(path.join(tmpdir(), "x1-pc-root-"));
+        try {
+            const local = stackConfig({
+                cluster: { provider: "local", name: "x1agent-local", kubeContext: "x1agent-local", kubeconfig: ".x1/cluster/kubeconfig" },
+            });
+            expect(kubeconfigSkipReason(local, root)).toBe(
+                'not previewed: x1agent:cluster.kubeconfig = ".x1/cluster/kubeconfig": no such file; start the cluster it belongs to ' +
+                    `(the local one: npm run cluster -- up), or point the key at the cluster's kubeconfig. ${clusterNeeded}`,
+            );
+            mkdirSync(path.join(root, ".x1/cluster"), { recursive: true });
+            writeFileSync(path.join(root, ".x1/cluster/kubeconfig"), "");
+            expect(kubeconfigSkipReason(local, root)).toBeUndefined();
+            expect(kubeconfigSkipReason(stackConfig(), root)).toBeUndefined(); // renders to a folder: no cluster needed
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
+
+    it("recognizes the Kubernetes provider's words for a cluster that does not answer", () => {
+        // Verbatim from a preview of the local stack whose kubeconfig names a stopped API server.
+        const line =
+            "error: kubernetes:helm.sh/v4:Chart resource 'x1agent-external-secrets-chart' has a problem: configured Kubernetes cluster is unreachable: " +
+            'unable to load schema information from the API server: Get "https://127.0.0.1:7/openapi/v2?timeout=32s": dial tcp 127.0.0.1:7: connect: connection refused';
+        expect(clusterUnreachable(line)).toBe(
+            'configured Kubernetes cluster is unreachable: unable to load schema information from the API server: Get "https://127.0.0.1:7/openapi/v2?timeout=32s": dial tcp 127.0.0.1:7: connect: connection refused',
+        );
+        expect(clusterUnreachable("error: kubernetes:helm.sh/v4:Chart resource 'x' has a problem: grpc: the client connection is closing")).toBeUndefined();
     });
 
     it("parses its arguments and refuses bad ones with the fix", () => {
