@@ -89,7 +89,7 @@ export function toMarkdown(report: CheckReport): string {
     if (skipped.length > 0) {
         lines.push(
             "",
-            "Skipped stacks were **not checked** by a preview here (the reason is in the table); the pack's unit tests (test/policy) cover their cloud resources with fake policy arguments.",
+            "Skipped stacks were **not checked** by a preview here (the reason in the table names what is missing and how to get it); the pack's unit tests (test/policy) cover the cloud stacks' resources with fake policy arguments.",
         );
     }
     lines.push("", "How to fix each policy: docs/policies.md. Override a level for one run: `--policy-pack-config` (see README, Policy pack).", "");
