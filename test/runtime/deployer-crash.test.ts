@@ -7,8 +7,10 @@
  *
  * Then the deployer killed together with its engine (a pod's container
  * stopped), the engine caught writing a checkpoint's attributes file: the
- * kill is real, the half-written file is made here (the moment it exists is
- * microseconds wide; CI once met it for real), and the restart repairs it.
+ * kill is real, the half-written file is made here so the case is met every
+ * time (real kills above tear the backup's, `<stack>.json.bak.attrs`,
+ * written just before each checkpoint, in some runs and not others), and
+ * the restart repairs it.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
