@@ -64,19 +64,7 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
         child = await startServer(env);
         const admin = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
         expect(child.output()).not.toContain(admin);
-        expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "render", team: "ops" } })).status).toBe(201);
-        const up = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
-        const id = up.body.run.id as string;
-        await waitFor(
-            "resources to be in flight",
-            async () => {
-                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
-                if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
-                return r.eventCount >= 3;
-            },
-            300_000,
-            100,
-        );
+        const id = await upInFlight(child.url, admin, stack);
         const killedPid = child.proc.pid!;
         child.proc.kill("SIGKILL");
         await new Promise((r) => child!.proc.once("exit", r));
@@ -87,15 +75,7 @@ describe.each(backendNames)("a deployer killed mid-run and restarted (%s databas
 
         const restartedAt = Date.now();
         child = await startServer(env);
-        const run = await waitFor(
-            "the restarted deployer to settle the interrupted run",
-            async () => {
-                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
-                return r.status === "interrupted" && r.message ? r : undefined;
-            },
-            120_000,
-            250,
-        );
+        const run = await settledAsInterrupted(child.url, admin, id);
         expect(run.error).toMatch(new RegExp(`deployer running this run \\(.* pid ${killedPid}\\) stopped mid-run .* Run a refresh, then a preview`));
         expect(run.message).toMatch(/engine released its lock|removed the engine lock left by pid/);
         expect(run.message).toMatch(/^stopped \d+ engine process\(es\) the dead deployer left/);
@@ -160,19 +140,7 @@ describe("a deployer killed with its engine while the engine wrote a checkpoint"
 
         child = await startServer(env);
         const admin = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
-        expect((await call(child.url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "render", team: "ops" } })).status).toBe(201);
-        const up = await call(child.url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
-        const id = up.body.run.id as string;
-        await waitFor(
-            "resources to be in flight",
-            async () => {
-                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
-                if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
-                return r.eventCount >= 3;
-            },
-            300_000,
-            100,
-        );
+        const id = await upInFlight(child.url, admin, stack);
         // The container stops: the deployer and every engine process at once.
         const engines = processesWithEnvironment(`PULUMI_BACKEND_URL=${process.env.PULUMI_BACKEND_URL}`);
         child.proc.kill("SIGKILL");
@@ -187,15 +155,7 @@ describe("a deployer killed with its engine while the engine wrote a checkpoint"
         expect(await selectStack()).toMatch(/failed to load checkpoint: EOF/);
 
         child = await startServer(env);
-        const run = await waitFor(
-            "the restarted deployer to settle the interrupted run",
-            async () => {
-                const r = (await call(child!.url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
-                return r.status === "interrupted" && r.message ? r : undefined;
-            },
-            120_000,
-            250,
-        );
+        const run = await settledAsInterrupted(child.url, admin, id);
         expect(run.message).toMatch(/^removed the engine lock left by pid \d+ \(no longer running\); removed 1 attributes file\(s\) /);
         expect(run.message).toContain(sidecar);
         console.log(`[runtime tier] torn checkpoint write: ${run.message}`);
@@ -206,3 +166,34 @@ describe("a deployer killed with its engine while the engine wrote a checkpoint"
         expect(done.status, done.error).toBe("succeeded");
     });
 });
+
+/** Creates the stack from `render`, starts its `up` and returns the run's id once resources are in flight. */
+async function upInFlight(url: string, admin: string, stack: string): Promise<string> {
+    expect((await call(url, "POST", "/v1/stacks", { token: admin, body: { name: stack, from: "render", team: "ops" } })).status).toBe(201);
+    const up = await call(url, "POST", `/v1/stacks/${stack}/runs`, { token: admin, body: { operation: "up" } });
+    const id = up.body.run.id as string;
+    await waitFor(
+        "resources to be in flight",
+        async () => {
+            const r = (await call(url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+            if (r.status !== "queued" && r.status !== "running") throw new Error(`the up ended before the kill: ${r.status} ${r.error}`);
+            return r.eventCount >= 3;
+        },
+        300_000,
+        100,
+    );
+    return id;
+}
+
+/** The run as the restarted deployer settles it: interrupted, with its note. */
+function settledAsInterrupted(url: string, admin: string, id: string): Promise<Record<string, any>> {
+    return waitFor(
+        "the restarted deployer to settle the interrupted run",
+        async () => {
+            const r = (await call(url, "GET", `/v1/runs/${id}`, { token: admin })).body.run;
+            return r.status === "interrupted" && r.message ? r : undefined;
+        },
+        120_000,
+        250,
+    );
+}
