@@ -156,7 +156,8 @@ describe("a deployer killed with its engine while the engine wrote a checkpoint"
 
         child = await startServer(env);
         const run = await settledAsInterrupted(child.url, admin, id);
-        expect(run.message).toMatch(/^removed the engine lock left by pid \d+ \(no longer running\); removed 1 attributes file\(s\) /);
+        // The torn checkpoint sidecar made above, and any the kill tore itself (often the backup's).
+        expect(run.message).toMatch(/^removed the engine lock left by pid \d+ \(no longer running\); removed [12] attributes file\(s\) /);
         expect(run.message).toContain(sidecar);
         console.log(`[runtime tier] torn checkpoint write: ${run.message}`);
         expect(await selectStack()).toBe("selected");
